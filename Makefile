@@ -1,0 +1,36 @@
+# aiwo — the two commands are `make demo` and `make test`; both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint proto bench gpu-check clean
+
+install: $(STAMP)
+
+# Reinstall only when the project's metadata changes (editable install: code edits need nothing).
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/aiwo up --demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Regenerate the wire types from proto/ (the output is committed; tests/test_proto_fresh.py checks it).
+proto: install
+	$(BIN)/python -m sdk.pb.generate
+
+gpu-check: install
+	$(BIN)/python -m nodeagent.gpu.check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Generated wire types of the aiwo API (package aiwo.v1); see proto/."""
