@@ -1,0 +1,1 @@
+"""The GPU boundary of the node agent."""
