@@ -1,0 +1,1 @@
+"""The `aiwo` command line, built only on the public SDK."""
