@@ -545,3 +545,33 @@ class Directive(_message.Message):
     deadline_unix: float
     time_unix: float
     def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[DirectiveKind, str]] = ..., workload: _Optional[str] = ..., reason: _Optional[str] = ..., factor: _Optional[float] = ..., variant: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., deadline_unix: _Optional[float] = ..., time_unix: _Optional[float] = ...) -> None: ...
+
+class PlacementRecord(_message.Message):
+    __slots__ = ("workload", "node", "gpus", "milli_gpu", "workload_generation", "placed_unix", "reason", "variant")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
+    MILLI_GPU_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PLACED_UNIX_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VARIANT_FIELD_NUMBER: _ClassVar[int]
+    workload: str
+    node: str
+    gpus: _containers.RepeatedScalarFieldContainer[int]
+    milli_gpu: int
+    workload_generation: int
+    placed_unix: float
+    reason: str
+    variant: str
+    def __init__(self, workload: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., milli_gpu: _Optional[int] = ..., workload_generation: _Optional[int] = ..., placed_unix: _Optional[float] = ..., reason: _Optional[str] = ..., variant: _Optional[str] = ...) -> None: ...
+
+class LeaderRecord(_message.Message):
+    __slots__ = ("controller_id", "address", "since_unix")
+    CONTROLLER_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_FIELD_NUMBER: _ClassVar[int]
+    controller_id: str
+    address: str
+    since_unix: float
+    def __init__(self, controller_id: _Optional[str] = ..., address: _Optional[str] = ..., since_unix: _Optional[float] = ...) -> None: ...
