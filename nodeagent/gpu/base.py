@@ -7,8 +7,32 @@ Actuators raise `ActuationError` with a reason; the agent acks the command as fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
-from typing import Protocol
+from enum import Enum, IntFlag
+from typing import Final, Protocol
+
+# A telemetry or inventory field the backend could not read (NVML: the call is not supported on
+# this device). Signed and float fields carry this value; unsigned counters and bitmasks
+# (throttle_reasons, ecc_uncorrected) stay 0 because the wire type cannot hold -1. The backend's
+# state is DEGRADED and its detail names the call.
+UNAVAILABLE: Final = -1
+
+
+class ThrottleReason(IntFlag):
+    """Why the SM clock is below its maximum: NVML's clocks-event (throttle) reason bits.
+
+    Values are nvmlClocksEventReason* from nvidia-ml-py's pynvml.py; the simulated backend
+    reports the same bits so consumers decode one vocabulary.
+    """
+
+    NONE = 0x0
+    GPU_IDLE = 0x1
+    APPLICATIONS_CLOCKS_SETTING = 0x2  # also set while clocks are locked
+    SW_POWER_CAP = 0x4
+    HW_SLOWDOWN = 0x8
+    SYNC_BOOST = 0x10
+    SW_THERMAL_SLOWDOWN = 0x20
+    HW_THERMAL_SLOWDOWN = 0x40
+    HW_POWER_BRAKE_SLOWDOWN = 0x80
 
 
 class BackendStatus(Enum):
@@ -64,7 +88,8 @@ class WorkloadLoad:
     gpus: tuple[int, ...]
     milli_gpu: int
     priority: int = 0
-    p99_latency_target_ms: float = 0.0
+    p99_latency_target_ms: float = 0.0  # > 0: a latency service; 0: a batch job
+    gpu_memory_mib: int = 0  # per GPU; 0 = unknown (the simulator then assumes its milli share)
 
 
 class ActuationError(Exception):
