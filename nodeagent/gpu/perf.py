@@ -1,0 +1,240 @@
+"""The GPU performance/power model: pure functions of plain floats (and numpy for series).
+
+Shared by the simulated backend (sim.py) and the SLO benchmark, so it imports nothing from
+asyncio, grpc or the agent. Equations and constants come from /work/shared/data/gpu-models.md
+("gpu-models.md"); docs/gpu-model.md explains them and their limits. [E] marks an estimate.
+
+Units are in the names: _w watts, _j joules, _ms milliseconds, _s seconds, _c degrees Celsius.
+A "duty cycle" or "utilization" is a busy fraction in [0, 1] (NVML's utilization.gpu is the
+fraction of time one or more kernels ran; gpu-models.md section 3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+# What a workload draws while busy and uncapped, as a fraction of the max power limit (TDP).
+# gpu-models.md section 2, "Recommended simulator model": training/prefill P_dem ~ TDP;
+# decode P_dem ~ 0.5-0.55 x TDP (token power 380 W of 700 W on H100, section 3).
+BATCH_DEMAND_FRACTION: Final = 1.0
+LATENCY_DEMAND_FRACTION: Final = 0.55
+
+# Time-slicing cost per co-located service request [E]: "ms-scale switch cost" (gpu-models.md
+# section 4, suggested simulator model).
+TIMESLICE_SWITCH_MS: Final = 1.0
+
+_J_PER_KWH: Final = 3.6e6
+
+
+def throughput_factor(
+    power_cap_w: float, demand_power_w: float, curve_p0_w: float, curve_alpha: float
+) -> float:
+    """Work done under a cap relative to uncapped, in [0, 1].
+
+    thr = min(1, ((cap - P0) / (P_dem - P0)) ** alpha), gpu-models.md section 2: the form fitted
+    to Zeus's (NSDI'23) V100/A40/RTX6000 traces; P_dem is the uncapped average power. A cap at
+    or below P0 gives 0. Work whose demand is below P0 (outside the fit) slows in proportion to
+    cap / demand [E].
+    """
+    if power_cap_w >= demand_power_w:
+        return 1.0
+    if demand_power_w <= curve_p0_w:
+        return max(0.0, power_cap_w / demand_power_w)
+    if power_cap_w <= curve_p0_w:
+        return 0.0
+    ratio = (power_cap_w - curve_p0_w) / (demand_power_w - curve_p0_w)
+    return min(1.0, ratio**curve_alpha)
+
+
+def cap_for_throughput_w(
+    target_factor: float, demand_power_w: float, curve_p0_w: float, curve_alpha: float
+) -> float:
+    """The lowest cap that keeps `target_factor` of the throughput: the inverse of the curve.
+
+    cap = P0 + (P_dem - P0) * thr ** (1 / alpha). The energy policy uses it to cap "toward the
+    knee" while keeping a chosen share of the work (Zeus's curves are flat to ~70-80 % of the max
+    limit; gpu-models.md section 2).
+    """
+    if not 0.0 < target_factor <= 1.0:
+        raise ValueError(f"target_factor {target_factor} outside (0, 1]")
+    if demand_power_w <= curve_p0_w:
+        return demand_power_w * target_factor
+    return curve_p0_w + (demand_power_w - curve_p0_w) * target_factor ** (1.0 / curve_alpha)
+
+
+def power_draw_w(
+    utilization: float, idle_power_w: float, demand_power_w: float, power_cap_w: float
+) -> float:
+    """Average board power: min(cap, P_idle + (P_dem - P_idle) * u), gpu-models.md section 3."""
+    u = min(1.0, max(0.0, utilization))
+    return min(power_cap_w, idle_power_w + (demand_power_w - idle_power_w) * u)
+
+
+def mixed_demand_power_w(
+    idle_power_w: float, duty_cycles: Sequence[float], demand_powers_w: Sequence[float]
+) -> float:
+    """Uncapped average power of a GPU time-sliced between workloads.
+
+    Each workload adds (its P_dem - P_idle) for the fraction of time it runs: the section 3 line
+    summed over workloads. Duty cycles whose sum exceeds 1 are first scaled to the SM time each
+    actually gets (`sm_time_shares`).
+    """
+    shares = sm_time_shares(duty_cycles)
+    return idle_power_w + sum(
+        s * (p - idle_power_w) for s, p in zip(shares, demand_powers_w, strict=True)
+    )
+
+
+def sm_time_shares(duty_cycles: Sequence[float]) -> list[float]:
+    """Each workload's fraction of SM time under time-slicing (max-min fair).
+
+    When the duty cycles fit (sum <= 1) each workload gets what it asks. Otherwise the
+    round-robin scheduler of time-slicing splits time equally among those still wanting more:
+    water-filling, so a light workload keeps its duty and heavy ones share the rest.
+    """
+    wants = [min(1.0, max(0.0, d)) for d in duty_cycles]
+    if sum(wants) <= 1.0:
+        return wants
+    shares = [0.0] * len(wants)
+    remaining = 1.0
+    pending = sorted(range(len(wants)), key=lambda i: wants[i])
+    while pending:
+        fair = remaining / len(pending)
+        i = pending[0]
+        if wants[i] <= fair:
+            shares[i] = wants[i]
+            remaining -= wants[i]
+            pending.pop(0)
+        else:
+            for j in pending:
+                shares[j] = fair
+            break
+    return shares
+
+
+def timeslice_slowdown(co_runner_duty_cycles: Sequence[float]) -> float:
+    """Service-time multiplier of a latency-critical workload: 1 + sum of co-runner duties.
+
+    gpu-models.md section 4, suggested simulator model for time-slicing [E]: while neighbours
+    hold the SMs a request waits for their slices.
+    """
+    return 1.0 + sum(min(1.0, max(0.0, d)) for d in co_runner_duty_cycles)
+
+
+def timeslice_service_time_ms(
+    alone_service_time_ms: float,
+    co_runner_duty_cycles: Sequence[float],
+    switch_ms: float = TIMESLICE_SWITCH_MS,
+    throughput: float = 1.0,
+) -> float:
+    """A request's service time on a shared, possibly capped GPU.
+
+    alone / throughput x (1 + sum of co-runner duties) + a switch cost when there are co-runners
+    (section 4). `throughput` is `throughput_factor` of the GPU's cap; it must be > 0.
+    """
+    if throughput <= 0.0:
+        return math.inf
+    busy_neighbours = any(d > 0.0 for d in co_runner_duty_cycles)
+    slowed = alone_service_time_ms / throughput * timeslice_slowdown(co_runner_duty_cycles)
+    return slowed + (switch_ms if busy_neighbours else 0.0)
+
+
+def clock_ratio(locked_max_mhz: float, max_sm_clock_mhz: float) -> float:
+    """A clock lock's ceiling as a fraction of the maximum SM clock, in (0, 1]."""
+    return min(1.0, max(0.0, locked_max_mhz / max_sm_clock_mhz))
+
+
+def clock_locked_demand_power_w(
+    demand_power_w: float, ratio: float, curve_p0_w: float, curve_alpha: float
+) -> float:
+    """Uncapped power of work whose SM clock is locked to `ratio` of the maximum [E].
+
+    A lock is modelled as the cap that gives the same throughput: compute-bound work runs at
+    `ratio` of its speed, and the fitted curve says what power that speed needs,
+    P0 + (P_dem - P0) * ratio ** (1 / alpha). alpha ~ 1/3-1/2 is the DVFS law P ~ f^3
+    (gpu-models.md section 2). Memory-bound decode loses less in reality (the Ma et al. note in
+    section 2); the model is conservative there.
+    """
+    if ratio >= 1.0 or demand_power_w <= curve_p0_w:
+        return demand_power_w
+    return cap_for_throughput_w(max(ratio, 1e-9), demand_power_w, curve_p0_w, curve_alpha)
+
+
+@dataclass(frozen=True, slots=True)
+class ThermalParams:
+    """A first-order thermal model [E]: no source in gpu-models.md; plausible air/liquid-cooled
+    datacenter values. The die relaxes toward ambient + rise x (power / max limit)."""
+
+    ambient_c: float = 30.0
+    rise_at_max_limit_c: float = 45.0  # so a GPU at its max limit settles near 75 C
+    time_constant_s: float = 20.0
+
+
+def steady_temperature_c(power_w: float, max_power_limit_w: float, thermal: ThermalParams) -> float:
+    return thermal.ambient_c + thermal.rise_at_max_limit_c * power_w / max_power_limit_w
+
+
+def temperature_step_c(
+    temperature_c: float,
+    power_w: float,
+    dt_s: float,
+    max_power_limit_w: float,
+    thermal: ThermalParams,
+) -> float:
+    """Temperature after `dt_s` at constant power: the exact solution of dT/dt = (T* - T) / tau."""
+    target = steady_temperature_c(power_w, max_power_limit_w, thermal)
+    if dt_s <= 0.0:
+        return temperature_c
+    return target + (temperature_c - target) * math.exp(-dt_s / thermal.time_constant_s)
+
+
+def energy_j(power_w: float, dt_s: float) -> float:
+    return power_w * dt_s
+
+
+def integrate_energy_j(times_s: npt.ArrayLike, powers_w: npt.ArrayLike) -> float:
+    """Energy of a power series by the trapezoid rule (samples at `times_s`, ascending)."""
+    t = np.asarray(times_s, dtype=np.float64)
+    p = np.asarray(powers_w, dtype=np.float64)
+    if t.shape != p.shape or t.ndim != 1:
+        raise ValueError("times_s and powers_w must be 1-D and the same length")
+    if t.size < 2:
+        return 0.0
+    if np.any(np.diff(t) < 0):
+        raise ValueError("times_s must be ascending")
+    return float(np.sum((p[1:] + p[:-1]) * 0.5 * np.diff(t)))
+
+
+def joules_to_kwh(joules: float) -> float:
+    return joules / _J_PER_KWH
+
+
+def attribute_power_w(
+    power_w: float,
+    idle_power_w: float,
+    gpu_fractions: Sequence[float],
+    dynamic_weights_w: Sequence[float],
+) -> list[float]:
+    """Split one GPU's power among the workloads sharing it.
+
+    Idle power is split by each workload's reserved fraction of the GPU (milli / 1000; what is
+    not reserved is nobody's). The rest (power above idle) is split in proportion to
+    `dynamic_weights_w`, normally duty x (P_dem - P_idle), i.e. what each adds to the draw.
+    The parts sum to at most `power_w`.
+    """
+    if len(gpu_fractions) != len(dynamic_weights_w):
+        raise ValueError("gpu_fractions and dynamic_weights_w differ in length")
+    idle_part = min(power_w, idle_power_w)
+    dynamic = max(0.0, power_w - idle_power_w)
+    total_weight = sum(max(0.0, w) for w in dynamic_weights_w)
+    parts = []
+    for fraction, weight in zip(gpu_fractions, dynamic_weights_w, strict=True):
+        dyn = dynamic * max(0.0, weight) / total_weight if total_weight > 0 else 0.0
+        parts.append(idle_part * min(1.0, max(0.0, fraction)) + dyn)
+    return parts
