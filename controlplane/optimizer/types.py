@@ -128,3 +128,20 @@ class Plan:
     unschedulable: tuple[Unschedulable, ...] = ()
     preemptions: tuple[Preemption, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a workload is pending, or why it went where it is (see `explain`)."""
+
+    workload: str
+    nodes_total: int
+    nodes_feasible: int
+    rejections: tuple[tuple[str, int], ...]  # (reason, nodes), most nodes first
+    candidates: tuple[Candidate, ...]  # best first
+    summary: str  # e.g. "0/1213 nodes fit: 811 insufficient GPU memory, 402 GPU model not accepted"
+    assignment: Assignment | None = None
+    never: bool = False  # no node could host it even empty

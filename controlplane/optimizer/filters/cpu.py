@@ -1,0 +1,19 @@
+"""The node's free CPU must cover the request."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class Cpu:
+    name = "cpu"
+    reason = "insufficient CPU"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.cpu_milli > 0
+
+    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.cpu_free >= demand.cpu_milli

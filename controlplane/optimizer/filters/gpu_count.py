@@ -1,0 +1,19 @@
+"""The node must have at least as many GPUs as the workload asks for, used or not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class GpuCount:
+    name = "gpu_count"
+    reason = "too few GPUs"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.gpus > 0
+
+    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.gpu_present

@@ -1,0 +1,19 @@
+"""GPU memory is per GPU: the workloads on one GPU must fit in its memory together."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class GpuMemory:
+    name = "gpu_memory"
+    reason = "insufficient GPU memory"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.gpus > 0 and demand.gpu_memory_mib > 0
+
+    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.gpu_mem_free >= demand.gpu_memory_mib

@@ -1,0 +1,19 @@
+"""Only GPUs of a model the workload accepts count (an empty list accepts any model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class GpuModel:
+    name = "gpu_model"
+    reason = "GPU model not accepted"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.gpus > 0 and bool(demand.models)
+
+    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.accepted_gpus(demand)

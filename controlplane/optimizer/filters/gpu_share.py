@@ -1,0 +1,23 @@
+"""Each GPU used must have the requested share free.
+
+For a shared request (one GPU, less than 1000 milli) that means at least that much free share;
+for whole GPUs it means completely free GPUs (milli == 1000).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class GpuShare:
+    name = "gpu_share"
+    reason = "insufficient free GPU share"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.gpus > 0
+
+    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.gpu_free >= demand.milli

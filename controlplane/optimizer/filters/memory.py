@@ -1,0 +1,19 @@
+"""The node's free memory must cover the request."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class Memory:
+    name = "memory"
+    reason = "insufficient memory"
+
+    def applies(self, demand: Demand) -> bool:
+        return demand.memory_mib > 0
+
+    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.mem_free >= demand.memory_mib

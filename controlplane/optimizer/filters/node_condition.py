@@ -1,0 +1,30 @@
+"""Nodes that are not ready or are cordoned take no new work."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+
+class NodeReady:
+    name = "node_ready"
+    reason = "node not ready"
+
+    def applies(self, demand: Demand) -> bool:
+        return True
+
+    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return state.ready
+
+
+class NodeNotCordoned:
+    name = "node_not_cordoned"
+    reason = "node cordoned"
+
+    def applies(self, demand: Demand) -> bool:
+        return True
+
+    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+        return ~state.cordoned

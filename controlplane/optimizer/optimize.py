@@ -1,0 +1,123 @@
+"""optimize(snapshot, now, config) -> Plan: place pending work, preempt where it must."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.optimizer.config import OptimizerConfig
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters import build_filters
+from controlplane.optimizer.fit import never_fits
+from controlplane.optimizer.gpu_pick import pick_gpus
+from controlplane.optimizer.place import decide, summarize
+from controlplane.optimizer.policy import Policy, build_policy
+from controlplane.optimizer.preempt import Eviction, Victim, find_eviction
+from controlplane.optimizer.state import ClusterState
+from controlplane.optimizer.types import (
+    Placement,
+    Plan,
+    Preemption,
+    Snapshot,
+    Unschedulable,
+    WorkloadView,
+)
+
+
+def prepare(snapshot: Snapshot, config: OptimizerConfig,
+            exclude: str | None = None) -> tuple[ClusterState, Policy, list[str]]:
+    """State with every placed workload's capacity taken, and the policy having seen the mix.
+
+    `exclude` leaves one workload's own capacity free (used by explain for placed work).
+    """
+    state = ClusterState.of_nodes(snapshot.nodes, seed=config.seed)
+    placed = [w for w in snapshot.workloads if w.assignment is not None and w.key != exclude]
+    unknown = state.apply(placed)
+    policy = build_policy(config.policy, config.plugin_args)
+    # What has arrived is the best estimate of what will arrive: plugins that learn the
+    # workload mix (FGD's typical pods) learn it from every workload the snapshot holds.
+    for w in snapshot.workloads:
+        policy.observe(Demand.of(w.request, w.service))
+    notes = [f"workload {k} is placed on an unknown node; its capacity is ignored" for k in unknown]
+    return state, policy, notes
+
+
+def pending_order(workloads: tuple[WorkloadView, ...]) -> list[WorkloadView]:
+    """Pending work in the order it is placed: priority desc, then created asc."""
+    pending = [w for w in workloads if w.assignment is None]
+    return sorted(pending, key=lambda w: (-w.priority, w.created, w.key))
+
+
+def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
+    state, policy, notes = prepare(snapshot, config)
+    filters = build_filters()
+    rng = np.random.default_rng(config.seed)
+    victims = _victims(snapshot, state, now, config) if config.preemption else []
+    placements: list[Placement] = []
+    unschedulable: list[Unschedulable] = []
+    preemptions: list[Preemption] = []
+    for w in pending_order(snapshot.workloads):
+        demand = Demand.of(w.request, w.service)
+        fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
+        if choice is not None:
+            state.allocate(choice.node, choice.gpus, demand)
+            placements.append(Placement(
+                workload=w.key, node=state.names[choice.node], gpus=choice.gpus,
+                milli_gpu=demand.milli, score=choice.score,
+                reason=f"{policy.name}: best of {choice.feasible} feasible nodes "
+                       f"(score {choice.score:.0f})",
+                candidates=choice.candidates,
+            ))
+            continue
+        eviction = find_eviction(state, demand, w.priority, victims) if victims else None
+        if eviction is not None:
+            placement, evicted = _preempt(state, demand, w, eviction, now, policy.name)
+            placements.append(placement)
+            preemptions.extend(evicted)
+            gone = {v.key for v in eviction.victims}
+            victims = [v for v in victims if v.key not in gone]
+            continue
+        never = never_fits(state, demand, w.key)
+        unschedulable.append(never or Unschedulable(w.key, summarize(state.size, fr),
+                                                    fr.rejections))
+    return Plan(tuple(placements), tuple(unschedulable), tuple(preemptions), tuple(notes))
+
+
+def _victims(snapshot: Snapshot, state: ClusterState, now: float,
+             config: OptimizerConfig) -> list[Victim]:
+    out = []
+    for w in snapshot.workloads:
+        a = w.assignment
+        if a is None or a.node not in state.index:
+            continue
+        held = now - a.since
+        if held < config.min_runtime_s:
+            continue  # too young to be evicted: the minimum runtime protects it
+        out.append(Victim(w.key, state.index[a.node], a.gpus, Demand.of(w.request, w.service),
+                          w.priority, max(0.0, held)))
+    return out
+
+
+def _preempt(state: ClusterState, demand: Demand, w: WorkloadView, e: Eviction, now: float,
+             policy: str) -> tuple[Placement, list[Preemption]]:
+    node_name = state.names[e.node]
+    for v in e.victims:
+        state.release(v.node, v.gpus, v.demand)
+    gpus = pick_gpus(state, demand, e.node, e.gpu_ok)
+    state.allocate(e.node, gpus, demand)
+    total = e.gpu_seconds
+    preemptions = [
+        Preemption(
+            victim=v.key, for_workload=w.key, gpu_seconds_lost=v.gpu_seconds,
+            reason=(f"preempted on {node_name} for {w.key} (priority {w.priority} > "
+                    f"{v.priority}): {v.gpu_seconds:.0f} GPU-seconds lost "
+                    f"({v.demand.gpus * v.demand.milli / 1000:g} GPU × {v.held_s:.0f} s)"),
+        )
+        for v in e.victims
+    ]
+    placement = Placement(
+        workload=w.key, node=node_name, gpus=gpus, milli_gpu=demand.milli, score=0.0,
+        reason=(f"{policy}: fits nowhere free; preempted {len(e.victims)} lower-priority "
+                f"workload(s) on {node_name}, {total:.0f} GPU-seconds lost, the cheapest of "
+                f"{e.nodes_considered} nodes with eligible work"),
+    )
+    return placement, preemptions

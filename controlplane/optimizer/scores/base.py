@@ -1,0 +1,55 @@
+"""The Score plugin interface: how good is each feasible node, scored for all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.state import ClusterState
+
+MAX_SCORE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInput:
+    state: ClusterState
+    demand: Demand
+    nodes: np.ndarray  # int[K], indices of the feasible nodes
+    gpu_ok: np.ndarray  # bool[K, G], GPUs on those nodes that passed every GPU filter
+    rng: np.random.Generator  # the only source of randomness a plugin may use
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    values: np.ndarray  # float[K], 0..MAX_SCORE, higher is better
+    gpu: np.ndarray | None = None  # int[K]: the GPU a shared demand would take on each node
+
+
+class ScorePlugin(Protocol):
+    name: str
+
+    def score(self, inp: ScoreInput) -> Scores: ...
+
+    def observe(self, demand: Demand) -> None:
+        """Sees every workload that arrives (placed or not), for plugins that learn the mix."""
+        ...
+
+
+class Stateless:
+    """Mixin for plugins that learn nothing from arrivals."""
+
+    def observe(self, demand: Demand) -> None:
+        return None
+
+
+def truncate(values: np.ndarray) -> np.ndarray:
+    """Integer scores in 0..100, truncated, as the Kubernetes framework and the paper use."""
+    return np.clip(np.trunc(values), 0, MAX_SCORE)
+
+
+def best_fit_gpu(free: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """int[K]: per node, the usable GPU with the least free share (lowest index on ties)."""
+    return np.argmin(np.where(ok, free, np.iinfo(np.int32).max), axis=1)

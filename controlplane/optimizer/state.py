@@ -1,0 +1,180 @@
+"""Cluster capacity as numpy arrays, one per node attribute, updated in place per placement.
+
+Every filter and score plugin reads these arrays for all nodes at once; a placement changes one
+row. The controller builds the state from a `Snapshot`; the benchmark builds it from a trace's
+node list and then places pods one by one. Both run the same plugins on it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.types import MILLI_PER_GPU, NodeView, WorkloadView
+
+
+def stable_priority(names: Sequence[str], seed: int) -> np.ndarray:
+    """A fixed pseudo-random node priority for ties, stable across snapshots for one seed.
+
+    Stability matters: ties that always fall to the same nodes fill those nodes first, which
+    packs; a fresh random tie-break scatters work (FGD lands near 10 % unallocated with it).
+    """
+    return np.array([zlib.crc32(f"{seed}:{n}".encode()) for n in names], dtype=np.int64)
+
+
+@dataclass
+class ClusterState:
+    names: tuple[str, ...]
+    models: tuple[str, ...]  # model id -> name
+    cpu_total: np.ndarray  # int64[N], milli-CPU
+    mem_total: np.ndarray  # int64[N], MiB
+    gpu_present: np.ndarray  # bool[N, G]
+    gpu_model: np.ndarray  # int16[N, G], model id, -1 where the node has no such GPU
+    gpu_mem_total: np.ndarray  # int64[N, G], MiB
+    ready: np.ndarray  # bool[N]
+    cordoned: np.ndarray  # bool[N]
+    tie_priority: np.ndarray  # int64[N]; among equal scores the highest wins
+    nvlink: tuple[tuple[tuple[int, ...], ...] | None, ...]  # per node: peers per GPU, or None
+    # Free capacity and summaries, changed row by row by `allocate` / `release`.
+    cpu_free: np.ndarray = field(init=False)
+    mem_free: np.ndarray = field(init=False)
+    gpu_free: np.ndarray = field(init=False)  # int32[N, G], milli share free; 0 where absent
+    gpu_mem_free: np.ndarray = field(init=False)
+    gpu_free_total: np.ndarray = field(init=False)  # int64[N]
+    full_free: np.ndarray = field(init=False)  # int32[N], completely free GPUs
+    gpu_count: np.ndarray = field(init=False)  # int32[N]
+    node_model: np.ndarray = field(init=False)  # int16[N], model of GPU 0 (-1: no GPU)
+    affinity: np.ndarray = field(init=False)  # int32[N, G+1], GPU pods per shape tag
+    version: np.ndarray = field(init=False)  # int64[N], bumped on every change of a row
+    service_counts: dict[str, np.ndarray] = field(init=False)  # replicas per node
+    model_ids: dict[str, int] = field(init=False)
+    index: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n, g = self.gpu_present.shape
+        self.cpu_free = self.cpu_total.copy()
+        self.mem_free = self.mem_total.copy()
+        self.gpu_free = np.where(self.gpu_present, MILLI_PER_GPU, 0).astype(np.int32)
+        self.gpu_mem_free = self.gpu_mem_total.copy()
+        self.gpu_count = self.gpu_present.sum(axis=1).astype(np.int32)
+        self.gpu_free_total = self.gpu_free.sum(axis=1).astype(np.int64)
+        self.full_free = self.gpu_count.copy()
+        self.node_model = self.gpu_model[:, 0].copy() if g else np.full(n, -1, np.int16)
+        self.affinity = np.zeros((n, g + 1), dtype=np.int32)
+        self.version = np.zeros(n, dtype=np.int64)
+        self.service_counts = {}
+        self.model_ids = {m: i for i, m in enumerate(self.models)}
+        self.index = {name: i for i, name in enumerate(self.names)}
+
+    # ------------------------------------------------------------ building
+
+    @classmethod
+    def of_nodes(cls, nodes: Sequence[NodeView], tie_priority: np.ndarray | None = None,
+                 seed: int = 0) -> ClusterState:
+        n = len(nodes)
+        g = max((len(node.gpus) for node in nodes), default=0) or 1
+        models: dict[str, int] = {}
+        present = np.zeros((n, g), dtype=bool)
+        model = np.full((n, g), -1, dtype=np.int16)
+        gmem = np.zeros((n, g), dtype=np.int64)
+        nvlink: list[tuple[tuple[int, ...], ...] | None] = []
+        for i, node in enumerate(nodes):
+            for j, gpu in enumerate(node.gpus):
+                present[i, j] = True
+                model[i, j] = models.setdefault(gpu.model, len(models))
+                gmem[i, j] = gpu.memory_total_mib
+            has_links = any(gpu.nvlink_peers for gpu in node.gpus)
+            nvlink.append(tuple(gpu.nvlink_peers for gpu in node.gpus) if has_links else None)
+        names = tuple(node.name for node in nodes)
+        return cls(
+            names=names,
+            models=tuple(models),
+            cpu_total=np.array([node.cpu_milli for node in nodes], dtype=np.int64),
+            mem_total=np.array([node.memory_mib for node in nodes], dtype=np.int64),
+            gpu_present=present,
+            gpu_model=model,
+            gpu_mem_total=gmem,
+            ready=np.array([node.ready for node in nodes], dtype=bool),
+            cordoned=np.array([node.cordoned for node in nodes], dtype=bool),
+            tie_priority=tie_priority if tie_priority is not None
+            else stable_priority(names, seed),
+            nvlink=tuple(nvlink),
+        )
+
+    def empty_copy(self) -> ClusterState:
+        """The same nodes with nothing placed on them (static arrays shared, not copied)."""
+        return ClusterState(
+            names=self.names, models=self.models, cpu_total=self.cpu_total,
+            mem_total=self.mem_total, gpu_present=self.gpu_present, gpu_model=self.gpu_model,
+            gpu_mem_total=self.gpu_mem_total, ready=self.ready, cordoned=self.cordoned,
+            tie_priority=self.tie_priority, nvlink=self.nvlink,
+        )
+
+    def apply(self, workloads: Iterable[WorkloadView]) -> list[str]:
+        """Take the capacity of placed workloads; returns the keys whose node is unknown."""
+        unknown: list[str] = []
+        for w in workloads:
+            a = w.assignment
+            if a is None:
+                continue
+            i = self.index.get(a.node)
+            if i is None:
+                unknown.append(w.key)
+                continue
+            self.allocate(i, a.gpus, Demand.of(w.request, w.service))
+        return unknown
+
+    # ------------------------------------------------------------ changes
+
+    def allocate(self, i: int, gpus: Sequence[int], demand: Demand) -> None:
+        self._change(i, gpus, demand, +1)
+
+    def release(self, i: int, gpus: Sequence[int], demand: Demand) -> None:
+        self._change(i, gpus, demand, -1)
+
+    def _change(self, i: int, gpus: Sequence[int], d: Demand, sign: int) -> None:
+        self.cpu_free[i] -= sign * d.cpu_milli
+        self.mem_free[i] -= sign * d.memory_mib
+        for j in gpus:
+            self.gpu_free[i, j] -= sign * d.milli
+            self.gpu_mem_free[i, j] -= sign * d.gpu_memory_mib
+        if gpus:
+            row = self.gpu_free[i]
+            self.gpu_free_total[i] = int(row.sum())
+            self.full_free[i] = int(np.count_nonzero(row[self.gpu_present[i]] >= MILLI_PER_GPU))
+        tag = d.shape_tag
+        if 0 <= tag < self.affinity.shape[1]:
+            self.affinity[i, tag] += sign
+        if d.service:
+            counts = self.service_counts.setdefault(d.service, np.zeros(len(self.names), np.int32))
+            counts[i] += sign
+        self.version[i] += 1
+
+    # ------------------------------------------------------------ views
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    @property
+    def gpu_capacity_milli(self) -> int:
+        return int(self.gpu_count.sum()) * MILLI_PER_GPU
+
+    def accepted_gpus(self, demand: Demand) -> np.ndarray:
+        """bool[N, G]: GPUs present and of a model the demand accepts."""
+        if not demand.models:
+            return self.gpu_present
+        ids = [self.model_ids[m] for m in demand.models if m in self.model_ids]
+        if not ids:
+            return np.zeros_like(self.gpu_present)
+        return np.isin(self.gpu_model, ids) & self.gpu_present
+
+    def accepted_models(self, models: frozenset[str]) -> np.ndarray:
+        """bool[M]: which model ids a model constraint accepts."""
+        if not models:
+            return np.ones(len(self.models), dtype=bool)
+        return np.array([m in models for m in self.models], dtype=bool)
