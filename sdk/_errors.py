@@ -1,0 +1,130 @@
+"""Typed errors, and the one mapping from gRPC status codes to them.
+
+Every message is one line a person can act on; the CLI prints `str(error)` as is.
+"""
+
+from __future__ import annotations
+
+import re
+
+import grpc
+
+
+class AiwoError(Exception):
+    """Base of every error the SDK raises."""
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ControllerUnavailable(AiwoError):
+    """The controller could not be reached (not running, wrong address, network)."""
+
+    def __init__(self, target: str, detail: str = "") -> None:
+        self.target = target
+        self.detail = detail
+        reason = f" ({detail})" if detail else ""
+        super().__init__(
+            f"cannot reach the aiwo controller at {target}{reason}",
+            code=grpc.StatusCode.UNAVAILABLE,
+        )
+
+
+class InvalidArgument(AiwoError):
+    """The request was rejected before anything changed; `field` names the culprit."""
+
+    def __init__(
+        self, message: str, *, field: str = "", code: grpc.StatusCode | None = None
+    ) -> None:
+        super().__init__(message, code=code or grpc.StatusCode.INVALID_ARGUMENT)
+        self.field = field
+
+
+class NotFound(AiwoError):
+    pass
+
+
+class AlreadyExists(AiwoError):
+    """A workload of that name exists with a different spec (use `update`)."""
+
+
+class Unschedulable(AiwoError):
+    """The workload can never fit this cluster (or another precondition failed)."""
+
+
+class Conflict(AiwoError):
+    """A concurrent change won (e.g. `expected_generation` no longer matches)."""
+
+
+class PermissionDenied(AiwoError):
+    pass
+
+
+class Unauthenticated(AiwoError):
+    pass
+
+
+class PlacementTimeout(AiwoError, TimeoutError):
+    """`wait_placed` gave up; the message says the phase and why."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[AiwoError]] = {
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: Unschedulable,
+    grpc.StatusCode.ABORTED: Conflict,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+}
+
+# The controller words INVALID_ARGUMENT as "<field path>: <problem>",
+# e.g. "spec.resources.milli_gpu: must be between 0 and 1000, got 2000".
+_PART = r"[a-z_][a-z0-9_]*(?:\[[^\]]*\])?"  # "spec", "variants[0]", "env['X']"
+_FIELD_RE = re.compile(rf"^({_PART}(?:\.{_PART})*):\s")
+
+# Codes that mean "the controller is not there (right now)": retrying may help.
+UNREACHABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def field_of(details: str) -> str:
+    match = _FIELD_RE.match(details)
+    return match.group(1) if match else ""
+
+
+def _unreachable_detail(details: str) -> str:
+    """Shorten grpc's long connection failure text to its useful part."""
+    lowered = details.lower()
+    for needle, short in (
+        ("connection refused", "connection refused"),
+        ("deadline exceeded", "timed out"),
+        ("name resolution", "unknown host"),
+        ("dns resolution failed", "unknown host"),
+        ("no route to host", "no route to host"),
+        ("connection reset", "connection reset"),
+        ("socket closed", "connection closed"),
+    ):
+        if needle in lowered:
+            return short
+    return details.splitlines()[0][:120] if details else "unavailable"
+
+
+def from_status(code: grpc.StatusCode, details: str, target: str) -> AiwoError:
+    """Map a gRPC status to the SDK's error type."""
+    details = (details or "").strip()
+    if code in UNREACHABLE_CODES:
+        return ControllerUnavailable(target, _unreachable_detail(details))
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgument(details or "invalid argument", field=field_of(details))
+    if code == grpc.StatusCode.OUT_OF_RANGE:
+        return InvalidArgument(details or "out of range", field=field_of(details), code=code)
+    cls = _BY_CODE.get(code, AiwoError)
+    name = code.name.lower().replace("_", " ")
+    return cls(details or name, code=code)
+
+
+def from_rpc_error(error: grpc.RpcError, target: str) -> AiwoError:
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    details = error.details() if hasattr(error, "details") else str(error)
+    return from_status(code, details or "", target)

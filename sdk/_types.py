@@ -1,0 +1,382 @@
+"""The SDK's public value types: frozen dataclasses mirroring the aiwo.v1 messages.
+
+Field names are the API message's snake_case field names on purpose: `dataclasses.asdict`
+of any of these gives the same keys as the wire message, which is what `aiwo ... -o json`
+prints. Enums are `StrEnum`s whose values are the short lowercase form of the proto name
+(`NODE_STATE_NOT_READY` -> "not_ready"). Times are unix seconds (`*_unix`), sizes carry
+their unit in the name. Conversion to and from the generated messages lives in `_convert`
+only; nothing here knows about protobuf.
+
+Sequence and mapping fields accept any iterable / mapping and are stored as tuples and
+dicts, so `Resources(gpu_models=["H100"])` works and compares equal to the tuple form.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _freeze(obj: Any) -> None:
+    """Store sequence fields as tuples and mapping fields as dicts, whatever was passed.
+
+    Field types are strings here (postponed annotations), which is all this needs.
+    """
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if str(f.type).startswith("tuple[") and not isinstance(value, tuple):
+            object.__setattr__(obj, f.name, tuple(value))
+        elif str(f.type).startswith("dict[") and not isinstance(value, dict):
+            object.__setattr__(obj, f.name, dict(value))
+
+
+# ---------------------------------------------------------------- enums
+
+
+class NodeState(enum.StrEnum):
+    UNSPECIFIED = "unspecified"
+    READY = "ready"
+    NOT_READY = "not_ready"
+
+
+class GpuBackendStatus(enum.StrEnum):
+    UNSPECIFIED = "unspecified"
+    OK = "ok"
+    LIBRARY_MISSING = "library_missing"
+    PERMISSION_DENIED = "permission_denied"
+    NO_DEVICES = "no_devices"
+    DEGRADED = "degraded"
+    ERROR = "error"
+
+
+class RestartPolicy(enum.StrEnum):
+    UNSPECIFIED = "unspecified"
+    NEVER = "never"
+    ON_FAILURE = "on_failure"
+
+
+class WorkloadPhase(enum.StrEnum):
+    UNSPECIFIED = "unspecified"
+    PENDING = "pending"
+    PLACED = "placed"
+    RUNNING = "running"
+    UNSCHEDULABLE = "unschedulable"
+    PREEMPTED = "preempted"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_placed(self) -> bool:
+        return self in (WorkloadPhase.PLACED, WorkloadPhase.RUNNING)
+
+
+class DirectiveKind(enum.StrEnum):
+    UNSPECIFIED = "unspecified"
+    PLACEMENT = "placement"
+    THROTTLE = "throttle"
+    UNTHROTTLE = "unthrottle"
+    SWITCH_VARIANT = "switch_variant"
+    CHECKPOINT = "checkpoint"
+    PREEMPT = "preempt"
+    MIGRATE = "migrate"
+
+
+# ---------------------------------------------------------------- nodes and GPUs
+
+
+@dataclass(frozen=True)
+class GpuBackend:
+    kind: str = ""  # "nvml" or "sim"
+    status: GpuBackendStatus = GpuBackendStatus.UNSPECIFIED
+    detail: str = ""
+    driver_version: str = ""
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    index: int = 0
+    uuid: str = ""
+    model: str = ""
+    memory_total_mib: int = 0
+    power_limit_min_w: float = 0.0
+    power_limit_max_w: float = 0.0
+    power_limit_default_w: float = 0.0
+    idle_power_w: float = 0.0
+    max_sm_clock_mhz: int = 0
+    nvlink_peers: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What an agent reported about its machine when it registered."""
+
+    name: str = ""
+    address: str = ""
+    cpu_milli: int = 0
+    memory_mib: int = 0
+    gpus: tuple[GpuInfo, ...] = ()
+    gpu_backend: GpuBackend = field(default_factory=GpuBackend)
+    capabilities: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    agent_version: str = ""
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node as the controller reports it."""
+
+    name: str
+    state: NodeState = NodeState.UNSPECIFIED
+    cordoned: bool = False
+    gpu_count: int = 0
+    gpu_model: str = ""
+    last_heartbeat_unix: float = 0.0
+    registered_unix: float = 0.0
+    reason: str = ""  # why NotReady or cordoned
+    info: NodeInfo = field(default_factory=NodeInfo)
+    workloads: int = 0
+    gpu_milli_allocated: int = 0
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU with its latest telemetry (zeros until the first sample)."""
+
+    node: str
+    index: int
+    model: str = ""
+    uuid: str = ""
+    memory_total_mib: int = 0
+    memory_used_mib: int = 0
+    utilization_pct: float = 0.0
+    power_w: float = 0.0
+    power_limit_w: float = 0.0
+    temperature_c: float = 0.0
+    sm_clock_mhz: int = 0
+    milli_allocated: int = 0  # milli-GPU shares placed here, 0..1000
+    workloads: tuple[str, ...] = ()  # "namespace/name"
+    sample_unix: float = 0.0
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+# ---------------------------------------------------------------- workloads
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a workload needs.
+
+    `gpus` whole GPUs; or `gpus=1, milli_gpu=250` for a quarter of one GPU
+    (`milli_gpu=0` means whole GPUs). `gpu_memory_mib` is per GPU; an empty
+    `gpu_models` accepts any model.
+    """
+
+    gpus: int = 0
+    milli_gpu: int = 0
+    gpu_memory_mib: int = 0
+    gpu_models: tuple[str, ...] = ()
+    cpu_milli: int = 0
+    memory_mib: int = 0
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class SloHints:
+    """Service-level hints; 0 means "none" for each."""
+
+    p99_latency_ms: float = 0.0
+    throughput_target: float = 0.0  # requests or samples per second
+    deadline_unix: float = 0.0  # batch work: finish before
+
+
+@dataclass(frozen=True)
+class ModelVariant:
+    """A cheaper (or better) way to run the same service, e.g. an int8 build."""
+
+    name: str
+    resources: Resources = field(default_factory=Resources)
+    latency_factor: float = 1.0  # expected latency relative to the default variant
+    accuracy_cost: float = 0.0  # expected accuracy loss, 0..1
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """For workloads the node agent starts itself."""
+
+    command: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str = ""
+    restart_policy: RestartPolicy = RestartPolicy.UNSPECIFIED
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """The desired state of a workload. Build it with `Client.register(...)` keywords."""
+
+    priority_class: str = ""  # e.g. "high"; wins over `priority` when set
+    priority: int = 0  # 0..1000
+    slo: SloHints = field(default_factory=SloHints)
+    resources: Resources = field(default_factory=Resources)
+    variants: tuple[ModelVariant, ...] = ()
+    launch: LaunchSpec | None = None  # None: the application runs itself
+    labels: dict[str, str] = field(default_factory=dict)
+    service: str = ""  # replicas of one service are spread across nodes
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a workload runs: a node, GPU indices on it, and the share of each GPU."""
+
+    node: str
+    gpus: tuple[int, ...] = ()
+    milli_gpu: int = 0
+    variant: str = ""
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload as stored and reported by the controller."""
+
+    name: str
+    namespace: str = "default"
+    uid: str = ""
+    spec: WorkloadSpec = field(default_factory=WorkloadSpec)
+    phase: WorkloadPhase = WorkloadPhase.UNSPECIFIED
+    message: str = ""  # why it is in this phase
+    node: str = ""
+    gpus: tuple[int, ...] = ()
+    milli_gpu: int = 0
+    generation: int = 0
+    created_unix: float = 0.0
+    placed_unix: float = 0.0
+    variant: str = ""
+    priority: int = 0
+    p99_latency_ms: float = 0.0  # rolling, from reported observations
+    energy_j: float = 0.0
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def placement(self) -> Placement | None:
+        if not self.phase.is_placed or not self.node:
+            return None
+        return Placement(self.node, self.gpus, self.milli_gpu, self.variant)
+
+
+# ---------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decision or state change, with the reason people read."""
+
+    id: str
+    time_unix: float = 0.0
+    kind: str = ""  # constant snake_case, e.g. "workload_placed"
+    object: str = ""  # "workload/ns/name" or "node/name"
+    message: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Directive:
+    """An instruction from the controller to the application.
+
+    Which fields matter depends on `kind`: `factor` for THROTTLE (fraction of normal load
+    to keep, 0..1), `variant` for SWITCH_VARIANT, `node`/`gpus` for PLACEMENT and MIGRATE,
+    `deadline_unix` for CHECKPOINT and PREEMPT.
+    """
+
+    id: str
+    kind: DirectiveKind
+    workload: str = ""  # "namespace/name"
+    reason: str = ""
+    factor: float = 0.0
+    variant: str = ""
+    node: str = ""
+    gpus: tuple[int, ...] = ()
+    deadline_unix: float = 0.0
+    time_unix: float = 0.0
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+# ---------------------------------------------------------------- admin views
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node: str
+    score: float = 0.0
+    gpus: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a workload is (or is not) where it is."""
+
+    workload: Workload
+    summary: str = ""  # e.g. "0/12 nodes fit: 8 insufficient GPU memory, ..."
+    nodes_total: int = 0
+    nodes_feasible: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)  # reason -> nodes
+    candidates: tuple[Candidate, ...] = ()  # best first
+    events: tuple[Event, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class Description:
+    """`describe`: one node or one workload, with its GPUs and recent events."""
+
+    node: Node | None = None
+    workload: Workload | None = None
+    gpus: tuple[Gpu, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    controller: str = ""
+    version: str = ""
+    epoch: int = 0
+    leader: bool = False
+    started_unix: float = 0.0
+    etcd_endpoints: str = ""
