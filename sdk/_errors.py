@@ -20,16 +20,26 @@ class AiwoError(Exception):
 
 
 class ControllerUnavailable(AiwoError):
-    """The controller could not be reached (not running, wrong address, network)."""
+    """The controller could not be reached (not running, wrong address, network), or it
+    answered that it cannot serve right now (not the leader, etcd down): `reachable`."""
 
-    def __init__(self, target: str, detail: str = "") -> None:
+    def __init__(
+        self,
+        target: str,
+        detail: str = "",
+        *,
+        reachable: bool = False,
+        code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE,
+    ) -> None:
         self.target = target
         self.detail = detail
-        reason = f" ({detail})" if detail else ""
-        super().__init__(
-            f"cannot reach the aiwo controller at {target}{reason}",
-            code=grpc.StatusCode.UNAVAILABLE,
-        )
+        self.reachable = reachable
+        if reachable:
+            message = f"the aiwo controller at {target} is unavailable: {detail}"
+        else:
+            reason = f" ({detail})" if detail else ""
+            message = f"cannot reach the aiwo controller at {target}{reason}"
+        super().__init__(message, code=code)
 
 
 class InvalidArgument(AiwoError):
@@ -84,37 +94,51 @@ _BY_CODE: dict[grpc.StatusCode, type[AiwoError]] = {
 _PART = r"[a-z_][a-z0-9_]*(?:\[[^\]]*\])?"  # "spec", "variants[0]", "env['X']"
 _FIELD_RE = re.compile(rf"^({_PART}(?:\.{_PART})*):\s")
 
-# Codes that mean "the controller is not there (right now)": retrying may help.
-UNREACHABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-
 
 def field_of(details: str) -> str:
     match = _FIELD_RE.match(details)
     return match.group(1) if match else ""
 
 
-def _unreachable_detail(details: str) -> str:
-    """Shorten grpc's long connection failure text to its useful part."""
+# grpc's own wording for transport failures -> a short reason. UNAVAILABLE with any other
+# text came from the controller itself ("this controller is not the leader", "etcd ...").
+_TRANSPORT_FAILURES = (
+    ("connection refused", "connection refused"),
+    ("deadline exceeded", "timed out"),
+    ("timed out", "timed out"),
+    ("name resolution", "unknown host"),
+    ("dns resolution failed", "unknown host"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("connection reset", "connection reset"),
+    ("broken pipe", "connection reset"),
+    ("socket closed", "connection closed"),
+    ("goaway", "connection closed"),
+    ("failed to connect", "connection failed"),
+    ("handshake", "TLS handshake failed"),
+)
+
+
+def _unavailable(details: str, target: str) -> ControllerUnavailable:
     lowered = details.lower()
-    for needle, short in (
-        ("connection refused", "connection refused"),
-        ("deadline exceeded", "timed out"),
-        ("name resolution", "unknown host"),
-        ("dns resolution failed", "unknown host"),
-        ("no route to host", "no route to host"),
-        ("connection reset", "connection reset"),
-        ("socket closed", "connection closed"),
-    ):
+    for needle, short in _TRANSPORT_FAILURES:
         if needle in lowered:
-            return short
-    return details.splitlines()[0][:120] if details else "unavailable"
+            return ControllerUnavailable(target, short)
+    if not details:
+        return ControllerUnavailable(target, "unavailable")
+    return ControllerUnavailable(target, details.splitlines()[0][:200], reachable=True)
 
 
 def from_status(code: grpc.StatusCode, details: str, target: str) -> AiwoError:
     """Map a gRPC status to the SDK's error type."""
     details = (details or "").strip()
-    if code in UNREACHABLE_CODES:
-        return ControllerUnavailable(target, _unreachable_detail(details))
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ControllerUnavailable(target, "timed out", code=code)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return _unavailable(details, target)
+    if code == grpc.StatusCode.FAILED_PRECONDITION and details.startswith("expected_generation"):
+        # The controller reports a lost optimistic-concurrency race this way.
+        return Conflict(details, code=code)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidArgument(details or "invalid argument", field=field_of(details))
     if code == grpc.StatusCode.OUT_OF_RANGE:

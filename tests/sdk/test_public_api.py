@@ -1,0 +1,86 @@
+"""The public names of `sdk`, pinned: changing this list is a deliberate API change."""
+
+from __future__ import annotations
+
+import inspect
+
+import sdk
+
+PUBLIC = {
+    # clients
+    "Client",
+    "WorkloadHandle",
+    "AttachSession",
+    "DirectiveHandler",
+    "SyncClient",
+    "SyncWorkloadHandle",
+    "SyncAttachSession",
+    "AdminClient",
+    "SyncAdminClient",
+    "ClientConfig",
+    "ReconnectPolicy",
+    "make_spec",
+    # value types
+    "Resources",
+    "SloHints",
+    "ModelVariant",
+    "LaunchSpec",
+    "RestartPolicy",
+    "WorkloadSpec",
+    "Workload",
+    "WorkloadPhase",
+    "Placement",
+    "Node",
+    "NodeInfo",
+    "NodeState",
+    "Gpu",
+    "GpuInfo",
+    "GpuBackend",
+    "GpuBackendStatus",
+    "Event",
+    "Directive",
+    "DirectiveKind",
+    "Candidate",
+    "Explanation",
+    "Description",
+    "ClusterInfo",
+    # priorities
+    "PRIORITY_CLASSES",
+    "DEFAULT_PRIORITY_CLASS",
+    "resolve_priority",
+    # where the controller is
+    "state_dir",
+    "read_cluster_file",
+    "resolve_target",
+    # errors
+    "AiwoError",
+    "ControllerUnavailable",
+    "InvalidArgument",
+    "NotFound",
+    "AlreadyExists",
+    "Unschedulable",
+    "Conflict",
+    "PermissionDenied",
+    "Unauthenticated",
+    "PlacementTimeout",
+}
+
+
+def test_public_names_are_pinned() -> None:
+    assert set(sdk.__all__) == PUBLIC
+    assert len(sdk.__all__) == len(PUBLIC)  # no duplicates
+
+
+def test_public_names_come_from_private_modules() -> None:
+    for name in sdk.__all__:
+        obj = getattr(sdk, name)
+        module = getattr(obj, "__module__", None)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert module is not None and module.startswith("sdk._"), (name, module)
+
+
+def test_errors_share_one_base() -> None:
+    for name in PUBLIC:
+        obj = getattr(sdk, name)
+        if inspect.isclass(obj) and issubclass(obj, Exception):
+            assert issubclass(obj, sdk.AiwoError), name
