@@ -1,0 +1,124 @@
+"""Controller configuration: defaults < TOML file < AIWO_* environment < command-line flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    listen: str = "127.0.0.1:7070"
+    etcd_endpoints: tuple[str, ...] = ("127.0.0.1:2379",)
+    etcd_prefix: str = "/aiwo/v1"
+    metrics_listen: str = "127.0.0.1:9464"  # "" disables the metrics endpoint
+    controller_id: str = ""  # defaults to host:pid
+    policy: str = "default"
+    telemetry_interval_s: float = 1.0
+    telemetry_window_s: float = 300.0  # per-GPU ring buffer length
+    node_grace_s: float = 10.0  # no heartbeat for this long -> NotReady
+    eviction_grace_s: float = 60.0  # NotReady for this long -> workloads rescheduled
+    leader_lease_s: int = 3
+    optimize_interval_s: float = 1.0
+    events_kept: int = 1000
+    events_ttl_s: int = 3600
+    command_timeout_s: float = 30.0
+    log_format: str = "console"  # or "json"
+    log_level: str = "info"
+    ready_file: str = ""
+
+    def validate(self) -> ControllerConfig:
+        for name in ("listen",):
+            _check_address(name, getattr(self, name))
+        if self.metrics_listen:
+            _check_address("metrics_listen", self.metrics_listen)
+        if not self.etcd_endpoints:
+            raise ConfigError("etcd_endpoints: at least one endpoint is needed")
+        for endpoint in self.etcd_endpoints:
+            _check_address("etcd_endpoints", endpoint)
+        if not self.etcd_prefix.startswith("/") or self.etcd_prefix.endswith("/"):
+            raise ConfigError("etcd_prefix: must start with '/' and not end with '/'")
+        positive = (
+            "telemetry_interval_s",
+            "telemetry_window_s",
+            "node_grace_s",
+            "eviction_grace_s",
+            "optimize_interval_s",
+            "command_timeout_s",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.leader_lease_s < 1:
+            raise ConfigError("leader_lease_s: must be >= 1 second")
+        if self.events_kept < 1:
+            raise ConfigError("events_kept: must be >= 1")
+        if self.log_format not in ("console", "json"):
+            raise ConfigError("log_format: must be 'console' or 'json'")
+        return self
+
+
+def _check_address(name: str, value: str) -> None:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
+
+
+def _coerce(name: str, raw: Any, current: Any) -> Any:
+    try:
+        if isinstance(current, tuple):
+            if isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            return tuple(str(part) for part in raw)
+        if isinstance(current, bool):
+            if isinstance(raw, str):
+                return raw.lower() in ("1", "true", "yes", "on")
+            return bool(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: cannot use {raw!r} ({exc})") from None
+
+
+def load_config(
+    toml_path: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    env_prefix: str = "AIWO_CONTROLLER_",
+) -> ControllerConfig:
+    """Merge the layers. Unknown keys in the file or flags are errors, named."""
+    config = ControllerConfig()
+    known = {f.name for f in fields(ControllerConfig)}
+    changes: dict[str, Any] = {}
+    if toml_path:
+        try:
+            data = tomllib.loads(Path(toml_path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {toml_path}: {exc}") from None
+        section = data.get("controller", data)
+        for key, value in section.items():
+            if key not in known:
+                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
+            changes[key] = _coerce(key, value, getattr(config, key))
+    env = os.environ if environ is None else environ
+    for name in known:
+        raw = env.get(env_prefix + name.upper())
+        if raw is not None:
+            changes[name] = _coerce(env_prefix + name.upper(), raw, getattr(config, name))
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        changes[key] = _coerce(key, value, getattr(config, key))
+    return replace(config, **changes).validate()

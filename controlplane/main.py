@@ -1,0 +1,89 @@
+"""`aiwo-controller`: the central control plane process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from controlplane.config import ConfigError, load_config
+from sdk._logs import configure_logging
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="AIWO_CONFIG",
+    help="TOML file ([controller] table).",
+)
+@click.option("--listen", help="gRPC address HOST:PORT (port 0 = any free port).")
+@click.option("--etcd-endpoints", help="Comma-separated etcd client endpoints HOST:PORT.")
+@click.option("--etcd-prefix", help="Key prefix in etcd (default /aiwo/v1).")
+@click.option("--metrics-listen", help="Prometheus endpoint HOST:PORT; '' disables it.")
+@click.option("--controller-id", help="This replica's id (default host-pid).")
+@click.option("--policy", help="Placement policy name.")
+@click.option("--node-grace-s", type=float, help="Seconds without heartbeat before NotReady.")
+@click.option("--eviction-grace-s", type=float, help="Seconds NotReady before rescheduling.")
+@click.option("--log-format", type=click.Choice(["console", "json"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--ready-file", help="Write {address, metrics, pid} as JSON here once serving.")
+def main(config_file: str | None, **flags: object) -> None:
+    """Run the aiwo controller. Settings: flags > AIWO_CONTROLLER_* env > TOML file."""
+    try:
+        config = load_config(config_file, overrides=flags)
+    except ConfigError as exc:
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(config.log_format, config.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
+        pass
+    sys.exit(asyncio.run(_serve(config)))
+
+
+async def _serve(config) -> int:  # type: ignore[no-untyped-def]
+    from controlplane.server import Controller
+    from controlplane.store import StoreUnavailable
+
+    controller = Controller(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await controller.start()
+    except (StoreUnavailable, OSError) as exc:
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        await controller.stop(0)
+        return 1
+    _notify_systemd("READY=1")
+    await stop.wait()
+    _notify_systemd("STOPPING=1")
+    await controller.stop()
+    return 0
+
+
+def _notify_systemd(state: str) -> None:
+    """sd_notify without a dependency: a datagram to $NOTIFY_SOCKET (Type=notify units)."""
+    import os
+    import socket
+
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(path)
+        sock.sendall(state.encode())
+
+
+if __name__ == "__main__":
+    main()

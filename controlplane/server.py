@@ -1,0 +1,224 @@
+"""The controller process: state, services, leader loops and servers, composed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from controlplane.config import ControllerConfig
+from controlplane.decisions import Decisions
+from controlplane.events import EventLog
+from controlplane.keys import Keys
+from controlplane.leader import Elector
+from controlplane.metrics import MetricsInterceptor, register_collector
+from controlplane.optimizer import OptimizerConfig
+from controlplane.reconciler import Reconciler
+from controlplane.services.admin import AdminService
+from controlplane.services.common import Leadership
+from controlplane.services.node import NodeService
+from controlplane.services.workload import WorkloadService
+from controlplane.sessions import Sessions
+from controlplane.state import ClusterState
+from controlplane.store import EtcdStore
+from controlplane.telemetry import TelemetryStore
+from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
+
+log = structlog.get_logger("aiwo.controller")
+
+VERSION = "0.1.0"
+SERVICE_NAMES = (
+    "aiwo.v1.NodeService",
+    "aiwo.v1.WorkloadService",
+    "aiwo.v1.AdminService",
+)
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class Controller:
+    def __init__(self, config: ControllerConfig) -> None:
+        self.config = config
+        self.controller_id = config.controller_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.keys = Keys(config.etcd_prefix)
+        self.store = EtcdStore(config.etcd_endpoints, self.keys)
+        self.state = ClusterState(
+            self.store,
+            self.keys,
+            TelemetryStore(config.telemetry_window_s, config.telemetry_interval_s),
+        )
+        self.sessions = Sessions()
+        self.events = EventLog(
+            self.store, self.state, self.keys, config.events_kept, config.events_ttl_s
+        )
+        self.decisions = Decisions(
+            self.store,
+            self.state,
+            self.keys,
+            self.sessions,
+            self.events,
+            config.command_timeout_s,
+        )
+        self.optimizer_config = OptimizerConfig(policy=config.policy)
+        self.wake = asyncio.Event()
+        self.leadership = Leadership(self.store)
+        self.server: grpc.aio.Server | None = None
+        self.address = ""
+        self.metrics_address = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unregister_collector = None
+        self._metrics_server = None
+        self.health = health.aio.HealthServicer()
+        self._stopped = False
+
+    async def start(self) -> str:
+        """Connect to etcd, fill the caches, serve, and campaign. Returns the bound address."""
+        await self.store.connect()
+        for cache in self.state.caches:
+            await cache.start()
+        self.state.nodes.subscribe(lambda *_: self.wake.set())
+        self.state.workloads.subscribe(lambda *_: self.wake.set())
+
+        self.server = grpc.aio.server(
+            interceptors=[MetricsInterceptor()],
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.keepalive_time_ms", 10_000),
+                ("grpc.keepalive_timeout_ms", 5_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
+        )
+        info = admin_pb2.ClusterInfoResponse(
+            version=VERSION,
+            started_unix=time.time(),
+            etcd_endpoints=",".join(self.config.etcd_endpoints),
+        )
+        node_pb2_grpc.add_NodeServiceServicer_to_server(
+            NodeService(
+                self.state,
+                self.decisions,
+                self.sessions,
+                self.leadership,
+                self.config.telemetry_interval_s,
+                self.wake,
+            ),
+            self.server,
+        )
+        workload_pb2_grpc.add_WorkloadServiceServicer_to_server(
+            WorkloadService(self.state, self.decisions, self.sessions, self.leadership, self.wake),
+            self.server,
+        )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminService(
+                self.state,
+                self.decisions,
+                self.leadership,
+                self.optimizer_config,
+                info,
+                self.wake,
+            ),
+            self.server,
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), self.server
+        )
+        port = self.server.add_insecure_port(self.config.listen)
+        if port == 0:
+            raise OSError(f"cannot listen on {self.config.listen}")
+        host = self.config.listen.rpartition(":")[0]
+        self.address = f"{host}:{port}"
+        info.controller = self.address
+        await self.server.start()
+
+        if self.config.metrics_listen:
+            self._start_metrics()
+        self._unregister_collector = register_collector(self.state)
+
+        elector = Elector(self.store, self.controller_id, self.address, self.config.leader_lease_s)
+        self.elector = elector
+        self._tasks.append(asyncio.create_task(elector.run(self._lead), name="elector"))
+        self._tasks.append(asyncio.create_task(self.events.run_flusher(), name="events"))
+        # Serve once we know whether we lead; a follower still answers reads.
+        await asyncio.wait_for(elector.campaigned.wait(), 10)
+        await self._set_serving(True)
+        self._write_ready_file()
+        log.info(
+            "controller_serving",
+            address=self.address,
+            metrics=self.metrics_address,
+            etcd=",".join(self.config.etcd_endpoints),
+            prefix=self.config.etcd_prefix,
+        )
+        return self.address
+
+    def _start_metrics(self) -> None:
+        host, _, port = self.config.metrics_listen.rpartition(":")
+        server, _thread = start_http_server(int(port), addr=host)
+        self._metrics_server = server
+        self.metrics_address = f"{host}:{server.server_port}"
+
+    async def _lead(self) -> None:
+        self.leadership.leader_address = self.address
+        self.state.liveness.grace_all([name for name, _ in self.state.nodes.items()], time.time())
+        reconciler = Reconciler(
+            self.config, self.optimizer_config, self.state, self.decisions, self.wake
+        )
+        await reconciler.run()
+
+    async def _set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    def _write_ready_file(self) -> None:
+        if not self.config.ready_file:
+            return
+        path = Path(self.config.ready_file)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"address": self.address, "metrics": self.metrics_address, "pid": os.getpid()}
+            )
+        )
+        tmp.replace(path)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        with contextlib.suppress(Exception):
+            await self._set_serving(False)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await self.events.stop()
+        with contextlib.suppress(Exception):
+            await self.elector.resign()
+        if self.server is not None:
+            await self.server.stop(grace_s)
+        for cache in self.state.caches:
+            await cache.stop()
+        if self._unregister_collector is not None:
+            self._unregister_collector()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        await self.store.close()
+        log.info("controller_stopped")

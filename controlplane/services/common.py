@@ -1,0 +1,47 @@
+"""What every servicer shares: turning validation and leadership into gRPC statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NoReturn
+
+import grpc
+
+from controlplane.store import EtcdStore, FencingError, StoreUnavailable
+from controlplane.validation import ValidationError
+
+
+async def abort_invalid(context: grpc.aio.ServicerContext, error: ValidationError) -> NoReturn:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+    raise AssertionError("unreachable")
+
+
+async def validate(context: grpc.aio.ServicerContext, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except ValidationError as exc:
+        await abort_invalid(context, exc)
+
+
+class Leadership:
+    """Writes are the leader's alone; others answer UNAVAILABLE naming where the leader is."""
+
+    def __init__(self, store: EtcdStore) -> None:
+        self.store = store
+        self.leader_address = ""
+
+    async def require(self, context: grpc.aio.ServicerContext) -> None:
+        if self.store.epoch <= 0:
+            where = f"; the leader is at {self.leader_address}" if self.leader_address else ""
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, f"this controller is not the leader{where}"
+            )
+
+
+async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+    if isinstance(exc, FencingError):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"leadership lost: {exc}")
+    if isinstance(exc, StoreUnavailable):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"etcd unavailable: {exc}")
+    await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store error: {exc}")
+    raise AssertionError("unreachable")

@@ -1,0 +1,242 @@
+"""NodeService: agents register and keep one bidirectional stream open."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+
+import grpc
+import structlog
+
+from controlplane.decisions import Batch, Decisions
+from controlplane.metrics import STREAM_MESSAGES
+from controlplane.services.common import Leadership, abort_store_error, validate
+from controlplane.sessions import AgentSession, Sessions
+from controlplane.state import ClusterState
+from controlplane.validation import ValidationError, check_register_node, check_telemetry
+from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+
+log = structlog.get_logger("aiwo.node_service")
+
+HEARTBEAT_DOWN_S = 2.0  # controller -> agent, when there is nothing else to send
+
+
+class NodeService(node_pb2_grpc.NodeServiceServicer):
+    def __init__(
+        self,
+        state: ClusterState,
+        decisions: Decisions,
+        sessions: Sessions,
+        leadership: Leadership,
+        telemetry_interval_s: float,
+        on_change: asyncio.Event,
+    ) -> None:
+        self.state = state
+        self.decisions = decisions
+        self.sessions = sessions
+        self.leadership = leadership
+        self.telemetry_interval_s = telemetry_interval_s
+        self.on_change = on_change
+
+    async def Register(
+        self, request: node_pb2.RegisterNodeRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.RegisterNodeResponse:
+        await validate(context, lambda: check_register_node(request))
+        await self.leadership.require(context)
+        info = request.node
+        now = time.time()
+        existing = self.state.nodes.get(info.name)
+        node = types_pb2.Node(
+            name=info.name,
+            state=types_pb2.NODE_STATE_READY,
+            cordoned=existing.cordoned if existing else False,
+            gpu_count=len(info.gpus),
+            gpu_model=_model_summary(info),
+            registered_unix=existing.registered_unix if existing else now,
+            reason=existing.reason if existing and existing.cordoned else "",
+            info=info,
+            last_heartbeat_unix=existing.last_heartbeat_unix if existing else now,
+        )
+        self.state.liveness.beat(info.name, now)
+        self.state.telemetry.ensure(info.name, len(info.gpus))
+        if existing is None or _changed(existing, node):
+            if existing is None or existing.state != node.state or existing.info != node.info:
+                node.last_heartbeat_unix = now
+            try:
+                await self.decisions.commit_node(node)
+            except Exception as exc:
+                await abort_store_error(context, exc)
+            kind = "node_registered" if existing is None else "node_ready"
+            self.decisions.events.emit(
+                kind,
+                f"node/{info.name}",
+                f"{len(info.gpus)} × {node.gpu_model or 'no GPU'}, backend {info.gpu_backend.kind}",
+                now,
+                gpus=len(info.gpus),
+                backend_status=types_pb2.GpuBackendStatus.Name(info.gpu_backend.status),
+            )
+            self.on_change.set()
+        return node_pb2.RegisterNodeResponse(
+            session_id=uuid.uuid4().hex[:16],
+            telemetry_interval_s=self.telemetry_interval_s,
+            epoch=self.decisions.store.epoch,
+        )
+
+    async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
+        first = await context.read()
+        if first is grpc.aio.EOF or not first.HasField("hello"):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
+            )
+        hello = first.hello
+        if self.state.nodes.get(hello.node) is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, f"node {hello.node!r} is not registered"
+            )
+        await self.leadership.require(context)
+        session = self.sessions.open_agent(hello.node)
+        session.highest_epoch_seen = hello.highest_epoch_seen
+        log.info("agent_connected", node=hello.node, session=session.session_id)
+        self._resend(session)
+        reader = asyncio.create_task(self._read(session, context), name=f"agent-read-{hello.node}")
+        try:
+            while not reader.done():
+                try:
+                    message = await asyncio.wait_for(session.queue.get(), HEARTBEAT_DOWN_S)
+                except TimeoutError:
+                    message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
+                if reader.done():
+                    break
+                await context.write(message)
+            error = reader.exception()
+            if isinstance(error, ValidationError):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+            self.sessions.close_agent(session)
+            log.info("agent_disconnected", node=hello.node, session=session.session_id)
+
+    def _resend(self, session: AgentSession) -> None:
+        """A (re)connected agent gets its pending commands and its current assignments."""
+        for command in self.state.pending_commands(session.node):
+            session.send(node_pb2.ControllerMessage(command=command))
+        epoch = self.decisions.store.epoch
+        for placement in self.state.node_workloads(session.node):
+            workload = self.state.workloads.get(placement.workload)
+            if workload is None:
+                continue
+            # Not persisted: assignments are desired state, re-derived on every connect.
+            command = types_pb2.Command(
+                id=f"sync-{uuid.uuid4().hex[:12]}",
+                epoch=epoch,
+                deadline_unix=time.time() + 30,
+                assign_workload=types_pb2.AssignWorkload(
+                    workload=placement.workload,
+                    gpus=list(placement.gpus),
+                    milli_gpu=placement.milli_gpu,
+                    priority=workload.priority,
+                    p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
+                ),
+            )
+            session.send(node_pb2.ControllerMessage(command=command))
+
+    async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
+        node_name = session.node
+        while True:
+            message = await context.read()
+            if message is grpc.aio.EOF:
+                return
+            kind = message.WhichOneof("body")
+            STREAM_MESSAGES.labels(stream="agent", kind=kind or "empty").inc()
+            now = time.time()
+            self.state.liveness.beat(node_name, now)
+            if kind == "telemetry":
+                node = self.state.nodes.get(node_name)
+                gpu_count = node.gpu_count if node else 0
+                check_telemetry(message.telemetry, gpu_count)
+                self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
+                await self._mark_ready(node_name, now)
+            elif kind == "ack":
+                await self._on_ack(node_name, message.ack, now)
+            elif kind == "process_event":
+                await self._on_process_event(node_name, message.process_event, now)
+
+    async def _mark_ready(self, node_name: str, now: float) -> None:
+        node = self.state.nodes.get(node_name)
+        if node is None or node.state == types_pb2.NODE_STATE_READY:
+            return
+        if self.decisions.store.epoch <= 0:
+            return
+        updated = types_pb2.Node()
+        updated.CopyFrom(node)
+        updated.state = types_pb2.NODE_STATE_READY
+        updated.reason = updated.reason if updated.cordoned else ""
+        updated.last_heartbeat_unix = now
+        await self.decisions.commit_node(updated)
+        self.decisions.events.emit("node_ready", f"node/{node_name}", "heartbeats resumed", now)
+        self.on_change.set()
+
+    async def _on_ack(self, node_name: str, ack: types_pb2.CommandAck, now: float) -> None:
+        command = self.state.commands.get(f"{node_name}/{ack.command_id}")
+        if not ack.ok:
+            self.decisions.events.emit(
+                "command_failed",
+                f"node/{node_name}",
+                f"command {ack.command_id} failed: {ack.reason}",
+                now,
+                command_id=ack.command_id,
+                reason=ack.reason,
+            )
+        if command is None or self.decisions.store.epoch <= 0:
+            return  # a sync command, or already acked
+        batch = Batch()
+        self.decisions.stage_delete_command(batch, node_name, ack.command_id)
+        action = command.WhichOneof("action")
+        if action in ("assign_workload", "start_workload"):
+            key = getattr(command, action).workload
+            workload = self.state.workloads.get(key)
+            placement = self.state.placements.get(key)
+            if workload is not None and placement is not None and placement.node == node_name:
+                updated = types_pb2.Workload()
+                updated.CopyFrom(workload)
+                if ack.ok and updated.phase == types_pb2.WORKLOAD_PHASE_PLACED:
+                    updated.phase = types_pb2.WORKLOAD_PHASE_RUNNING
+                elif not ack.ok and action == "start_workload":
+                    updated.phase = types_pb2.WORKLOAD_PHASE_FAILED
+                    updated.message = f"start failed on {node_name}: {ack.reason}"
+                if updated != workload:
+                    self.decisions.stage_workload(batch, key, updated)
+        await self.decisions.commit(batch)
+
+    async def _on_process_event(
+        self, node_name: str, event: node_pb2.ProcessEvent, now: float
+    ) -> None:
+        fields: dict[str, object] = {"pid": event.pid, "node": node_name}
+        if event.kind == "exited":
+            fields["exit_code"] = event.exit_code
+            if event.signal:
+                fields["signal"] = event.signal
+        how = f" by {event.signal}" if event.signal else f" with code {event.exit_code}"
+        text = event.kind + (how if event.kind == "exited" else "")
+        if event.detail:
+            text += f": {event.detail}"
+        self.decisions.events.emit(
+            f"process_{event.kind}", f"workload/{event.workload}", text, now, **fields
+        )
+
+
+def _model_summary(info: types_pb2.NodeInfo) -> str:
+    models = sorted({gpu.model for gpu in info.gpus})
+    return models[0] if len(models) == 1 else ",".join(models)
+
+
+def _changed(old: types_pb2.Node, new: types_pb2.Node) -> bool:
+    a, b = types_pb2.Node(), types_pb2.Node()
+    a.CopyFrom(old)
+    b.CopyFrom(new)
+    a.last_heartbeat_unix = b.last_heartbeat_unix = 0
+    return a != b

@@ -1,0 +1,184 @@
+"""etcd access: fenced transactions, leader election, prefix listing and watching.
+
+Every write the controller makes is one transaction that also compares the leader key's
+create revision with the epoch this controller won: a deposed leader changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import aetcd
+import aetcd.exceptions
+import structlog
+
+from controlplane.keys import Keys
+
+log = structlog.get_logger("aiwo.store")
+
+# etcd's default --max-txn-ops is 128; stay under it.
+MAX_TXN_OPS = 120
+
+
+class FencingError(Exception):
+    """The leader key no longer carries our epoch: another controller leads now."""
+
+
+class StoreUnavailable(Exception):
+    """No etcd endpoint answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValue:
+    key: str
+    value: bytes
+    mod_revision: int
+    create_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    key: str
+    value: bytes | None  # None = deleted
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One operation of a fenced transaction: a put (value set) or a delete (value None)."""
+
+    key: str
+    value: bytes | None
+    lease: int | None = None
+
+
+class EtcdStore:
+    def __init__(self, endpoints: Sequence[str], keys: Keys, timeout_s: float = 5.0) -> None:
+        self._endpoints = list(endpoints)
+        self._keys = keys
+        self.keys = keys
+        self._timeout_s = timeout_s
+        self._client: aetcd.Client | None = None
+        self.epoch = 0  # create revision of our leader key; 0 = not leader
+
+    @property
+    def client(self) -> aetcd.Client:
+        if self._client is None:
+            raise StoreUnavailable("not connected to etcd")
+        return self._client
+
+    async def connect(self) -> None:
+        errors = []
+        for endpoint in self._endpoints:
+            host, _, port = endpoint.rpartition(":")
+            client = aetcd.Client(host=host, port=int(port), timeout=int(self._timeout_s))
+            try:
+                await client.connect()
+                await asyncio.wait_for(client.status(), self._timeout_s)
+            except (aetcd.exceptions.ClientError, TimeoutError, OSError) as exc:
+                errors.append(f"{endpoint}: {exc or type(exc).__name__}")
+                with contextlib.suppress(Exception):
+                    await client.close()
+                continue
+            self._client = client
+            log.info("etcd_connected", endpoint=endpoint)
+            return
+        raise StoreUnavailable("no etcd endpoint answered: " + "; ".join(errors))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.close()
+            self._client = None
+
+    # ------------------------------------------------------------ reads
+
+    async def list_prefix(self, prefix: str) -> tuple[int, list[KeyValue]]:
+        """All keys under `prefix`, and the store revision they were read at."""
+        result = await self.client.get_prefix(prefix.encode())
+        items = [
+            KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+            for kv in result.kvs
+        ]
+        return result.header.revision, items
+
+    async def get(self, key: str) -> KeyValue | None:
+        kv = await self.client.get(key.encode())
+        if kv is None:
+            return None
+        return KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+
+    async def watch_prefix(self, prefix: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+        watch = await self.client.watch_prefix(prefix.encode(), start_revision=start_revision)
+        try:
+            async for event in watch:
+                value = event.kv.value if event.kind == "PUT" else None
+                yield WatchEvent(event.kv.key.decode(), value, event.kv.mod_revision)
+        finally:
+            with contextlib.suppress(Exception):
+                await watch.cancel()
+
+    # ------------------------------------------------------------ fenced writes
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        """Apply `writes` atomically (in chunks of MAX_TXN_OPS), fenced by our epoch."""
+        if not writes:
+            return
+        if self.epoch <= 0:
+            raise FencingError("this controller is not the leader")
+        tx = self.client.transactions
+        for start in range(0, len(writes), MAX_TXN_OPS):
+            chunk = writes[start : start + MAX_TXN_OPS]
+            ops = [
+                tx.put(w.key.encode(), w.value, lease=w.lease)
+                if w.value is not None
+                else tx.delete(w.key.encode())
+                for w in chunk
+            ]
+            succeeded, _ = await self.client.transaction(
+                compare=[tx.create(self._keys.leader.encode()) == self.epoch],
+                success=ops,
+                failure=[],
+            )
+            if not succeeded:
+                self.epoch = 0
+                raise FencingError("leader key changed: this controller was deposed")
+
+    async def put_unfenced(self, key: str, value: bytes, lease: int | None = None) -> None:
+        """For data owned by nobody in particular (tests, tooling). The controller never uses it."""
+        await self.client.put(key.encode(), value, lease=lease)
+
+    # ------------------------------------------------------------ leases and election
+
+    async def grant_lease(self, ttl_s: int) -> int:
+        lease = await self.client.lease(ttl_s)
+        return int(lease.id)
+
+    async def keep_alive(self, lease_id: int) -> bool:
+        """Refresh a lease once; False when it has expired."""
+        reply = await self.client.refresh_lease(lease_id)
+        return reply is not None and reply.TTL > 0
+
+    async def revoke(self, lease_id: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.revoke_lease(lease_id)
+
+    async def try_acquire(self, value: bytes, lease_id: int) -> int:
+        """Create the leader key if absent. Returns our epoch, or 0 if someone else leads."""
+        tx = self.client.transactions
+        key = self._keys.leader.encode()
+        succeeded, _ = await self.client.transaction(
+            compare=[tx.create(key) == 0],
+            success=[tx.put(key, value, lease=lease_id)],
+            failure=[],
+        )
+        if not succeeded:
+            return 0
+        kv = await self.client.get(key)
+        if kv is None or kv.lease != lease_id:
+            return 0
+        self.epoch = int(kv.create_revision)
+        return self.epoch

@@ -1,0 +1,202 @@
+"""Request validation. Every RPC checks its fields here before anything changes.
+
+A failure raises `ValidationError(field, problem)`; the service turns it into
+INVALID_ARGUMENT with a message naming the field, e.g. "spec.resources.milli_gpu: ...".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+PRIORITY_CLASSES: dict[str, int] = {
+    "critical": 1000,
+    "high": 750,
+    "normal": 500,
+    "low": 250,
+    "batch": 100,
+    "best-effort": 0,
+}
+DEFAULT_PRIORITY = PRIORITY_CLASSES["normal"]
+
+MAX_GPUS_PER_WORKLOAD = 64
+MAX_GPUS_PER_NODE = 64
+MAX_VARIANTS = 16
+MAX_ARGS = 256
+MAX_ARG_CHARS = 4096
+MAX_MAP_ENTRIES = 64
+MAX_LABEL_CHARS = 253
+MAX_LATENCIES_PER_REPORT = 10_000
+MAX_LATENCY_MS = 3_600_000.0  # an hour: anything above is a unit mistake
+MAX_RATE = 1e9
+
+
+class ValidationError(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def check_name(field: str, value: str) -> None:
+    if not value:
+        raise ValidationError(field, "is required")
+    if len(value) > 63:
+        raise ValidationError(field, f"must be at most 63 characters, got {len(value)}")
+    if not NAME_RE.match(value):
+        raise ValidationError(
+            field, f"must be lowercase letters, digits and '-' (not at the ends), got {value!r}"
+        )
+
+
+def _check_range(field: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(field, f"must be a finite number, got {value}")
+    if not low <= value <= high:
+        raise ValidationError(field, f"must be between {low:g} and {high:g}, got {value:g}")
+
+
+def _check_map(field: str, entries: dict[str, str], max_entries: int = MAX_MAP_ENTRIES) -> None:
+    if len(entries) > max_entries:
+        raise ValidationError(field, f"at most {max_entries} entries, got {len(entries)}")
+    for key, value in entries.items():
+        if not key or len(key) > MAX_LABEL_CHARS or len(value) > MAX_ARG_CHARS:
+            raise ValidationError(f"{field}[{key[:40]!r}]", "key or value empty or too long")
+
+
+def check_resources(field: str, res: types_pb2.Resources) -> None:
+    _check_range(f"{field}.gpus", res.gpus, 0, MAX_GPUS_PER_WORKLOAD)
+    _check_range(f"{field}.milli_gpu", res.milli_gpu, 0, 1000)
+    if 0 < res.milli_gpu < 1000 and res.gpus != 1:
+        raise ValidationError(f"{field}.milli_gpu", "a share of a GPU (< 1000) needs gpus = 1")
+    if res.gpus == 0 and res.milli_gpu not in (0, 1000):
+        raise ValidationError(f"{field}.milli_gpu", "a GPU share needs gpus = 1")
+    _check_range(f"{field}.gpu_memory_mib", res.gpu_memory_mib, 0, 16 * 1024 * 1024)
+    if res.gpu_memory_mib and res.gpus == 0:
+        raise ValidationError(f"{field}.gpu_memory_mib", "GPU memory needs gpus >= 1")
+    _check_range(f"{field}.cpu_milli", res.cpu_milli, 0, 10_000_000)
+    _check_range(f"{field}.memory_mib", res.memory_mib, 0, 1 << 34)
+    if len(res.gpu_models) > 32:
+        raise ValidationError(f"{field}.gpu_models", "at most 32 models")
+    for i, model in enumerate(res.gpu_models):
+        if not model or len(model) > 64:
+            raise ValidationError(f"{field}.gpu_models[{i}]", "must be 1-64 characters")
+
+
+def resolve_priority(spec: types_pb2.WorkloadSpec) -> int:
+    """The integer priority of a spec: its class if named, else its integer, else normal."""
+    if spec.priority_class:
+        try:
+            return PRIORITY_CLASSES[spec.priority_class]
+        except KeyError:
+            known = ", ".join(PRIORITY_CLASSES)
+            raise ValidationError(
+                "spec.priority_class", f"unknown class {spec.priority_class!r} (known: {known})"
+            ) from None
+    return spec.priority if spec.priority else DEFAULT_PRIORITY
+
+
+def check_workload_spec(spec: types_pb2.WorkloadSpec) -> None:
+    _check_range("spec.priority", spec.priority, 0, 1000)
+    resolve_priority(spec)
+    check_resources("spec.resources", spec.resources)
+    slo = spec.slo
+    _check_range("spec.slo.p99_latency_ms", slo.p99_latency_ms, 0, MAX_LATENCY_MS)
+    _check_range("spec.slo.throughput_target", slo.throughput_target, 0, MAX_RATE)
+    _check_range("spec.slo.deadline_unix", slo.deadline_unix, 0, 1e11)
+    if len(spec.variants) > MAX_VARIANTS:
+        raise ValidationError("spec.variants", f"at most {MAX_VARIANTS} variants")
+    seen: set[str] = set()
+    for i, variant in enumerate(spec.variants):
+        field = f"spec.variants[{i}]"
+        check_name(f"{field}.name", variant.name)
+        if variant.name in seen:
+            raise ValidationError(f"{field}.name", f"duplicate variant {variant.name!r}")
+        seen.add(variant.name)
+        check_resources(f"{field}.resources", variant.resources)
+        _check_range(f"{field}.latency_factor", variant.latency_factor, 0, 1000)
+        _check_range(f"{field}.accuracy_cost", variant.accuracy_cost, 0, 1)
+    launch = spec.launch
+    if len(launch.command) > MAX_ARGS:
+        raise ValidationError("spec.launch.command", f"at most {MAX_ARGS} arguments")
+    for i, arg in enumerate(launch.command):
+        if len(arg) > MAX_ARG_CHARS or "\x00" in arg:
+            raise ValidationError(f"spec.launch.command[{i}]", "too long or contains NUL")
+    if launch.command and not launch.command[0]:
+        raise ValidationError("spec.launch.command[0]", "the executable is empty")
+    if (launch.env or launch.working_dir) and not launch.command:
+        raise ValidationError("spec.launch.command", "is required when env or working_dir is set")
+    _check_map("spec.launch.env", dict(launch.env), max_entries=256)
+    if len(launch.working_dir) > MAX_ARG_CHARS:
+        raise ValidationError("spec.launch.working_dir", "too long")
+    _check_map("spec.labels", dict(spec.labels))
+    if spec.service:
+        check_name("spec.service", spec.service)
+
+
+def check_workload_ref(name: str, namespace: str) -> None:
+    check_name("name", name)
+    check_name("namespace", namespace)
+
+
+def check_register_workload(req: workload_pb2.RegisterWorkloadRequest) -> None:
+    check_workload_ref(req.name, req.namespace)
+    check_workload_spec(req.spec)
+
+
+def check_node_info(info: types_pb2.NodeInfo) -> None:
+    check_name("node.name", info.name)
+    _check_range("node.cpu_milli", info.cpu_milli, 0, 100_000_000)
+    _check_range("node.memory_mib", info.memory_mib, 0, 1 << 40)
+    if len(info.gpus) > MAX_GPUS_PER_NODE:
+        raise ValidationError("node.gpus", f"at most {MAX_GPUS_PER_NODE} GPUs")
+    indices = [gpu.index for gpu in info.gpus]
+    if sorted(indices) != list(range(len(indices))):
+        raise ValidationError("node.gpus", "indices must be 0..n-1, each once")
+    for gpu in info.gpus:
+        field = f"node.gpus[{gpu.index}]"
+        if not gpu.model or len(gpu.model) > 64:
+            raise ValidationError(f"{field}.model", "must be 1-64 characters")
+        _check_range(f"{field}.memory_total_mib", gpu.memory_total_mib, 0, 16 * 1024 * 1024)
+        for peer in gpu.nvlink_peers:
+            if not 0 <= peer < len(info.gpus) or peer == gpu.index:
+                raise ValidationError(f"{field}.nvlink_peers", f"bad peer index {peer}")
+    _check_map("node.labels", dict(info.labels))
+    if len(info.capabilities) > 64:
+        raise ValidationError("node.capabilities", "at most 64 entries")
+
+
+def check_register_node(req: node_pb2.RegisterNodeRequest) -> None:
+    if not req.HasField("node"):
+        raise ValidationError("node", "is required")
+    check_node_info(req.node)
+
+
+def check_metrics(report: workload_pb2.MetricsReport) -> None:
+    if len(report.latency_ms) > MAX_LATENCIES_PER_REPORT:
+        raise ValidationError(
+            "metrics.latency_ms", f"at most {MAX_LATENCIES_PER_REPORT} observations per report"
+        )
+    for i, value in enumerate(report.latency_ms):
+        if not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_MS:
+            raise ValidationError(
+                f"metrics.latency_ms[{i}]", f"must be within 0..{MAX_LATENCY_MS:g} ms, got {value}"
+            )
+    _check_range("metrics.throughput_per_s", report.throughput_per_s, 0, MAX_RATE)
+    _check_range("metrics.queue_depth", report.queue_depth, 0, 100_000_000)
+
+
+def check_telemetry(report: node_pb2.TelemetryReport, gpu_count: int) -> None:
+    if len(report.gpus) > MAX_GPUS_PER_NODE or len(report.nets) > 256:
+        raise ValidationError("telemetry", "too many samples")
+    for sample in report.gpus:
+        if not 0 <= sample.index < gpu_count:
+            raise ValidationError("telemetry.gpus.index", f"no GPU {sample.index} on this node")
+        for name in ("utilization_pct", "power_w", "power_limit_w", "temperature_c"):
+            value = getattr(sample, name)
+            if not math.isfinite(value) or value < -300 or value > 1e6:
+                raise ValidationError(f"telemetry.gpus[{sample.index}].{name}", "out of range")

@@ -1,0 +1,246 @@
+"""The agent's connection to the controller: register, one stream, reconnect with backoff.
+
+Up the stream: a hello, telemetry every interval (which doubles as the heartbeat), acks and
+process events. Down: commands and controller heartbeats. A stream that has heard nothing
+for a few heartbeat periods is treated as dead, so a partition is noticed without a FIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import structlog
+
+from nodeagent.config import AgentConfig
+from nodeagent.convert import backend_pb, gpu_info_pb, gpu_sample_pb, net_sample_pb
+from nodeagent.executor import Executor
+from nodeagent.gpu.base import GpuBackend
+from nodeagent.state import AgentState, Execute, Reply
+from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+
+log = structlog.get_logger("aiwo.agent")
+
+SILENCE_LIMIT_S = 8.0  # the controller sends a heartbeat every 2 s
+AGENT_VERSION = "0.1.0"
+
+
+class Agent:
+    def __init__(
+        self,
+        config: AgentConfig,
+        backend: GpuBackend,
+        net_sampler: Any | None = None,
+        executor: Executor | None = None,
+        capabilities: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.net_sampler = net_sampler
+        self.executor = executor or Executor(backend)
+        self.capabilities = capabilities
+        self.state_file = Path(config.state_dir) / "agent-state.json"
+        self.state = AgentState(highest_epoch=self._load_epoch())
+        self.outbox: asyncio.Queue[node_pb2.AgentMessage] = asyncio.Queue(4096)
+        self.connected = asyncio.Event()
+        self.sessions = 0  # successful connections so far
+        self._running: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ identity
+
+    def node_info(self) -> types_pb2.NodeInfo:
+        cpu_milli = self.config.cpu_milli or (os.cpu_count() or 1) * 1000
+        memory_mib = self.config.memory_mib or _host_memory_mib()
+        caps = list(self.capabilities)
+        state = self.backend.state()
+        if state.status.value in ("ok", "degraded"):
+            caps += ["power-limit", "clock-lock"]
+        return types_pb2.NodeInfo(
+            name=self.config.node,
+            address=os.uname().nodename,
+            cpu_milli=cpu_milli,
+            memory_mib=memory_mib,
+            gpus=[gpu_info_pb(info) for info in self.backend.inventory()],
+            gpu_backend=backend_pb(state),
+            capabilities=sorted(set(caps)),
+            agent_version=AGENT_VERSION,
+        )
+
+    # ------------------------------------------------------------ run
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = self.config.backoff_initial_s
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session(stop)
+            except grpc.aio.AioRpcError as exc:
+                log.warning(
+                    "controller_unreachable",
+                    controller=self.config.controller,
+                    code=exc.code().name,
+                    detail=exc.details(),
+                )
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                log.warning("controller_connection_lost", error=str(exc))
+            finally:
+                self.connected.clear()
+            if stop.is_set():
+                break
+            if time.monotonic() - started > 30:
+                backoff = self.config.backoff_initial_s  # it was a healthy session
+            delay = backoff * random.uniform(0.5, 1.5)  # jitter: agents don't stampede
+            log.info("reconnecting", in_s=round(delay, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            backoff = min(backoff * 2, self.config.backoff_max_s)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        options = [
+            ("grpc.keepalive_time_ms", 10_000),
+            ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ]
+        async with grpc.aio.insecure_channel(self.config.controller, options=options) as channel:
+            stub = node_pb2_grpc.NodeServiceStub(channel)
+            reply = await stub.Register(
+                node_pb2.RegisterNodeRequest(node=self.node_info()), timeout=5
+            )
+            interval = reply.telemetry_interval_s or self.config.telemetry_interval_s
+            call = stub.Connect()
+            await call.write(
+                node_pb2.AgentMessage(
+                    hello=node_pb2.AgentHello(
+                        node=self.config.node,
+                        session_id=reply.session_id,
+                        highest_epoch_seen=self.state.highest_epoch,
+                    )
+                )
+            )
+            self.sessions += 1
+            self.connected.set()
+            log.info(
+                "agent_connected",
+                controller=self.config.controller,
+                node=self.config.node,
+                epoch=reply.epoch,
+            )
+            tasks = {
+                asyncio.create_task(self._send_loop(call, interval)),
+                asyncio.create_task(self._receive_loop(call)),
+                asyncio.create_task(stop.wait()),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(BaseException):
+                        await task
+                call.cancel()
+
+    async def _send_loop(self, call: Any, interval_s: float) -> None:
+        last_backend = None
+        next_report = time.monotonic()
+        while True:
+            timeout = max(next_report - time.monotonic(), 0)
+            try:
+                message = await asyncio.wait_for(self.outbox.get(), timeout)
+                await call.write(message)
+                continue
+            except TimeoutError:
+                pass
+            now = time.time()
+            report = node_pb2.TelemetryReport(time_unix=now)
+            samples = await asyncio.to_thread(self.backend.sample, now)
+            report.gpus.extend(gpu_sample_pb(s) for s in samples)
+            if self.net_sampler is not None:
+                report.nets.extend(net_sample_pb(s) for s in self.net_sampler.sample(now))
+            backend = backend_pb(self.backend.state())
+            if backend != last_backend:
+                report.gpu_backend.CopyFrom(backend)
+                last_backend = backend
+            await call.write(node_pb2.AgentMessage(telemetry=report))
+            next_report += interval_s
+            if next_report < time.monotonic():
+                next_report = time.monotonic() + interval_s  # fell behind: don't burst
+
+    async def _receive_loop(self, call: Any) -> None:
+        while True:
+            try:
+                message = await asyncio.wait_for(call.read(), SILENCE_LIMIT_S)
+            except TimeoutError:
+                raise ConnectionError(
+                    f"no word from the controller for {SILENCE_LIMIT_S:g}s"
+                ) from None
+            if message is grpc.aio.EOF:
+                raise ConnectionError("the controller closed the stream")
+            if message.WhichOneof("body") == "command":
+                await self._on_command(message.command)
+
+    async def _on_command(self, command: types_pb2.Command) -> None:
+        before = self.state.highest_epoch
+        instruction = self.state.on_command(command, time.time())
+        if self.state.highest_epoch != before:
+            self._save_epoch()
+        if instruction is None:
+            return
+        if isinstance(instruction, Reply):
+            await self.outbox.put(node_pb2.AgentMessage(ack=instruction.ack))
+            return
+        assert isinstance(instruction, Execute)
+        log.info(
+            "command_received",
+            command_id=command.id,
+            action=command.WhichOneof("action"),
+            epoch=command.epoch,
+        )
+        task = asyncio.create_task(self._execute(command))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _execute(self, command: types_pb2.Command) -> None:
+        ack = await self.executor.execute(command)
+        self.state.record(ack)
+        log.info("command_done", command_id=command.id, ok=ack.ok, reason=ack.reason)
+        await self.outbox.put(node_pb2.AgentMessage(ack=ack))
+
+    def report_process_event(self, event: node_pb2.ProcessEvent) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outbox.put_nowait(node_pb2.AgentMessage(process_event=event))
+
+    # ------------------------------------------------------------ fencing state on disk
+
+    def _load_epoch(self) -> int:
+        try:
+            return int(json.loads(self.state_file.read_text()).get("highest_epoch", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def _save_epoch(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"highest_epoch": self.state.highest_epoch}))
+        tmp.replace(self.state_file)
+
+
+def _host_memory_mib() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0

@@ -1,0 +1,87 @@
+"""Agent configuration: defaults < TOML file < AIWO_AGENT_* environment < flags."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    controller: str = "127.0.0.1:7070"
+    node: str = ""  # default: the host name
+    backend: str = "nvml"  # or "sim"
+    sim_gpu_model: str = "H100"
+    sim_gpus: int = 8
+    sim_seed: int = 0
+    cpu_milli: int = 0  # 0 = what the host has
+    memory_mib: int = 0
+    telemetry_interval_s: float = 1.0
+    state_dir: str = ""  # logs, checkpoints, fencing state; default under the user's state dir
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 10.0
+    log_format: str = "console"
+    log_level: str = "info"
+
+    def resolved(self) -> AgentConfig:
+        node = self.node or socket.gethostname().split(".")[0].lower()
+        state_dir = self.state_dir or str(_default_state_dir() / "agents" / node)
+        config = replace(self, node=node, state_dir=state_dir)
+        if config.backend not in ("nvml", "sim"):
+            raise ConfigError(f"backend: must be 'nvml' or 'sim', got {config.backend!r}")
+        if not 0 < config.sim_gpus <= 64:
+            raise ConfigError(f"sim_gpus: must be 1..64, got {config.sim_gpus}")
+        if config.telemetry_interval_s <= 0:
+            raise ConfigError("telemetry_interval_s: must be > 0")
+        return config
+
+
+def _default_state_dir() -> Path:
+    if os.environ.get("AIWO_STATE_DIR"):
+        return Path(os.environ["AIWO_STATE_DIR"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "aiwo"
+
+
+def load_config(
+    toml_path: str | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AgentConfig:
+    config = AgentConfig()
+    known = {f.name: f for f in fields(AgentConfig)}
+    changes: dict[str, Any] = {}
+
+    def coerce(name: str, raw: Any) -> Any:
+        current = getattr(config, name)
+        try:
+            return type(current)(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: cannot use {raw!r}") from None
+
+    if toml_path:
+        try:
+            data = tomllib.loads(Path(toml_path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {toml_path}: {exc}") from None
+        for key, value in data.get("agent", data).items():
+            if key not in known:
+                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
+            changes[key] = coerce(key, value)
+    env = os.environ if environ is None else environ
+    for name in known:
+        raw = env.get("AIWO_AGENT_" + name.upper())
+        if raw is not None:
+            changes[name] = coerce(name, raw)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            changes[key] = coerce(key, value)
+    return replace(config, **changes).resolved()

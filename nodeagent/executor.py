@@ -1,0 +1,120 @@
+"""Carries out one command against the node's actuators and says how it went.
+
+Every outcome is an ack: success, or failure with a reason. Nothing here raises to the
+agent's connection loop, so one bad command can never take the agent down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from nodeagent.gpu.base import ActuationError, GpuBackend, WorkloadLoad
+from sdk.pb.aiwo.v1 import types_pb2
+
+log = structlog.get_logger("aiwo.agent.executor")
+
+
+class Executor:
+    def __init__(
+        self,
+        backend: GpuBackend,
+        supervisor: Any | None = None,
+        throttler: Any | None = None,
+    ) -> None:
+        self.backend = backend
+        self.supervisor = supervisor
+        self.throttler = throttler
+        self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "set_power_limit": self._set_power_limit,
+            "reset_power_limit": self._reset_power_limit,
+            "lock_clocks": self._lock_clocks,
+            "reset_clocks": self._reset_clocks,
+            "assign_workload": self._assign,
+            "unassign_workload": self._unassign,
+            "start_workload": self._start,
+            "stop_workload": self._stop,
+            "throttle_workload": self._throttle,
+        }
+
+    async def execute(self, command: types_pb2.Command) -> types_pb2.CommandAck:
+        action = command.WhichOneof("action")
+        handler = self._handlers.get(action or "")
+        if handler is None:
+            return _failed(command, f"unsupported command {action!r} on this agent")
+        try:
+            await handler(getattr(command, action))  # type: ignore[arg-type]
+        except ActuationError as exc:
+            return _failed(command, exc.reason)
+        except Exception as exc:  # the ack carries it; the agent keeps running
+            log.exception("command_crashed", command_id=command.id, action=action)
+            return _failed(command, f"{type(exc).__name__}: {exc}")
+        return types_pb2.CommandAck(command_id=command.id, ok=True)
+
+    async def _set_power_limit(self, a: types_pb2.SetPowerLimit) -> None:
+        await asyncio.to_thread(self.backend.set_power_limit, a.gpu_index, a.watts)
+
+    async def _reset_power_limit(self, a: types_pb2.ResetPowerLimit) -> None:
+        await asyncio.to_thread(self.backend.reset_power_limit, a.gpu_index)
+
+    async def _lock_clocks(self, a: types_pb2.LockClocks) -> None:
+        await asyncio.to_thread(self.backend.lock_clocks, a.gpu_index, a.min_mhz, a.max_mhz)
+
+    async def _reset_clocks(self, a: types_pb2.ResetClocks) -> None:
+        await asyncio.to_thread(self.backend.reset_clocks, a.gpu_index)
+
+    async def _assign(self, a: types_pb2.AssignWorkload) -> None:
+        self.backend.assign(
+            WorkloadLoad(
+                workload=a.workload,
+                gpus=tuple(a.gpus),
+                milli_gpu=a.milli_gpu,
+                priority=a.priority,
+                p99_latency_target_ms=a.p99_latency_target_ms,
+            )
+        )
+
+    async def _unassign(self, a: types_pb2.UnassignWorkload) -> None:
+        self.backend.unassign(a.workload)
+
+    async def _start(self, a: types_pb2.StartWorkload) -> None:
+        if self.supervisor is None:
+            raise ActuationError("this agent does not run managed workloads")
+        from nodeagent.supervisor import LaunchSpec
+
+        policy = (
+            "on-failure"
+            if a.launch.restart_policy == types_pb2.RESTART_POLICY_ON_FAILURE
+            else "never"
+        )
+        spec = LaunchSpec(
+            command=tuple(a.launch.command),
+            env=dict(a.launch.env),
+            working_dir=a.launch.working_dir or None,
+            restart_policy=policy,
+        )
+        await self.supervisor.start(a.workload, a.uid, spec, list(a.gpus))
+
+    async def _stop(self, a: types_pb2.StopWorkload) -> None:
+        if self.supervisor is None:
+            raise ActuationError("this agent does not run managed workloads")
+        await self.supervisor.stop(a.workload, a.grace_s or 10.0)
+
+    async def _throttle(self, a: types_pb2.ThrottleWorkload) -> None:
+        if self.throttler is None:
+            raise ActuationError("no process throttling mechanism on this node")
+        if a.freeze:
+            self.throttler.freeze(a.workload)
+        elif a.cpu_fraction >= 1.0 or a.cpu_fraction <= 0:
+            self.throttler.thaw(a.workload)
+            self.throttler.set_cpu_fraction(a.workload, None)
+        else:
+            self.throttler.thaw(a.workload)
+            self.throttler.set_cpu_fraction(a.workload, a.cpu_fraction)
+
+
+def _failed(command: types_pb2.Command, reason: str) -> types_pb2.CommandAck:
+    return types_pb2.CommandAck(command_id=command.id, ok=False, reason=reason)

@@ -1,0 +1,131 @@
+"""`aiwo-agent`: the node agent, one per machine (run by systemd)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+import structlog
+
+from nodeagent.config import AgentConfig, ConfigError, load_config
+from sdk._logs import configure_logging
+
+log = structlog.get_logger("aiwo.agent")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="AIWO_AGENT_CONFIG",
+    help="TOML file ([agent] table).",
+)
+@click.option("--controller", help="Controller address HOST:PORT.")
+@click.option("--node", help="Node name (default: host name).")
+@click.option("--backend", type=click.Choice(["nvml", "sim"]), help="GPU backend.")
+@click.option("--sim-gpu-model", help="Simulated GPU model (sim backend).")
+@click.option("--sim-gpus", type=int, help="Simulated GPU count (sim backend).")
+@click.option("--sim-seed", type=int, help="Seed of the simulated GPUs' noise.")
+@click.option("--cpu-milli", type=int, help="CPU capacity to advertise (default: the host's).")
+@click.option("--memory-mib", type=int, help="Memory to advertise (default: the host's).")
+@click.option("--telemetry-interval-s", type=float, help="Seconds between telemetry reports.")
+@click.option("--state-dir", help="Logs, checkpoints and fencing state of this agent.")
+@click.option("--log-format", type=click.Choice(["console", "json"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+def main(config_file: str | None, **flags: object) -> None:
+    """Run the aiwo node agent. Settings: flags > AIWO_AGENT_* env > TOML file."""
+    try:
+        config = load_config(config_file, overrides=flags)
+    except ConfigError as exc:
+        click.echo(f"aiwo-agent: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(config.log_format, config.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    sys.exit(asyncio.run(_run(config)))
+
+
+async def _run(config: AgentConfig) -> int:
+    from nodeagent.agent import Agent
+    from nodeagent.executor import Executor
+    from nodeagent.gpu import make_backend
+    from nodeagent.net import NetSampler
+
+    backend = make_backend(
+        config.backend,
+        model=config.sim_gpu_model,
+        count=config.sim_gpus,
+        seed=config.sim_seed,
+        node_name=config.node,
+    )
+    supervisor, throttler, capabilities = _process_control(config)
+    agent: Agent
+    if supervisor is not None:
+        supervisor.on_event = lambda event: agent.report_process_event(_event_pb(event))
+    agent = Agent(
+        config,
+        backend,
+        net_sampler=NetSampler(),
+        executor=Executor(backend, supervisor=supervisor, throttler=throttler),
+        capabilities=capabilities,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    state = backend.state()
+    log.info(
+        "agent_starting",
+        node=config.node,
+        controller=config.controller,
+        backend=state.kind,
+        backend_status=state.status.value,
+        detail=state.detail,
+        gpus=len(backend.inventory()),
+    )
+    ready = asyncio.create_task(_notify_when_connected(agent))
+    await agent.run(stop)
+    ready.cancel()
+    if supervisor is not None:
+        await supervisor.shutdown()
+    backend.close()
+    return 0
+
+
+async def _notify_when_connected(agent: object) -> None:
+    await agent.connected.wait()  # type: ignore[attr-defined]
+    _notify_systemd("READY=1")
+
+
+def _process_control(config: AgentConfig) -> tuple[object | None, object | None, tuple[str, ...]]:
+    """Throttling and managed workloads, when this build has them."""
+    return None, None, ()
+
+
+def _event_pb(event: object) -> object:
+    return event
+
+
+def _notify_systemd(state: str) -> None:
+    import os
+    import socket
+
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(path)
+        sock.sendall(state.encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""A scripted agent for controller tests: it speaks the real protocol over a real stream.
+
+It is not a fake of anything: it is a minimal client of NodeService, used where a test
+needs to control exactly what an agent sends (telemetry values, acks, silence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import grpc
+
+from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+
+
+def node_info(
+    name: str, gpus: int = 8, model: str = "H100", memory_mib: int = 81559
+) -> types_pb2.NodeInfo:
+    return types_pb2.NodeInfo(
+        name=name,
+        cpu_milli=96_000,
+        memory_mib=512 * 1024,
+        gpus=[
+            types_pb2.GpuInfo(
+                index=i,
+                uuid=f"GPU-{name}-{i}",
+                model=model,
+                memory_total_mib=memory_mib,
+                power_limit_min_w=200,
+                power_limit_max_w=700,
+                power_limit_default_w=700,
+            )
+            for i in range(gpus)
+        ],
+        gpu_backend=types_pb2.GpuBackend(kind="sim", status=types_pb2.GPU_BACKEND_STATUS_OK),
+    )
+
+
+class ScriptedAgent:
+    def __init__(self, address: str, info: types_pb2.NodeInfo, auto_ack: bool = True) -> None:
+        self.address = address
+        self.info = info
+        self.auto_ack = auto_ack
+        self.commands: list[types_pb2.Command] = []
+        self.received = asyncio.Event()
+        self._channel: grpc.aio.Channel | None = None
+        self._call = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.silent = False
+
+    async def start(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.address)
+        stub = node_pb2_grpc.NodeServiceStub(self._channel)
+        await stub.Register(node_pb2.RegisterNodeRequest(node=self.info), timeout=5)
+        self._call = stub.Connect()
+        await self._call.write(
+            node_pb2.AgentMessage(hello=node_pb2.AgentHello(node=self.info.name))
+        )
+        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._beat())]
+
+    async def _read(self) -> None:
+        assert self._call is not None
+        while True:
+            message = await self._call.read()
+            if message is grpc.aio.EOF:
+                return
+            if message.WhichOneof("body") == "command":
+                self.commands.append(message.command)
+                self.received.set()
+                if self.auto_ack:
+                    await self.send(
+                        node_pb2.AgentMessage(
+                            ack=types_pb2.CommandAck(command_id=message.command.id, ok=True)
+                        )
+                    )
+
+    async def _beat(self) -> None:
+        while True:
+            if not self.silent:
+                await self.send(node_pb2.AgentMessage(telemetry=self.telemetry()))
+            await asyncio.sleep(0.2)
+
+    def telemetry(self, utilization_pct: float = 50.0) -> node_pb2.TelemetryReport:
+        return node_pb2.TelemetryReport(
+            time_unix=time.time(),
+            gpus=[
+                types_pb2.GpuSample(
+                    index=g.index,
+                    utilization_pct=utilization_pct,
+                    memory_used_mib=1000,
+                    power_w=300,
+                    power_limit_w=700,
+                    temperature_c=55,
+                    sm_clock_mhz=1700,
+                )
+                for g in self.info.gpus
+            ],
+        )
+
+    async def send(self, message: node_pb2.AgentMessage) -> None:
+        assert self._call is not None
+        await self._call.write(message)
+
+    def actions(self, kind: str) -> list[types_pb2.Command]:
+        return [c for c in self.commands if c.WhichOneof("action") == kind]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._call is not None:
+            self._call.cancel()
+        if self._channel is not None:
+            await self._channel.close()

@@ -1,0 +1,258 @@
+"""The controller against a real etcd member, over real gRPC."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from controlplane.server import Controller
+from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2
+from tests.controlplane.agentsim import ScriptedAgent, node_info
+from tests.controlplane.conftest import Stubs
+from tests.helpers import assert_eventually
+
+
+def spec(
+    gpus: int = 1, milli: int = 0, memory: int = 0, priority_class: str = ""
+) -> types_pb2.WorkloadSpec:
+    return types_pb2.WorkloadSpec(
+        priority_class=priority_class,
+        resources=types_pb2.Resources(gpus=gpus, milli_gpu=milli, gpu_memory_mib=memory),
+    )
+
+
+async def register(
+    stubs: Stubs, name: str, namespace: str = "default", **kwargs: object
+) -> types_pb2.Workload:
+    return await stubs.workload.Register(
+        workload_pb2.RegisterWorkloadRequest(name=name, namespace=namespace, spec=spec(**kwargs))  # type: ignore[arg-type]
+    )
+
+
+async def test_agent_registers_and_telemetry_is_visible(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=4))
+    await agent.start()
+    try:
+        nodes = (await stubs.admin.ListNodes(admin_pb2.ListNodesRequest())).nodes
+        assert [(n.name, n.state, n.gpu_count) for n in nodes] == [
+            ("node-a", types_pb2.NODE_STATE_READY, 4)
+        ]
+
+        async def telemetry_seen() -> bool:
+            gpus = (await stubs.admin.ListGpus(admin_pb2.ListGpusRequest())).gpus
+            return len(gpus) == 4 and all(
+                g.utilization_pct == 50.0 and g.power_w == 300 for g in gpus
+            )
+
+        await assert_eventually(telemetry_seen, message="GPU telemetry not visible")
+    finally:
+        await agent.stop()
+
+
+async def test_node_record_is_written_on_change_not_per_heartbeat(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    await agent.start()
+    try:
+        key = controller.keys.node("node-a")
+        first = await controller.store.get(key)
+        assert first is not None
+        await assert_eventually(
+            lambda: (
+                controller.state.telemetry.get("node-a") is not None
+                and controller.state.telemetry.get("node-a").count >= 5
+            )
+        )
+        again = await controller.store.get(key)
+        assert again is not None and again.mod_revision == first.mod_revision
+    finally:
+        await agent.stop()
+
+
+async def test_workload_is_placed_and_agent_gets_the_assignment(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    await agent.start()
+    try:
+        created = await register(stubs, "web", gpus=1, milli=500, memory=10_000)
+        assert created.phase == types_pb2.WORKLOAD_PHASE_PENDING
+
+        async def running() -> types_pb2.Workload | None:
+            got = await stubs.workload.Get(
+                workload_pb2.GetWorkloadRequest(name="web", namespace="default")
+            )
+            return got if got.phase == types_pb2.WORKLOAD_PHASE_RUNNING else None
+
+        workload = await assert_eventually(running, message="workload not running")
+        assert workload.node == "node-a" and len(workload.gpus) == 1 and workload.milli_gpu == 500
+        assigns = agent.actions("assign_workload")
+        assert assigns and assigns[0].assign_workload.workload == "default/web"
+        assert assigns[0].epoch == controller.store.epoch > 0
+        # Acked commands are removed from etcd.
+        await assert_eventually(lambda: len(controller.state.commands) == 0)
+        kinds = [
+            e.kind for e in (await stubs.admin.ListEvents(admin_pb2.ListEventsRequest())).events
+        ]
+        assert "workload_placed" in kinds and "workload_registered" in kinds
+    finally:
+        await agent.stop()
+
+
+async def test_register_is_idempotent_and_conflicts_are_refused(
+    controller: Controller, stubs: Stubs
+) -> None:
+    first = await register(stubs, "job", gpus=2)
+    again = await register(stubs, "job", gpus=2)
+    assert again.uid == first.uid
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await register(stubs, "job", gpus=4)
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "resources", "field"),
+    [
+        ("Bad_Name", "default", types_pb2.Resources(gpus=1), "name"),
+        ("x" * 64, "default", types_pb2.Resources(gpus=1), "name"),
+        ("ok", "", types_pb2.Resources(gpus=1), "namespace"),
+        ("ok", "default", types_pb2.Resources(gpus=-1), "spec.resources.gpus"),
+        ("ok", "default", types_pb2.Resources(gpus=2, milli_gpu=500), "spec.resources.milli_gpu"),
+        ("ok", "default", types_pb2.Resources(gpus=1, milli_gpu=1001), "spec.resources.milli_gpu"),
+    ],
+)
+async def test_bad_input_is_invalid_argument_and_changes_nothing(
+    controller: Controller,
+    stubs: Stubs,
+    name: str,
+    namespace: str,
+    resources: types_pb2.Resources,
+    field: str,
+) -> None:
+    request = workload_pb2.RegisterWorkloadRequest(
+        name=name, namespace=namespace, spec=types_pb2.WorkloadSpec(resources=resources)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stubs.workload.Register(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details().startswith(field + ":")
+    _, stored = await controller.store.list_prefix(controller.keys.workloads)
+    assert stored == []
+
+
+async def test_unknown_priority_class_names_the_field(controller: Controller, stubs: Stubs) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await register(stubs, "web", priority_class="urgent")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "spec.priority_class" in info.value.details()
+
+
+async def test_workload_that_can_never_fit_is_rejected(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=8))
+    await agent.start()
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await register(stubs, "huge", gpus=16)
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "unschedulable" in info.value.details()
+    finally:
+        await agent.stop()
+
+
+async def test_cordoned_node_gets_no_new_work(controller: Controller, stubs: Stubs) -> None:
+    a = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    b = ScriptedAgent(controller.address, node_info("node-b", gpus=1))
+    await a.start()
+    await b.start()
+    try:
+        node = await stubs.admin.Cordon(
+            admin_pb2.CordonRequest(name="node-a", reason="maintenance")
+        )
+        assert node.cordoned and node.reason == "maintenance"
+        await register(stubs, "one", gpus=1)
+        await register(stubs, "two", gpus=1)
+
+        async def decided() -> list[types_pb2.Workload]:
+            workloads = (await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest())).workloads
+            placed = [w for w in workloads if w.node]
+            waiting = [w for w in workloads if not w.node and w.message != "waiting for placement"]
+            return list(workloads) if len(placed) == 1 and len(waiting) == 1 else []
+
+        workloads = await assert_eventually(decided, message="placement not decided")
+        nodes = {w.node for w in workloads if w.node}
+        assert nodes == {"node-b"}
+        pending = [w for w in workloads if not w.node]
+        assert len(pending) == 1 and pending[0].phase == types_pb2.WORKLOAD_PHASE_PENDING
+        assert "cordoned" in pending[0].message
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_silent_node_goes_not_ready_and_back(controller: Controller, stubs: Stubs) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        agent.silent = True
+
+        async def state() -> int:
+            return (await stubs.admin.GetNode(admin_pb2.GetNodeRequest(name="node-a"))).state
+
+        await assert_eventually(lambda: _is(state, types_pb2.NODE_STATE_NOT_READY), timeout_s=10)
+        agent.silent = False
+        await assert_eventually(lambda: _is(state, types_pb2.NODE_STATE_READY), timeout_s=10)
+    finally:
+        await agent.stop()
+
+
+async def _is(get, expected: int) -> bool:  # type: ignore[no-untyped-def]
+    return await get() == expected
+
+
+async def test_describe_and_explain(controller: Controller, stubs: Stubs) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2, memory_mib=16_000))
+    await agent.start()
+    try:
+        await register(stubs, "big-memory", gpus=1, memory=15_000)
+        await assert_eventually(
+            lambda: controller.state.placements.get("default/big-memory") is not None
+        )
+        described = await stubs.admin.Describe(
+            admin_pb2.DescribeRequest(kind="workload", name="big-memory")
+        )
+        assert described.workload.node == "node-a" and described.gpus
+        assert any(e.kind == "workload_placed" for e in described.events)
+        await register(stubs, "too-much", gpus=2, memory=15_000)
+        await register(stubs, "waits", gpus=1, memory=15_000)
+        explanation = await stubs.admin.Explain(admin_pb2.ExplainRequest(name="waits"))
+        assert explanation.nodes_total == 1
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stubs.admin.Describe(admin_pb2.DescribeRequest(kind="pod", name="x"))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        await agent.stop()
+
+
+async def test_workloads_survive_a_controller_restart(
+    controller: Controller,
+    stubs: Stubs,
+    make_controller,  # type: ignore[no-untyped-def]
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    await agent.start()
+    await register(stubs, "keep", gpus=1)
+    await assert_eventually(lambda: controller.state.placements.get("default/keep") is not None)
+    await agent.stop()
+    await controller.stop(0)
+    second = await make_controller()
+    try:
+        await assert_eventually(lambda: second.store.epoch > 0, message="no leader")
+        view = second.state.workload_view("default/keep")
+        assert view is not None and view.node == "node-a"
+    finally:
+        await second.stop(0)
