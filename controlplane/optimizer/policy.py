@@ -16,7 +16,11 @@ from controlplane.optimizer.scores import SCORES, PluginContext, ScoreInput, Sco
 # policy -> (score plugin, weight), the first plugin that picks a GPU picks it.
 POLICIES: dict[str, tuple[tuple[str, float], ...]] = {
     "random": (("random", 1.0),),
+    "dotprod": (("dotprod", 1.0),),
+    "packing": (("packing", 1.0),),
+    "clustering": (("clustering", 1.0),),
     "bestfit": (("bestfit", 1.0),),
+    "fgd": (("fgd", 1.0),),
 }
 POLICIES["default"] = POLICIES["bestfit"]
 

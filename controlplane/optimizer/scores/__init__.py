@@ -9,7 +9,12 @@ from typing import Any
 from controlplane.optimizer.plugin_config import NoArgs
 from controlplane.optimizer.scores.base import ScoreInput, ScorePlugin, Scores
 from controlplane.optimizer.scores.bestfit import BestFit
+from controlplane.optimizer.scores.clustering import GpuClustering
+from controlplane.optimizer.scores.dotprod import DotProd
+from controlplane.optimizer.scores.fgd import Fgd, FgdArgs
+from controlplane.optimizer.scores.packing import GpuPacking
 from controlplane.optimizer.scores.random import RandomScore
+from controlplane.optimizer.scores.spread import ServiceSpread
 from controlplane.optimizer.typical import TypicalPods
 
 
@@ -29,6 +34,11 @@ class ScoreSpec:
 SCORES: dict[str, ScoreSpec] = {
     "random": ScoreSpec(lambda _c, _x: RandomScore()),
     "bestfit": ScoreSpec(lambda _c, _x: BestFit()),
+    "dotprod": ScoreSpec(lambda _c, _x: DotProd()),
+    "packing": ScoreSpec(lambda _c, _x: GpuPacking()),
+    "clustering": ScoreSpec(lambda _c, _x: GpuClustering()),
+    "fgd": ScoreSpec(lambda c, x: Fgd(c, x.typical), FgdArgs),
+    "spread": ScoreSpec(lambda _c, _x: ServiceSpread()),
 }
 
 __all__ = ["SCORES", "PluginContext", "ScoreInput", "ScorePlugin", "ScoreSpec", "Scores"]
