@@ -178,7 +178,9 @@ async def test_cordoned_node_gets_no_new_work(controller: Controller, stubs: Stu
         await register(stubs, "two", gpus=1)
 
         async def decided() -> list[types_pb2.Workload]:
-            workloads = (await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest())).workloads
+            workloads = (
+                await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest())
+            ).workloads
             placed = [w for w in workloads if w.node]
             waiting = [w for w in workloads if not w.node and w.message != "waiting for placement"]
             return list(workloads) if len(placed) == 1 and len(waiting) == 1 else []
