@@ -26,7 +26,7 @@ MIN_CPU_FRACTION: Final = 0.01
 # Workload ids are "namespace/name" with names [a-z0-9-]{1,63} (DESIGN.md, Security). Checking
 # here keeps a workload id from ever naming a path outside the throttler's own cgroup tree.
 _NAME = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_WORKLOAD_RE: Final = re.compile(rf"^{_NAME}/{_NAME}$")
+_WORKLOAD_RE: Final = re.compile(rf"{_NAME}/{_NAME}")
 
 
 class ThrottleError(ActuationError):
@@ -74,8 +74,12 @@ class Throttler(Protocol):
         ...
 
 
+def is_workload_id(workload: str) -> bool:
+    return _WORKLOAD_RE.fullmatch(workload) is not None
+
+
 def check_workload_id(workload: str) -> str:
-    if not _WORKLOAD_RE.match(workload):
+    if not is_workload_id(workload):
         raise ThrottleError(
             f"invalid workload id {workload!r}: expected namespace/name with [a-z0-9-]"
         )

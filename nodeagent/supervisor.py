@@ -1,0 +1,472 @@
+"""Starts, watches, restarts and stops the workloads the agent runs itself (managed workloads).
+
+Each workload runs as the leader of its own session and process group, so that a stop reaches
+everything it forked, and a signal to it never reaches the agent. One asyncio task per workload
+waits for its exit, reports it, and restarts it when its policy says so.
+
+Events go out through ``on_event`` (the agent forwards them to the controller as ProcessEvent
+messages); failures the caller must answer for raise ``SupervisorError`` with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal as signals
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import structlog
+
+from nodeagent.gpu.base import ActuationError
+from nodeagent.throttle import procfs
+from nodeagent.throttle.base import ThrottleError, Throttler, is_workload_id
+
+log = structlog.get_logger("aiwo.agent.supervisor")
+
+RestartPolicy = Literal["never", "on-failure"]
+EventKind = Literal["started", "exited", "restarted", "start_failed"]
+
+# How often a stop checks whether the process group is gone.
+_POLL_S = 0.05
+# After SIGKILL the kernel needs a moment to tear the processes down; this bounds the wait.
+_KILL_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How to run a managed workload (the wire's LaunchSpec plus restart tuning)."""
+
+    command: tuple[str, ...]  # argv; argv[0] is looked up in the child's PATH
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: Path | str | None = None  # None: the agent's working directory
+    restart_policy: RestartPolicy = "never"
+    max_restarts: int = 5  # restarts in a row before giving up
+    backoff_initial_s: float = 1.0  # delay before the first restart, doubled each time
+    backoff_max_s: float = 60.0
+    # A run at least this long counts as healthy: the count and the backoff start over, so a
+    # service that fails once a day is not given up on after a week.
+    backoff_reset_after_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        # Callers build specs from wire messages (lists, plain strings); store them immutable.
+        object.__setattr__(self, "command", tuple(self.command))
+        object.__setattr__(self, "env", dict(self.env))
+        if not self.command or not self.command[0]:
+            raise ValueError("command must be a non-empty argv")
+        if not all(isinstance(arg, str) for arg in self.command):
+            raise ValueError("command arguments must be strings")
+        if self.restart_policy not in ("never", "on-failure"):
+            raise ValueError(f"restart_policy {self.restart_policy!r}: never or on-failure")
+        if self.max_restarts < 0:
+            raise ValueError("max_restarts must be >= 0")
+        for name in ("backoff_initial_s", "backoff_max_s", "backoff_reset_after_s"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0")
+
+    def backoff_s(self, restarts_so_far: int) -> float:
+        return min(self.backoff_initial_s * 2.0**restarts_so_far, self.backoff_max_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessEvent:
+    workload: str  # "namespace/name"
+    kind: EventKind
+    pid: int = 0
+    exit_code: int | None = None  # negative signal number when killed, as in Python
+    signal: str = ""  # e.g. "SIGKILL" when killed by a signal
+    detail: str = ""
+    time_unix: float = 0.0
+
+
+class SupervisorError(ActuationError):
+    """A request the supervisor cannot carry out; `reason` goes into the failed ack."""
+
+
+class LaunchError(SupervisorError):
+    """The process could not be started (missing executable, bad working directory...)."""
+
+
+class UnknownWorkloadError(SupervisorError):
+    pass
+
+
+@dataclass
+class _Managed:
+    workload: str
+    uid: str
+    spec: LaunchSpec
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0  # monotonic
+    restarts: int = 0
+    stopping: bool = False
+    last_exit: ProcessEvent | None = None
+    watcher: asyncio.Task[None] | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by stop() to cut a restart backoff short (the watcher is never cancelled: a task
+    # cancelled inside a process launch could leave an unsupervised child behind).
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pid(self) -> int | None:
+        if self.process is None or self.process.returncode is not None:
+            return None
+        return self.process.pid
+
+
+class Supervisor:
+    def __init__(
+        self,
+        log_dir: Path,
+        checkpoint_root: Path,
+        controller_address: str,
+        throttler: Throttler | None = None,
+        on_event: Callable[[ProcessEvent], None] | None = None,
+        *,
+        base_env: Mapping[str, str] | None = None,
+        leftover_grace_s: float = 2.0,
+    ) -> None:
+        """`base_env`: the environment every workload starts from; by default the agent's own
+        without its AIWO_* settings (they may carry the agent's credentials).
+        `leftover_grace_s`: how long processes a workload leaves behind get after SIGTERM."""
+        self.log_dir = log_dir
+        self.checkpoint_root = checkpoint_root
+        self.controller_address = controller_address
+        self.throttler = throttler
+        self._on_event = on_event
+        if base_env is None:
+            base_env = {k: v for k, v in os.environ.items() if not k.startswith("AIWO_")}
+        self._base_env = dict(base_env)
+        self._leftover_grace_s = leftover_grace_s
+        self._managed: dict[str, _Managed] = {}
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def pid(self, workload: str) -> int | None:
+        managed = self._managed.get(workload)
+        return managed.pid if managed else None
+
+    def running(self) -> dict[str, int]:
+        """Workloads with a live process, and its pid."""
+        return {w: m.pid for w, m in self._managed.items() if m.pid is not None}
+
+    def log_paths(self, workload: str) -> tuple[Path, Path]:
+        """The stdout and stderr files of a workload (appended to across restarts)."""
+        namespace, name = _split(workload)
+        return (self.log_dir / namespace / f"{name}.out", self.log_dir / namespace / f"{name}.err")
+
+    def checkpoint_dir(self, workload: str) -> Path:
+        namespace, name = _split(workload)
+        return self.checkpoint_root / namespace / name
+
+    # --- commands -----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        workload: str,
+        uid: str,
+        spec: LaunchSpec,
+        gpus: Sequence[int],
+        *,
+        checkpoint_dir: Path | None = None,
+    ) -> int | None:
+        """Start `workload`, or return the pid it already runs with (None while it waits to be
+        restarted). Raises LaunchError, after a "start_failed" event, when it cannot start.
+
+        `checkpoint_dir` overrides the per-workload default under checkpoint_root (a migration
+        passes the directory holding the checkpoint to resume from)."""
+        _split(workload)
+        existing = self._managed.get(workload)
+        if existing is not None and not existing.finished.is_set():
+            if existing.uid != uid:
+                raise SupervisorError(
+                    f"workload {workload} already runs with uid {existing.uid}; stop it first"
+                )
+            if existing.stopping:
+                raise SupervisorError(f"workload {workload} is being stopped; start it afterwards")
+            return existing.pid
+
+        checkpoint = checkpoint_dir or self.checkpoint_dir(workload)
+        managed = _Managed(
+            workload, uid, spec, self._child_env(workload, uid, spec, gpus, checkpoint)
+        )
+        self._managed[workload] = managed
+        try:
+            await asyncio.to_thread(checkpoint.mkdir, parents=True, exist_ok=True)
+            await self._spawn(managed)
+        except (LaunchError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, LaunchError) else f"{checkpoint}: {exc.strerror}"
+            managed.finished.set()
+            self._emit(managed, "start_failed", detail=reason)
+            raise LaunchError(reason) from exc
+        self._emit(managed, "started", pid=managed.process.pid if managed.process else 0)
+        managed.watcher = asyncio.create_task(
+            self._watch(managed), name=f"aiwo-supervise-{workload}"
+        )
+        return managed.pid
+
+    async def stop(self, workload: str, grace_s: float = 10.0) -> ProcessEvent | None:
+        """SIGTERM the workload's process group, SIGKILL whatever is left after `grace_s`.
+
+        Returns when no process of the group is left; the result is the final "exited" event
+        (None if the workload never ran)."""
+        managed = self._managed.get(workload)
+        if managed is None:
+            raise UnknownWorkloadError(f"workload {workload} is not managed by this agent")
+        managed.stopping = True
+        managed.wakeup.set()
+        while not managed.finished.is_set():
+            # Looping covers a restart that was already launching when the stop came.
+            process = managed.process
+            if process is not None and process.returncode is None:
+                # A frozen or stopped group could not act on SIGTERM; let it run to shut down.
+                await self._resume(workload)
+                await self._terminate_group(process.pid, grace_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(managed.finished.wait(), 0.5)
+        if self._managed.get(workload) is managed:
+            del self._managed[workload]
+        return managed.last_exit
+
+    async def signal(self, workload: str, sig: int) -> None:
+        """Send `sig` to the workload's whole process group."""
+        managed = self._managed.get(workload)
+        if managed is None:
+            raise UnknownWorkloadError(f"workload {workload} is not managed by this agent")
+        pid = managed.pid
+        if pid is None:
+            raise SupervisorError(f"workload {workload} has no running process")
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError as exc:
+            raise SupervisorError(f"workload {workload} has no running process") from exc
+
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Stop every workload (in parallel) and forget the finished ones."""
+        await asyncio.gather(
+            *(self.stop(w, grace_s) for w in list(self._managed)), return_exceptions=True
+        )
+        self._managed.clear()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _child_env(
+        self, workload: str, uid: str, spec: LaunchSpec, gpus: Sequence[int], checkpoint: Path
+    ) -> dict[str, str]:
+        visible = ",".join(str(int(g)) for g in gpus)
+        # Set last so that a launch spec cannot claim other GPUs or another identity.
+        injected = {
+            "CUDA_VISIBLE_DEVICES": visible,
+            "NVIDIA_VISIBLE_DEVICES": visible,
+            # The agent numbers GPUs as NVML does (PCI bus order); CUDA's default order is
+            # "fastest first", which can differ on mixed machines. This makes them agree.
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+            "AIWO_WORKLOAD": workload,
+            "AIWO_WORKLOAD_UID": uid,
+            "AIWO_CHECKPOINT_DIR": str(checkpoint),
+            "AIWO_CONTROLLER": self.controller_address,
+        }
+        return {**self._base_env, **dict(spec.env), **injected}
+
+    async def _spawn(self, managed: _Managed) -> None:
+        spec = managed.spec
+        # In a thread: the log directory may sit on a network filesystem.
+        out, err = await asyncio.to_thread(_open_logs, spec, *self.log_paths(managed.workload))
+        try:
+            managed.process = await asyncio.create_subprocess_exec(
+                *spec.command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=managed.env,
+                cwd=spec.working_dir,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise LaunchError(_launch_failure(exc, spec)) from exc
+        finally:
+            # The child holds its own copies; ours would only leak a descriptor per start.
+            out.close()
+            err.close()
+        managed.started_at = time.monotonic()
+        await self._attach(managed)
+
+    async def _watch(self, managed: _Managed) -> None:
+        """Wait for each exit, report it, and restart while the policy allows."""
+        try:
+            while managed.process is not None:
+                returncode = await managed.process.wait()
+                ran_s = time.monotonic() - managed.started_at
+                # Whatever the workload forked and left running goes with it.
+                await self._resume(managed.workload)
+                await self._terminate_group(managed.process.pid, self._leftover_grace_s)
+                delay_s, detail = self._restart_decision(managed, returncode, ran_s)
+                self._emit_exit(managed, returncode, detail)
+                if delay_s is None:
+                    return
+                managed.process = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(managed.wakeup.wait(), delay_s)
+                if managed.stopping:
+                    return
+                managed.restarts += 1
+                try:
+                    await self._spawn(managed)
+                except LaunchError as exc:
+                    # No retry: a start that fails once (missing binary) fails every time.
+                    self._emit(managed, "start_failed", detail=exc.reason)
+                    return
+                self._emit(
+                    managed,
+                    "restarted",
+                    pid=managed.process.pid if managed.process else 0,
+                    detail=f"restart {managed.restarts}/{managed.spec.max_restarts}"
+                    f" after {delay_s:.1f} s",
+                )
+        finally:
+            if self.throttler is not None:
+                with contextlib.suppress(ThrottleError):
+                    await self.throttler.release(managed.workload)
+            managed.finished.set()
+
+    def _restart_decision(
+        self, managed: _Managed, returncode: int, ran_s: float
+    ) -> tuple[float | None, str]:
+        """(delay before the restart or None for no restart, the reason for the event)."""
+        spec = managed.spec
+        if managed.stopping:
+            return None, "stopped by the agent"
+        if returncode == 0:
+            return None, "completed"
+        if spec.restart_policy == "never":
+            return None, "failed; restart policy never"
+        if ran_s >= spec.backoff_reset_after_s:
+            managed.restarts = 0
+        if managed.restarts >= spec.max_restarts:
+            plural = "" if spec.max_restarts == 1 else "s"
+            return None, f"failed; giving up after {spec.max_restarts} restart{plural}"
+        delay_s = spec.backoff_s(managed.restarts)
+        return delay_s, f"failed; restarting in {delay_s:.1f} s"
+
+    async def _terminate_group(self, pgid: int, grace_s: float) -> None:
+        """SIGTERM the group, SIGKILL it after `grace_s`, return once no member is left."""
+        if not procfs.group_alive(pgid):
+            return
+        _killpg(pgid, signals.SIGTERM)
+        if await _group_gone(pgid, grace_s):
+            return
+        _killpg(pgid, signals.SIGKILL)
+        if not await _group_gone(pgid, _KILL_WAIT_S):
+            log.error("process_group_survived_sigkill", pgid=pgid)
+
+    async def _attach(self, managed: _Managed) -> None:
+        if self.throttler is None or managed.process is None:
+            return
+        try:
+            await self.throttler.attach(managed.workload, managed.process.pid)
+        except ThrottleError as exc:
+            # The workload runs regardless; throttling it later will fail with a reason.
+            log.warning("throttle_attach_failed", workload=managed.workload, reason=exc.reason)
+
+    async def _resume(self, workload: str) -> None:
+        """Lift freeze and CPU limit (if any) so the group can act on signals promptly."""
+        if self.throttler is None:
+            return
+        with contextlib.suppress(ThrottleError):
+            await self.throttler.thaw(workload)
+            await self.throttler.set_cpu_fraction(workload, None)
+
+    def _emit_exit(self, managed: _Managed, returncode: int, detail: str) -> None:
+        pid = managed.process.pid if managed.process else 0
+        signal_name = ""
+        if returncode < 0:
+            try:
+                signal_name = signals.Signals(-returncode).name
+            except ValueError:
+                signal_name = f"SIG{-returncode}"
+        managed.last_exit = self._emit(
+            managed, "exited", pid=pid, exit_code=returncode, signal=signal_name, detail=detail
+        )
+
+    def _emit(
+        self,
+        managed: _Managed,
+        kind: EventKind,
+        *,
+        pid: int = 0,
+        exit_code: int | None = None,
+        signal: str = "",
+        detail: str = "",
+    ) -> ProcessEvent:
+        event = ProcessEvent(
+            managed.workload, kind, pid, exit_code, signal, detail, time_unix=time.time()
+        )
+        log.info(
+            "workload_process_event",
+            workload=event.workload,
+            kind=kind,
+            pid=event.pid,
+            exit_code=event.exit_code,
+            signal=event.signal,
+            detail=event.detail,
+        )
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:  # a broken listener must not stop supervision
+                log.exception("process_event_listener_failed", workload=event.workload)
+        return event
+
+
+def _split(workload: str) -> tuple[str, str]:
+    # Workload ids become paths (logs, checkpoints); the check keeps them inside our dirs.
+    if not is_workload_id(workload):
+        raise SupervisorError(f"invalid workload id {workload!r}: expected namespace/name")
+    namespace, name = workload.split("/")
+    return namespace, name
+
+
+async def _group_gone(pgid: int, timeout_s: float) -> bool:
+    """Poll until the process group has no live member; False on timeout."""
+    deadline = time.monotonic() + timeout_s
+    # Polling /proc: grandchildren are not our children, so there is nothing to wait on.
+    while procfs.group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(_POLL_S)
+    return True
+
+
+def _open_logs(spec: LaunchSpec, out_path: Path, err_path: Path) -> tuple[IO[bytes], IO[bytes]]:
+    """Check the working directory and open the log files for appending (both or neither)."""
+    if spec.working_dir is not None and not Path(spec.working_dir).is_dir():
+        raise LaunchError(f"working directory {spec.working_dir} does not exist")
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out = open(out_path, "ab")
+    except OSError as exc:
+        raise LaunchError(f"log file {out_path}: {exc.strerror}") from exc
+    try:
+        return out, open(err_path, "ab")
+    except OSError as exc:
+        out.close()
+        raise LaunchError(f"log file {err_path}: {exc.strerror}") from exc
+
+
+def _killpg(pgid: int, sig: signals.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _launch_failure(exc: OSError, spec: LaunchSpec) -> str:
+    if spec.working_dir is not None and exc.filename == str(spec.working_dir):
+        return f"working directory {spec.working_dir}: {exc.strerror}"
+    return f"executable {spec.command[0]!r}: {exc.strerror}"
