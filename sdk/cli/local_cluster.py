@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -40,9 +40,8 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def record(self) -> dict[str, object]:
-        data = asdict(self)
-        data.pop("popen")
-        return data
+        return {"role": self.role, "name": self.name, "address": self.address,
+                "pid": self.pid, "log": self.log}
 
 
 @dataclass(frozen=True)
