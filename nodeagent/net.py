@@ -143,9 +143,13 @@ class NetSampler:
         return counters
 
     def sample(self, now: float) -> list[NetSample]:
-        """Rates since the previous call. Empty on the first call, or if `now` did not advance
-        (the previous baseline is then kept)."""
-        if self._last_now is not None and now <= self._last_now:
+        """Rates since the previous call. Empty on the first call; empty if `now` equals the
+        previous call's (the baseline is kept); empty if `now` went back, as a wall clock can
+        (the baseline restarts there)."""
+        if self._last_now is not None and now == self._last_now:
+            return []
+        if self._last_now is not None and now < self._last_now:
+            self._last, self._last_now = self.read(), now
             return []
         current = self.read()
         samples = []

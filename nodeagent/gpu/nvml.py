@@ -14,12 +14,15 @@ boundary). What can go wrong, and what the agent then reports:
   until the same call succeeds again.
 
 Units: NVML reports power in milliwatts and memory in bytes; this module converts to W and MiB.
+NVML itself is thread-safe; one lock keeps this class's bookkeeping consistent while the agent
+samples from a worker thread and runs commands from another.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import threading
 from typing import Any
 
 from nodeagent.gpu.base import (
@@ -56,6 +59,7 @@ class NvmlBackend:
         self._inventory: list[GpuInfo] = []
         self._unsupported: set[tuple[str, int]] = set()  # (call, gpu index)
         self._problems: dict[tuple[str, int], str] = {}  # (call, gpu index) -> last error
+        self._lock = threading.RLock()
         self._start()
 
     # ------------------------------------------------------------------ start and state
@@ -125,12 +129,13 @@ class NvmlBackend:
         self._status, self._detail = status, detail
 
     def state(self) -> BackendState:
-        if self._status is not BackendStatus.OK:
-            return BackendState("nvml", self._status, self._detail, self._driver)
-        if self._unsupported or self._problems:
-            detail = self._problem_detail()
-            return BackendState("nvml", BackendStatus.DEGRADED, detail, self._driver)
-        return BackendState("nvml", BackendStatus.OK, "", self._driver)
+        with self._lock:
+            if self._status is not BackendStatus.OK:
+                return BackendState("nvml", self._status, self._detail, self._driver)
+            if self._unsupported or self._problems:
+                detail = self._problem_detail()
+                return BackendState("nvml", BackendStatus.DEGRADED, detail, self._driver)
+            return BackendState("nvml", BackendStatus.OK, "", self._driver)
 
     def _problem_detail(self) -> str:
         parts = []
@@ -306,8 +311,9 @@ class NvmlBackend:
 
     def sample(self, now: float) -> list[GpuSample]:
         """Read every GPU now (`now` is not needed: NVML reports the present)."""
-        del now
-        return [self._sample_one(index, h) for index, h in self._handles.items()]
+        with self._lock:
+            del now
+            return [self._sample_one(index, h) for index, h in self._handles.items()]
 
     def _sample_one(self, index: int, h: Any) -> GpuSample:
         nvml = self._nvml
@@ -350,11 +356,12 @@ class NvmlBackend:
 
     def power_limit_w(self, index: int) -> float:
         """The power limit currently set on GPU `index` (W), or UNAVAILABLE."""
-        h = self._handles.get(index)
-        if h is None:
-            return float(UNAVAILABLE)
-        mw = self._read(index, ("nvmlDeviceGetPowerManagementLimit",), h, default=None)
-        return mw / 1000.0 if mw is not None else float(UNAVAILABLE)
+        with self._lock:
+            h = self._handles.get(index)
+            if h is None:
+                return float(UNAVAILABLE)
+            mw = self._read(index, ("nvmlDeviceGetPowerManagementLimit",), h, default=None)
+            return mw / 1000.0 if mw is not None else float(UNAVAILABLE)
 
     # ------------------------------------------------------------------ actuators
 
@@ -387,38 +394,44 @@ class NvmlBackend:
             raise ActuationError(f"{call} failed on GPU {index}: {exc}") from exc
 
     def set_power_limit(self, index: int, watts: float) -> None:
-        h = self._handle_for(index)
-        info = self._info(index)
-        lo, hi = info.power_limit_min_w, info.power_limit_max_w
-        if not math.isfinite(watts) or watts <= 0:
-            raise ActuationError(f"power limit {watts} W is not a positive number")
-        if lo != UNAVAILABLE and not lo <= watts <= hi:
-            raise ActuationError(
-                f"power limit {watts:g} W outside [{lo:g}, {hi:g}] W for {info.model}"
-            )
-        self._act(index, "nvmlDeviceSetPowerManagementLimit", h, round(watts * 1000))
+        with self._lock:
+            h = self._handle_for(index)
+            info = self._info(index)
+            lo, hi = info.power_limit_min_w, info.power_limit_max_w
+            if not math.isfinite(watts) or watts <= 0:
+                raise ActuationError(f"power limit {watts} W is not a positive number")
+            if lo != UNAVAILABLE and not lo <= watts <= hi:
+                raise ActuationError(
+                    f"power limit {watts:g} W outside [{lo:g}, {hi:g}] W for {info.model}"
+                )
+            self._act(index, "nvmlDeviceSetPowerManagementLimit", h, round(watts * 1000))
 
     def reset_power_limit(self, index: int) -> None:
-        h = self._handle_for(index)
-        default_w = self._info(index).power_limit_default_w
-        if default_w == UNAVAILABLE:
-            raise ActuationError(f"not supported: default power limit of GPU {index} is unknown")
-        self._act(index, "nvmlDeviceSetPowerManagementLimit", h, round(default_w * 1000))
+        with self._lock:
+            h = self._handle_for(index)
+            default_w = self._info(index).power_limit_default_w
+            if default_w == UNAVAILABLE:
+                raise ActuationError(
+                    f"not supported: default power limit of GPU {index} is unknown"
+                )
+            self._act(index, "nvmlDeviceSetPowerManagementLimit", h, round(default_w * 1000))
 
     def lock_clocks(self, index: int, min_mhz: int, max_mhz: int) -> None:
-        h = self._handle_for(index)
-        info = self._info(index)
-        if not 0 < min_mhz <= max_mhz:
-            raise ActuationError(f"clock range {min_mhz}-{max_mhz} MHz is not a valid range")
-        if info.max_sm_clock_mhz != UNAVAILABLE and max_mhz > info.max_sm_clock_mhz:
-            raise ActuationError(
-                f"clock range {min_mhz}-{max_mhz} MHz above the maximum "
-                f"{info.max_sm_clock_mhz} MHz for {info.model}"
-            )
-        self._act(index, "nvmlDeviceSetGpuLockedClocks", h, min_mhz, max_mhz)
+        with self._lock:
+            h = self._handle_for(index)
+            info = self._info(index)
+            if not 0 < min_mhz <= max_mhz:
+                raise ActuationError(f"clock range {min_mhz}-{max_mhz} MHz is not a valid range")
+            if info.max_sm_clock_mhz != UNAVAILABLE and max_mhz > info.max_sm_clock_mhz:
+                raise ActuationError(
+                    f"clock range {min_mhz}-{max_mhz} MHz above the maximum "
+                    f"{info.max_sm_clock_mhz} MHz for {info.model}"
+                )
+            self._act(index, "nvmlDeviceSetGpuLockedClocks", h, min_mhz, max_mhz)
 
     def reset_clocks(self, index: int) -> None:
-        self._act(index, "nvmlDeviceResetGpuLockedClocks", self._handle_for(index))
+        with self._lock:
+            self._act(index, "nvmlDeviceResetGpuLockedClocks", self._handle_for(index))
 
     # ------------------------------------------------------------------ the rest
 
@@ -436,15 +449,16 @@ class NvmlBackend:
 
     def close(self) -> None:
         """Free event sets and shut NVML down; safe to call twice."""
-        for event_set in self._event_sets.values():
-            self._free_event_set(event_set)
-        self._event_sets.clear()
-        self._handles.clear()
-        if self._status is BackendStatus.OK:
-            self._fail(BackendStatus.ERROR, "closed")
-        if self._initialized:
-            self._initialized = False
-            try:
-                self._nvml.nvmlShutdown()
-            except self._nvml.NVMLError:
-                pass
+        with self._lock:
+            for event_set in self._event_sets.values():
+                self._free_event_set(event_set)
+            self._event_sets.clear()
+            self._handles.clear()
+            if self._status is BackendStatus.OK:
+                self._fail(BackendStatus.ERROR, "closed")
+            if self._initialized:
+                self._initialized = False
+                try:
+                    self._nvml.nvmlShutdown()
+                except self._nvml.NVMLError:
+                    pass

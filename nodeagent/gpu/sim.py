@@ -15,12 +15,17 @@ and slows all work on that GPU by the fitted throughput curve. A clock lock acts
 that gives the same speed. Temperature relaxes toward a steady value (first order); energy is
 integrated between samples (trapezoid). Small Gaussian noise, from a generator seeded at
 construction, is added to utilization, power and temperature, so `sample(now)` is a pure
-function of the seed, the load and the sequence of `now` values.
+function of the seed, the load and the sequence of `now` values. A `now` earlier than the
+previous one (a wall clock stepped back) counts as no time passing.
+
+The agent samples from a worker thread while commands arrive on its event loop, so every
+public method holds one lock.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -104,6 +109,7 @@ class SimulatedGpuBackend:
         self._gpus = [_Gpu(self._model.power_limit_default_w, idle_temp) for _ in range(count)]
         self._loads: dict[str, WorkloadLoad] = {}
         self._duty_override: dict[str, float] = {}
+        self._lock = threading.RLock()
 
     @property
     def model(self) -> GpuModel:
@@ -133,48 +139,55 @@ class SimulatedGpuBackend:
         ]
 
     def sample(self, now: float) -> list[GpuSample]:
-        return [self._sample_gpu(i, now) for i in range(self._count)]
+        with self._lock:
+            return [self._sample_gpu(i, now) for i in range(self._count)]
 
     def set_power_limit(self, index: int, watts: float) -> None:
-        gpu = self._actuated_gpu(index)
-        m = self._model
-        if not (math.isfinite(watts) and m.power_limit_min_w <= watts <= m.power_limit_max_w):
-            raise ActuationError(
-                f"power limit {watts:g} W outside [{m.power_limit_min_w:g}, "
-                f"{m.power_limit_max_w:g}] W for {m.name}"
-            )
-        gpu.power_limit_w = float(watts)
+        with self._lock:
+            gpu = self._actuated_gpu(index)
+            m = self._model
+            if not (math.isfinite(watts) and m.power_limit_min_w <= watts <= m.power_limit_max_w):
+                raise ActuationError(
+                    f"power limit {watts:g} W outside [{m.power_limit_min_w:g}, "
+                    f"{m.power_limit_max_w:g}] W for {m.name}"
+                )
+            gpu.power_limit_w = float(watts)
 
     def reset_power_limit(self, index: int) -> None:
-        self._actuated_gpu(index).power_limit_w = self._model.power_limit_default_w
+        with self._lock:
+            self._actuated_gpu(index).power_limit_w = self._model.power_limit_default_w
 
     def lock_clocks(self, index: int, min_mhz: int, max_mhz: int) -> None:
-        gpu = self._actuated_gpu(index)
-        m = self._model
-        if min_mhz > max_mhz:
-            raise ActuationError(f"clock range {min_mhz}-{max_mhz} MHz: min above max")
-        if min_mhz < m.min_sm_clock_mhz or max_mhz > m.max_sm_clock_mhz:
-            raise ActuationError(
-                f"clock range {min_mhz}-{max_mhz} MHz outside [{m.min_sm_clock_mhz}, "
-                f"{m.max_sm_clock_mhz}] MHz for {m.name}"
-            )
-        gpu.clock_lock_mhz = (min_mhz, max_mhz)
+        with self._lock:
+            gpu = self._actuated_gpu(index)
+            m = self._model
+            if min_mhz > max_mhz:
+                raise ActuationError(f"clock range {min_mhz}-{max_mhz} MHz: min above max")
+            if min_mhz < m.min_sm_clock_mhz or max_mhz > m.max_sm_clock_mhz:
+                raise ActuationError(
+                    f"clock range {min_mhz}-{max_mhz} MHz outside [{m.min_sm_clock_mhz}, "
+                    f"{m.max_sm_clock_mhz}] MHz for {m.name}"
+                )
+            gpu.clock_lock_mhz = (min_mhz, max_mhz)
 
     def reset_clocks(self, index: int) -> None:
-        self._actuated_gpu(index).clock_lock_mhz = None
+        with self._lock:
+            self._actuated_gpu(index).clock_lock_mhz = None
 
     def assign(self, load: WorkloadLoad) -> None:
         """Place (or replace) a workload's load. Bad indices or shares are caller bugs."""
-        for index in load.gpus:
-            if not 0 <= index < self._count:
-                raise ValueError(f"{load.workload}: no GPU {index} (node has {self._count})")
-        if not 0 <= load.milli_gpu <= 1000:
-            raise ValueError(f"{load.workload}: milli_gpu {load.milli_gpu} outside [0, 1000]")
-        self._loads[load.workload] = load
+        with self._lock:
+            for index in load.gpus:
+                if not 0 <= index < self._count:
+                    raise ValueError(f"{load.workload}: no GPU {index} (node has {self._count})")
+            if not 0 <= load.milli_gpu <= 1000:
+                raise ValueError(f"{load.workload}: milli_gpu {load.milli_gpu} outside [0, 1000]")
+            self._loads[load.workload] = load
 
     def unassign(self, workload: str) -> None:
-        self._loads.pop(workload, None)
-        self._duty_override.pop(workload, None)
+        with self._lock:
+            self._loads.pop(workload, None)
+            self._duty_override.pop(workload, None)
 
     def close(self) -> None:
         pass
@@ -184,39 +197,43 @@ class SimulatedGpuBackend:
     def set_duty_cycle(self, workload: str, duty_cycle: float) -> None:
         """Tell the simulator how busy a latency service is (fraction of the whole GPU's time,
         uncapped), e.g. request rate x service time. Clipped to its share when used."""
-        if workload not in self._loads:
-            raise KeyError(f"workload {workload!r} is not assigned here")
-        if not (math.isfinite(duty_cycle) and duty_cycle >= 0.0):
-            raise ValueError(f"duty_cycle {duty_cycle} must be finite and >= 0")
-        self._duty_override[workload] = duty_cycle
+        with self._lock:
+            if workload not in self._loads:
+                raise KeyError(f"workload {workload!r} is not assigned here")
+            if not (math.isfinite(duty_cycle) and duty_cycle >= 0.0):
+                raise ValueError(f"duty_cycle {duty_cycle} must be finite and >= 0")
+            self._duty_override[workload] = duty_cycle
 
     def view(self, index: int) -> SimGpuView:
         """The noiseless state of GPU `index` right now."""
-        gpu = self._gpu(index)
-        m = self._model
-        ratio = 1.0
-        if gpu.clock_lock_mhz is not None:
-            ratio = perf.clock_ratio(gpu.clock_lock_mhz[1], m.max_sm_clock_mhz)
-        loads = self._loads_on(index)
-        base = [self._base_duty(load) for load in loads]
-        demands = [self._demand_w(load, ratio) for load in loads]
-        demand_w = perf.mixed_demand_power_w(m.idle_power_w, base, demands)
-        cap_thr = perf.throughput_factor(gpu.power_limit_w, demand_w, m.curve_p0_w, m.curve_alpha)
-        thr = ratio * cap_thr
-        duties = self._slowed_duties(loads, base, thr)
-        clock = round(m.max_sm_clock_mhz * thr) if duties and sum(duties) > 0 else None
-        return SimGpuView(
-            index=index,
-            power_limit_w=gpu.power_limit_w,
-            clock_lock_mhz=gpu.clock_lock_mhz,
-            demand_power_w=demand_w,
-            power_w=min(gpu.power_limit_w, demand_w),
-            throughput_factor=thr,
-            utilization=min(1.0, sum(duties)),
-            # Idle clocks are not modelled: an idle GPU reports its ceiling.
-            sm_clock_mhz=clock if clock is not None else round(m.max_sm_clock_mhz * ratio),
-            duty_cycles={load.workload: d for load, d in zip(loads, duties, strict=True)},
-        )
+        with self._lock:
+            gpu = self._gpu(index)
+            m = self._model
+            ratio = 1.0
+            if gpu.clock_lock_mhz is not None:
+                ratio = perf.clock_ratio(gpu.clock_lock_mhz[1], m.max_sm_clock_mhz)
+            loads = self._loads_on(index)
+            base = [self._base_duty(load) for load in loads]
+            demands = [self._demand_w(load, ratio) for load in loads]
+            demand_w = perf.mixed_demand_power_w(m.idle_power_w, base, demands)
+            cap_thr = perf.throughput_factor(
+                gpu.power_limit_w, demand_w, m.curve_p0_w, m.curve_alpha
+            )
+            thr = ratio * cap_thr
+            duties = self._slowed_duties(loads, base, thr)
+            clock = round(m.max_sm_clock_mhz * thr) if duties and sum(duties) > 0 else None
+            return SimGpuView(
+                index=index,
+                power_limit_w=gpu.power_limit_w,
+                clock_lock_mhz=gpu.clock_lock_mhz,
+                demand_power_w=demand_w,
+                power_w=min(gpu.power_limit_w, demand_w),
+                throughput_factor=thr,
+                utilization=min(1.0, sum(duties)),
+                # Idle clocks are not modelled: an idle GPU reports its ceiling.
+                sm_clock_mhz=clock if clock is not None else round(m.max_sm_clock_mhz * ratio),
+                duty_cycles={load.workload: d for load, d in zip(loads, duties, strict=True)},
+            )
 
     def throughput_factor(self, index: int) -> float:
         """What the cap and clock lock on GPU `index` do to the work on it (1.0 = full speed)."""
@@ -235,15 +252,18 @@ class SimulatedGpuBackend:
 
     def energy_j(self, index: int) -> float:
         """Energy GPU `index` used between the first and the latest `sample`."""
-        return self._gpu(index).energy_j
+        with self._lock:
+            return self._gpu(index).energy_j
 
     def inject_xid(self, index: int, xid: int) -> None:
         """Fault injection: the next sample of GPU `index` reports this XID event."""
-        self._gpu(index).pending_xids.append(xid)
+        with self._lock:
+            self._gpu(index).pending_xids.append(xid)
 
     def inject_ecc_errors(self, index: int, count: int = 1) -> None:
         """Fault injection: add uncorrected ECC errors to GPU `index`'s counter."""
-        self._gpu(index).ecc_uncorrected += count
+        with self._lock:
+            self._gpu(index).ecc_uncorrected += count
 
     # ------------------------------------------------------------------ internals
 
@@ -313,12 +333,10 @@ class SimulatedGpuBackend:
     def _sample_gpu(self, index: int, now: float) -> GpuSample:
         gpu = self._gpus[index]
         m = self._model
-        if gpu.last_now is not None and now < gpu.last_now:
-            raise ValueError(f"sample time went backwards: {now} < {gpu.last_now}")
         v = self.view(index)
-        dt = 0.0 if gpu.last_now is None else now - gpu.last_now
-        if gpu.last_now is not None:
-            gpu.energy_j += perf.energy_j(0.5 * (gpu.last_power_w + v.power_w), dt)
+        # A wall clock stepped back: no time passed (energy and temperature stand still).
+        dt = 0.0 if gpu.last_now is None else max(0.0, now - gpu.last_now)
+        gpu.energy_j += perf.energy_j(0.5 * (gpu.last_power_w + v.power_w), dt)
         gpu.temperature_c = perf.temperature_step_c(
             gpu.temperature_c, v.power_w, dt, m.power_limit_max_w, self._thermal
         )
