@@ -1,0 +1,86 @@
+"""What every command shares: the controller address, one admin client, error handling."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, TypeVar
+
+import click
+
+from sdk import AiwoError, ClientConfig, ControllerUnavailable, SyncAdminClient, SyncClient
+from sdk._target import resolve_target_with_source
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """One line on stderr, exit status 1: how every SDK error reaches the user."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"aiwo: {self.format_message()}", err=True, file=file)
+
+
+class AiwoGroup(click.Group):
+    """Turns SDK errors raised by any command into `CliError` (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ControllerUnavailable as error:
+            message = str(error)
+            cli_state = ctx.find_object(CliState)
+            explicit = cli_state.controller if cli_state else None
+            if not error.reachable and resolve_target_with_source(explicit)[1] == "default":
+                # Nothing told us where a controller is: say how to get one.
+                message += "; start a local cluster with `aiwo up` or pass --controller"
+            raise CliError(message) from None
+        except AiwoError as error:
+            raise CliError(str(error)) from None
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+
+@dataclass
+class CliState:
+    controller: str | None
+    config: ClientConfig = field(default_factory=ClientConfig)
+    _admin: SyncAdminClient | None = None
+
+    def admin(self) -> SyncAdminClient:
+        """The admin client, connected on first use and closed when the command ends."""
+        if self._admin is None:
+            self._admin = SyncAdminClient.connect(self.controller, config=self.config)
+            click.get_current_context().call_on_close(self._admin.close)
+        return self._admin
+
+    def client(self) -> SyncClient:
+        client = SyncClient.connect(self.controller, config=self.config)
+        click.get_current_context().call_on_close(client.close)
+        return client
+
+
+def state(ctx: click.Context | None = None) -> CliState:
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_object(CliState)
+    assert obj is not None, "commands run under the aiwo group"
+    return obj
+
+
+def output_option(fn: F) -> F:
+    """`-o table|json` on a listing command."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="json: an array, one object per item, keys as in the API messages.",
+    )(fn)
+
+
+def namespace_option(fn: F) -> F:
+    return click.option("-n", "--namespace", default=None, help='Namespace (default: "default").')(
+        fn
+    )

@@ -1,0 +1,131 @@
+"""Read and operate: nodes, gpus, workloads, events, describe, explain, cordon, info."""
+
+from __future__ import annotations
+
+import click
+
+from sdk._target import resolve_target_with_source
+from sdk.cli import _render as render
+from sdk.cli._app import namespace_option, output_option, state
+
+
+def _emit(value: object, output: str, table: object) -> None:
+    if output == "json":
+        click.echo(render.to_json(value))
+    else:
+        render.console().print(table)
+
+
+@click.command()
+@output_option
+def nodes(output: str) -> None:
+    """List nodes."""
+    items = state().admin().list_nodes()
+    _emit(items, output, render.nodes_table(items))
+
+
+@click.command()
+@click.option("--node", default=None, help="Only this node's GPUs.")
+@output_option
+def gpus(node: str | None, output: str) -> None:
+    """List GPUs with their latest telemetry."""
+    items = state().admin().list_gpus(node)
+    _emit(items, output, render.gpus_table(items))
+
+
+@click.command()
+@namespace_option
+@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@output_option
+def workloads(namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """List workloads (of the default namespace unless -n or -A)."""
+    if all_namespaces and namespace:
+        raise click.UsageError("use either -n or -A")
+    cli_state = state()
+    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
+    items = cli_state.admin().list_workloads(ns)
+    _emit(items, output, render.workloads_table(items, namespaces=all_namespaces))
+
+
+@click.command()
+@click.option(
+    "--object",
+    "object_",
+    default="",
+    metavar="PREFIX",
+    help='e.g. "workload/default/web", "node/".',
+)
+@click.option("--limit", default=0, type=click.IntRange(min=0), help="0: the controller's default.")
+@output_option
+def events(object_: str, limit: int, output: str) -> None:
+    """Decisions and state changes, newest first, each with its reason."""
+    items = state().admin().list_events(object_, limit)
+    _emit(items, output, render.events_table(items))
+
+
+@click.group()
+def describe() -> None:
+    """Show one node or workload in detail, with its GPUs and recent events."""
+
+
+@describe.command("node")
+@click.argument("name")
+@output_option
+def describe_node(name: str, output: str) -> None:
+    """Describe a node."""
+    description = state().admin().describe_node(name)
+    _emit(description, output, render.describe_view(description))
+
+
+@describe.command("workload")
+@click.argument("name")
+@namespace_option
+@output_option
+def describe_workload(name: str, namespace: str | None, output: str) -> None:
+    """Describe a workload."""
+    description = state().admin().describe_workload(name, namespace)
+    _emit(description, output, render.describe_view(description))
+
+
+@click.command()
+@click.argument("workload")
+@namespace_option
+@output_option
+def explain(workload: str, namespace: str | None, output: str) -> None:
+    """Why a workload is placed where it is, or why it is not placed."""
+    explanation = state().admin().explain(workload, namespace)
+    _emit(explanation, output, render.explain_view(explanation))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--reason", default="", help="Shown in `aiwo nodes` and the event log.")
+def cordon(name: str, reason: str) -> None:
+    """Stop placing new workloads on a node."""
+    node = state().admin().cordon(name, reason)
+    click.echo(f"node {node.name} cordoned" + (f" ({reason})" if reason else ""))
+
+
+@click.command()
+@click.argument("name")
+def uncordon(name: str) -> None:
+    """Allow placements on a node again."""
+    node = state().admin().uncordon(name)
+    click.echo(f"node {node.name} uncordoned")
+
+
+@click.command()
+@output_option
+def info(output: str) -> None:
+    """Which controller this talks to, and what it says about itself."""
+    cli_state = state()
+    address, source = resolve_target_with_source(cli_state.controller)
+    details = cli_state.admin().cluster_info()
+    if output == "json":
+        click.echo(render.to_json(details))
+        return
+    click.echo(f"controller: {address} (from {source})")
+    click.echo(f"version:    {details.version}")
+    click.echo(f"leader:     {details.leader} (epoch {details.epoch})")
+    click.echo(f"etcd:       {details.etcd_endpoints}")
+    click.echo(f"up for:     {render.age(details.started_unix)}")

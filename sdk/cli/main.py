@@ -1,0 +1,50 @@
+"""`aiwo`: the command line for an aiwo cluster, built only on the public SDK."""
+
+from __future__ import annotations
+
+import click
+
+from sdk.cli import bench as bench_module
+from sdk.cli import commands, top, workload
+from sdk.cli._app import AiwoGroup, CliState
+from sdk.cli.up import up
+
+
+@click.group(cls=AiwoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--controller",
+    envvar="AIWO_CONTROLLER",
+    metavar="HOST:PORT",
+    help="Controller address (else $AIWO_CONTROLLER, else the cluster `aiwo up` recorded).",
+)
+@click.pass_context
+def cli(ctx: click.Context, controller: str | None) -> None:
+    """Place, watch and explain AI workloads on a GPU fleet."""
+    ctx.obj = CliState(controller=controller)
+
+
+for command in (
+    commands.nodes,
+    commands.gpus,
+    commands.workloads,
+    commands.events,
+    commands.describe,
+    commands.explain,
+    commands.cordon,
+    commands.uncordon,
+    commands.info,
+    top.top,
+    workload.register,
+    workload.deregister,
+    bench_module.bench,
+    up,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="aiwo")
+
+
+if __name__ == "__main__":
+    main()

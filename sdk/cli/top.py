@@ -1,0 +1,57 @@
+"""`aiwo top`: a live view of the cluster's GPUs and workloads."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from sdk import Gpu, Node, NodeState, SyncAdminClient, Workload
+from sdk.cli import _render as render
+from sdk.cli._app import state
+
+
+def summary(nodes: list[Node], gpus: list[Gpu], workloads: list[Workload]) -> Text:
+    ready = sum(n.state == NodeState.READY for n in nodes)
+    allocated = sum(g.milli_allocated for g in gpus) / 1000
+    power = sum(g.power_w for g in gpus)
+    placed = sum(w.placement is not None for w in workloads)
+    text = Text(time.strftime("%H:%M:%S  "), style="dim")
+    text.append(f"nodes {ready}/{len(nodes)} ready   ", style="bold")
+    text.append(f"GPUs {allocated:g}/{len(gpus)} allocated   ")
+    text.append(f"power {power:,.0f} W   ")
+    text.append(f"workloads {placed}/{len(workloads)} placed")
+    return text
+
+
+def frame(admin: SyncAdminClient) -> RenderableType:
+    nodes = admin.list_nodes()
+    gpus = admin.list_gpus()
+    workloads = admin.list_workloads(None)
+    return Group(
+        summary(nodes, gpus, workloads),
+        render.gpus_table(gpus, bars=True),
+        render.workloads_table(workloads, namespaces=True),
+    )
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Print one frame and exit.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Refresh (s).")
+def top(once: bool, duration: float | None, interval: float) -> None:
+    """Live GPUs (utilization, memory, power) and workloads (placement, p99)."""
+    admin = state().admin()
+    console = render.console()
+    if once:
+        console.print(frame(admin))
+        return
+    deadline = None if duration is None else time.monotonic() + duration
+    with Live(frame(admin), console=console, auto_refresh=False) as live:
+        while deadline is None or time.monotonic() < deadline:
+            pause = interval if deadline is None else min(interval, deadline - time.monotonic())
+            time.sleep(max(0.0, pause))
+            live.update(frame(admin), refresh=True)

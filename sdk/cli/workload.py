@@ -1,0 +1,107 @@
+"""`aiwo register` / `aiwo deregister`: workloads from flags, for demos and tests."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from sdk import ModelVariant, Resources, SloHints
+from sdk.cli import _render as render
+from sdk.cli._app import namespace_option, output_option, state
+
+
+def _variant(text: str) -> ModelVariant:
+    """NAME[:MILLI_GPU[:LATENCY_FACTOR]], e.g. "int8:250:0.7"."""
+    name, *rest = text.split(":")
+    try:
+        milli = int(rest[0]) if rest and rest[0] else 0
+        factor = float(rest[1]) if len(rest) > 1 else 1.0
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected NAME[:MILLI_GPU[:LATENCY_FACTOR]]") from None
+    resources = Resources(gpus=1, milli_gpu=milli) if milli else Resources()
+    return ModelVariant(name=name, resources=resources, latency_factor=factor)
+
+
+def _label(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+    return key, value
+
+
+@click.command()
+@click.argument("name")
+@namespace_option
+@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
+@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
+@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@click.option("--gpu-memory-mib", default=0, type=int, help="Per GPU.")
+@click.option("--gpu-model", "gpu_models", multiple=True, help="Accepted model; repeatable.")
+@click.option("--p99-ms", default=0.0, type=float, help="p99 latency target (ms).")
+@click.option("--throughput", default=0.0, type=float, help="Throughput target (per s).")
+@click.option("--deadline-s", default=0.0, type=float, help="Finish within this many seconds.")
+@click.option("--variant", "variants", multiple=True, help="NAME[:MILLI_GPU[:LATENCY_FACTOR]].")
+@click.option("--service", default="", help="Replicas of one service spread across nodes.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE; repeatable.")
+@click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
+@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@output_option
+def register(
+    name: str,
+    namespace: str | None,
+    priority: str,
+    gpus: int,
+    milli_gpu: int,
+    gpu_memory_mib: int,
+    gpu_models: tuple[str, ...],
+    p99_ms: float,
+    throughput: float,
+    deadline_s: float,
+    variants: tuple[str, ...],
+    service: str,
+    labels: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    output: str,
+) -> None:
+    """Register a workload (idempotent for an identical spec)."""
+    client = state().client()
+    handle = client.register(
+        name,
+        namespace=namespace,
+        priority=priority,
+        slo=SloHints(
+            p99_latency_ms=p99_ms,
+            throughput_target=throughput,
+            deadline_unix=time.time() + deadline_s if deadline_s else 0.0,
+        ),
+        resources=Resources(
+            gpus=gpus, milli_gpu=milli_gpu, gpu_memory_mib=gpu_memory_mib, gpu_models=gpu_models
+        ),
+        variants=[_variant(v) for v in variants],
+        service=service,
+        labels=dict(_label(label) for label in labels),
+    )
+    workload = handle.last_seen
+    if wait:
+        handle.wait_placed(timeout)
+        workload = handle.describe()
+    assert workload is not None
+    if output == "json":
+        click.echo(render.to_json(workload))
+    elif workload.placement is not None:
+        click.echo(f"workload {workload.key} placed on {render.placement_text(workload)}")
+    else:
+        why = f": {workload.message}" if workload.message else ""
+        click.echo(f"workload {workload.key} registered ({workload.phase}{why})")
+
+
+@click.command()
+@click.argument("name")
+@namespace_option
+def deregister(name: str, namespace: str | None) -> None:
+    """Remove a workload; its placement is released."""
+    handle = state().client().get_handle(name, namespace=namespace)
+    handle.deregister()
+    click.echo(f"workload {handle.key} deregistered")

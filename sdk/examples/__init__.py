@@ -1,0 +1,1 @@
+"""Runnable examples: `python -m sdk.examples.inference_service --controller HOST:PORT`."""

@@ -1,0 +1,117 @@
+"""CLI output without a controller: JSON keys, table contents, helpers."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+from sdk import (
+    Description,
+    Event,
+    Explanation,
+    Gpu,
+    Node,
+    NodeState,
+    Resources,
+    SloHints,
+    Workload,
+    WorkloadPhase,
+    WorkloadSpec,
+)
+from sdk.cli import _render as render
+from sdk.pb.aiwo.v1 import types_pb2
+
+NODE = Node(
+    "node-1", state=NodeState.READY, gpu_count=8, gpu_model="H100", gpu_milli_allocated=2500
+)
+GPU = Gpu("node-1", 3, model="H100", memory_total_mib=81920, utilization_pct=55.0, sample_unix=1.0)
+WORKLOAD = Workload(
+    "web",
+    spec=WorkloadSpec(
+        priority_class="high",
+        priority=750,
+        slo=SloHints(p99_latency_ms=100),
+        resources=Resources(gpus=1, milli_gpu=250),
+    ),
+    phase=WorkloadPhase.PLACED,
+    node="node-1",
+    gpus=(3,),
+    milli_gpu=250,
+    priority=750,
+    p99_latency_ms=72.5,
+)
+
+
+def text_of(renderable: object) -> str:
+    console = Console(width=200, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def proto_fields(message: type) -> set[str]:
+    return {f.name for f in message.DESCRIPTOR.fields}
+
+
+def test_json_listings_use_the_api_field_names() -> None:
+    for items, message in (
+        ([NODE], types_pb2.Node),
+        ([GPU], types_pb2.Gpu),
+        ([WORKLOAD], types_pb2.Workload),
+        ([Event("e1", kind="workload_placed")], types_pb2.Event),
+    ):
+        data = json.loads(render.to_json(items))
+        assert isinstance(data, list) and len(data) == 1
+        assert set(data[0]) == proto_fields(message)
+
+
+def test_json_values_are_readable() -> None:
+    [node] = json.loads(render.to_json([NODE]))
+    assert (node["name"], node["state"]) == ("node-1", "ready")
+    [gpu] = json.loads(render.to_json([GPU]))
+    assert (gpu["node"], gpu["index"], gpu["model"]) == ("node-1", 3, "H100")
+    [w] = json.loads(render.to_json([WORKLOAD]))
+    assert (w["name"], w["namespace"], w["phase"], w["node"], w["gpus"]) == (
+        "web",
+        "default",
+        "placed",
+        "node-1",
+        [3],
+    )
+    assert w["spec"]["resources"]["milli_gpu"] == 250
+    assert json.loads(render.to_json([])) == []
+
+
+def test_tables_show_the_essentials() -> None:
+    nodes = text_of(render.nodes_table([NODE]))
+    assert "node-1" in nodes and "Ready" in nodes and "2.5/8" in nodes
+    gpus = text_of(render.gpus_table([GPU], bars=True))
+    assert "H100" in gpus and "55.0%" in gpus
+    workloads = text_of(render.workloads_table([WORKLOAD], namespaces=True))
+    for expected in ("default", "web", "750 (high)", "placed", "node-1[3]", "250m", "72.5/100"):
+        assert expected in workloads
+
+
+def test_cordoned_and_not_ready_nodes_stand_out() -> None:
+    node = Node("n2", state=NodeState.NOT_READY, cordoned=True, reason="no heartbeat for 12s")
+    assert "NotReady,Cordoned" in text_of(render.nodes_table([node]))
+
+
+def test_describe_and_explain_views() -> None:
+    text = text_of(render.describe_view(Description(node=NODE, gpus=(GPU,))))
+    assert "node-1" in text and "8 × H100" in text
+    explanation = Explanation(
+        workload=WORKLOAD,
+        summary="1/2 nodes fit: 1 insufficient GPU memory",
+        nodes_total=2,
+        nodes_feasible=1,
+        rejections={"insufficient GPU memory": 1},
+    )
+    text = text_of(render.explain_view(explanation))
+    assert "1/2 nodes fit" in text and "insufficient GPU memory" in text
+
+
+def test_age() -> None:
+    assert render.age(0) == "-"
+    assert render.age(100, now=142) == "42s"
+    assert render.age(0.5, now=3 * 3600 + 1) == "3h"
