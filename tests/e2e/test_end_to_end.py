@@ -129,3 +129,107 @@ async def test_register_place_observe_and_lose_a_node(cluster: dict[str, object]
     finally:
         await client.close()
         await admin.close()
+
+
+async def test_metrics_health_and_reflection(cluster: dict[str, object]) -> None:
+    import urllib.request
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    address = str(cluster["address"])
+    admin = await AdminClient.connect(address)
+    try:
+
+        async def gpus_reported() -> bool:
+            gpus = await admin.list_gpus()
+            return len(gpus) == 8 and all(g.sample_unix > 0 for g in gpus)
+
+        await assert_eventually(gpus_reported, timeout_s=20)
+    finally:
+        await admin.close()
+    body = urllib.request.urlopen(f"http://{cluster['metrics']}/metrics", timeout=5).read().decode()
+    for name in (
+        'aiwo_gpu_utilization_ratio{gpu="0",node="node-a"}',
+        "aiwo_gpu_power_watts",
+        "aiwo_gpu_temperature_celsius",
+        "aiwo_gpu_memory_used_bytes",
+        'aiwo_nodes{state="ready"} 2.0',
+        "aiwo_rpc_duration_seconds_bucket",
+    ):
+        assert name in body, name
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(health_pb2.HealthCheckRequest(service="aiwo.v1.AdminService"))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        async for response in responses:
+            names = {s.name for s in response.list_services_response.service}
+            assert {"aiwo.v1.NodeService", "aiwo.v1.WorkloadService"} <= names
+            break
+
+
+async def test_agents_reregister_after_a_controller_restart(
+    cluster: dict[str, object], etcd: EtcdMember, etcd_prefix: str
+) -> None:
+    """The controller dies and comes back on the same address; agents find it again."""
+    address = str(cluster["address"])
+    admin = await AdminClient.connect(address)
+    try:
+
+        async def both_ready() -> bool:
+            nodes = await admin.list_nodes()
+            return len(nodes) == 2 and all(n.state == NodeState.READY for n in nodes)
+
+        await assert_eventually(both_ready, timeout_s=20)
+    finally:
+        await admin.close()
+    logs = cluster["logs"]
+    assert isinstance(logs, Path)
+    ready = logs / "ready.json"
+    controller_pid = json.loads(ready.read_text())["pid"]
+    os.kill(controller_pid, signal.SIGKILL)
+    time.sleep(0.5)
+    ready.unlink()
+    restarted = _spawn(
+        [
+            str(BIN / "aiwo-controller"),
+            "--listen", address,
+            "--etcd-endpoints", etcd.endpoint,
+            "--etcd-prefix", etcd_prefix,
+            "--metrics-listen", "",
+            "--ready-file", str(ready),
+        ],
+        logs / "controller-2.log",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert restarted.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        admin = await AdminClient.connect(address)
+        try:
+
+            async def reconnected() -> bool:
+                info = await admin.cluster_info()
+                nodes = await admin.list_nodes()
+                return (
+                    info.leader
+                    and all(n.state == NodeState.READY for n in nodes)
+                    and all(g.sample_unix > time.time() - 2 for g in await admin.list_gpus())
+                )
+
+            await assert_eventually(
+                reconnected, timeout_s=30, interval_s=0.3, message="agents did not come back"
+            )
+        finally:
+            await admin.close()
+        text = (logs / "node-a.log").read_text()
+        assert text.count("agent_connected") >= 2
+    finally:
+        _stop(restarted)
