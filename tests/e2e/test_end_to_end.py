@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -149,7 +150,8 @@ async def test_metrics_health_and_reflection(cluster: dict[str, object]) -> None
         await assert_eventually(gpus_reported, timeout_s=20)
     finally:
         await admin.close()
-    body = urllib.request.urlopen(f"http://{cluster['metrics']}/metrics", timeout=5).read().decode()
+    url = f"http://{cluster['metrics']}/metrics"
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     for name in (
         'aiwo_gpu_utilization_ratio{gpu="0",node="node-a"}',
         "aiwo_gpu_power_watts",
@@ -194,7 +196,7 @@ async def test_agents_reregister_after_a_controller_restart(
     ready = logs / "ready.json"
     controller_pid = json.loads(ready.read_text())["pid"]
     os.kill(controller_pid, signal.SIGKILL)
-    time.sleep(0.5)
+    await asyncio.sleep(0.5)
     ready.unlink()
     restarted = _spawn(
         [
@@ -211,7 +213,7 @@ async def test_agents_reregister_after_a_controller_restart(
         deadline = time.monotonic() + 30
         while not ready.exists():
             assert restarted.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
         admin = await AdminClient.connect(address)
         try:
 
