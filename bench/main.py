@@ -107,5 +107,9 @@ from bench.latency import placement_latency  # noqa: E402  (registers on `main`)
 
 main.add_command(placement_latency)
 
+from bench.slo.cli import slo  # noqa: E402  (registers on `main`)
+
+main.add_command(slo)
+
 if __name__ == "__main__":
     sys.exit(main())
