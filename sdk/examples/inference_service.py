@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from dataclasses import dataclass, field
 
 from sdk import (
@@ -57,8 +58,12 @@ class SimulatedServer:
     concurrency: float = 1.0  # THROTTLE factor
     serving: bool = False  # until the first placement
     offered_rps: float = 100.0
-    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    rng: random.Random = field(init=False)
     tick_no: int = 0
+
+    def __post_init__(self) -> None:
+        # Seeded by name: reproducible, yet two replicas do not report identical numbers.
+        self.rng = random.Random(zlib.crc32(self.name.encode()))
 
     def tick(self) -> tuple[list[float], float, int]:
         """One second of traffic: (latency samples in ms, throughput/s, queue depth)."""
