@@ -7,6 +7,7 @@ micro-VM inits do not), a dead grandchild stays a zombie in its process group fo
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +53,17 @@ def is_alive(pid: int) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes whose process group is `pgid`."""
+    return members_of_groups({pgid})
+
+
+def members_of_groups(pgids: set[int]) -> list[int]:
+    """Live (non-zombie) processes in any of the process groups `pgids`, in one /proc scan."""
     members = []
     for entry in os.scandir(PROC):
         if not entry.name.isdigit():
             continue
         stat = read_stat(int(entry.name))
-        if stat is not None and stat.pgid == pgid and stat.state not in ("Z", "X"):
+        if stat is not None and stat.pgid in pgids and stat.state not in ("Z", "X"):
             members.append(stat.pid)
     return members
 
@@ -79,3 +85,35 @@ def processes_of(pid: int) -> list[int]:
         return [pid]
     members = group_members(pid)
     return sorted(set(members) | {pid})
+
+
+class GroupCpuMeter:
+    """CPU time used by the members of some process groups, counted from when each was seen.
+
+    Members are found by scanning /proc at most every `rescan_s` (a scan reads every process's
+    stat file, a few milliseconds); in between only the known members are read. A member that
+    exits takes its CPU time with it, so usage is summed per process as positive deltas.
+    """
+
+    def __init__(self, rescan_s: float = 1.0) -> None:
+        self.rescan_s = rescan_s
+        self._last: dict[int, float] = {}  # pid -> cpu_time_s when last read
+        self._members: set[int] = set()
+        self._scanned_at = -math.inf
+
+    def used_since_last_s(self, pgids: set[int], now: float) -> float:
+        """CPU-seconds the groups used since the previous call (0 on the first)."""
+        if now - self._scanned_at >= self.rescan_s:
+            self._members = set(members_of_groups(pgids))
+            self._scanned_at = now
+        used = 0.0
+        current: dict[int, float] = {}
+        for pid in self._members:
+            stat = read_stat(pid)
+            if stat is None or stat.pgid not in pgids:
+                continue
+            current[pid] = stat.cpu_time_s
+            if pid in self._last:
+                used += max(0.0, stat.cpu_time_s - self._last[pid])
+        self._last = current
+        return used

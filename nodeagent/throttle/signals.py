@@ -1,9 +1,12 @@
 """Throttling by SIGSTOP/SIGCONT duty cycling, for hosts where no cgroup may be written.
 
-A throttled workload runs for ``fraction × period`` and is stopped for the rest of each period
-(100 ms). The cycle runs on a thread per throttled workload rather than an asyncio task: a busy
-event loop would stretch the stopped phases and starve the workload, and a thread can still
-resume the workload if the loop is wedged.
+A throttled workload runs for part of each period (100 ms) and is stopped for the rest. How long
+it runs follows the CPU time it actually used (duty.py), so "0.3 of a core" means 0.3 CPU-seconds
+per second whether its core is contended or it runs several threads.
+
+The cycle runs on a thread per throttled workload rather than an asyncio task: a busy event loop
+would stretch the stopped phases and starve the workload, and a thread can still resume the
+workload if the loop is wedged.
 
 The process groups are signalled as a whole (``killpg``), so whatever a workload forks inside
 its group is throttled with it.
@@ -28,6 +31,7 @@ from nodeagent.throttle.base import (
     check_cpu_fraction,
     check_workload_id,
 )
+from nodeagent.throttle.duty import DutyController
 
 DEFAULT_PERIOD_S = 0.1
 FREEZE_TIMEOUT_S = 5.0
@@ -182,24 +186,45 @@ class SignalThrottler:
                 group.pgids.discard(pgid)
 
     def _duty_cycle(self, group: _Group) -> None:
-        """Run `fraction` of each period, stopped for the rest, until released.
+        """Run the group part of each period, stopped for the rest, until released.
 
         Signals are only sent with the group's lock held and after checking the state under it,
         so a freeze or release from the event loop is never undone by this thread.
         """
+        meter = procfs.GroupCpuMeter()
         with group.cond:
             while not group.released:
                 if group.frozen or group.fraction is None or not group.pgids:
                     group.cond.wait()
                     continue
+                # A fresh controller for each new setting: the old debt was owed to another one.
                 version = group.version
-                start = time.monotonic()
-                run_s = group.fraction * self.period_s
-                self._signal(group, signal.SIGCONT)
-                if not self._wait_unchanged(group, version, start + run_s):
-                    continue
-                self._signal(group, signal.SIGSTOP)
-                self._wait_unchanged(group, version, start + self.period_s)
+                controller = DutyController(group.fraction, self.period_s)
+                meter.used_since_last_s(group.pgids, time.monotonic())
+                while self._one_period(group, version, controller, meter):
+                    pass
+
+    def _one_period(
+        self,
+        group: _Group,
+        version: int,
+        controller: DutyController,
+        meter: procfs.GroupCpuMeter,
+    ) -> bool:
+        """Run and stop the group for one period; False once its settings have changed."""
+        start = time.monotonic()
+        run_s = controller.next_run_s()
+        if run_s > 0:
+            self._signal(group, signal.SIGCONT)
+            if not self._wait_unchanged(group, version, start + run_s):
+                return False
+        if run_s < self.period_s:
+            self._signal(group, signal.SIGSTOP)
+            if not self._wait_unchanged(group, version, start + self.period_s):
+                return False
+        now = time.monotonic()
+        controller.observe(meter.used_since_last_s(group.pgids, now), run_s, now - start)
+        return bool(group.pgids)
 
     @staticmethod
     def _wait_unchanged(group: _Group, version: int, deadline: float) -> bool:

@@ -35,6 +35,7 @@ from nodeagent.throttle import (
 from nodeagent.throttle.base import check_cpu_fraction, usable_cores
 from nodeagent.throttle.cgroup_v2 import cpu_max_value
 from nodeagent.throttle.detect import find_cgroup_v1_mounts, prepare_cgroup_v2_root
+from nodeagent.throttle.duty import DutyController
 from tests.helpers import assert_eventually
 
 BUSY = [sys.executable, "-c", "while True: pass"]
@@ -170,15 +171,43 @@ async def test_throttle_freeze_and_restore_cpu_share(
     await throttler.thaw(WORKLOAD)
     await throttler.set_cpu_fraction(WORKLOAD, None)
     await asyncio.sleep(0.2)
-    restored = await cpu_share(busy.pid, 2.0)
+    # "Its share back" is what an unthrottled process gets on this (shared, noisy) machine right
+    # now, so an unthrottled control runs in the same window and is measured side by side.
+    control = spawn()
+    restored, control_share = await asyncio.gather(
+        cpu_share(busy.pid, 2.0), cpu_share(control.pid, 2.0)
+    )
 
     print(
         f"{throttler.capability}: 30% -> {throttled:.3f}, frozen -> {frozen:.3f}, "
-        f"unthrottled -> {restored:.3f}"
+        f"unthrottled -> {restored:.3f} (control {control_share:.3f})"
     )
     assert 0.2 <= throttled <= 0.4, f"throttled to 0.3 of a core, got {throttled:.3f}"
     assert frozen <= 0.02, f"frozen, got {frozen:.3f}"
-    assert restored >= 0.7, f"unthrottled, got {restored:.3f}"
+    # 0.7 of a core on an idle machine; on a loaded one, at least 80 % of the control's share.
+    assert restored >= min(0.7, 0.8 * control_share), (
+        f"unthrottled, got {restored:.3f} against {control_share:.3f} for the control"
+    )
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+async def test_the_limit_covers_the_whole_group(
+    mechanism: str,
+    make_throttler: Callable[..., Throttler],
+    spawn: Callable[..., subprocess.Popen[bytes]],
+) -> None:
+    """Two busy processes in one workload share its 0.3 of a core, as under a cgroup quota."""
+    throttler = make_throttler(mechanism)
+    busy = f"{sys.executable} -c 'while True: pass'"
+    leader = spawn(["/bin/sh", "-c", f"{busy} & {busy} & wait"])
+    await assert_eventually(lambda: len(procfs.group_members(leader.pid)) == 3)
+    await throttler.attach(WORKLOAD, leader.pid)
+    await throttler.set_cpu_fraction(WORKLOAD, 0.3)
+    await asyncio.sleep(0.5)
+    children = [pid for pid in procfs.group_members(leader.pid) if pid != leader.pid]
+    shares = await asyncio.gather(*(cpu_share(pid, 3.0) for pid in children))
+    print(f"{throttler.capability}: two processes at 0.3 -> {sum(shares):.3f} {shares}")
+    assert 0.2 <= sum(shares) <= 0.4, f"group throttled to 0.3, got {shares}"
 
 
 async def test_cgroup_v2_freeze_on_this_host(
@@ -199,9 +228,12 @@ async def test_cgroup_v2_freeze_on_this_host(
         await throttler.attach(WORKLOAD, busy.pid)
         assert str(busy.pid) in (root / "test.busy" / "cgroup.procs").read_text().split()
         await throttler.freeze(WORKLOAD)
-        assert await cpu_share(busy.pid, 1.0) <= 0.02
+        frozen = await cpu_share(busy.pid, 1.0)
         await throttler.thaw(WORKLOAD)
-        assert await cpu_share(busy.pid, 1.0) >= 0.7
+        thawed = await cpu_share(busy.pid, 1.0)
+        print(f"cgroup-v2 on {mount}: frozen -> {frozen:.3f}, thawed -> {thawed:.3f}")
+        assert frozen <= 0.02, f"frozen, got {frozen:.3f}"
+        assert thawed >= 0.7, f"thawed, got {thawed:.3f}"
         if not (root / "test.busy" / "cpu.max").exists():
             with pytest.raises(ThrottleError, match="cpu controller is not enabled"):
                 await throttler.set_cpu_fraction(WORKLOAD, 0.5)
@@ -365,3 +397,35 @@ async def test_detection_on_this_host() -> None:
     finally:
         await detection.throttler.close()
         _remove_tree(tag)
+
+
+# --- the duty-cycle controller, simulated ---------------------------------------------------
+
+
+def simulate(fraction: float, rate_of: Callable[[int], float], periods: int = 200) -> float:
+    """Share of one core a simulated workload gets under the controller.
+
+    `rate_of(period)`: CPU-seconds per running second (1 busy thread = 1.0, contended = 0.5,
+    two threads = 2.0). CPU time is read in 10 ms ticks, as /proc reports it.
+    """
+    controller = DutyController(fraction, 0.1)
+    true_cpu = reported_before = 0.0
+    for period in range(periods):
+        run_s = controller.next_run_s()
+        true_cpu += rate_of(period) * run_s
+        reported = math.floor(true_cpu * 100) / 100
+        controller.observe(reported - reported_before, run_s, 0.1)
+        reported_before = reported
+    return true_cpu / (periods * 0.1)
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5, 0.25, 2.0, 4.0])
+def test_controller_tracks_cpu_time_not_wall_time(rate: float) -> None:
+    # At rate 0.25 the workload cannot get 0.3 even running all the time; it then runs freely.
+    assert simulate(0.3, lambda _: rate) == pytest.approx(min(0.3, rate), abs=0.015)
+
+
+def test_controller_recovers_from_an_idle_stretch_without_a_long_burst() -> None:
+    # Idle for 100 periods, then busy: the banked credit is at most one period's quota.
+    share = simulate(0.3, lambda p: 0.0 if p < 100 else 1.0, periods=300)
+    assert share == pytest.approx(0.3 * 200 / 300, abs=0.02)
