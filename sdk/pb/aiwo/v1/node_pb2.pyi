@@ -75,10 +75,22 @@ class AgentMessage(_message.Message):
     process_event: ProcessEvent
     def __init__(self, hello: _Optional[_Union[AgentHello, _Mapping]] = ..., telemetry: _Optional[_Union[TelemetryReport, _Mapping]] = ..., ack: _Optional[_Union[_types_pb2.CommandAck, _Mapping]] = ..., process_event: _Optional[_Union[ProcessEvent, _Mapping]] = ...) -> None: ...
 
+class AssignmentSet(_message.Message):
+    __slots__ = ("epoch", "assignments", "managed")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    MANAGED_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    assignments: _containers.RepeatedCompositeFieldContainer[_types_pb2.AssignWorkload]
+    managed: _containers.RepeatedCompositeFieldContainer[_types_pb2.StartWorkload]
+    def __init__(self, epoch: _Optional[int] = ..., assignments: _Optional[_Iterable[_Union[_types_pb2.AssignWorkload, _Mapping]]] = ..., managed: _Optional[_Iterable[_Union[_types_pb2.StartWorkload, _Mapping]]] = ...) -> None: ...
+
 class ControllerMessage(_message.Message):
-    __slots__ = ("command", "heartbeat_unix")
+    __slots__ = ("command", "heartbeat_unix", "sync")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_UNIX_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
     command: _types_pb2.Command
     heartbeat_unix: float
-    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., heartbeat_unix: _Optional[float] = ...) -> None: ...
+    sync: AssignmentSet
+    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., heartbeat_unix: _Optional[float] = ..., sync: _Optional[_Union[AssignmentSet, _Mapping]] = ...) -> None: ...
