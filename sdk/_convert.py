@@ -102,9 +102,9 @@ def _is_repeated(fd: Any) -> bool:
 
 
 def _class_in(hint: Any) -> Any:
-    """The class a field holds: X for `X`, `X | None` and `tuple[X, ...]`."""
+    """The class a field holds: X for `X`, `X | None` and `Sequence[X]`."""
     args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) in (tuple, typing.Union):
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) in (tuple, Sequence):
         return args[0]
     return hint
 

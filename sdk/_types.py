@@ -7,13 +7,14 @@ prints. Enums are `StrEnum`s whose values are the short lowercase form of the pr
 their unit in the name. Conversion to and from the generated messages lives in `_convert`
 only; nothing here knows about protobuf.
 
-Sequence and mapping fields accept any iterable / mapping and are stored as tuples and
-dicts, so `Resources(gpu_models=["H100"])` works and compares equal to the tuple form.
+Sequence fields accept any sequence and are stored as tuples, mapping fields as dicts, so
+`Resources(gpu_models=["H100"])` type-checks, and compares equal to the tuple form.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,9 +26,9 @@ def _freeze(obj: Any) -> None:
     """
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if str(f.type).startswith("tuple[") and not isinstance(value, tuple):
+        if str(f.type).startswith("Sequence[") and not isinstance(value, tuple):
             object.__setattr__(obj, f.name, tuple(value))
-        elif str(f.type).startswith("dict[") and not isinstance(value, dict):
+        elif str(f.type).startswith("Mapping[") and not isinstance(value, dict):
             object.__setattr__(obj, f.name, dict(value))
 
 
@@ -104,7 +105,7 @@ class GpuInfo:
     power_limit_default_w: float = 0.0
     idle_power_w: float = 0.0
     max_sm_clock_mhz: int = 0
-    nvlink_peers: tuple[int, ...] = ()
+    nvlink_peers: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -118,10 +119,10 @@ class NodeInfo:
     address: str = ""
     cpu_milli: int = 0
     memory_mib: int = 0
-    gpus: tuple[GpuInfo, ...] = ()
+    gpus: Sequence[GpuInfo] = ()
     gpu_backend: GpuBackend = field(default_factory=GpuBackend)
-    capabilities: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
+    capabilities: Sequence[str] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
     agent_version: str = ""
 
     def __post_init__(self) -> None:
@@ -161,7 +162,7 @@ class Gpu:
     temperature_c: float = 0.0
     sm_clock_mhz: int = 0
     milli_allocated: int = 0  # milli-GPU shares placed here, 0..1000
-    workloads: tuple[str, ...] = ()  # "namespace/name"
+    workloads: Sequence[str] = ()  # "namespace/name"
     sample_unix: float = 0.0
 
     def __post_init__(self) -> None:
@@ -183,7 +184,7 @@ class Resources:
     gpus: int = 0
     milli_gpu: int = 0
     gpu_memory_mib: int = 0
-    gpu_models: tuple[str, ...] = ()
+    gpu_models: Sequence[str] = ()
     cpu_milli: int = 0
     memory_mib: int = 0
 
@@ -214,8 +215,8 @@ class ModelVariant:
 class LaunchSpec:
     """For workloads the node agent starts itself."""
 
-    command: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    command: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
     working_dir: str = ""
     restart_policy: RestartPolicy = RestartPolicy.UNSPECIFIED
 
@@ -231,9 +232,9 @@ class WorkloadSpec:
     priority: int = 0  # 0..1000
     slo: SloHints = field(default_factory=SloHints)
     resources: Resources = field(default_factory=Resources)
-    variants: tuple[ModelVariant, ...] = ()
+    variants: Sequence[ModelVariant] = ()
     launch: LaunchSpec | None = None  # None: the application runs itself
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
     service: str = ""  # replicas of one service are spread across nodes
 
     def __post_init__(self) -> None:
@@ -245,7 +246,7 @@ class Placement:
     """Where a workload runs: a node, GPU indices on it, and the share of each GPU."""
 
     node: str
-    gpus: tuple[int, ...] = ()
+    gpus: Sequence[int] = ()
     milli_gpu: int = 0
     variant: str = ""
 
@@ -264,7 +265,7 @@ class Workload:
     phase: WorkloadPhase = WorkloadPhase.UNSPECIFIED
     message: str = ""  # why it is in this phase
     node: str = ""
-    gpus: tuple[int, ...] = ()
+    gpus: Sequence[int] = ()
     milli_gpu: int = 0
     generation: int = 0
     created_unix: float = 0.0
@@ -300,7 +301,7 @@ class Event:
     kind: str = ""  # constant snake_case, e.g. "workload_placed"
     object: str = ""  # "workload/ns/name" or "node/name"
     message: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -322,7 +323,7 @@ class Directive:
     factor: float = 0.0
     variant: str = ""
     node: str = ""
-    gpus: tuple[int, ...] = ()
+    gpus: Sequence[int] = ()
     deadline_unix: float = 0.0
     time_unix: float = 0.0
 
@@ -337,7 +338,7 @@ class Directive:
 class Candidate:
     node: str
     score: float = 0.0
-    gpus: tuple[int, ...] = ()
+    gpus: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -351,9 +352,9 @@ class Explanation:
     summary: str = ""  # e.g. "0/12 nodes fit: 8 insufficient GPU memory, ..."
     nodes_total: int = 0
     nodes_feasible: int = 0
-    rejections: dict[str, int] = field(default_factory=dict)  # reason -> nodes
-    candidates: tuple[Candidate, ...] = ()  # best first
-    events: tuple[Event, ...] = ()
+    rejections: Mapping[str, int] = field(default_factory=dict)  # reason -> nodes
+    candidates: Sequence[Candidate] = ()  # best first
+    events: Sequence[Event] = ()
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -365,8 +366,8 @@ class Description:
 
     node: Node | None = None
     workload: Workload | None = None
-    gpus: tuple[Gpu, ...] = ()
-    events: tuple[Event, ...] = ()
+    gpus: Sequence[Gpu] = ()
+    events: Sequence[Event] = ()
 
     def __post_init__(self) -> None:
         _freeze(self)

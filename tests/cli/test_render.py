@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rich.console import Console
 
@@ -49,7 +50,7 @@ def text_of(renderable: object) -> str:
     return console.export_text()
 
 
-def proto_fields(message: type) -> set[str]:
+def proto_fields(message: Any) -> set[str]:
     return {f.name for f in message.DESCRIPTOR.fields}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 import pytest
@@ -32,7 +33,7 @@ FAST = ClientConfig(
 
 
 def directive(
-    id: str, kind: int = types_pb2.DIRECTIVE_KIND_THROTTLE, **fields
+    id: str, kind: Any = types_pb2.DIRECTIVE_KIND_THROTTLE, **fields
 ) -> types_pb2.Directive:
     return types_pb2.Directive(id=id, kind=kind, workload="default/web", **fields)
 

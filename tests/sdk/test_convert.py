@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,13 +16,13 @@ from sdk import _types as t
 from sdk.pb.aiwo.v1 import types_pb2
 
 
-def populate(msg: Message, depth: int = 0) -> Message:
+def populate(msg: Any, depth: int = 0) -> Any:
     """Set every field of `msg` to a non-default value (nested messages too)."""
     for fd in msg.DESCRIPTOR.fields:
         name = fd.name
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             value_fd = fd.message_type.fields_by_name["value"]
-            value = 7 if value_fd.cpp_type == FieldDescriptor.CPPTYPE_INT32 else "v"
+            value: Any = 7 if value_fd.cpp_type == FieldDescriptor.CPPTYPE_INT32 else "v"
             getattr(msg, name)["k"] = value
         elif fd.message_type is not None:
             if depth > 4:
@@ -40,7 +40,7 @@ def populate(msg: Message, depth: int = 0) -> Message:
     return msg
 
 
-def _scalar(fd: FieldDescriptor) -> object:
+def _scalar(fd: Any) -> Any:
     if fd.enum_type is not None:
         return fd.enum_type.values[-1].number
     return {
@@ -60,14 +60,14 @@ def test_dataclass_fields_are_the_message_fields(cls: type) -> None:
 @pytest.mark.parametrize("cls", list(convert.MESSAGES), ids=lambda c: c.__name__)
 def test_fully_populated_message_round_trips(cls: type) -> None:
     msg = populate(convert.MESSAGES[cls]())
-    value = convert.from_pb(cls, msg)
+    value: Any = convert.from_pb(cls, msg)
     assert convert.to_pb(value) == msg
 
 
 @pytest.mark.parametrize("cls", list(convert.ENUMS), ids=lambda c: c.__name__)
-def test_every_proto_enum_value_has_a_member(cls: type) -> None:
+def test_every_proto_enum_value_has_a_member(cls: Any) -> None:
     descriptor = convert.ENUMS[cls]
-    members = {convert.enum_from_pb(cls, v.number) for v in descriptor.values}
+    members: set[Any] = {convert.enum_from_pb(cls, v.number) for v in descriptor.values}
     assert members == set(cls)  # one-to-one, nothing missing on either side
 
 

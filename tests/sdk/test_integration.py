@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -33,7 +34,7 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-async def admin(plane: LocalControlPlane) -> AdminClient:
+async def admin(plane: LocalControlPlane) -> AsyncIterator[AdminClient]:
     client = await AdminClient.connect(plane.address)
 
     async def node_ready() -> bool:

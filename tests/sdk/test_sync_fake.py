@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.helpers import assert_eventually
 from tests.sdk.fakes import FakeController
 
 
-def directive(id: str, kind: int = types_pb2.DIRECTIVE_KIND_CHECKPOINT) -> types_pb2.Directive:
+def directive(id: str, kind: Any = types_pb2.DIRECTIVE_KIND_CHECKPOINT) -> types_pb2.Directive:
     return types_pb2.Directive(id=id, kind=kind, workload="default/job")
 
 
