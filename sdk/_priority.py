@@ -27,18 +27,22 @@ MIN_PRIORITY, MAX_PRIORITY = 0, 1000
 def resolve_priority(priority: str | int | None) -> tuple[str, int]:
     """A class name or an integer -> (`priority_class` to send, integer priority).
 
+    Errors use the controller's wording, "<field path>: <problem>", so both read alike.
+
     An integer that equals a class's value is sent as that class: the wire treats an
     integer 0 as "unset" (normal), so best-effort has to travel by name.
     """
     if priority is None:
         return DEFAULT_PRIORITY_CLASS, PRIORITY_CLASSES[DEFAULT_PRIORITY_CLASS]
     if isinstance(priority, bool):  # bool is an int in Python; True is not a priority
-        raise InvalidArgument("priority must be a class name or an integer", field="priority")
+        raise InvalidArgument(
+            "spec.priority: must be a class name or an integer", field="spec.priority"
+        )
     if isinstance(priority, int):
         if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
             raise InvalidArgument(
-                f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}",
-                field="priority",
+                f"spec.priority: must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}",
+                field="spec.priority",
             )
         return class_of(priority) or "", priority
     name = priority.strip().lower()
@@ -47,7 +51,8 @@ def resolve_priority(priority: str | int | None) -> tuple[str, int]:
     if name not in PRIORITY_CLASSES:
         known = ", ".join(PRIORITY_CLASSES)
         raise InvalidArgument(
-            f"unknown priority class {priority!r} (known: {known})", field="priority_class"
+            f"spec.priority_class: unknown class {priority!r} (known: {known})",
+            field="spec.priority_class",
         )
     return name, PRIORITY_CLASSES[name]
 

@@ -36,7 +36,12 @@ def test_resolve(given: str | int | None, expected: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize(
     ("given", "field"),
-    [("urgent", "priority_class"), (1001, "priority"), (-1, "priority"), (True, "priority")],
+    [
+        ("urgent", "spec.priority_class"),
+        (1001, "spec.priority"),
+        (-1, "spec.priority"),
+        (True, "spec.priority"),
+    ],
 )
 def test_bad_priorities_name_the_field(given: object, field: str) -> None:
     with pytest.raises(InvalidArgument) as info:
