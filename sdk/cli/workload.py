@@ -6,7 +6,7 @@ import time
 
 import click
 
-from sdk import ModelVariant, Resources, SloHints
+from sdk import ModelVariant, Resources, SloHints, resolve_priority
 from sdk.cli import _render as render
 from sdk.cli._app import namespace_option, output_option, state
 
@@ -66,6 +66,7 @@ def register(
     output: str,
 ) -> None:
     """Register a workload (idempotent for an identical spec)."""
+    resolve_priority(priority)  # a typo is reported without a round trip
     client = state().client()
     handle = client.register(
         name,

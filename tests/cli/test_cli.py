@@ -156,3 +156,13 @@ def test_bench_hands_over_to_aiwo_bench(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == "bench got: placement --trace x.csv --help\n"
+
+
+def test_unknown_priority_is_reported_before_connecting() -> None:
+    target = f"127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [*AIWO, "--controller", target, "register", "w1", "--priority", "urgent"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("aiwo: spec.priority_class: unknown class 'urgent'")
