@@ -186,8 +186,21 @@ class Agent:
                 ) from None
             if message is grpc.aio.EOF:
                 raise ConnectionError("the controller closed the stream")
-            if message.WhichOneof("body") == "command":
+            kind = message.WhichOneof("body")
+            if kind == "command":
                 await self._on_command(message.command)
+            elif kind == "sync":
+                await self._on_sync(message.sync)
+
+    async def _on_sync(self, sync: node_pb2.AssignmentSet) -> None:
+        if sync.epoch < self.state.highest_epoch:
+            log.warning("sync_refused", epoch=sync.epoch, highest=self.state.highest_epoch)
+            return
+        if sync.epoch > self.state.highest_epoch:
+            self.state.seen_epoch(sync.epoch)
+            self._save_epoch()
+        released = await self.executor.reconcile(sync)
+        log.info("assignments_synced", assigned=len(sync.assignments), released=released)
 
     async def _on_command(self, command: types_pb2.Command) -> None:
         before = self.state.highest_epoch
@@ -215,6 +228,20 @@ class Agent:
         self.state.record(ack)
         log.info("command_done", command_id=command.id, ok=ack.ok, reason=ack.reason)
         await self.outbox.put(node_pb2.AgentMessage(ack=ack))
+
+    def report_supervisor_event(self, event: Any) -> None:
+        """The supervisor's ProcessEvent, up the stream as the wire's ProcessEvent."""
+        self.report_process_event(
+            node_pb2.ProcessEvent(
+                workload=event.workload,
+                kind=event.kind,
+                pid=event.pid,
+                exit_code=event.exit_code or 0,
+                signal=event.signal,
+                detail=event.detail,
+                time_unix=event.time_unix,
+            )
+        )
 
     def report_process_event(self, event: node_pb2.ProcessEvent) -> None:
         with contextlib.suppress(asyncio.QueueFull):

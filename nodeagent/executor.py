@@ -7,13 +7,14 @@ agent's connection loop, so one bad command can never take the agent down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
 from nodeagent.gpu.base import ActuationError, GpuBackend, WorkloadLoad
-from sdk.pb.aiwo.v1 import types_pb2
+from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 
 log = structlog.get_logger("aiwo.agent.executor")
 
@@ -28,6 +29,8 @@ class Executor:
         self.backend = backend
         self.supervisor = supervisor
         self.throttler = throttler
+        self.assigned: dict[str, types_pb2.AssignWorkload] = {}
+        self.managed: dict[str, types_pb2.StartWorkload] = {}
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "set_power_limit": self._set_power_limit,
             "reset_power_limit": self._reset_power_limit,
@@ -67,6 +70,7 @@ class Executor:
         await asyncio.to_thread(self.backend.reset_clocks, a.gpu_index)
 
     async def _assign(self, a: types_pb2.AssignWorkload) -> None:
+        self.assigned[a.workload] = a
         self.backend.assign(
             WorkloadLoad(
                 workload=a.workload,
@@ -78,7 +82,32 @@ class Executor:
         )
 
     async def _unassign(self, a: types_pb2.UnassignWorkload) -> None:
+        self.assigned.pop(a.workload, None)
         self.backend.unassign(a.workload)
+
+    async def reconcile(self, sync: node_pb2.AssignmentSet) -> list[str]:
+        """Converge on the controller's full list: release what is not in it, keep the rest.
+
+        Returns what was released. Work rescheduled elsewhere while this node was away
+        must not keep running here (no duplicates)."""
+        released = []
+        wanted = {a.workload for a in sync.assignments}
+        wanted_managed = {m.workload for m in sync.managed}
+        for workload in sorted(set(self.assigned) - wanted):
+            await self._unassign(types_pb2.UnassignWorkload(workload=workload))
+            released.append(workload)
+        if self.supervisor is not None:
+            for workload in sorted(set(self.supervisor.running()) - wanted_managed):
+                self.managed.pop(workload, None)
+                with contextlib.suppress(ActuationError):
+                    await self.supervisor.stop(workload, 10.0)
+                released.append(workload)
+        for assignment in sync.assignments:
+            await self._assign(assignment)
+        for start in sync.managed:
+            with contextlib.suppress(ActuationError):
+                await self._start(start)
+        return released
 
     async def _start(self, a: types_pb2.StartWorkload) -> None:
         if self.supervisor is None:
@@ -101,19 +130,21 @@ class Executor:
     async def _stop(self, a: types_pb2.StopWorkload) -> None:
         if self.supervisor is None:
             raise ActuationError("this agent does not run managed workloads")
+        self.managed.pop(a.workload, None)
+        # A workload this agent does not run: UnknownWorkloadError, acked failed with the reason.
         await self.supervisor.stop(a.workload, a.grace_s or 10.0)
 
     async def _throttle(self, a: types_pb2.ThrottleWorkload) -> None:
         if self.throttler is None:
             raise ActuationError("no process throttling mechanism on this node")
+        if self.supervisor is not None and self.supervisor.pid(a.workload) is None:
+            raise ActuationError(f"workload {a.workload} is not running on this node")
         if a.freeze:
-            self.throttler.freeze(a.workload)
-        elif a.cpu_fraction >= 1.0 or a.cpu_fraction <= 0:
-            self.throttler.thaw(a.workload)
-            self.throttler.set_cpu_fraction(a.workload, None)
-        else:
-            self.throttler.thaw(a.workload)
-            self.throttler.set_cpu_fraction(a.workload, a.cpu_fraction)
+            await self.throttler.freeze(a.workload)
+            return
+        await self.throttler.thaw(a.workload)
+        fraction = None if a.cpu_fraction >= 1.0 or a.cpu_fraction <= 0 else a.cpu_fraction
+        await self.throttler.set_cpu_fraction(a.workload, fraction)
 
 
 def _failed(command: types_pb2.Command, reason: str) -> types_pb2.CommandAck:

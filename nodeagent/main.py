@@ -53,10 +53,14 @@ def main(config_file: str | None, **flags: object) -> None:
 
 
 async def _run(config: AgentConfig) -> int:
+    from pathlib import Path
+
     from nodeagent.agent import Agent
     from nodeagent.executor import Executor
     from nodeagent.gpu import make_backend
     from nodeagent.net import NetSampler
+    from nodeagent.supervisor import Supervisor
+    from nodeagent.throttle import ThrottleConfig, detect_throttler
 
     backend = make_backend(
         config.backend,
@@ -65,17 +69,28 @@ async def _run(config: AgentConfig) -> int:
         seed=config.sim_seed,
         node_name=config.node,
     )
-    supervisor, throttler, capabilities = _process_control(config)
-    agent: Agent
-    if supervisor is not None:
-        supervisor.on_event = lambda event: agent.report_process_event(_event_pb(event))
+    # Each agent keeps its cgroups apart: several agents may share a host in tests and demos.
+    throttler = detect_throttler(
+        config=ThrottleConfig(
+            cgroup_v2_root=Path(f"/sys/fs/cgroup/aiwo/{config.node}"),
+            cgroup_v1_group=f"aiwo-{config.node}",
+        )
+    )
+    state_dir = Path(config.state_dir)
     agent = Agent(
         config,
         backend,
         net_sampler=NetSampler(),
-        executor=Executor(backend, supervisor=supervisor, throttler=throttler),
-        capabilities=capabilities,
+        capabilities=(throttler.capability, "managed-workloads"),
     )
+    supervisor = Supervisor(
+        log_dir=state_dir / "logs",
+        checkpoint_root=state_dir / "checkpoints",
+        controller_address=config.controller,
+        throttler=throttler,
+        on_event=agent.report_supervisor_event,
+    )
+    agent.executor = Executor(backend, supervisor=supervisor, throttler=throttler)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,12 +104,13 @@ async def _run(config: AgentConfig) -> int:
         backend_status=state.status.value,
         detail=state.detail,
         gpus=len(backend.inventory()),
+        throttle=throttler.capability,
     )
     ready = asyncio.create_task(_notify_when_connected(agent))
     await agent.run(stop)
     ready.cancel()
-    if supervisor is not None:
-        await supervisor.shutdown()
+    await supervisor.shutdown()
+    await throttler.close()
     backend.close()
     return 0
 
@@ -102,15 +118,6 @@ async def _run(config: AgentConfig) -> int:
 async def _notify_when_connected(agent: object) -> None:
     await agent.connected.wait()  # type: ignore[attr-defined]
     _notify_systemd("READY=1")
-
-
-def _process_control(config: AgentConfig) -> tuple[object | None, object | None, tuple[str, ...]]:
-    """Throttling and managed workloads, when this build has them."""
-    return None, None, ()
-
-
-def _event_pb(event: object) -> object:
-    return event
 
 
 def _notify_systemd(state: str) -> None:

@@ -121,27 +121,32 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             log.info("agent_disconnected", node=hello.node, session=session.session_id)
 
     def _resend(self, session: AgentSession) -> None:
-        """A (re)connected agent gets its pending commands and its current assignments."""
-        for command in self.state.pending_commands(session.node):
-            session.send(node_pb2.ControllerMessage(command=command))
-        epoch = self.decisions.store.epoch
+        """A (re)connected agent gets its full assignment set, then its pending commands."""
+        sync = node_pb2.AssignmentSet(epoch=self.decisions.store.epoch)
         for placement in self.state.node_workloads(session.node):
             workload = self.state.workloads.get(placement.workload)
             if workload is None:
                 continue
-            # Not persisted: assignments are desired state, re-derived on every connect.
-            command = types_pb2.Command(
-                id=f"sync-{uuid.uuid4().hex[:12]}",
-                epoch=epoch,
-                deadline_unix=time.time() + 30,
-                assign_workload=types_pb2.AssignWorkload(
+            sync.assignments.append(
+                types_pb2.AssignWorkload(
                     workload=placement.workload,
                     gpus=list(placement.gpus),
                     milli_gpu=placement.milli_gpu,
                     priority=workload.priority,
                     p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-                ),
+                )
             )
+            if workload.spec.launch.command:
+                sync.managed.append(
+                    types_pb2.StartWorkload(
+                        workload=placement.workload,
+                        launch=workload.spec.launch,
+                        gpus=list(placement.gpus),
+                        uid=workload.uid,
+                    )
+                )
+        session.send(node_pb2.ControllerMessage(sync=sync))
+        for command in self.state.pending_commands(session.node):
             session.send(node_pb2.ControllerMessage(command=command))
 
     async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:

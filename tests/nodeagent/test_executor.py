@@ -1,0 +1,94 @@
+"""The executor against real actuators: the simulated GPU backend and real processes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from nodeagent.executor import Executor
+from nodeagent.gpu import make_backend
+from nodeagent.supervisor import Supervisor
+from sdk.pb.aiwo.v1 import node_pb2, types_pb2
+from tests.helpers import assert_eventually
+
+
+def cmd(cid: str, **action: object) -> types_pb2.Command:
+    return types_pb2.Command(id=cid, epoch=1, **action)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def executor(tmp_path: Path):  # type: ignore[no-untyped-def]
+    backend = make_backend("sim", model="H100", count=2, node_name="n1")
+    supervisor = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1")
+    yield Executor(backend, supervisor=supervisor)
+    await supervisor.shutdown(1.0)
+
+
+async def test_power_limit_outside_the_range_fails_with_the_reason(executor: Executor) -> None:
+    ack = await executor.execute(
+        cmd("a", set_power_limit=types_pb2.SetPowerLimit(gpu_index=0, watts=50))
+    )
+    assert not ack.ok and "50" in ack.reason and "700" in ack.reason
+    ok = await executor.execute(
+        cmd("b", set_power_limit=types_pb2.SetPowerLimit(gpu_index=0, watts=400))
+    )
+    assert ok.ok
+    assert executor.backend.sample(1.0)[0].power_limit_w == 400
+
+
+async def test_stop_for_a_workload_not_run_here_is_a_failed_ack(executor: Executor) -> None:
+    ack = await executor.execute(cmd("s", stop_workload=types_pb2.StopWorkload(workload="ns/x")))
+    assert not ack.ok and "ns/x" in ack.reason
+
+
+async def test_missing_executable_fails_the_start_with_the_reason(executor: Executor) -> None:
+    start = types_pb2.StartWorkload(
+        workload="ns/missing",
+        uid="u1",
+        launch=types_pb2.LaunchSpec(command=["/nonexistent/bin/trainer"]),
+    )
+    ack = await executor.execute(cmd("m", start_workload=start))
+    assert not ack.ok and "/nonexistent/bin/trainer" in ack.reason
+
+
+async def test_sync_releases_what_the_controller_no_longer_places_here(executor: Executor) -> None:
+    sleeper = types_pb2.LaunchSpec(command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    for name in ("keep", "gone"):
+        ack = await executor.execute(
+            cmd(
+                f"start-{name}",
+                start_workload=types_pb2.StartWorkload(
+                    workload=f"ns/{name}", uid=name, launch=sleeper, gpus=[0]
+                ),
+            )
+        )
+        assert ack.ok, ack.reason
+        await executor.execute(
+            cmd(
+                f"assign-{name}",
+                assign_workload=types_pb2.AssignWorkload(
+                    workload=f"ns/{name}", gpus=[0], milli_gpu=500
+                ),
+            )
+        )
+    assert executor.supervisor is not None
+    gone_pid = executor.supervisor.pid("ns/gone")
+    assert gone_pid is not None
+    released = await executor.reconcile(
+        node_pb2.AssignmentSet(
+            epoch=1,
+            assignments=[types_pb2.AssignWorkload(workload="ns/keep", gpus=[0], milli_gpu=500)],
+            managed=[types_pb2.StartWorkload(workload="ns/keep", uid="keep", launch=sleeper)],
+        )
+    )
+    assert set(released) == {"ns/gone"}
+    assert set(executor.assigned) == {"ns/keep"}
+    assert set(executor.supervisor.running()) == {"ns/keep"}
+    await assert_eventually(
+        lambda: (
+            not Path(f"/proc/{gone_pid}").exists()
+            or Path(f"/proc/{gone_pid}/stat").read_text().split()[2] == "Z"
+        )
+    )
