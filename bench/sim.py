@@ -5,8 +5,9 @@ The placing itself is the product's: the optimizer's filters, policies and `deci
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,14 +38,15 @@ class SeedResult:
 
 
 def run_seed(nodes: Sequence[NodeView], pods: Sequence[Pod], policy_name: str, seed: int,
-             tune: float, points: Sequence[int] = ARRIVED_POINTS) -> SeedResult:
+             tune: float, points: Sequence[int] = ARRIVED_POINTS,
+             plugin_args: Mapping[str, Mapping[str, Any]] | None = None) -> SeedResult:
     rng = np.random.default_rng(seed)
     state = ClusterState.of_nodes(nodes, tie_priority=np.zeros(len(nodes), dtype=np.int64))
     capacity = state.gpu_capacity_milli
     order = pod_order(pods, capacity, tune, rng)
     state.tie_priority[:] = rng.permutation(len(nodes))
     typical = (TypicalPods.of(p.demand for p in pods) if policy_name in TRACE_TYPICAL else None)
-    policy = build_policy(policy_name, context=PluginContext(typical=typical))
+    policy = build_policy(policy_name, plugin_args, context=PluginContext(typical=typical))
     filters = build_filters()
     arrived = np.empty(len(order), dtype=np.int64)
     allocated = np.empty(len(order), dtype=np.int64)
@@ -67,11 +69,20 @@ def run_seed(nodes: Sequence[NodeView], pods: Sequence[Pod], policy_name: str, s
 
 def unallocated_at(arrived: np.ndarray, allocated: np.ndarray, capacity: int,
                    points: Sequence[int]) -> dict[int, float]:
-    """Per point x: 100 − mean allocated % over the pods tried while arrived % rounded to x."""
+    """Per point x: 100 − mean allocated % over the pods tried while arrived % rounded to x.
+
+    On a small trace one pod may jump over a whole percent; then the point takes the state
+    after the last pod tried below it. NaN when the run never got that far.
+    """
     arrived_pct = np.floor(100.0 * arrived / capacity + 0.5).astype(np.int64)
     allocated_pct = 100.0 * allocated / capacity
     out = {}
     for x in points:
         hit = arrived_pct == x
-        out[x] = float(100.0 - allocated_pct[hit].mean()) if hit.any() else float("nan")
+        if hit.any():
+            out[x] = float(100.0 - allocated_pct[hit].mean())
+            continue
+        below = np.flatnonzero(arrived_pct < x)
+        reached = bool((arrived_pct > x).any())
+        out[x] = float(100.0 - allocated_pct[below[-1]]) if reached and below.size else float("nan")
     return out

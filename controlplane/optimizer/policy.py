@@ -21,8 +21,12 @@ POLICIES: dict[str, tuple[tuple[str, float], ...]] = {
     "clustering": (("clustering", 1.0),),
     "bestfit": (("bestfit", 1.0),),
     "fgd": (("fgd", 1.0),),
+    "aiwo": (("aiwo", 1.0),),
 }
-POLICIES["default"] = POLICIES["bestfit"]
+# The controller's default: aiwo's fragmentation score, plus spreading a service's replicas
+# (neutral for work without a service). Spread weighs as much as placement: availability of a
+# replicated service is worth a little fragmentation.
+POLICIES["default"] = (("aiwo", 1.0), ("spread", 1.0))
 
 POLICY_NAMES: tuple[str, ...] = tuple(POLICIES)
 

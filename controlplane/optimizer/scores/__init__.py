@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlplane.optimizer.plugin_config import NoArgs
+from controlplane.optimizer.scores.aiwo import AiwoArgs, AiwoScore
 from controlplane.optimizer.scores.base import ScoreInput, ScorePlugin, Scores
 from controlplane.optimizer.scores.bestfit import BestFit
 from controlplane.optimizer.scores.clustering import GpuClustering
@@ -38,6 +39,7 @@ SCORES: dict[str, ScoreSpec] = {
     "packing": ScoreSpec(lambda _c, _x: GpuPacking()),
     "clustering": ScoreSpec(lambda _c, _x: GpuClustering()),
     "fgd": ScoreSpec(lambda c, x: Fgd(c, x.typical), FgdArgs),
+    "aiwo": ScoreSpec(lambda c, x: AiwoScore(c, x.typical), AiwoArgs),
     "spread": ScoreSpec(lambda _c, _x: ServiceSpread()),
 }
 
