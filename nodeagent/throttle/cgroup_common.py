@@ -109,7 +109,12 @@ class CgroupThrottler(ABC):
             if not group.origin:
                 group.origin = self._origin_of(pid)
             for member in pids:
-                self._move(member, group.dirs)
+                try:
+                    self._move(member, group.dirs)
+                except ThrottleError:
+                    # Another member of the group may exit meanwhile; only `pid` must make it.
+                    if member == pid or procfs.is_alive(member):
+                        raise
 
     async def set_cpu_fraction(self, workload: str, fraction: float | None) -> None:
         limit = check_cpu_fraction(fraction)

@@ -8,6 +8,8 @@ rejected mechanism comes with its reason, logged once and kept in the result.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,13 +82,7 @@ def detect_throttler(
     """The best mechanism this host allows; `cgroup_root` overrides the v2 root of `config`."""
     config = config or ThrottleConfig()
     if cgroup_root is not None:
-        config = ThrottleConfig(
-            cgroup_v2_root=cgroup_root,
-            cgroup_v1_group=config.cgroup_v1_group,
-            mounts_file=config.mounts_file,
-            signal_period_s=config.signal_period_s,
-            mechanisms=config.mechanisms,
-        )
+        config = dataclasses.replace(config, cgroup_v2_root=cgroup_root)
     detection = detect(config)
     for probe in detection.probes:
         if not probe.ok:
@@ -105,8 +101,14 @@ def _build(mechanism: str, config: ThrottleConfig) -> Throttler:
             lambda: CgroupV1Throttler(cpu_mount, freezer_mount, config.cgroup_v1_group),
             f"creating {config.cgroup_v1_group} under {cpu_mount} and {freezer_mount}",
         )
-        _probe_child(throttler.cpu_root, "cpu.cfs_quota_us")
-        _probe_child(throttler.freezer_root, "freezer.state")
+        try:
+            _probe_child(throttler.cpu_root, "cpu.cfs_quota_us")
+            _probe_child(throttler.freezer_root, "freezer.state")
+        except ThrottleError:
+            for root in (throttler.cpu_root, throttler.freezer_root):
+                with contextlib.suppress(OSError):
+                    root.rmdir()  # created just now for the probe; leave no trace
+            raise
         return throttler
     return SignalThrottler(config.signal_period_s)
 
