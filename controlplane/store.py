@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aetcd
 import aetcd.exceptions
@@ -18,6 +19,8 @@ import structlog
 from controlplane.keys import Keys
 
 log = structlog.get_logger("aiwo.store")
+
+T = TypeVar("T")
 
 # etcd's default --max-txn-ops is 128; stay under it.
 MAX_TXN_OPS = 120
@@ -71,22 +74,51 @@ class EtcdStore:
         return self._client
 
     async def connect(self) -> None:
-        errors = []
-        for endpoint in self._endpoints:
-            host, _, port = endpoint.rpartition(":")
-            client = aetcd.Client(host=host, port=int(port), timeout=int(self._timeout_s))
+        """One channel to all members: gRPC's pick_first moves to the next member by itself
+        when the one in use goes away, so a dead member costs one failed call, retried."""
+        target = "ipv4:" + ",".join(self._endpoints)
+        host, _, port = target.rpartition(":")
+        # aetcd builds its target as f"{host}:{port}"; splitting at the last colon keeps it.
+        client = aetcd.Client(
+            host=host,
+            port=int(port),
+            timeout=int(self._timeout_s),
+            options={
+                "grpc.keepalive_time_ms": 5_000,
+                "grpc.keepalive_timeout_ms": 3_000,
+                "grpc.keepalive_permit_without_calls": 1,
+                "grpc.initial_reconnect_backoff_ms": 200,
+                "grpc.max_reconnect_backoff_ms": 2_000,
+            },
+        )
+        try:
+            await client.connect()
+            await asyncio.wait_for(client.status(), self._timeout_s)
+        except (aetcd.exceptions.ClientError, TimeoutError, OSError) as exc:
+            with contextlib.suppress(Exception):
+                await client.close()
+            raise StoreUnavailable(
+                f"no etcd endpoint answered ({', '.join(self._endpoints)}): "
+                f"{exc or type(exc).__name__}"
+            ) from None
+        self._client = client
+        log.info("etcd_connected", endpoints=",".join(self._endpoints))
+
+    async def _retry(self, operation: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+        """Retry an operation that failed because a member went away (idempotent ops only)."""
+        delay_s = 0.1
+        for attempt in range(attempts):
             try:
-                await client.connect()
-                await asyncio.wait_for(client.status(), self._timeout_s)
-            except (aetcd.exceptions.ClientError, TimeoutError, OSError) as exc:
-                errors.append(f"{endpoint}: {exc or type(exc).__name__}")
-                with contextlib.suppress(Exception):
-                    await client.close()
-                continue
-            self._client = client
-            log.info("etcd_connected", endpoint=endpoint)
-            return
-        raise StoreUnavailable("no etcd endpoint answered: " + "; ".join(errors))
+                return await operation()
+            except (
+                aetcd.exceptions.ConnectionFailedError,
+                aetcd.exceptions.ConnectionTimeoutError,
+            ) as exc:
+                if attempt == attempts - 1:
+                    raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+                await asyncio.sleep(delay_s)
+                delay_s *= 2
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._client is not None:
@@ -98,7 +130,7 @@ class EtcdStore:
 
     async def list_prefix(self, prefix: str) -> tuple[int, list[KeyValue]]:
         """All keys under `prefix`, and the store revision they were read at."""
-        result = await self.client.get_prefix(prefix.encode())
+        result = await self._retry(lambda: self.client.get_prefix(prefix.encode()))
         items = [
             KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
             for kv in result.kvs
@@ -106,7 +138,7 @@ class EtcdStore:
         return result.header.revision, items
 
     async def get(self, key: str) -> KeyValue | None:
-        kv = await self.client.get(key.encode())
+        kv = await self._retry(lambda: self.client.get(key.encode()))
         if kv is None:
             return None
         return KeyValue(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
@@ -138,10 +170,13 @@ class EtcdStore:
                 else tx.delete(w.key.encode())
                 for w in chunk
             ]
-            succeeded, _ = await self.client.transaction(
-                compare=[tx.create(self._keys.leader.encode()) == self.epoch],
-                success=ops,
-                failure=[],
+            # Replaying a fenced batch is safe: puts and deletes are idempotent.
+            succeeded, _ = await self._retry(
+                lambda ops=ops: self.client.transaction(  # type: ignore[misc]
+                    compare=[tx.create(self._keys.leader.encode()) == self.epoch],
+                    success=ops,
+                    failure=[],
+                )
             )
             if not succeeded:
                 self.epoch = 0
