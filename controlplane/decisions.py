@@ -226,6 +226,7 @@ class Decisions:
             kind=types_pb2.DIRECTIVE_KIND_PLACEMENT,
             node=placement.node,
             gpus=list(placement.gpus),
+            milli_gpu=placement.milli_gpu,
             reason=placement.reason,
         )
         candidates = "; ".join(f"{c.node}={c.score:.4g}" for c in placement.candidates[:3])

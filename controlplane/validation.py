@@ -9,19 +9,15 @@ from __future__ import annotations
 import math
 import re
 
+from sdk._priority import DEFAULT_PRIORITY_CLASS
+from sdk._priority import PRIORITY_CLASSES as SDK_PRIORITY_CLASSES
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
-PRIORITY_CLASSES: dict[str, int] = {
-    "critical": 1000,
-    "high": 750,
-    "normal": 500,
-    "low": 250,
-    "batch": 100,
-    "best-effort": 0,
-}
-DEFAULT_PRIORITY = PRIORITY_CLASSES["normal"]
+# One table for the whole product: the SDK's (the controller imports wire-side code from sdk).
+PRIORITY_CLASSES: dict[str, int] = dict(SDK_PRIORITY_CLASSES)
+DEFAULT_PRIORITY = PRIORITY_CLASSES[DEFAULT_PRIORITY_CLASS]
 
 MAX_GPUS_PER_WORKLOAD = 64
 MAX_GPUS_PER_NODE = 64

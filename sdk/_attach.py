@@ -232,7 +232,9 @@ class AttachSession:
         if directive.id:
             self._delivered.add(directive.id)
         if directive.kind in (DirectiveKind.PLACEMENT, DirectiveKind.MIGRATE) and directive.node:
-            self._placement = Placement(directive.node, directive.gpus, variant=directive.variant)
+            self._placement = Placement(
+                directive.node, directive.gpus, directive.milli_gpu, variant=directive.variant
+            )
         self._inbox.put_nowait(directive)
 
     async def _dispatch(self) -> None:

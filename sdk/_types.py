@@ -326,6 +326,7 @@ class Directive:
     gpus: Sequence[int] = ()
     deadline_unix: float = 0.0
     time_unix: float = 0.0
+    milli_gpu: int = 0  # PLACEMENT / MIGRATE: share of each GPU
 
     def __post_init__(self) -> None:
         _freeze(self)

@@ -101,7 +101,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
         if request.expected_generation and request.expected_generation != existing.generation:
             await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION,
+                grpc.StatusCode.ABORTED,
                 f"expected_generation: workload {key} is at generation {existing.generation}, "
                 f"not {request.expected_generation}",
             )
@@ -192,6 +192,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                     workload=key,
                     node=placement.node,
                     gpus=list(placement.gpus),
+                    milli_gpu=placement.milli_gpu,
                     reason=placement.reason,
                     time_unix=time.time(),
                 )

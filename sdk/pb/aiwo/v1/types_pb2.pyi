@@ -523,7 +523,7 @@ class CommandAck(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., ok: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Directive(_message.Message):
-    __slots__ = ("id", "kind", "workload", "reason", "factor", "variant", "node", "gpus", "deadline_unix", "time_unix")
+    __slots__ = ("id", "kind", "workload", "reason", "factor", "variant", "node", "gpus", "deadline_unix", "time_unix", "milli_gpu")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -534,6 +534,7 @@ class Directive(_message.Message):
     GPUS_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_UNIX_FIELD_NUMBER: _ClassVar[int]
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
+    MILLI_GPU_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: DirectiveKind
     workload: str
@@ -544,7 +545,8 @@ class Directive(_message.Message):
     gpus: _containers.RepeatedScalarFieldContainer[int]
     deadline_unix: float
     time_unix: float
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[DirectiveKind, str]] = ..., workload: _Optional[str] = ..., reason: _Optional[str] = ..., factor: _Optional[float] = ..., variant: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., deadline_unix: _Optional[float] = ..., time_unix: _Optional[float] = ...) -> None: ...
+    milli_gpu: int
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[DirectiveKind, str]] = ..., workload: _Optional[str] = ..., reason: _Optional[str] = ..., factor: _Optional[float] = ..., variant: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., deadline_unix: _Optional[float] = ..., time_unix: _Optional[float] = ..., milli_gpu: _Optional[int] = ...) -> None: ...
 
 class PlacementRecord(_message.Message):
     __slots__ = ("workload", "node", "gpus", "milli_gpu", "workload_generation", "placed_unix", "reason", "variant")
