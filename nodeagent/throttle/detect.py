@@ -114,23 +114,60 @@ def _build(mechanism: str, config: ThrottleConfig) -> Throttler:
 
 
 def prepare_cgroup_v2_root(root: Path) -> None:
-    """Create `root` with the cpu controller enabled for its children, or say why not."""
-    parent = root.parent
-    if not (parent / "cgroup.controllers").exists():
-        raise ThrottleError(f"{parent} is not a cgroup v2 directory")
-    available = (parent / "cgroup.controllers").read_text().split()
-    if "cpu" not in available:
-        raise ThrottleError(
-            f"cpu controller not available in {parent} (has: {' '.join(available) or 'none'});"
-            " it is bound to a cgroup v1 hierarchy or not delegated"
-        )
-    if "cpu" not in (parent / "cgroup.subtree_control").read_text().split():
-        _write(parent / "cgroup.subtree_control", "+cpu")
-    _call(lambda: root.mkdir(exist_ok=True), f"creating {root}")
-    # Fails with EBUSY if processes sit in `root` itself (cgroup v2's no-internal-process rule).
-    if "cpu" not in (root / "cgroup.subtree_control").read_text().split():
-        _write(root / "cgroup.subtree_control", "+cpu")
-    _probe_child(root, "cpu.max", "cgroup.freeze")
+    """Create `root` with the cpu controller enabled for its children, or say why not.
+
+    Missing levels between the nearest existing cgroup and `root` (e.g. ``aiwo/<node>``) are
+    created: a controller reaches a cgroup only if every ancestor enables it for its children,
+    so each level gets ``+cpu`` in its ``cgroup.subtree_control`` on the way down. Levels created
+    here are removed again if a later step fails.
+    """
+    missing: list[Path] = []
+    existing = root
+    while not existing.exists():
+        missing.insert(0, existing)
+        existing = existing.parent
+    if not _is_cgroup2(existing):
+        raise ThrottleError(f"{existing} is not a cgroup v2 directory")
+    _ensure_cpu_available(existing)
+    created: list[Path] = []
+    try:
+        for level in missing:
+            _enable_cpu_for_children(level.parent)
+            _call(level.mkdir, f"creating {level}")
+            created.append(level)
+        # Fails with EBUSY if processes sit in `root` itself (the no-internal-process rule).
+        _enable_cpu_for_children(root)
+        _probe_child(root, "cpu.max", "cgroup.freeze")
+    except ThrottleError:
+        for level in reversed(created):
+            with contextlib.suppress(OSError):
+                level.rmdir()
+        raise
+
+
+def _is_cgroup2(path: Path) -> bool:
+    # Every cgroup2 directory, the root included, has cgroup.controllers; v1 and tmpfs do not.
+    return (path / "cgroup.controllers").exists()
+
+
+def _ensure_cpu_available(cgroup: Path) -> None:
+    """Make the cpu controller available in `cgroup`, enabling it in its parent if needed."""
+    available = (cgroup / "cgroup.controllers").read_text().split()
+    if "cpu" in available:
+        return
+    parent = cgroup.parent
+    if _is_cgroup2(parent) and "cpu" in (parent / "cgroup.controllers").read_text().split():
+        _enable_cpu_for_children(parent)
+        return
+    raise ThrottleError(
+        f"cpu controller not available in {cgroup} (has: {' '.join(available) or 'none'});"
+        " it is bound to a cgroup v1 hierarchy or not delegated"
+    )
+
+
+def _enable_cpu_for_children(cgroup: Path) -> None:
+    if "cpu" not in (cgroup / "cgroup.subtree_control").read_text().split():
+        _write(cgroup / "cgroup.subtree_control", "+cpu")
 
 
 def find_cgroup_v1_mounts(mounts_file: Path) -> tuple[Path, Path]:

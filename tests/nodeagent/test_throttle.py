@@ -448,3 +448,17 @@ def test_controller_recovers_from_an_idle_stretch_without_a_long_burst() -> None
     # Idle for 100 periods, then busy: the banked credit is at most one period's quota.
     share = simulate(0.3, lambda p: 0.0 if p < 100 else 1.0, periods=300)
     assert share == pytest.approx(0.3 * 200 / 300, abs=0.02)
+
+
+def test_nested_v2_root_is_refused_without_leaving_directories(tmp_path: Path) -> None:
+    """A root several levels down (aiwo/<node>) names the cgroup that blocks it, creates nothing."""
+    with pytest.raises(ThrottleError, match=f"{tmp_path} is not a cgroup v2 directory"):
+        prepare_cgroup_v2_root(tmp_path / "aiwo" / "node-a")
+    assert list(tmp_path.iterdir()) == []
+    mount = cgroup2_mount()
+    if mount is None or "cpu" in (mount / "cgroup.controllers").read_text().split():
+        return  # the refusal below is specific to hybrid hosts like this one
+    tag = f"aiwo-test-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ThrottleError, match=f"cpu controller not available in {mount} "):
+        prepare_cgroup_v2_root(mount / tag / "node-a")
+    assert not (mount / tag).exists()
