@@ -1,0 +1,157 @@
+"""The energy pass's decision for one GPU: a cap toward the knee, the minimum, or none.
+
+- Idle GPU (nothing placed): its minimum power limit. In the linear power model an idle GPU
+  draws its idle power under any cap, so this saves nothing by itself; it bounds the draw of
+  whatever lands there before the next pass, and it is what the issue asks.
+- Work without an SLO: the cap that keeps `energy_batch_keep` of throughput on the fitted
+  curve (perf.cap_for_throughput_w), i.e. toward the knee of Zeus's curves.
+- Work with an SLO that has slack: capped only as far as the p99 predicted under the new cap
+  stays under target x `energy_slo_headroom`. Service time scales as 1 / throughput
+  (perf.timeslice_service_time_ms), so p99_new = p99_now x thr_now / thr_new.
+- An SLO in breach lifts the cap at once and the GPU is left alone for `energy_backoff_s`; the
+  cap that was in force becomes a floor, so the next attempt stops higher.
+- An SLO in the hysteresis band, or with an unknown p99, holds the cap where it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controlplane.optimizer.runtime.actions import Reason
+from controlplane.optimizer.runtime.config import RuntimeConfig
+from controlplane.optimizer.runtime.curve import curve_of, demand_w
+from controlplane.optimizer.runtime.memory import GpuControl
+from controlplane.optimizer.runtime.slo import SloState, SloVerdict
+from controlplane.optimizer.runtime.types import RuntimeGpu
+
+_ROUND_W = 5.0  # caps are set in 5 W steps: finer than telemetry noise is not worth a command
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyDecision:
+    """kind: "idle", "knee", "lift", "hold" or "none"; cap_w None = the default limit."""
+
+    kind: str
+    cap_w: float | None
+    reason: Reason
+
+
+def decide_energy(
+    gpu: RuntimeGpu,
+    verdicts: dict[str, SloVerdict],
+    control: GpuControl,
+    now: float,
+    config: RuntimeConfig,
+) -> EnergyDecision:
+    here = f"{gpu.node}/{gpu.index}"
+    current = control.cap_w if control.owner in ("energy", "idle") else None
+    mine = [verdicts[w.key] for w in gpu.workloads if w.key in verdicts]
+    breaking = [v for v in mine if v.state is SloState.BREACH]
+    if breaking:
+        worst = max(breaking, key=lambda v: v.ratio or 0.0)
+        return EnergyDecision(
+            "lift",
+            None,
+            Reason(
+                "energy_cap_lifted",
+                f"{here}: {worst.workload} p99 {worst.p99_ms:.1f} ms > target "
+                f"{worst.target_ms:g} ms: energy cap lifted",
+                (
+                    ("p99_ms", round(worst.p99_ms or 0.0, 3)),
+                    ("target_ms", worst.target_ms),
+                    ("cap_w", current or 0.0),
+                ),
+            ),
+        )
+    if not config.energy:
+        return EnergyDecision("none", None, Reason("energy_off", f"{here}: energy pass off"))
+    if not gpu.workloads:
+        if not config.idle_to_min:
+            return EnergyDecision("none", None, Reason("energy_idle", f"{here}: idle"))
+        return EnergyDecision(
+            "idle",
+            gpu.power_limit_min_w,
+            Reason(
+                "energy_cap_idle",
+                f"{here}: idle: cap at its minimum {gpu.power_limit_min_w:g} W",
+                (("cap_w", gpu.power_limit_min_w),),
+            ),
+        )
+    waiting = [v for v in mine if v.state in (SloState.HOLD, SloState.UNKNOWN)]
+    if waiting:
+        v = waiting[0]
+        why = "p99 unknown" if v.state is SloState.UNKNOWN else "p99 in the hysteresis band"
+        return EnergyDecision(
+            "hold",
+            current,
+            Reason(
+                "energy_cap_held",
+                f"{here}: {v.workload} {why}: cap held",
+                (("cap_w", current or 0),),
+            ),
+        )
+    if control.lifted_at is not None and now - control.lifted_at < config.energy_backoff_s:
+        return EnergyDecision(
+            "hold",
+            None,
+            Reason(
+                "energy_backoff",
+                f"{here}: an SLO needed the cap lifted {now - control.lifted_at:.0f} s ago: "
+                f"no energy cap for {config.energy_backoff_s:g} s",
+                (("since_lift_s", round(now - control.lifted_at, 1)),),
+            ),
+        )
+    return _knee(gpu, mine, control, current, config)
+
+
+def _knee(
+    gpu: RuntimeGpu,
+    mine: list[SloVerdict],
+    control: GpuControl,
+    current: float | None,
+    config: RuntimeConfig,
+) -> EnergyDecision:
+    here = f"{gpu.node}/{gpu.index}"
+    curve = curve_of(gpu)
+    demand = demand_w(gpu, curve)
+    keep = config.energy_batch_keep
+    binding = "no SLO: keep"
+    thr_now = curve.throughput(current if current is not None else gpu.power_limit_max_w, demand)
+    for v in mine:  # every SLO here has slack (see decide_energy)
+        p99 = v.p99_ms or 0.0
+        need = p99 * thr_now / (config.energy_slo_headroom * v.target_ms)
+        if need > keep:
+            keep, binding = min(1.0, need), f"{v.workload} slack allows"
+    cap = _clamp(curve.cap_for(keep, demand), gpu, control.floor_w)
+    fields = (
+        ("cap_w", cap),
+        ("demand_w", round(demand, 1)),
+        ("keep", round(keep, 4)),
+        ("max_limit_w", gpu.power_limit_max_w),
+    )
+    if cap >= gpu.power_limit_max_w or cap >= demand:
+        return EnergyDecision(
+            "none",
+            None,
+            Reason(
+                "energy_no_cap",
+                f"{here}: a cap keeping {keep:.0%} would be at or above its "
+                f"demand {demand:.0f} W: none",
+                fields,
+            ),
+        )
+    return EnergyDecision(
+        "knee",
+        cap,
+        Reason(
+            "energy_cap_knee",
+            f"{here}: cap {cap:g} W of {gpu.power_limit_max_w:g} W ({binding} {keep:.0%} of "
+            f"throughput; demand {demand:.0f} W)",
+            fields,
+        ),
+    )
+
+
+def _clamp(cap_w: float, gpu: RuntimeGpu, floor_w: float) -> float:
+    stepped = _ROUND_W * -(-cap_w // _ROUND_W)  # round up: never below what keeps `keep`
+    return max(gpu.power_limit_min_w, floor_w, min(gpu.power_limit_max_w, stepped))

@@ -1,0 +1,186 @@
+"""Per GPU, one owner for its power limit and clocks: the guard's rung, else the energy pass.
+
+Turns the desired state into commands only where it differs from what the runtime last set
+(memory), so a steady state sends nothing. Rates: an energy change waits
+`min_change_interval_s` after the last change of that GPU; protecting an SLO (the guard's cap,
+lifting an energy cap) does not wait. A cap the GPU still does not report `reissue_after_s`
+after it was sent is sent again (a lost command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controlplane.optimizer.runtime.actions import (
+    LockClocks,
+    Reason,
+    ResetClocks,
+    ResetPowerCap,
+    RuntimeAction,
+    SetPowerCap,
+)
+from controlplane.optimizer.runtime.config import RuntimeConfig
+from controlplane.optimizer.runtime.energy import decide_energy
+from controlplane.optimizer.runtime.memory import GpuControl, MemoryBuilder
+from controlplane.optimizer.runtime.proposal import Proposal, Urgency
+from controlplane.optimizer.runtime.slo import SloVerdict
+from controlplane.optimizer.runtime.types import RuntimeGpu
+
+_CAP_TOLERANCE_W = 1.0  # telemetry reports the limit in force; within this it is ours
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    owner: str  # "guard", "energy", "idle", "" (nothing)
+    cap_w: float | None
+    clock_lock_mhz: tuple[int, int] | None
+    urgency: Urgency
+    reason: Reason
+    lift: bool = False  # an SLO forced an energy cap up
+
+
+def gpu_power(
+    gpus: tuple[RuntimeGpu, ...],
+    verdicts: dict[str, SloVerdict],
+    b: MemoryBuilder,
+    now: float,
+    config: RuntimeConfig,
+) -> list[Proposal]:
+    present = {g.key for g in gpus}
+    for key in [k for k in b.gpus if k not in present]:
+        del b.gpus[key]  # the GPU left the snapshot
+    proposals = []
+    for gpu in gpus:
+        control = b.gpu(gpu.key)
+        want = _desired(gpu, verdicts, b, control, now, config)
+        p = _diff(gpu, control, want, now, config)
+        if p is not None:
+            proposals.append(p)
+    return proposals
+
+
+def _desired(
+    gpu: RuntimeGpu,
+    verdicts: dict[str, SloVerdict],
+    b: MemoryBuilder,
+    control: GpuControl,
+    now: float,
+    config: RuntimeConfig,
+) -> Desired:
+    guarded = [
+        (key, r)
+        for key, r in sorted(b.relief.items())
+        if "power_cap" in r.rungs
+        and gpu.key in r.gpus
+        and any(w.key in r.protects for w in gpu.workloads)
+    ]
+    if guarded:
+        key, relief = guarded[0]
+        here = f"{gpu.node}/{gpu.index}"
+        if config.prefer_clock_lock and gpu.max_sm_clock_mhz > 0:
+            mhz = max(1, round(config.guard_cap_fraction * gpu.max_sm_clock_mhz))
+            reason = Reason(
+                "slo_guard_clock_lock",
+                f"{here}: SM clock locked to {mhz} MHz for {', '.join(relief.protects)}"
+                f" (neighbour {key})",
+                (("max_mhz", mhz), ("neighbour", key)),
+            )
+            return Desired("guard", None, (mhz, mhz), Urgency.SLO_RELIEF, reason)
+        cap = max(
+            gpu.power_limit_min_w,
+            min(gpu.power_limit_max_w, round(config.guard_cap_fraction * gpu.power_limit_max_w)),
+        )
+        reason = Reason(
+            "slo_guard_power_cap",
+            f"{here}: capped at {cap:g} W for {', '.join(relief.protects)} (neighbour {key})",
+            (("cap_w", cap), ("neighbour", key)),
+        )
+        return Desired("guard", cap, None, Urgency.SLO_RELIEF, reason)
+    d = decide_energy(gpu, verdicts, control, now, config)
+    if d.kind == "lift":
+        return Desired("", None, None, Urgency.SLO_LIFT, d.reason, lift=True)
+    if d.kind == "hold" and d.cap_w is not None:
+        return Desired(control.owner, d.cap_w, None, Urgency.ENERGY, d.reason)
+    if d.kind in ("idle", "knee"):
+        return Desired(
+            d.kind if d.kind == "idle" else "energy", d.cap_w, None, Urgency.ENERGY, d.reason
+        )
+    urgency = Urgency.UNDO if control.owner == "guard" else Urgency.ENERGY
+    return Desired("", None, None, urgency, d.reason)
+
+
+def _diff(
+    gpu: RuntimeGpu, control: GpuControl, want: Desired, now: float, config: RuntimeConfig
+) -> Proposal | None:
+    same = want.cap_w == control.cap_w and want.clock_lock_mhz == control.clock_lock_mhz
+    if same:
+        return _reissue(gpu, control, now, config)
+    protective = want.urgency in (Urgency.SLO_RELIEF, Urgency.SLO_LIFT)
+    if not protective and now - control.changed_at < config.min_change_interval_s:
+        return None  # at most one change a minute unless an SLO needs it
+    if (
+        not protective
+        and want.owner == "energy"
+        and control.owner == "energy"
+        and want.cap_w is not None
+        and control.cap_w is not None
+        and abs(want.cap_w - control.cap_w)
+        < config.energy_min_step_fraction * gpu.power_limit_max_w
+    ):
+        return None  # too small a change to be worth a command
+    actions: list[RuntimeAction] = []
+    if want.cap_w != control.cap_w:
+        if want.cap_w is None:
+            actions.append(ResetPowerCap(gpu.node, gpu.index, want.reason))
+        else:
+            actions.append(SetPowerCap(gpu.node, gpu.index, want.cap_w, want.reason))
+    if want.clock_lock_mhz != control.clock_lock_mhz:
+        if want.clock_lock_mhz is None:
+            actions.append(ResetClocks(gpu.node, gpu.index, want.reason))
+        else:
+            lo, hi = want.clock_lock_mhz
+            actions.append(LockClocks(gpu.node, gpu.index, lo, hi, want.reason))
+    lifted_at, floor = control.lifted_at, control.floor_w
+    if want.lift:
+        lifted_at = now
+        if control.cap_w is not None:  # the cap in force broke an SLO: stop higher next time
+            floor = control.cap_w + config.energy_min_step_fraction * gpu.power_limit_max_w
+    new = GpuControl(want.cap_w, want.clock_lock_mhz, want.owner, now, lifted_at, floor)
+
+    def commit(mb: MemoryBuilder) -> None:
+        mb.gpus[gpu.key] = new
+
+    return Proposal(want.urgency, tuple(actions), commit, f"gpu/{gpu.node}/{gpu.index}")
+
+
+def _reissue(
+    gpu: RuntimeGpu, control: GpuControl, now: float, config: RuntimeConfig
+) -> Proposal | None:
+    if control.cap_w is None or now - control.changed_at < config.reissue_after_s:
+        return None
+    if abs(gpu.power_cap_w - control.cap_w) <= _CAP_TOLERANCE_W:
+        return None
+    reason = Reason(
+        "power_cap_resent",
+        f"{gpu.node}/{gpu.index}: reports {gpu.power_cap_w:g} W, "
+        f"{now - control.changed_at:.0f} s after {control.cap_w:g} W was set",
+        (("cap_w", control.cap_w), ("reported_w", gpu.power_cap_w)),
+    )
+    new = GpuControl(
+        control.cap_w,
+        control.clock_lock_mhz,
+        control.owner,
+        now,
+        control.lifted_at,
+        control.floor_w,
+    )
+
+    def commit(mb: MemoryBuilder) -> None:
+        mb.gpus[gpu.key] = new
+
+    return Proposal(
+        Urgency.ENERGY,
+        (SetPowerCap(gpu.node, gpu.index, control.cap_w, reason),),
+        commit,
+        f"gpu/{gpu.node}/{gpu.index}",
+    )

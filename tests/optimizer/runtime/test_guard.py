@@ -1,0 +1,153 @@
+"""The SLO guard's ladder, table-driven on small snapshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.optimizer.runtime import (
+    DirectiveThrottle,
+    DirectiveUnthrottle,
+    Migrate,
+    ResetPowerCap,
+    RuntimeConfig,
+    SetPowerCap,
+    ThrottleProcess,
+    UnthrottleProcess,
+)
+from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
+
+NO_ENERGY = RuntimeConfig(energy=False)
+
+
+def kinds(plan) -> list[str]:  # type: ignore[no-untyped-def]
+    return [type(a).__name__ for a in plan.actions]
+
+
+def test_breach_climbs_the_ladder_one_rung_per_escalation_period() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")), gpu("n1", 1, job("c", milli=300)))
+    loop = Loop(NO_ENERGY)
+    seen = []
+    for _ in range(6):
+        seen.append(kinds(loop.step(s, dt=15.0)))
+    assert seen[0] == ["DirectiveThrottle"]
+    assert seen[1] == ["SetPowerCap"]
+    assert seen[2] == ["ThrottleProcess"]
+    assert seen[3] == ["Migrate"]
+    assert seen[4] == [] and seen[5] == []  # top of the ladder: nothing more to do
+
+
+def test_escalation_waits_for_the_last_rung_to_show() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(NO_ENERGY)
+    assert kinds(loop.step(s)) == ["DirectiveThrottle"]
+    assert kinds(loop.step(s, dt=14.0)) == []
+    assert kinds(loop.step(s, dt=1.0)) == ["SetPowerCap"]
+
+
+def test_reason_carries_the_numbers() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    action = Loop(NO_ENERGY).step(s).actions[0]
+    assert isinstance(action, DirectiveThrottle)
+    assert action.workload == "ns/b" and action.factor == 0.5
+    assert action.reason.code == "slo_relief_escalated"
+    assert action.reason.field("p99_ms") == 150.0
+    assert action.reason.field("target_ms") == 100.0
+    assert action.reason.field("rung") == "throttle"
+
+
+@pytest.mark.parametrize(
+    ("neighbour", "acted"),
+    [
+        (job("b", priority=100), True),  # lower priority: a victim
+        (job("b", priority=800), False),  # same priority: not ours to throttle
+        (job("b", priority=900), False),  # higher priority: never
+    ],
+)
+def test_only_lower_priority_neighbours_get_relief(neighbour, acted) -> None:  # type: ignore[no-untyped-def]
+    s = snap(gpu("n1", 0, ls("a", p99=150.0, priority=800), neighbour))
+    assert bool(Loop(NO_ENERGY).step(s).actions) is acted
+
+
+@pytest.mark.parametrize(
+    ("p99", "acted"),
+    [(150.0, True), (100.0, False), (90.0, False), (None, False)],
+)
+def test_acts_only_above_the_target(p99, acted) -> None:  # type: ignore[no-untyped-def]
+    s = snap(gpu("n1", 0, ls("a", p99=p99), job("b")))
+    assert bool(Loop(NO_ENERGY).step(s).actions) is acted
+
+
+def test_relief_is_undone_rung_by_rung_after_a_minute_of_slack() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(RuntimeConfig(energy=False, ladder=("throttle", "power_cap", "process_throttle")))
+    for _ in range(3):
+        loop.step(hot, dt=15.0)
+    cool = with_p99(hot, a=50.0)
+    undone = [a for p in loop.run(cool, 400.0) for a in p.actions]
+    assert [type(a) for a in undone] == [UnthrottleProcess, ResetPowerCap, DirectiveUnthrottle]
+
+
+def test_hysteresis_band_holds_relief() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(NO_ENERGY)
+    loop.step(hot)
+    band = with_p99(hot, a=90.0)  # between 0.8 and 1.0 x target
+    assert all(not p.actions for p in loop.run(band, 600.0))
+
+
+def test_stale_p99_keeps_relief_and_says_why() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(NO_ENERGY)
+    loop.step(hot)
+    stale = with_p99(hot, a=None)
+    plans = loop.run(stale, 600.0)
+    assert all(not p.actions for p in plans)
+    verdict = plans[-1].verdicts[0]
+    assert verdict.state.value == "unknown"
+    assert "neither meeting nor breaking" in verdict.reason.message
+    assert any("unknown" in n for n in plans[-1].notes)
+
+
+def test_no_migration_without_a_gpu_with_room() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")), gpu("n1", 1, job("c", milli=1000)))
+    loop = Loop(NO_ENERGY)
+    acts = [a for p in loop.run(s, 120.0, period=15.0) for a in p.actions]
+    assert not any(isinstance(a, Migrate) for a in acts)
+    assert any(isinstance(a, ThrottleProcess) for a in acts)
+
+
+def test_migration_names_the_gpu_with_room() -> None:
+    s = snap(
+        gpu("n1", 0, ls("a", p99=150.0), job("b")),
+        gpu("n1", 1, ls("x", p99=50.0, milli=300)),  # an SLO above b: not a target
+        gpu("n2", 0, job("c", milli=500)),
+    )
+    loop = Loop(RuntimeConfig(energy=False, ladder=("migrate",)))
+    (action,) = loop.step(s).actions
+    assert isinstance(action, Migrate)
+    assert action.away_from == ("n1", 0) and action.target == ("n2", 0)
+
+
+def test_a_moved_neighbour_gets_its_relief_back_at_once() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")), gpu("n1", 1))
+    loop = Loop(NO_ENERGY)
+    loop.step(hot)
+    moved = snap(gpu("n1", 0, ls("a", p99=150.0)), gpu("n1", 1, job("b")))
+    assert kinds(loop.step(moved, dt=5.0)) == ["DirectiveUnthrottle"]
+
+
+def test_guard_cap_is_a_clock_lock_when_preferred() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(RuntimeConfig(energy=False, prefer_clock_lock=True, guard_cap_fraction=0.6))
+    loop.step(s)
+    (action,) = loop.step(s, dt=15.0).actions
+    assert type(action).__name__ == "LockClocks"
+    assert action.max_mhz == round(0.6 * 1410)  # type: ignore[union-attr]
+
+
+def test_guard_cap_value() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(NO_ENERGY)
+    loop.step(s)
+    (action,) = loop.step(s, dt=15.0).actions
+    assert isinstance(action, SetPowerCap) and action.watts == 220.0  # 0.55 x 400 W
