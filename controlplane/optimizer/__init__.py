@@ -9,6 +9,13 @@ from controlplane.optimizer.explain import explain
 from controlplane.optimizer.fit import can_ever_fit
 from controlplane.optimizer.optimize import optimize
 from controlplane.optimizer.policy import POLICY_NAMES
+from controlplane.optimizer.runtime import (
+    RuntimeConfig,
+    RuntimeMemory,
+    RuntimePlan,
+    RuntimeSnapshot,
+    plan_runtime,
+)
 from controlplane.optimizer.types import (
     Assignment,
     Candidate,
@@ -37,10 +44,15 @@ __all__ = [
     "Plan",
     "Preemption",
     "Request",
+    "RuntimeConfig",
+    "RuntimeMemory",
+    "RuntimePlan",
+    "RuntimeSnapshot",
     "Snapshot",
     "Unschedulable",
     "WorkloadView",
     "can_ever_fit",
     "explain",
     "optimize",
+    "plan_runtime",
 ]
