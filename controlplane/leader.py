@@ -16,12 +16,20 @@ log = structlog.get_logger("aiwo.leader")
 
 
 class Elector:
-    def __init__(self, store: EtcdStore, controller_id: str, address: str, lease_s: int) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        controller_id: str,
+        address: str,
+        lease_s: int,
+        on_leader: Callable[[str], None] = lambda address: None,
+    ) -> None:
         self.store = store
         self.controller_id = controller_id
         self.address = address
         self.lease_s = lease_s
-        self.leader_address = ""
+        self._on_leader = on_leader
+        self._leader_address = ""
         self._lease_id: int | None = None
         self.campaigned = asyncio.Event()  # set after the first campaign, won or lost
 
@@ -52,7 +60,9 @@ class Elector:
 
     async def _campaign(self) -> int:
         current = await self.store.get(self.store_keys_leader)
-        if current is not None:
+        if current is None:
+            self.leader_address = ""
+        else:
             record = types_pb2.LeaderRecord()
             record.ParseFromString(current.value)
             self.leader_address = record.address
@@ -67,6 +77,17 @@ class Elector:
         else:
             await self.store.revoke(self._lease_id)
         return epoch
+
+    @property
+    def leader_address(self) -> str:
+        return self._leader_address
+
+    @leader_address.setter
+    def leader_address(self, address: str) -> None:
+        if address != self._leader_address:
+            log.info("leader_known", leader=address or "none", controller=self.controller_id)
+        self._leader_address = address
+        self._on_leader(address)
 
     @property
     def store_keys_leader(self) -> str:

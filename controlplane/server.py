@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from controlplane.config import ControllerConfig
 from controlplane.decisions import Decisions
 from controlplane.events import EventLog
+from controlplane.forwarding import Forwarder, ForwardingInterceptor
 from controlplane.keys import Keys
 from controlplane.leader import Elector
 from controlplane.metrics import MetricsInterceptor, register_collector
@@ -88,8 +89,9 @@ class Controller:
         self.state.nodes.subscribe(lambda *_: self.wake.set())
         self.state.workloads.subscribe(lambda *_: self.wake.set())
 
+        self.forwarder = Forwarder(self.leadership, lambda: self.address)
         self.server = grpc.aio.server(
-            interceptors=[MetricsInterceptor()],
+            interceptors=[ForwardingInterceptor(self.forwarder), MetricsInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -144,9 +146,19 @@ class Controller:
 
         if self.config.metrics_listen:
             self._start_metrics()
-        self._unregister_collector = register_collector(self.state)
+            # One process-wide registry: only a controller that serves metrics registers.
+            self._unregister_collector = register_collector(self.state)
 
-        elector = Elector(self.store, self.controller_id, self.address, self.config.leader_lease_s)
+        def on_leader(address: str) -> None:
+            self.leadership.leader_address = address
+
+        elector = Elector(
+            self.store,
+            self.controller_id,
+            self.address,
+            self.config.leader_lease_s,
+            on_leader=on_leader,
+        )
         self.elector = elector
         self._tasks.append(asyncio.create_task(elector.run(self._lead), name="elector"))
         self._tasks.append(asyncio.create_task(self.events.run_flusher(), name="events"))
@@ -170,7 +182,6 @@ class Controller:
         self.metrics_address = f"{host}:{server.server_port}"
 
     async def _lead(self) -> None:
-        self.leadership.leader_address = self.address
         self.state.liveness.grace_all([name for name, _ in self.state.nodes.items()], time.time())
         reconciler = Reconciler(
             self.config, self.optimizer_config, self.state, self.decisions, self.wake
@@ -214,6 +225,8 @@ class Controller:
             await self.elector.resign()
         if self.server is not None:
             await self.server.stop(grace_s)
+        with contextlib.suppress(Exception):
+            await self.forwarder.close()
         for cache in self.state.caches:
             await cache.stop()
         if self._unregister_collector is not None:

@@ -23,16 +23,30 @@ async def validate(context: grpc.aio.ServicerContext, check: Callable[[], object
         await abort_invalid(context, exc)
 
 
+LEADER_METADATA_KEY = "aiwo-leader"
+
+
 class Leadership:
-    """Writes are the leader's alone; others answer UNAVAILABLE naming where the leader is."""
+    """Writes are the leader's alone; others answer UNAVAILABLE naming where the leader is.
+
+    The leader's address also travels as trailing metadata (`aiwo-leader`), so that agents
+    can go straight there.
+    """
 
     def __init__(self, store: EtcdStore) -> None:
         self.store = store
         self.leader_address = ""
 
+    @property
+    def is_leader(self) -> bool:
+        return self.store.epoch > 0
+
     async def require(self, context: grpc.aio.ServicerContext) -> None:
         if self.store.epoch <= 0:
-            where = f"; the leader is at {self.leader_address}" if self.leader_address else ""
+            where = ""
+            if self.leader_address:
+                where = f"; the leader is at {self.leader_address}"
+                context.set_trailing_metadata(((LEADER_METADATA_KEY, self.leader_address),))
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, f"this controller is not the leader{where}"
             )

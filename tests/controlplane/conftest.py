@@ -49,7 +49,7 @@ async def stubs(controller: Controller) -> AsyncIterator[Stubs]:
 
 
 @pytest.fixture
-def make_controller(controller_config: ControllerConfig):  # type: ignore[no-untyped-def]
+async def make_controller(controller_config: ControllerConfig):  # type: ignore[no-untyped-def]
     """For tests that need a second controller or a restart on the same etcd prefix."""
     made: list[Controller] = []
 
@@ -60,3 +60,5 @@ def make_controller(controller_config: ControllerConfig):  # type: ignore[no-unt
         return ctl
 
     yield start
+    for ctl in made:
+        await ctl.stop(0)

@@ -1,0 +1,102 @@
+"""Two controller replicas on one etcd: one leads, the other serves reads and forwards writes."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from controlplane.server import Controller
+from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2, workload_pb2_grpc
+from tests.controlplane.agentsim import ScriptedAgent, node_info
+from tests.controlplane.conftest import Stubs
+from tests.helpers import assert_eventually
+
+
+async def _pair(make_controller) -> tuple[Controller, Controller]:  # type: ignore[no-untyped-def]
+    first = await make_controller(controller_id="c1")
+    second = await make_controller(controller_id="c2")
+    await assert_eventually(lambda: first.store.epoch > 0 or second.store.epoch > 0)
+    leader, follower = (first, second) if first.store.epoch > 0 else (second, first)
+    await assert_eventually(lambda: follower.leadership.leader_address == leader.address)
+    return leader, follower
+
+
+async def test_follower_forwards_writes_and_serves_reads(make_controller) -> None:  # type: ignore[no-untyped-def]
+    leader, follower = await _pair(make_controller)
+    agent = ScriptedAgent(leader.address, node_info("node-a", gpus=2))
+    await agent.start()
+    try:
+        async with grpc.aio.insecure_channel(follower.address) as channel:
+            stubs = Stubs(channel)
+            created = await stubs.workload.Register(
+                workload_pb2.RegisterWorkloadRequest(
+                    name="web",
+                    namespace="default",
+                    spec=types_pb2.WorkloadSpec(resources=types_pb2.Resources(gpus=1)),
+                )
+            )
+            assert created.uid
+            # Errors come back unchanged through the proxy.
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stubs.workload.Register(workload_pb2.RegisterWorkloadRequest(name="BAD"))
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert info.value.details().startswith("name:")
+
+            # The follower's own cache catches up through its watch.
+            async def placed_on_follower() -> bool:
+                workloads = (
+                    await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest())
+                ).workloads
+                return len(workloads) == 1 and workloads[0].node == "node-a"
+
+            await assert_eventually(placed_on_follower)
+
+            # The application stream works through the follower too.
+            call = workload_pb2_grpc.WorkloadServiceStub(channel).Attach()
+            await call.write(
+                workload_pb2.AppMessage(
+                    hello=workload_pb2.AttachHello(name="web", namespace="default")
+                )
+            )
+            directive = await call.read()
+            assert (
+                directive.kind == types_pb2.DIRECTIVE_KIND_PLACEMENT and directive.node == "node-a"
+            )
+            call.cancel()
+
+            # Agents are told where the leader is, in the message and as metadata.
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stubs.node.Register(node_pb2.RegisterNodeRequest(node=node_info("node-b")))
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert leader.address in refused.value.details()
+            trailing = dict(refused.value.trailing_metadata() or ())
+            assert trailing.get("aiwo-leader") == leader.address
+    finally:
+        await agent.stop()
+
+
+async def test_follower_takes_over_when_the_leader_steps_down(make_controller) -> None:  # type: ignore[no-untyped-def]
+    leader, follower = await _pair(make_controller)
+    old_epoch = leader.store.epoch
+    started = time.monotonic()
+    await leader.stop(0)
+    await assert_eventually(lambda: follower.store.epoch > 0, timeout_s=10)
+    assert follower.store.epoch > old_epoch
+    assert time.monotonic() - started < 5
+    assert follower.leadership.leader_address == follower.address
+
+
+async def test_a_deposed_leader_cannot_write(make_controller) -> None:  # type: ignore[no-untyped-def]
+    from controlplane.store import FencingError, Write
+
+    leader, follower = await _pair(make_controller)
+    epoch = leader.store.epoch
+    # Someone else takes the leader key (as after our lease expired while we were paused).
+    await leader.store.client.delete(leader.keys.leader.encode())
+    await assert_eventually(lambda: follower.store.epoch > 0, timeout_s=10)
+    leader.store.epoch = epoch  # the paused process still believes it leads
+    with pytest.raises(FencingError):
+        await leader.store.commit([Write(leader.keys.node("ghost"), b"x")])
+    assert await leader.store.get(leader.keys.node("ghost")) is None
