@@ -28,6 +28,9 @@ from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.agent")
 
+# The controller names its leader in this trailing metadata when it refuses an agent.
+LEADER_METADATA_KEY = "aiwo-leader"
+
 SILENCE_LIMIT_S = 8.0  # the controller sends a heartbeat every 2 s
 AGENT_VERSION = "0.1.0"
 
@@ -46,6 +49,9 @@ class Agent:
         self.net_sampler = net_sampler
         self.executor = executor or Executor(backend)
         self.capabilities = capabilities
+        # Controller replicas, comma-separated in config; followers name the leader.
+        self.endpoints = [e.strip() for e in config.controller.split(",") if e.strip()]
+        self.target = self.endpoints[0]
         self.state_file = Path(config.state_dir) / "agent-state.json"
         self.state = AgentState(highest_epoch=self._load_epoch())
         self.outbox: asyncio.Queue[node_pb2.AgentMessage] = asyncio.Queue(4096)
@@ -84,12 +90,19 @@ class Agent:
             except grpc.aio.AioRpcError as exc:
                 log.warning(
                     "controller_unreachable",
-                    controller=self.config.controller,
+                    controller=self.target,
                     code=exc.code().name,
                     detail=exc.details(),
                 )
+                leader = dict(exc.trailing_metadata() or ()).get(LEADER_METADATA_KEY)
+                if isinstance(leader, str) and leader and leader != self.target:
+                    log.info("following_leader", leader=leader)
+                    self.target = leader  # a follower named the leader: go there at once
+                    continue
+                self._next_target()
             except (ConnectionError, TimeoutError, OSError) as exc:
-                log.warning("controller_connection_lost", error=str(exc))
+                log.warning("controller_connection_lost", controller=self.target, error=str(exc))
+                self._next_target()
             finally:
                 self.connected.clear()
             if stop.is_set():
@@ -102,13 +115,21 @@ class Agent:
                 await asyncio.wait_for(stop.wait(), delay)
             backoff = min(backoff * 2, self.config.backoff_max_s)
 
+    def _next_target(self) -> None:
+        """Try the next configured controller replica (any of them can name the leader)."""
+        if self.target in self.endpoints:
+            index = (self.endpoints.index(self.target) + 1) % len(self.endpoints)
+        else:
+            index = 0
+        self.target = self.endpoints[index]
+
     async def _session(self, stop: asyncio.Event) -> None:
         options = [
             ("grpc.keepalive_time_ms", 10_000),
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
         ]
-        async with grpc.aio.insecure_channel(self.config.controller, options=options) as channel:
+        async with grpc.aio.insecure_channel(self.target, options=options) as channel:
             stub = node_pb2_grpc.NodeServiceStub(channel)
             reply = await stub.Register(
                 node_pb2.RegisterNodeRequest(node=self.node_info()), timeout=5
@@ -128,7 +149,7 @@ class Agent:
             self.connected.set()
             log.info(
                 "agent_connected",
-                controller=self.config.controller,
+                controller=self.target,
                 node=self.config.node,
                 epoch=reply.epoch,
             )

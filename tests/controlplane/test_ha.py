@@ -100,3 +100,33 @@ async def test_a_deposed_leader_cannot_write(make_controller) -> None:  # type: 
     with pytest.raises(FencingError):
         await leader.store.commit([Write(leader.keys.node("ghost"), b"x")])
     assert await leader.store.get(leader.keys.node("ghost")) is None
+
+
+async def test_agent_given_every_replica_finds_the_leader(make_controller, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import contextlib
+
+    from nodeagent.agent import Agent
+    from nodeagent.config import AgentConfig
+    from nodeagent.gpu import make_backend
+
+    leader, follower = await _pair(make_controller)
+    config = AgentConfig(
+        controller=f"{follower.address},{leader.address}",
+        node="node-z",
+        backend="sim",
+        sim_gpus=2,
+        state_dir=str(tmp_path),
+        backoff_initial_s=0.05,
+    ).resolved()
+    agent = Agent(config, make_backend("sim", model="H100", count=2, node_name="node-z"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        assert agent.target == leader.address
+        await assert_eventually(lambda: leader.state.nodes.get("node-z") is not None)
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 5)
