@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from controlplane.optimizer.types import MILLI_PER_GPU, Request
 
@@ -25,18 +26,7 @@ class Demand:
 
     @classmethod
     def of(cls, request: Request, service: str = "") -> Demand:
-        gpus = max(0, request.gpus)
-        # The trace has shares above 1000; a GPU cannot give more than all of itself.
-        milli = min(max(0, request.milli_gpu), MILLI_PER_GPU) if gpus else 0
-        return cls(
-            cpu_milli=max(0, request.cpu_milli),
-            memory_mib=max(0, request.memory_mib),
-            gpus=gpus,
-            milli=milli,
-            gpu_memory_mib=max(0, request.gpu_memory_mib) if gpus else 0,
-            models=request.gpu_models,
-            service=service,
-        )
+        return _demand_of(request, service)
 
     @property
     def shared(self) -> bool:
@@ -56,3 +46,20 @@ class Demand:
         if self.gpus == 0:
             return -1
         return 0 if self.shared else self.gpus
+
+
+# Snapshots repeat a few hundred request shapes over thousands of workloads: build each once.
+@lru_cache(maxsize=65_536)
+def _demand_of(request: Request, service: str) -> Demand:
+    gpus = max(0, request.gpus)
+    # The trace has shares above 1000; a GPU cannot give more than all of itself.
+    milli = min(max(0, request.milli_gpu), MILLI_PER_GPU) if gpus else 0
+    return Demand(
+        cpu_milli=max(0, request.cpu_milli),
+        memory_mib=max(0, request.memory_mib),
+        gpus=gpus,
+        milli=milli,
+        gpu_memory_mib=max(0, request.gpu_memory_mib) if gpus else 0,
+        models=request.gpu_models,
+        service=service,
+    )

@@ -30,13 +30,14 @@ def prepare(snapshot: Snapshot, config: OptimizerConfig,
     `exclude` leaves one workload's own capacity free (used by explain for placed work).
     """
     state = ClusterState.of_nodes(snapshot.nodes, seed=config.seed)
-    placed = [w for w in snapshot.workloads if w.assignment is not None and w.key != exclude]
+    demands = [Demand.of(w.request, w.service) for w in snapshot.workloads]
+    placed = [(w, d) for w, d in zip(snapshot.workloads, demands, strict=True)
+              if w.assignment is not None and w.key != exclude]
     unknown = state.apply(placed)
     policy = build_policy(config.policy, config.plugin_args)
     # What has arrived is the best estimate of what will arrive: plugins that learn the
     # workload mix (FGD's typical pods) learn it from every workload the snapshot holds.
-    for w in snapshot.workloads:
-        policy.observe(Demand.of(w.request, w.service))
+    policy.observe_many(demands)
     notes = [f"workload {k} is placed on an unknown node; its capacity is ignored" for k in unknown]
     return state, policy, notes
 
@@ -51,7 +52,7 @@ def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
     state, policy, notes = prepare(snapshot, config)
     filters = build_filters()
     rng = np.random.default_rng(config.seed)
-    victims = _victims(snapshot, state, now, config) if config.preemption else []
+    victims: list[Victim] | None = None  # built on first need: most plans preempt nothing
     placements: list[Placement] = []
     unschedulable: list[Unschedulable] = []
     preemptions: list[Preemption] = []
@@ -68,13 +69,17 @@ def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
                 candidates=choice.candidates,
             ))
             continue
-        eviction = find_eviction(state, demand, w.priority, victims) if victims else None
+        eviction = None
+        if config.preemption:
+            if victims is None:
+                victims = _victims(snapshot, state, now, config)
+            eviction = find_eviction(state, demand, w.priority, victims)
         if eviction is not None:
             placement, evicted = _preempt(state, demand, w, eviction, now, policy.name)
             placements.append(placement)
             preemptions.extend(evicted)
             gone = {v.key for v in eviction.victims}
-            victims = [v for v in victims if v.key not in gone]
+            victims = [v for v in victims or () if v.key not in gone]
             continue
         never = never_fits(state, demand, w.key)
         unschedulable.append(never or Unschedulable(w.key, summarize(state.size, fr),

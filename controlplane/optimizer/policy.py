@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,10 @@ class Policy:
     def observe(self, demand: Demand) -> None:
         for plugin, _ in self.plugins:
             plugin.observe(demand)
+
+    def observe_many(self, demands: Sequence[Demand]) -> None:
+        for plugin, _ in self.plugins:
+            plugin.observe_many(demands)
 
     def score(self, inp: ScoreInput) -> Scores:
         if len(self.plugins) == 1 and self.plugins[0][1] == 1.0:

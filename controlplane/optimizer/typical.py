@@ -40,6 +40,11 @@ class TypicalPods:
         self.counts[shape_of(d)] += 1
         self.generation += 1
 
+    def observe_many(self, demands: Iterable[Demand]) -> None:
+        before = self.total
+        self.counts.update(shape_of(d) for d in demands)
+        self.generation += self.total - before
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())

@@ -109,10 +109,12 @@ def test_default_spreads_replicas_of_one_service() -> None:
     placed = [workload("a/r0").wants(gpus=1).service("llm").on("n1", (0,))]
     p = place("default", nodes, placed, workload("a/r1").wants(gpus=1).service("llm"))
     assert p.node == "n2"
-    # Without a service, the same request packs next to the placed one instead.
-    placed = [workload("a/r0").wants(gpus=1).on("n1", (0,))]
-    p2 = place("default", nodes, placed, workload("a/r1").wants(gpus=1))
-    assert p2.node == "n1"
+    # Without a service the spread term is neutral: default chooses as aiwo alone does.
+    for placed in ([workload("a/r0").wants(gpus=1).on("n1", (0,))],
+                   [workload("a/r0").wants(gpus=1).on("n2", (0,))]):
+        pending = workload("a/r1").wants(gpus=1)
+        assert place("default", nodes, placed, pending).node == place(
+            "aiwo", nodes, placed, pending).node
 
 
 def test_order_is_priority_then_creation() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,11 +38,16 @@ class ScorePlugin(Protocol):
         """Sees every workload that arrives (placed or not), for plugins that learn the mix."""
         ...
 
+    def observe_many(self, demands: Sequence[Demand]) -> None: ...
+
 
 class Stateless:
     """Mixin for plugins that learn nothing from arrivals."""
 
     def observe(self, demand: Demand) -> None:
+        return None
+
+    def observe_many(self, demands: Sequence[Demand]) -> None:
         return None
 
 

@@ -9,6 +9,7 @@ learned from arrivals (what a controller can do).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,10 @@ class FragmentationMixin:
     def observe(self, demand: Demand) -> None:
         if self.learning:
             self.typical.observe(demand)
+
+    def observe_many(self, demands: Sequence[Demand]) -> None:
+        if self.learning:
+            self.typical.observe_many(demands)
 
     def model(self, state: ClusterState) -> FragModel | None:
         gen = self.typical.generation
