@@ -40,8 +40,13 @@ class Proc:
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def record(self) -> dict[str, object]:
-        return {"role": self.role, "name": self.name, "address": self.address,
-                "pid": self.pid, "log": self.log}
+        return {
+            "role": self.role,
+            "name": self.name,
+            "address": self.address,
+            "pid": self.pid,
+            "log": self.log,
+        }
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class ClusterSpec:
     node_cpu_milli: int = 96_000
     node_memory_mib: int = 1_048_576
     policy: str = "default"
+    controllers: int = 1
+    etcd_members: int = 1
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -97,6 +104,10 @@ class LocalCluster:
         self.controller_address = ""
         self.metrics_address = ""
         self.etcd_endpoint = ""
+        self.etcd_endpoints: list[str] = []
+        self.controller_addresses: list[str] = []
+        self.metrics_addresses: list[str] = []
+        self.ports: dict[str, int] = {}
         self.started_unix = time.time()
         self._logs: list[IO[bytes]] = []
 
@@ -141,61 +152,103 @@ class LocalCluster:
         return proc
 
     def _start_etcd(self, previous: dict[str, int]) -> None:
-        client_port = free_port(previous.get("etcd_client", DEFAULT_ETCD_CLIENT_PORT))
-        peer_port = free_port(previous.get("etcd_peer", DEFAULT_ETCD_PEER_PORT))
-        if peer_port == client_port:
-            peer_port = free_port()
-        self.ports = {"etcd_client": client_port, "etcd_peer": peer_port}
-        client_url, peer_url = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
-        self.etcd_endpoint = f"127.0.0.1:{client_port}"
-        proc = self._spawn(
-            "etcd",
-            "etcd",
-            self.etcd_endpoint,
-            [
-                etcd_binary(),
-                "--name", "aiwo",
-                "--data-dir", str(self.state_dir / "etcd"),
-                "--listen-client-urls", client_url,
-                "--advertise-client-urls", client_url,
-                "--listen-peer-urls", peer_url,
-                "--initial-advertise-peer-urls", peer_url,
-                "--initial-cluster", f"aiwo={peer_url}",
-                "--log-level", "warn",
-            ],
-        )  # fmt: skip
-        self._wait_port(proc, client_port, 20.0)
+        """`etcd_members` members as one cluster on loopback (one member: the local default)."""
+        self.ports = {}
+        taken: set[int] = set()
+
+        def port(key: str, default: int) -> int:
+            chosen = free_port(previous.get(key, default))
+            while chosen in taken:
+                chosen = free_port()
+            taken.add(chosen)
+            self.ports[key] = chosen
+            return chosen
+
+        members = []
+        for i in range(1, self.spec.etcd_members + 1):
+            suffix = "" if i == 1 else f"_{i}"
+            client = port(f"etcd_client{suffix}", DEFAULT_ETCD_CLIENT_PORT + 10 * (i - 1))
+            peer = port(f"etcd_peer{suffix}", DEFAULT_ETCD_PEER_PORT + 10 * (i - 1))
+            members.append((f"aiwo-{i}", client, peer))
+        initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in members)
+        self.etcd_endpoints = [f"127.0.0.1:{client}" for _, client, _ in members]
+        self.etcd_endpoint = ",".join(self.etcd_endpoints)
+        started = []
+        for name, client, peer in members:
+            client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+            data_dir = self.state_dir / "etcd" / name
+            proc = self._spawn(
+                "etcd",
+                f"etcd-{name.rsplit('-', 1)[-1]}" if self.spec.etcd_members > 1 else "etcd",
+                f"127.0.0.1:{client}",
+                [
+                    etcd_binary(),
+                    "--name", name,
+                    "--data-dir", str(data_dir),
+                    "--listen-client-urls", client_url,
+                    "--advertise-client-urls", client_url,
+                    "--listen-peer-urls", peer_url,
+                    "--initial-advertise-peer-urls", peer_url,
+                    "--initial-cluster", initial,
+                    "--initial-cluster-state", "new",
+                    "--initial-cluster-token", "aiwo-local",
+                    "--log-level", "warn",
+                ],
+            )  # fmt: skip
+            started.append((proc, client))
+        for proc, client in started:
+            self._wait_port(proc, client, 30.0)
 
     def _start_controller(self, previous: dict[str, int]) -> None:
-        port = free_port(previous.get("controller", DEFAULT_CONTROLLER_PORT))
-        metrics = free_port(previous.get("metrics", DEFAULT_METRICS_PORT))
-        if metrics == port:
-            metrics = free_port()
-        self.ports.update(controller=port, metrics=metrics)
-        ready = self.state_dir / "controller.ready"
-        ready.unlink(missing_ok=True)
-        proc = self._spawn(
-            "controller",
-            "controller",
-            f"127.0.0.1:{port}",
-            [
-                *program("aiwo-controller", "controlplane.main"),
-                "--listen", f"127.0.0.1:{port}",
-                "--etcd-endpoints", self.etcd_endpoint,
-                "--metrics-listen", f"127.0.0.1:{metrics}",
-                "--policy", self.spec.policy,
-                "--ready-file", str(ready),
-            ],
-        )  # fmt: skip
+        """`controllers` replicas; one leads, the others serve reads and forward writes."""
+        self.controller_addresses = []
+        self.metrics_addresses = []
+        pending = []
+        for i in range(1, self.spec.controllers + 1):
+            suffix = "" if i == 1 else f"_{i}"
+            port = free_port(previous.get(f"controller{suffix}", DEFAULT_CONTROLLER_PORT + i - 1))
+            while port in self.ports.values():
+                port = free_port()
+            self.ports[f"controller{suffix}"] = port
+            metrics = free_port(previous.get(f"metrics{suffix}", DEFAULT_METRICS_PORT + i - 1))
+            while metrics in self.ports.values():
+                metrics = free_port()
+            self.ports[f"metrics{suffix}"] = metrics
+            name = "controller" if self.spec.controllers == 1 else f"controller-{i}"
+            ready = self.state_dir / f"{name}.ready"
+            ready.unlink(missing_ok=True)
+            proc = self._spawn(
+                "controller",
+                name,
+                f"127.0.0.1:{port}",
+                [
+                    *program("aiwo-controller", "controlplane.main"),
+                    "--listen", f"127.0.0.1:{port}",
+                    "--etcd-endpoints", self.etcd_endpoint,
+                    "--metrics-listen", f"127.0.0.1:{metrics}",
+                    "--controller-id", name,
+                    "--policy", self.spec.policy,
+                    "--ready-file", str(ready),
+                ],
+            )  # fmt: skip
+            pending.append((proc, ready))
         deadline = time.monotonic() + 30.0
-        while not ready.exists():
-            self._check_alive(proc)
-            if time.monotonic() > deadline:
-                raise ClusterError(f"the controller did not become ready; see {proc.log}")
-            time.sleep(0.05)
-        info = json.loads(ready.read_text())
-        self.controller_address = info["address"]
-        self.metrics_address = info.get("metrics", "")
+        for proc, ready in pending:
+            while not ready.exists():
+                self._check_alive(proc)
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{proc.name} did not become ready; see {proc.log}")
+                time.sleep(0.05)
+            info = json.loads(ready.read_text())
+            self.controller_addresses.append(info["address"])
+            self.metrics_addresses.append(info.get("metrics", ""))
+        self.metrics_address = self.metrics_addresses[0]
+        if len(self.controller_addresses) == 1:
+            self.controller_address = self.controller_addresses[0]
+        else:
+            # A gRPC target naming every replica: clients use the first that answers, and
+            # any replica serves reads and forwards writes to the leader.
+            self.controller_address = "ipv4:" + ",".join(self.controller_addresses)
 
     def _start_agent(self, node: str) -> None:
         self._spawn(
@@ -204,7 +257,7 @@ class LocalCluster:
             "",
             [
                 *program("aiwo-agent", "nodeagent.main"),
-                "--controller", self.controller_address,
+                "--controller", ",".join(self.controller_addresses),
                 "--node", node,
                 "--backend", "sim",
                 "--sim-gpu-model", self.spec.gpu_model,
@@ -239,6 +292,7 @@ class LocalCluster:
     def write_cluster_file(self) -> None:
         data = {
             "controller": self.controller_address,
+            "controllers": self.controller_addresses,
             "metrics": self.metrics_address,
             "etcd": self.etcd_endpoint,
             "state_dir": str(self.state_dir),
@@ -261,6 +315,21 @@ class LocalCluster:
             for p in self.procs
             if p.role != "workload" and p.popen is not None and p.popen.poll() is not None
         ]
+
+    def fatal(self, dead: list[Proc]) -> bool:
+        """Whether the cluster cannot go on without them: the last controller, an etcd
+        majority, or any part that is not replicated. A replica's death is survivable,
+        and is what fault tests and demos of failover do on purpose."""
+        for role in ("controller", "etcd"):
+            total = sum(1 for p in self.procs if p.role == role)
+            lost = sum(1 for p in dead if p.role == role)
+            if total == 1 and lost:
+                return True
+            if role == "controller" and lost == total:
+                return True
+            if role == "etcd" and lost > (total - 1) // 2:
+                return True  # quorum lost
+        return False
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Stop in reverse order of start: workloads, agents, controller, etcd."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sdk.cli import bench as bench_module
+from sdk.cli import cluster as cluster_module
 from sdk.cli import commands, top, workload
 from sdk.cli._app import AiwoGroup, CliState
 from sdk.cli.up import up
@@ -38,6 +39,7 @@ for command in (
     workload.deregister,
     bench_module.bench,
     up,
+    cluster_module.cluster,
 ):
     cli.add_command(command)
 

@@ -45,6 +45,20 @@ class _Stop(Exception):
 @click.option("--gpus-per-node", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--gpu-model", default="H100", show_default=True, help="Simulated GPU model.")
 @click.option("--policy", default="default", show_default=True, help="Placement policy.")
+@click.option(
+    "--controllers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="Controller replicas (one leads; the others serve reads, forward writes).",
+)
+@click.option(
+    "--etcd-members",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="etcd members, as one cluster on loopback (3 or 5 tolerate failures).",
+)
 @click.option("--demo", is_flag=True, help="Also start the example workloads and a live view.")
 @click.option(
     "--duration",
@@ -58,6 +72,8 @@ def up(
     gpus_per_node: int,
     gpu_model: str,
     policy: str,
+    controllers: int,
+    etcd_members: int,
     demo: bool,
     duration: float | None,
 ) -> None:
@@ -67,7 +83,15 @@ def up(
     """
     console = Console(stderr=True)
     directory = (state_dir or default_state_dir()).expanduser().resolve()
-    spec = ClusterSpec(directory, nodes, gpus_per_node, gpu_model, policy=policy)
+    spec = ClusterSpec(
+        directory,
+        nodes,
+        gpus_per_node,
+        gpu_model,
+        policy=policy,
+        controllers=controllers,
+        etcd_members=etcd_members,
+    )
     cluster = LocalCluster(spec)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -83,11 +107,16 @@ def up(
         if demo:
             _start_demo(cluster, duration)
             viewer = _start_viewer(cluster, duration)
+        reported: set[str] = set()
         while duration is None or time.monotonic() - started < duration:
             dead = cluster.dead()
-            if dead:
+            if dead and cluster.fatal(dead):
                 names = ", ".join(f"{p.name} (see {p.log})" for p in dead)
                 raise ClusterError(f"stopped because a process exited: {names}")
+            for proc in dead:
+                if proc.name not in reported:
+                    reported.add(proc.name)
+                    console.print(f"[yellow]{proc.name} exited; its replicas carry on[/yellow]")
             time.sleep(0.25)
         if viewer is not None:
             _wait_quietly(viewer, 3.0)
@@ -111,8 +140,8 @@ def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> No
     console.print(
         f"[bold green]aiwo is up[/bold green]: {spec.nodes} nodes × {spec.gpus_per_node} "
         f"simulated {spec.gpu_model} GPUs\n"
-        f"  controller  {cluster.controller_address}\n"
-        f"  metrics     http://{cluster.metrics_address}/metrics\n"
+        f"  controller  {', '.join(cluster.controller_addresses)}\n"
+        f"  metrics     {', '.join(f'http://{m}/metrics' for m in cluster.metrics_addresses)}\n"
         f"  etcd        {cluster.etcd_endpoint}\n"
         f"  state       {directory} (logs in {cluster.log_dir})\n"
         "In another shell: [bold]aiwo nodes[/bold], [bold]aiwo gpus[/bold], "
