@@ -89,7 +89,13 @@ async def _run(config: AgentConfig) -> int:
         controller_address=config.controller,
         throttler=throttler,
         on_event=agent.report_supervisor_event,
+        owner=config.node,
     )
+    # Workloads left running by a previous life of this agent would run twice once the
+    # controller's assignment set restarts them: stop them first.
+    leftovers = await supervisor.reap_leftovers()
+    if leftovers:
+        log.warning("stopped_leftover_workloads", process_groups=leftovers)
     agent.executor = Executor(backend, supervisor=supervisor, throttler=throttler)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

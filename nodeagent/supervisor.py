@@ -133,6 +133,7 @@ class Supervisor:
         *,
         base_env: Mapping[str, str] | None = None,
         leftover_grace_s: float = 2.0,
+        owner: str = "",
     ) -> None:
         """`base_env`: the environment every workload starts from; by default the agent's own
         without its AIWO_* settings (they may carry the agent's credentials).
@@ -146,6 +147,9 @@ class Supervisor:
             base_env = {k: v for k, v in os.environ.items() if not k.startswith("AIWO_")}
         self._base_env = dict(base_env)
         self._leftover_grace_s = leftover_grace_s
+        # Marks every child (AIWO_OWNER) so that a restarted agent can find what its previous
+        # life left running: workloads run in sessions of their own and outlive a kill -9.
+        self.owner = owner
         self._managed: dict[str, _Managed] = {}
 
     # --- queries ------------------------------------------------------------------------------
@@ -273,8 +277,21 @@ class Supervisor:
             "AIWO_WORKLOAD_UID": uid,
             "AIWO_CHECKPOINT_DIR": str(checkpoint),
             "AIWO_CONTROLLER": self.controller_address,
+            **({"AIWO_OWNER": self.owner} if self.owner else {}),
         }
         return {**self._base_env, **dict(spec.env), **injected}
+
+    async def reap_leftovers(self, grace_s: float = 5.0) -> list[int]:
+        """Stop every process group a previous run of this agent left behind.
+
+        Called before the agent connects: the controller's assignment set then starts what
+        should run here, exactly once. Returns the process groups it stopped."""
+        if not self.owner:
+            return []
+        groups = await asyncio.to_thread(_owned_groups, f"AIWO_OWNER={self.owner}".encode())
+        for pgid in sorted(groups):
+            await self._terminate_group(pgid, grace_s)
+        return sorted(groups)
 
     async def _spawn(self, managed: _Managed) -> None:
         spec = managed.spec
@@ -424,6 +441,20 @@ class Supervisor:
             except Exception:  # a broken listener must not stop supervision
                 log.exception("process_event_listener_failed", workload=event.workload)
         return event
+
+
+def _owned_groups(marker: bytes) -> set[int]:
+    """Process groups of live processes whose environment carries `marker`."""
+    groups: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                groups.add(os.getpgid(int(entry.name)))
+        except (OSError, ProcessLookupError):
+            continue
+    return groups
 
 
 def _split(workload: str) -> tuple[str, str]:

@@ -92,3 +92,27 @@ async def test_sync_releases_what_the_controller_no_longer_places_here(executor:
             or Path(f"/proc/{gone_pid}/stat").read_text().split()[2] == "Z"
         )
     )
+
+
+async def test_a_restarted_agent_stops_what_its_previous_life_left_running(tmp_path: Path) -> None:
+    sleeper = ("/bin/sh", "-c", "sleep 60")
+    from nodeagent.supervisor import LaunchSpec
+
+    first = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-q")
+    pid = await first.start("ns/left", "u1", LaunchSpec(command=sleeper), [0])
+    assert pid is not None
+    # The agent dies without stopping its workloads (kill -9): a new supervisor takes over.
+    second = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-q")
+    other = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-r")
+    assert await other.reap_leftovers() == []
+    groups = await second.reap_leftovers(grace_s=2)
+    assert pid in groups
+
+    def gone() -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        except OSError:
+            return True
+
+    await assert_eventually(gone)
+    await first.shutdown(1.0)
