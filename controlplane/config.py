@@ -33,6 +33,13 @@ class ControllerConfig:
     log_format: str = "console"  # or "json"
     log_level: str = "info"
     ready_file: str = ""
+    # Security (docs/security.md). Without tls_cert the controller serves plaintext and
+    # logs a warning; with it, every caller must present a certificate signed by tls_ca.
+    tls_cert: str = ""  # PEM: the controller's certificate (chain)
+    tls_key: str = ""  # PEM: its private key
+    tls_ca: str = ""  # PEM bundle that signs agent and client certificates
+    auth: str = "none"  # "token": bearer tokens with roles; "none": every caller is admin
+    tokens_file: str = ""  # hashed tokens accepted besides etcd's (the first admin's)
 
     def validate(self) -> ControllerConfig:
         for name in ("listen",):
@@ -62,6 +69,13 @@ class ControllerConfig:
             raise ConfigError("events_kept: must be >= 1")
         if self.log_format not in ("console", "json"):
             raise ConfigError("log_format: must be 'console' or 'json'")
+        tls = {"tls_cert": self.tls_cert, "tls_key": self.tls_key, "tls_ca": self.tls_ca}
+        if any(tls.values()) and not all(tls.values()):
+            missing = ", ".join(name for name, value in tls.items() if not value)
+            # tls_ca too: agents are identified by their certificates, so TLS is mutual.
+            raise ConfigError(f"{missing}: TLS needs tls_cert, tls_key and tls_ca together")
+        if self.auth not in ("none", "token"):
+            raise ConfigError(f"auth: must be 'none' or 'token', got {self.auth!r}")
         return self
 
 

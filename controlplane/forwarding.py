@@ -37,9 +37,15 @@ _PASSED_METADATA = ("authorization",)
 
 
 class Forwarder:
-    def __init__(self, leadership: Leadership, own_address: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        leadership: Leadership,
+        own_address: Callable[[], str],
+        open_channel: Callable[[str], grpc.aio.Channel] = grpc.aio.insecure_channel,
+    ) -> None:
         self._leadership = leadership
         self._own_address = own_address
+        self._open_channel = open_channel  # TLS between replicas when the cluster uses it
         self._channel: grpc.aio.Channel | None = None
         self._channel_target = ""
 
@@ -55,7 +61,7 @@ class Forwarder:
     def channel(self, target: str) -> grpc.aio.Channel:
         if self._channel is None or self._channel_target != target:
             old = self._channel
-            self._channel = grpc.aio.insecure_channel(target)
+            self._channel = self._open_channel(target)
             self._channel_target = target
             if old is not None:
                 asyncio.get_running_loop().create_task(old.close())

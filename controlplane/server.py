@@ -16,6 +16,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from controlplane.auth import SERVICE_NAME as AUTH_SERVICE_NAME
+from controlplane.auth import AuthPlane, peer_channel
 from controlplane.config import ControllerConfig
 from controlplane.decisions import Decisions
 from controlplane.events import EventLog
@@ -42,6 +44,7 @@ SERVICE_NAMES = (
     "aiwo.v1.NodeService",
     "aiwo.v1.WorkloadService",
     "aiwo.v1.AdminService",
+    AUTH_SERVICE_NAME,
 )
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -72,6 +75,7 @@ class Controller:
         self.optimizer_config = OptimizerConfig(policy=config.policy)
         self.wake = asyncio.Event()
         self.leadership = Leadership(self.store)
+        self.auth = AuthPlane(config, self.store, self.leadership)
         self.server: grpc.aio.Server | None = None
         self.address = ""
         self.metrics_address = ""
@@ -88,10 +92,19 @@ class Controller:
             await cache.start()
         self.state.nodes.subscribe(lambda *_: self.wake.set())
         self.state.workloads.subscribe(lambda *_: self.wake.set())
+        await self.auth.start()
 
-        self.forwarder = Forwarder(self.leadership, lambda: self.address)
+        self.forwarder = Forwarder(
+            self.leadership, lambda: self.address, lambda target: peer_channel(self.config, target)
+        )
         self.server = grpc.aio.server(
-            interceptors=[ForwardingInterceptor(self.forwarder), MetricsInterceptor()],
+            # Outermost first: a follower forwards before checking (the leader checks),
+            # and denials are timed by the metrics like any other answer.
+            interceptors=[
+                ForwardingInterceptor(self.forwarder),
+                MetricsInterceptor(),
+                self.auth.interceptor,
+            ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -132,11 +145,12 @@ class Controller:
             ),
             self.server,
         )
+        self.auth.add_to_server(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), self.server
         )
-        port = self.server.add_insecure_port(self.config.listen)
+        port = self.auth.bind(self.server)  # mutual TLS, or plaintext with a warning
         if port == 0:
             raise OSError(f"cannot listen on {self.config.listen}")
         host = self.config.listen.rpartition(":")[0]
@@ -229,6 +243,7 @@ class Controller:
             await self.forwarder.close()
         for cache in self.state.caches:
             await cache.stop()
+        await self.auth.stop()
         if self._unregister_collector is not None:
             self._unregister_collector()
         if self._metrics_server is not None:

@@ -1,0 +1,39 @@
+"""A node's identity: the `aiwo://node/NAME` URI in the client certificate it connected with.
+
+gRPC has already verified the certificate against the controller's CA when these
+properties are present (the port requires and verifies client certificates), so reading
+the auth context is enough. Only the URI counts — not the CN, not a DNS name — so a
+certificate issued for anything else (the CLI, the controller) never passes as a node.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from sdk._pki import NODE_URI_PREFIX
+
+_SAN = "x509_subject_alternative_name"
+
+
+def node_of(context: grpc.aio.ServicerContext) -> str | None:
+    """The node the peer's certificate names; None without a certificate or with several."""
+    try:
+        auth = context.auth_context()
+    except Exception:  # pragma: no cover - plaintext connections still have an auth context
+        return None
+    names = {
+        value.decode(errors="replace").removeprefix(NODE_URI_PREFIX)
+        for value in auth.get(_SAN, [])
+        if value.startswith(NODE_URI_PREFIX.encode())
+    }
+    # A certificate naming two nodes could speak for either: treat it as naming none.
+    return names.pop() if len(names) == 1 else None
+
+
+def peer_subject(context: grpc.aio.ServicerContext) -> str:
+    """For log lines about refused callers: the certificate's CN, if any."""
+    try:
+        values = context.auth_context().get("x509_common_name", [])
+    except Exception:  # pragma: no cover
+        return ""
+    return values[0].decode(errors="replace") if values else ""

@@ -1,0 +1,98 @@
+"""Mutual TLS for agents: a node's certificate lets it speak for that node and no other."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+import structlog
+
+from controlplane.server import Controller
+from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+from tests.controlplane.agentsim import node_info
+from tests.helpers import assert_eventually
+from tests.security.conftest import Credentials, tls_channel
+
+
+async def _register(channel: grpc.aio.Channel, name: str) -> node_pb2.RegisterNodeResponse:
+    stub = node_pb2_grpc.NodeServiceStub(channel)
+    return await stub.Register(node_pb2.RegisterNodeRequest(node=node_info(name, 2)), timeout=5)
+
+
+async def test_a_node_registers_and_reports_as_itself(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    cert = credentials.node_cert("node-a")
+    async with tls_channel(secure_controller.address, credentials, cert) as channel:
+        await _register(channel, "node-a")
+        call = node_pb2_grpc.NodeServiceStub(channel).Connect()
+        await call.write(node_pb2.AgentMessage(hello=node_pb2.AgentHello(node="node-a")))
+        sample = node_pb2.TelemetryReport(
+            time_unix=1.0,
+            gpus=[types_pb2.GpuSample(index=i, power_w=100.0) for i in range(2)],
+        )
+        await call.write(node_pb2.AgentMessage(telemetry=sample))
+        first = await asyncio.wait_for(call.read(), 5)
+        assert first.WhichOneof("body") == "sync"
+        await assert_eventually(
+            lambda: secure_controller.state.telemetry.ensure("node-a", 2).latest(0) is not None
+        )
+        call.cancel()
+    assert secure_controller.state.nodes.get("node-a") is not None
+
+
+async def test_node_a_cannot_register_as_node_b(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    cert = credentials.node_cert("node-a")
+    with structlog.testing.capture_logs() as logs:
+        async with tls_channel(secure_controller.address, credentials, cert) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await _register(channel, "node-b")
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "'node-a'" in (caught.value.details() or "")
+    assert "'node-b'" in (caught.value.details() or "")
+    assert secure_controller.state.nodes.get("node-b") is None
+    mismatch = [e for e in logs if e["event"] == "node_identity_mismatch"]
+    assert mismatch and mismatch[0]["claimed_node"] == "node-b"
+    assert mismatch[0]["certificate_node"] == "node-a"
+    audits = [e for e in logs if e["event"] == "audit"]
+    assert audits[-1]["result"] == "PERMISSION_DENIED"
+    assert audits[-1]["principal"] == "node:node-a"
+    assert audits[-1]["object"] == "node/node-b"
+
+
+async def test_node_a_cannot_open_node_b_s_stream(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    # node-b is registered (by its own certificate) so only identity can stop node-a.
+    async with tls_channel(
+        secure_controller.address, credentials, credentials.node_cert("node-b")
+    ) as channel:
+        await _register(channel, "node-b")
+    async with tls_channel(
+        secure_controller.address, credentials, credentials.node_cert("node-a")
+    ) as channel:
+        call = node_pb2_grpc.NodeServiceStub(channel).Connect()
+        await call.write(node_pb2.AgentMessage(hello=node_pb2.AgentHello(node="node-b")))
+        # Telemetry and acks ride the stream its hello opened; none of it may land.
+        await call.write(node_pb2.AgentMessage(telemetry=node_pb2.TelemetryReport(time_unix=1.0)))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            while True:
+                message = await asyncio.wait_for(call.read(), 5)
+                assert message is not grpc.aio.EOF, "stream ended without a status"
+                assert message.WhichOneof("body") != "sync", "node-a got node-b's assignments"
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert secure_controller.state.telemetry.ensure("node-b", 2).latest(0) is None
+
+
+async def test_a_certificate_without_a_node_name_cannot_register(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    # The CLI's certificate is valid for the CA but names a client, not a node.
+    async with tls_channel(secure_controller.address, credentials) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _register(channel, "aiwo-cli")
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "aiwo://node/" in (caught.value.details() or "")
