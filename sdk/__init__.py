@@ -13,7 +13,7 @@ pins the list, so a change to it is a deliberate one.
 from sdk._admin import AdminClient
 from sdk._attach import AttachSession, DirectiveHandler
 from sdk._client import Client, WorkloadHandle, make_spec
-from sdk._config import ClientConfig, ReconnectPolicy
+from sdk._config import ClientConfig, ReconnectPolicy, TlsConfig
 from sdk._errors import (
     AiwoError,
     AlreadyExists,
@@ -96,6 +96,7 @@ __all__ = [
     "SyncAttachSession",
     "SyncClient",
     "SyncWorkloadHandle",
+    "TlsConfig",
     "Unauthenticated",
     "Unschedulable",
     "Workload",

@@ -15,6 +15,7 @@ import grpc.aio
 from sdk._config import ClientConfig
 from sdk._errors import AiwoError, ControllerUnavailable, from_rpc_error
 from sdk._target import resolve_target
+from sdk._tls import open_channel, resolve_security, with_token
 
 T = TypeVar("T")
 
@@ -48,8 +49,9 @@ class Connection:
 
 async def open_connection(target: str | None, config: ClientConfig) -> Connection:
     address = resolve_target(target)
-    channel = grpc.aio.insecure_channel(address)
-    connection = Connection(channel, address, config)
+    security = resolve_security(address, config)
+    channel = open_channel(address, security.tls)
+    connection = Connection(channel, address, with_token(config, security))
     try:
         await _probe(connection)
     except BaseException:

@@ -19,6 +19,7 @@ PUBLIC = {
     "SyncAdminClient",
     "ClientConfig",
     "ReconnectPolicy",
+    "TlsConfig",
     "make_spec",
     # value types
     "Resources",
