@@ -24,6 +24,7 @@ from nodeagent.convert import backend_pb, gpu_info_pb, gpu_sample_pb, net_sample
 from nodeagent.executor import Executor
 from nodeagent.gpu.base import GpuBackend
 from nodeagent.state import AgentState, Execute, Reply
+from nodeagent.tls import open_channel
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.agent")
@@ -129,7 +130,7 @@ class Agent:
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
         ]
-        async with grpc.aio.insecure_channel(self.target, options=options) as channel:
+        async with open_channel(self.config, self.target, options) as channel:
             stub = node_pb2_grpc.NodeServiceStub(channel)
             reply = await stub.Register(
                 node_pb2.RegisterNodeRequest(node=self.node_info()), timeout=5

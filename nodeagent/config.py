@@ -30,6 +30,12 @@ class AgentConfig:
     backoff_max_s: float = 10.0
     log_format: str = "console"
     log_level: str = "info"
+    # Mutual TLS (docs/security.md): this node's certificate (URI SAN aiwo://node/NAME),
+    # its key, and the CA that signed the controller's. Empty tls_cert = plaintext.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tls_server_name: str = ""  # name to expect in the controller's certificate, if not its host
 
     def resolved(self) -> AgentConfig:
         node = self.node or socket.gethostname().split(".")[0].lower()
@@ -41,6 +47,8 @@ class AgentConfig:
             raise ConfigError(f"sim_gpus: must be 1..64, got {config.sim_gpus}")
         if config.telemetry_interval_s <= 0:
             raise ConfigError("telemetry_interval_s: must be > 0")
+        if bool(config.tls_cert) != bool(config.tls_key):
+            raise ConfigError("tls_cert, tls_key: a certificate needs its key (set both)")
         return config
 
 

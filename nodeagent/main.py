@@ -35,6 +35,10 @@ log = structlog.get_logger("aiwo.agent")
 @click.option("--state-dir", help="Logs, checkpoints and fencing state of this agent.")
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--tls-cert", help="This node's certificate (PEM, names aiwo://node/NAME).")
+@click.option("--tls-key", help="Its private key (PEM).")
+@click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
+@click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo node agent. Settings: flags > AIWO_AGENT_* env > TOML file."""
     try:
