@@ -31,6 +31,11 @@ from sdk._logs import configure_logging
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--ready-file", help="Write {address, metrics, pid} as JSON here once serving.")
+@click.option("--tls-cert", help="The controller's certificate (PEM); enables mutual TLS.")
+@click.option("--tls-key", help="Its private key (PEM).")
+@click.option("--tls-ca", help="CA bundle that signs agent and client certificates.")
+@click.option("--auth", type=click.Choice(["none", "token"]), help="Require bearer tokens.")
+@click.option("--tokens-file", help="Hashed tokens accepted besides etcd's (aiwo tokens).")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo controller. Settings: flags > AIWO_CONTROLLER_* env > TOML file."""
     try:
