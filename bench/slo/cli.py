@@ -1,24 +1,187 @@
-"""The `aiwo-bench slo` command (registered on bench.main's group)."""
+"""`aiwo-bench slo`: the co-location scenario on an LLM inference trace, three runs side by side.
+
+aiwo-bench slo --duration 3600 -o json
+aiwo-bench slo --seeds 0-4          # median and spread over five seeds
+"""
 
 from __future__ import annotations
 
+import json
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.slo.report import summarize, table
+from bench.slo.run import MODES, RunResult, simulate
+from bench.slo.scenario import Scenario
+from bench.slo.trace import LlmTrace, read_llm_trace
+from bench.trace import TraceError
+from controlplane.optimizer.runtime import LADDER_STEPS, RuntimeConfig
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_TRACE = (REPO.parent / "shared" / "data" / "azure-llm-2023"
-                 / "AzureLLMInferenceTrace_conv.csv")
+DEFAULT_TRACE = (
+    REPO.parent / "shared" / "data" / "azure-llm-2023" / "AzureLLMInferenceTrace_conv.csv"
+)
+LADDERS = {"default": RuntimeConfig().ladder, "issue": LADDER_STEPS}
+
+_job_state: tuple[LlmTrace, Scenario, float, RuntimeConfig] | None = None
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    except ValueError:
+        raise click.BadParameter(f"expected e.g. 0-4 or 0,3, got {text!r}") from None
+    return seeds
 
 
 @click.command("slo")
-@click.option("--trace", "trace_csv", type=click.Path(path_type=Path), default=DEFAULT_TRACE,
-              show_default=True,
-              help="Azure LLM trace CSV: TIMESTAMP,ContextTokens,GeneratedTokens")
-@click.option("--duration", "duration_s", type=click.FloatRange(min=1.0), default=3600.0,
-              show_default=True, help="simulated seconds")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--trace",
+    "trace_csv",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_TRACE,
+    show_default=True,
+    help="Azure LLM trace CSV: TIMESTAMP,ContextTokens,GeneratedTokens",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=1.0),
+    default=3600.0,
+    show_default=True,
+    help="simulated seconds from the trace's first request",
+)
+@click.option("--seed", type=int, default=None, help="one seed (default 0)")
+@click.option(
+    "--seeds", "seeds_text", default=None, help="several seeds, e.g. 0-4: median and spread"
+)
+@click.option(
+    "--target-ms",
+    type=click.FloatRange(min=1.0),
+    default=Scenario.target_ms,
+    show_default=True,
+    help="the services' p99 TPOT target",
+)
+@click.option(
+    "--ladder",
+    type=click.Choice(sorted(LADDERS)),
+    default="default",
+    show_default=True,
+    help="issue: with the power-cap rung (docs/runtime.md)",
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-def slo(trace_csv: Path, duration_s: float, seed: int, output: str) -> None:
-    """SLO attainment, batch throughput and energy: no control, priority-only, aiwo."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=min(2, os.cpu_count() or 1),
+    show_default=True,
+    help="processes over (seed, run) jobs",
+)
+def slo(
+    trace_csv: Path,
+    duration_s: float,
+    seed: int | None,
+    seeds_text: str | None,
+    target_ms: float,
+    ladder: str,
+    output: str,
+    workers: int,
+) -> None:
+    """SLO attainment, batch throughput and energy: no control, priority-only placement, aiwo."""
+    if seed is not None and seeds_text is not None:
+        raise click.UsageError("give --seed or --seeds, not both")
+    seeds = parse_seeds(seeds_text) if seeds_text else [0 if seed is None else seed]
+    try:
+        trace = read_llm_trace(trace_csv)
+    except TraceError as e:
+        raise click.ClickException(str(e)) from None
+    scenario = replace(Scenario(), target_ms=target_ms)
+    config = RuntimeConfig(ladder=LADDERS[ladder])
+    jobs = [(s, mode) for s in seeds for mode in MODES]
+    started = time.perf_counter()
+    err = Console(stderr=True)
+    if output == "json":
+        results = list(_run(jobs, trace, scenario, duration_s, config, workers))
+    else:
+        results = _with_progress(err, jobs, trace, scenario, duration_s, config, workers)
+    summary = summarize(results)
+    summary["scenario"] = {
+        "trace": str(trace_csv),
+        "duration_s": duration_s,
+        "requests_in_trace": len(trace),
+        "target_ms": target_ms,
+        "ladder": list(config.ladder),
+    }
+    if output == "json":
+        click.echo(json.dumps(summary, indent=2))
+        return
+    title = (
+        f"{trace_csv.name}: {duration_s:g} s simulated, {len(seeds)} seed(s), "
+        f"{time.perf_counter() - started:.1f} s with {workers} worker(s)"
+    )
+    Console().print(table(summary, title))
+
+
+def _init(state: tuple[LlmTrace, Scenario, float, RuntimeConfig]) -> None:
+    global _job_state
+    _job_state = state
+
+
+def _job(job: tuple[int, str]) -> RunResult:
+    assert _job_state is not None
+    trace, scenario, duration_s, config = _job_state
+    seed, mode = job
+    return simulate(scenario, trace, mode, duration_s, seed, config)
+
+
+def _run(
+    jobs: list[tuple[int, str]],
+    trace: LlmTrace,
+    scenario: Scenario,
+    duration_s: float,
+    config: RuntimeConfig,
+    workers: int,
+) -> Iterator[RunResult]:
+    state = (trace, scenario, duration_s, config)
+    if workers <= 1 or len(jobs) == 1:
+        _init(state)
+        yield from map(_job, jobs)
+        return
+    with mp.get_context("fork").Pool(workers, initializer=_init, initargs=(state,)) as pool:
+        yield from pool.imap_unordered(_job, jobs)
+
+
+def _with_progress(
+    console: Console,
+    jobs: list[tuple[int, str]],
+    trace: LlmTrace,
+    scenario: Scenario,
+    duration_s: float,
+    config: RuntimeConfig,
+    workers: int,
+) -> list[RunResult]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    out: list[RunResult] = []
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("runs", total=len(jobs))
+        advance: Callable[[], None] = lambda: progress.advance(task)  # noqa: E731
+        for r in _run(jobs, trace, scenario, duration_s, config, workers):
+            out.append(r)
+            advance()
+    return out
