@@ -22,7 +22,7 @@ from controlplane.optimizer.runtime.actions import (
     UnthrottleProcess,
     action_target,
 )
-from controlplane.optimizer.runtime.config import LADDER_STEPS, RuntimeConfig
+from controlplane.optimizer.runtime.config import DEFAULT_LADDER, LADDER_STEPS, RuntimeConfig
 from controlplane.optimizer.runtime.memory import GpuControl, Relief, RuntimeMemory, VariantSwitch
 from controlplane.optimizer.runtime.plan import RuntimePlan, plan_runtime
 from controlplane.optimizer.runtime.slo import SloState, SloVerdict
@@ -37,6 +37,7 @@ from controlplane.optimizer.runtime.types import (
 )
 
 __all__ = [
+    "DEFAULT_LADDER",
     "LADDER_STEPS",
     "DirectiveThrottle",
     "DirectiveUnthrottle",

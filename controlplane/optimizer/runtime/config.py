@@ -1,8 +1,11 @@
 """The runtime core's configuration: one frozen object, every field checked when it is built.
 
 Defaults and why (docs/runtime.md has the long form):
-- breach_ratio 1.0 / relax_ratio 0.8: act above the target, give relief back only below 80 % of
-  it; the 20 % band is the hysteresis that keeps a service near its target from flapping.
+- breach_ratio 0.9 / relax_ratio 0.7: act when the p99 comes within 10 % of the target, give
+  relief back only when it is under 70 % of it. Acting before the target is reached is
+  Heracles' slack rule (Lo et al., ISCA'15: stop best-effort growth below 10 % latency slack);
+  a rolling p99 over few requests trails the tail, and the SLO is counted per request. The
+  20-point band is the hysteresis that keeps a service near its target from flapping.
 - escalate_after_s 15: one rung of the ladder per 15 s while a breach lasts: long enough for an
   actuation (agent command ~1 s, an application's throttle handler a few s) to show in a rolling
   p99, short enough to reach migration within a minute.
@@ -13,8 +16,15 @@ Defaults and why (docs/runtime.md has the long form):
 - energy_batch_keep 0.85: caps GPUs whose work has no SLO where the fitted Zeus curve keeps
   85 % of throughput: about 76 % of the max limit for training on every non-V100 model
   (docs/gpu-model.md §2), inside Zeus's flat region (70-80 %, gpu-models.md §2).
-- energy_slo_headroom 0.7: a GPU serving an SLO is capped only as far as its predicted p99 stays
-  under 70 % of the target (below relax_ratio, so an energy cap never starts the guard).
+- energy_slo_headroom 0.6: a GPU serving an SLO is capped only as far as its predicted p99 stays
+  under 60 % of the target (below relax_ratio, so an energy cap never starts the guard), and only
+  after its slack has held for relax_after_s.
+- energy_max_step_fraction 0.1: an energy cap comes down at most 10 % of the max limit per change
+  (so at most that per minute): the p99 shows each step before the next. Lifting is at once.
+- ladder: the issue's four rungs exist; the default leaves out "power_cap". A GPU has one power
+  limit for all its work, and under time-slicing the protected service runs on the same clocks
+  as its neighbour: the cap slows both (perf.throughput_factor applies to the GPU's mix), so it
+  is no relief there. `aiwo-bench slo --ladder issue` measures it (docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from dataclasses import dataclass, fields
 from controlplane.optimizer.errors import ConfigError
 
 LADDER_STEPS = ("throttle", "power_cap", "process_throttle", "migrate")
+DEFAULT_LADDER = ("throttle", "process_throttle", "migrate")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class RuntimeConfig:
     energy_batch_keep: throughput share an energy cap keeps for work without an SLO.
     energy_slo_headroom: an SLO GPU is capped only while predicted p99 <= target x this.
     energy_min_step_fraction: cap changes smaller than this x max limit are not made.
+    energy_max_step_fraction: an energy cap comes down at most this x max limit per change.
     energy_backoff_s: after an SLO forced a cap up, the energy pass leaves the GPU alone this long.
     idle_to_min: idle GPUs go to their minimum power limit.
     reissue_after_s: a cap the GPU does not report after this long is sent again.
@@ -56,13 +68,13 @@ class RuntimeConfig:
     variant_min_dwell_s: least time between two switches of one workload.
     """
 
-    breach_ratio: float = 1.0
-    relax_ratio: float = 0.8
+    breach_ratio: float = 0.9
+    relax_ratio: float = 0.7
     escalate_after_s: float = 15.0
     relax_after_s: float = 60.0
     min_change_interval_s: float = 60.0
     max_actions_per_minute: int = 120
-    ladder: tuple[str, ...] = LADDER_STEPS
+    ladder: tuple[str, ...] = DEFAULT_LADDER
     throttle_factor: float = 0.5
     process_cpu_fraction: float = 0.25
     guard_cap_fraction: float = 0.55
@@ -70,7 +82,8 @@ class RuntimeConfig:
     migrate_min_interval_s: float = 600.0
     energy: bool = True
     energy_batch_keep: float = 0.85
-    energy_slo_headroom: float = 0.7
+    energy_slo_headroom: float = 0.6
+    energy_max_step_fraction: float = 0.1
     energy_min_step_fraction: float = 0.03
     energy_backoff_s: float = 600.0
     idle_to_min: bool = True
@@ -122,6 +135,7 @@ class RuntimeConfig:
         _range("energy_batch_keep", self.energy_batch_keep, 0.05, 1.0)
         _range("energy_slo_headroom", self.energy_slo_headroom, 0.05, self.relax_ratio)
         _range("energy_min_step_fraction", self.energy_min_step_fraction, 0.0, 0.5)
+        _range("energy_max_step_fraction", self.energy_max_step_fraction, 0.01, 1.0)
 
 
 def _finite(name: str, value: object) -> None:

@@ -39,6 +39,7 @@ class EnergyDecision:
 def decide_energy(
     gpu: RuntimeGpu,
     verdicts: dict[str, SloVerdict],
+    slack_since: dict[str, float],
     control: GpuControl,
     now: float,
     config: RuntimeConfig,
@@ -90,6 +91,20 @@ def decide_energy(
                 (("cap_w", current or 0),),
             ),
         )
+    young = [v for v in mine if now - slack_since.get(v.workload, now) < config.relax_after_s]
+    if young:
+        v = young[0]
+        return EnergyDecision(
+            "hold",
+            current,
+            Reason(
+                "energy_cap_held",
+                f"{here}: {v.workload} has had slack for "
+                f"{now - slack_since.get(v.workload, now):.0f} s of "
+                f"{config.relax_after_s:g} s: cap held",
+                (("cap_w", current or 0),),
+            ),
+        )
     if control.lifted_at is not None and now - control.lifted_at < config.energy_backoff_s:
         return EnergyDecision(
             "hold",
@@ -123,6 +138,11 @@ def _knee(
         if need > keep:
             keep, binding = min(1.0, need), f"{v.workload} slack allows"
     cap = _clamp(curve.cap_for(keep, demand), gpu, control.floor_w)
+    # Come down gradually (lifting is at once): each step shows in the p99 before the next.
+    step_floor = (current if current is not None else gpu.power_limit_max_w) - (
+        config.energy_max_step_fraction * gpu.power_limit_max_w
+    )
+    cap = max(cap, _clamp(step_floor, gpu, control.floor_w))
     fields = (
         ("cap_w", cap),
         ("demand_w", round(demand, 1)),

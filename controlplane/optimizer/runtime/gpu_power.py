@@ -96,7 +96,7 @@ def _desired(
             (("cap_w", cap), ("neighbour", key)),
         )
         return Desired("guard", cap, None, Urgency.SLO_RELIEF, reason)
-    d = decide_energy(gpu, verdicts, control, now, config)
+    d = decide_energy(gpu, verdicts, b.slack_since, control, now, config)
     if d.kind == "lift":
         return Desired("", None, None, Urgency.SLO_LIFT, d.reason, lift=True)
     if d.kind == "hold" and d.cap_w is not None:
