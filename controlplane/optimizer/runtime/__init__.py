@@ -22,6 +22,11 @@ from controlplane.optimizer.runtime.actions import (
     UnthrottleProcess,
     action_target,
 )
+from controlplane.optimizer.runtime.attribution import (
+    add_energy_j,
+    attribute_power_w,
+    gpu_power_split_w,
+)
 from controlplane.optimizer.runtime.config import DEFAULT_LADDER, LADDER_STEPS, RuntimeConfig
 from controlplane.optimizer.runtime.memory import GpuControl, Relief, RuntimeMemory, VariantSwitch
 from controlplane.optimizer.runtime.plan import RuntimePlan, plan_runtime
@@ -67,5 +72,8 @@ __all__ = [
     "VariantView",
     "WorkloadClass",
     "action_target",
+    "add_energy_j",
+    "attribute_power_w",
+    "gpu_power_split_w",
     "plan_runtime",
 ]

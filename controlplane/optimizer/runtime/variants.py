@@ -60,9 +60,12 @@ def variant_pass(
     for key in [
         k
         for k in b.variants
-        if k not in placed or active_variant(placed[k].workload) != b.variants[k].current
+        if k not in placed
+        or active_variant(placed[k].workload) not in (b.variants[k].current, b.variants[k].original)
     ]:
-        del b.variants[key]  # gone, or switched by someone else: not ours to give back
+        # Gone, or switched by someone else: not ours to give back. Still on the original
+        # means the switch is in flight (the application acts on the directive in its time).
+        del b.variants[key]
     if not config.variants:
         return [], []
     proposals: list[Proposal] = []
