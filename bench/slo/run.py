@@ -107,13 +107,13 @@ def simulate(
     }
     dt = s.tick_s
     for k in range(ticks):
-        now = k * dt
+        now, end = k * dt, (k + 1) * dt
         if controller is not None:
             controller.actuate(cluster, now)
             advance_migrations(cluster, now, s)
         for slot, gpu in cluster.gpus.items():
             svcs, jobs = by_slot[slot], jobs_on(cluster, slot)
-            duties = [1.0 if svc.sim.has_work(now + dt) else 0.0 for svc in svcs]
+            duties = [1.0 if svc.sim.has_work(end) else 0.0 for svc in svcs]
             duties += [j.duty() for j in jobs]
             demands = [lat_w] * len(svcs) + [batch_w] * len(jobs)
             state = gpu_tick(model, gpu.cap_w, gpu.clock_lock_mhz, duties, demands)
@@ -132,10 +132,10 @@ def simulate(
             job.alone_work += job.milli / 1000.0 * dt
         if k % report_every == report_every - 1:
             for key, svc in cluster.services.items():
-                tracker.observe(key, now + dt, svc.pending_ms)
+                tracker.observe(key, end, svc.pending_ms)
                 svc.pending_ms = []
         if controller is not None and k % control_every == control_every - 1:
-            controller.control(cluster, now + dt)
+            controller.control(cluster, end)
     return RunResult(
         mode=mode,
         seed=seed,
