@@ -76,7 +76,7 @@ def build_policy(name: str, plugin_args: Mapping[str, Mapping[str, Any]] | None 
     plugins = []
     for plugin_name, weight in POLICIES[name]:
         spec = SCORES[plugin_name]
-        config = parse_args(spec.config, plugin_args.get(plugin_name, {}),
+        config: Any = parse_args(spec.config, plugin_args.get(plugin_name, {}),
                             f"plugin_args.{plugin_name}")
         plugins.append((spec.factory(config, context), weight))
     return Policy(name, tuple(plugins))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controlplane.optimizer.types import (
@@ -24,7 +25,7 @@ class NodeBuilder:
     _cordoned: bool = False
 
     def gpus(self, n: int, model: str = "A100", memory_mib: int = 40_960,
-             nvlink: dict[int, tuple[int, ...]] | None = None) -> NodeBuilder:
+             nvlink: Mapping[int, tuple[int, ...]] | None = None) -> NodeBuilder:
         start = len(self._gpus)
         for j in range(start, start + n):
             peers = (nvlink or {}).get(j, ())

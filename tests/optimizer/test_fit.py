@@ -111,3 +111,18 @@ def test_never_flag_in_plan() -> None:
     snap = snapshot([node("n1").gpus(2)], [workload("a/w").wants(gpus=3)])
     [u] = optimize(snap, 0.0, CONFIG).unschedulable
     assert u.never
+
+
+def test_work_on_an_unknown_node_is_noted_and_ignored() -> None:
+    snap = snapshot([node("n1").gpus(1)], [workload("a/x").wants(gpus=1).on("gone", (0,)),
+                                           workload("a/y").wants(gpus=1)])
+    plan = optimize(snap, 0.0, CONFIG)
+    assert [p.workload for p in plan.placements] == ["a/y"]
+    assert len(plan.notes) == 1 and "a/x" in plan.notes[0]
+
+
+def test_can_ever_fit_by_gpu_memory() -> None:
+    nodes = [node("n1").gpus(2, memory_mib=16_000).build()]
+    assert can_ever_fit(nodes, Request(gpus=1, milli_gpu=500, gpu_memory_mib=16_000)) is None
+    never = can_ever_fit(nodes, Request(gpus=1, milli_gpu=500, gpu_memory_mib=24_000))
+    assert never is not None and never.rejections == (("insufficient GPU memory", 1),)

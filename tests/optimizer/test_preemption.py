@@ -101,3 +101,17 @@ def test_no_preemption_where_eviction_cannot_help() -> None:
     assert not plan.preemptions
     [u] = plan.unschedulable
     assert u.never
+
+
+def test_many_victims_on_a_node_use_the_greedy_search() -> None:
+    # 10 quarter-GPU shares on one GPU, of different ages; a whole GPU needs them all gone.
+    placed = [workload(f"a/s{i}").wants(gpus=1, milli=100).priority(1)
+              .on("n1", (0,), since=NOW - 100 * (i + 1)) for i in range(10)]
+    snap = snapshot([node("n1").gpus(1)], [*placed, workload("a/vip").wants(gpus=1).priority(9)])
+    plan = optimize(snap, NOW, CONFIG)
+    assert len(plan.preemptions) == 10 and plan.placements[0].workload == "a/vip"
+    # Half a GPU only needs the five cheapest (youngest) to go.
+    snap = snapshot([node("n1").gpus(1)],
+                    [*placed, workload("a/vip").wants(gpus=1, milli=500).priority(9)])
+    victims = {p.victim for p in optimize(snap, NOW, CONFIG).preemptions}
+    assert victims == {f"a/s{i}" for i in range(5)}
