@@ -12,6 +12,7 @@ pins the list, so a change to it is a deliberate one.
 
 from sdk._admin import AdminClient
 from sdk._attach import AttachSession, DirectiveHandler
+from sdk._auth import AuthClient, SyncAuthClient, TokenInfo
 from sdk._client import Client, WorkloadHandle, make_spec
 from sdk._config import ClientConfig, ReconnectPolicy, TlsConfig
 from sdk._errors import (
@@ -62,6 +63,7 @@ __all__ = [
     "AiwoError",
     "AlreadyExists",
     "AttachSession",
+    "AuthClient",
     "Candidate",
     "Client",
     "ClientConfig",
@@ -94,9 +96,11 @@ __all__ = [
     "SloHints",
     "SyncAdminClient",
     "SyncAttachSession",
+    "SyncAuthClient",
     "SyncClient",
     "SyncWorkloadHandle",
     "TlsConfig",
+    "TokenInfo",
     "Unauthenticated",
     "Unschedulable",
     "Workload",

@@ -30,7 +30,12 @@ ENV_TLS = {
     "server_name": "AIWO_TLS_SERVER_NAME",
 }
 # cluster.json "credentials" keys -> TlsConfig fields
-_RECORDED_TLS = {"ca": "ca_file", "cert": "cert_file", "key": "key_file"}
+_RECORDED_TLS = {
+    "ca": "ca_file",
+    "cert": "cert_file",
+    "key": "key_file",
+    "server_name": "server_name",
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,11 @@ def with_token(config: ClientConfig, security: Security) -> ClientConfig:
 
 def _recorded_credentials(target: str, env: Mapping[str, str]) -> dict[str, Any]:
     cluster = read_cluster_file(environ=env)
-    if not cluster or cluster.get("controller") != target:
+    if not cluster:
+        return {}
+    replicas = cluster.get("controllers")
+    addresses = {cluster.get("controller"), *(replicas if isinstance(replicas, list) else ())}
+    if target not in addresses:
         return {}
     credentials = cluster.get("credentials")
     return credentials if isinstance(credentials, dict) else {}

@@ -18,7 +18,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sdk.cli.secure import LocalCredentials
 
 DEFAULT_ETCD_CLIENT_PORT = 2379
 DEFAULT_ETCD_PEER_PORT = 2380
@@ -58,6 +63,7 @@ class ClusterSpec:
     node_cpu_milli: int = 96_000
     node_memory_mib: int = 1_048_576
     policy: str = "default"
+    credentials: LocalCredentials | None = None  # `aiwo up --secure`: TLS and tokens
     controllers: int = 1
     etcd_members: int = 1
 
@@ -134,11 +140,18 @@ class LocalCluster:
         except (OSError, ValueError, AttributeError):
             return {}
 
-    def _spawn(self, role: str, name: str, address: str, argv: list[str]) -> Proc:
+    def _spawn(
+        self,
+        role: str,
+        name: str,
+        address: str,
+        argv: list[str],
+        env_extra: Mapping[str, str] | None = None,
+    ) -> Proc:
         log_path = self.log_dir / f"{name}.log"
         log = open(log_path, "ab")  # closed in stop()
         self._logs.append(log)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
         popen = subprocess.Popen(
             argv,
             stdout=log,
@@ -201,6 +214,7 @@ class LocalCluster:
 
     def _start_controller(self, previous: dict[str, int]) -> None:
         """`controllers` replicas; one leads, the others serve reads and forward writes."""
+        credentials = self.spec.credentials
         self.controller_addresses = []
         self.metrics_addresses = []
         pending = []
@@ -227,6 +241,7 @@ class LocalCluster:
                     "--etcd-endpoints", self.etcd_endpoint,
                     "--metrics-listen", f"127.0.0.1:{metrics}",
                     "--controller-id", name,
+                    *(credentials.controller_args() if credentials else ()),
                     "--policy", self.spec.policy,
                     "--ready-file", str(ready),
                 ],
@@ -251,6 +266,7 @@ class LocalCluster:
             self.controller_address = "ipv4:" + ",".join(self.controller_addresses)
 
     def _start_agent(self, node: str) -> None:
+        credentials = self.spec.credentials
         self._spawn(
             "agent",
             node,
@@ -259,6 +275,7 @@ class LocalCluster:
                 *program("aiwo-agent", "nodeagent.main"),
                 "--controller", ",".join(self.controller_addresses),
                 "--node", node,
+                *(credentials.agent_args(node) if credentials else ()),
                 "--backend", "sim",
                 "--sim-gpu-model", self.spec.gpu_model,
                 "--sim-gpus", str(self.spec.gpus_per_node),
@@ -269,8 +286,10 @@ class LocalCluster:
             ],
         )  # fmt: skip
 
-    def start_workload(self, name: str, argv: list[str]) -> Proc:
-        return self._spawn("workload", name, "", argv)
+    def start_workload(
+        self, name: str, argv: list[str], env_extra: Mapping[str, str] | None = None
+    ) -> Proc:
+        return self._spawn("workload", name, "", argv, env_extra)
 
     def _wait_port(self, proc: Proc, port: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -301,6 +320,8 @@ class LocalCluster:
             "pid": os.getpid(),
             "processes": [p.record() for p in self.procs],
         }
+        if self.spec.credentials is not None:  # paths only: the SDK and the CLI read them
+            data["credentials"] = self.spec.credentials.record()
         path = self.state_dir / "cluster.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(data, indent=2))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 from sdk.cli import bench as bench_module
+from sdk.cli import certs as certs_module
 from sdk.cli import cluster as cluster_module
 from sdk.cli import commands, top, workload
+from sdk.cli import tokens as tokens_module
 from sdk.cli._app import AiwoGroup, CliState
+from sdk.cli.credentials import client_config, credential_options
 from sdk.cli.up import up
 
 
@@ -18,10 +21,11 @@ from sdk.cli.up import up
     metavar="HOST:PORT",
     help="Controller address (else $AIWO_CONTROLLER, else the cluster `aiwo up` recorded).",
 )
+@credential_options
 @click.pass_context
-def cli(ctx: click.Context, controller: str | None) -> None:
+def cli(ctx: click.Context, controller: str | None, **credentials: str | None) -> None:
     """Place, watch and explain AI workloads on a GPU fleet."""
-    ctx.obj = CliState(controller=controller)
+    ctx.obj = CliState(controller=controller, config=client_config(**credentials))
 
 
 for command in (
@@ -40,6 +44,8 @@ for command in (
     bench_module.bench,
     up,
     cluster_module.cluster,
+    certs_module.certs,
+    tokens_module.tokens,
 ):
     cli.add_command(command)
 

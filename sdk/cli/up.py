@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -61,6 +62,12 @@ class _Stop(Exception):
 )
 @click.option("--demo", is_flag=True, help="Also start the example workloads and a live view.")
 @click.option(
+    "--secure",
+    is_flag=True,
+    help="Mutual TLS and tokens: certificates and an admin token in STATE_DIR/secure, "
+    "recorded in cluster.json for the CLI and the SDK. Without it: plaintext, no tokens.",
+)
+@click.option(
     "--duration",
     type=click.FloatRange(min=1),
     default=None,
@@ -75,6 +82,7 @@ def up(
     controllers: int,
     etcd_members: int,
     demo: bool,
+    secure: bool,
     duration: float | None,
 ) -> None:
     """Start a local etcd member, the controller and simulated node agents.
@@ -83,6 +91,13 @@ def up(
     """
     console = Console(stderr=True)
     directory = (state_dir or default_state_dir()).expanduser().resolve()
+    credentials = None
+    if secure:
+        from sdk.cli.secure import LocalCredentials
+
+        credentials = LocalCredentials.prepare(
+            directory, [f"node-{i}" for i in range(1, nodes + 1)]
+        )
     spec = ClusterSpec(
         directory,
         nodes,
@@ -91,6 +106,7 @@ def up(
         policy=policy,
         controllers=controllers,
         etcd_members=etcd_members,
+        credentials=credentials,
     )
     cluster = LocalCluster(spec)
 
@@ -144,10 +160,33 @@ def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> No
         f"  metrics     {', '.join(f'http://{m}/metrics' for m in cluster.metrics_addresses)}\n"
         f"  etcd        {cluster.etcd_endpoint}\n"
         f"  state       {directory} (logs in {cluster.log_dir})\n"
-        "In another shell: [bold]aiwo nodes[/bold], [bold]aiwo gpus[/bold], "
+        + _security_line(cluster)
+        + "In another shell: [bold]aiwo nodes[/bold], [bold]aiwo gpus[/bold], "
         "[bold]aiwo workloads[/bold], [bold]aiwo top[/bold]  (they read "
         f"{directory / 'cluster.json'}; set AIWO_STATE_DIR if you used --state-dir)"
     )
+
+
+def _security_line(cluster: LocalCluster) -> str:
+    credentials = cluster.spec.credentials
+    if credentials is None:
+        return (
+            "  security    [yellow]none: plaintext, no tokens (--secure turns both on)[/yellow]\n"
+        )
+    return (
+        f"  security    mutual TLS, tokens; certificates in {credentials.pki.directory}, "
+        f"admin token in {credentials.admin_token_file}\n"
+    )
+
+
+def _client_env(cluster: LocalCluster, role: str) -> dict[str, str]:
+    """Credentials for a child using the SDK: a workload token for the demo's workloads,
+    the admin token for the live view."""
+    credentials = cluster.spec.credentials
+    if credentials is None:
+        return {}
+    token = credentials.workload_token_file if role == "workload" else credentials.admin_token_file
+    return credentials.client_env(token)
 
 
 def _start_demo(cluster: LocalCluster, duration: float | None) -> None:
@@ -163,7 +202,7 @@ def _start_demo(cluster: LocalCluster, duration: float | None) -> None:
         ]
         if duration is not None:
             argv += ["--duration", str(duration + 5)]
-        cluster.start_workload(name, argv)
+        cluster.start_workload(name, argv, _client_env(cluster, "workload"))
     cluster.write_cluster_file()
 
 
@@ -171,7 +210,8 @@ def _start_viewer(cluster: LocalCluster, duration: float | None) -> subprocess.P
     argv = [*program("aiwo", "sdk.cli.main"), "--controller", cluster.controller_address, "top"]
     if duration is not None:
         argv += ["--duration", str(duration)]
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    env = {**os.environ, **_client_env(cluster, "admin")}
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)
 
 
 def _wait_quietly(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -186,7 +226,9 @@ def _print_summary(console: Console, cluster: LocalCluster) -> None:
     from sdk import AiwoError, NodeState, SyncAdminClient
 
     try:
-        admin = SyncAdminClient.connect(cluster.controller_address)
+        credentials = cluster.spec.credentials
+        config = credentials.admin_config() if credentials is not None else None
+        admin = SyncAdminClient.connect(cluster.controller_address, config=config)
         try:
             nodes = admin.list_nodes()
             gpus = admin.list_gpus()

@@ -20,6 +20,10 @@ PUBLIC = {
     "ClientConfig",
     "ReconnectPolicy",
     "TlsConfig",
+    # bearer tokens (AuthService)
+    "AuthClient",
+    "SyncAuthClient",
+    "TokenInfo",
     "make_spec",
     # value types
     "Resources",

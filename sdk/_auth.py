@@ -1,0 +1,157 @@
+"""`AuthClient`: mint, list and revoke bearer tokens (AuthService); ask who you are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from sdk._channel import Connection, open_connection
+from sdk._config import ClientConfig
+from sdk._sync import _connect, _LoopThread
+from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as the controller describes it: never the token itself, only its id."""
+
+    id: str
+    role: str
+    namespaces: tuple[str, ...]
+    created_unix: float
+    expires_unix: float  # 0 = never
+    revoked: bool
+    revoked_unix: float
+    description: str
+    created_by: str
+    source: str  # "etcd" (minted through the API) or "file" (the controller's tokens file)
+
+    def status(self, now: float) -> str:
+        if self.revoked:
+            return "revoked"
+        if self.expires_unix and now >= self.expires_unix:
+            return "expired"
+        return "active"
+
+    @classmethod
+    def from_pb(cls, info: auth_pb2.TokenInfo) -> TokenInfo:
+        return cls(
+            id=info.id,
+            role=info.role,
+            namespaces=tuple(info.namespaces),
+            created_unix=info.created_unix,
+            expires_unix=info.expires_unix,
+            revoked=info.revoked,
+            revoked_unix=info.revoked_unix,
+            description=info.description,
+            created_by=info.created_by,
+            source=info.source,
+        )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the controller takes the caller for."""
+
+    principal: str  # "token:ID", or "anonymous" when the controller does not require tokens
+    role: str
+    namespaces: tuple[str, ...]
+    permissions: tuple[str, ...]
+
+
+class AuthClient:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._stub = auth_pb2_grpc.AuthServiceStub(connection.channel)
+
+    @classmethod
+    async def connect(
+        cls, target: str | None = None, *, config: ClientConfig | None = None
+    ) -> AuthClient:
+        return cls(await open_connection(target, config or ClientConfig()))
+
+    async def create_token(
+        self,
+        role: str,
+        namespaces: Sequence[str] = (),
+        ttl_s: float = 0.0,
+        description: str = "",
+    ) -> tuple[str, TokenInfo]:
+        """(token, info). The token is in this answer only: the controller keeps a hash."""
+        reply = await self._connection.call(
+            self._stub.CreateToken,
+            auth_pb2.CreateTokenRequest(
+                role=role, namespaces=list(namespaces), ttl_s=ttl_s, description=description
+            ),
+        )
+        return reply.token, TokenInfo.from_pb(reply.info)
+
+    async def list_tokens(self) -> list[TokenInfo]:
+        reply = await self._connection.call(self._stub.ListTokens, auth_pb2.ListTokensRequest())
+        return [TokenInfo.from_pb(info) for info in reply.tokens]
+
+    async def revoke_token(self, token_id: str) -> TokenInfo:
+        reply = await self._connection.call(
+            self._stub.RevokeToken, auth_pb2.RevokeTokenRequest(id=token_id)
+        )
+        return TokenInfo.from_pb(reply)
+
+    async def who_am_i(self) -> Identity:
+        reply = await self._connection.call(self._stub.WhoAmI, auth_pb2.WhoAmIRequest())
+        return Identity(
+            reply.principal, reply.role, tuple(reply.namespaces), tuple(reply.permissions)
+        )
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    async def __aenter__(self) -> AuthClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class SyncAuthClient:
+    """`AuthClient` for code without asyncio (the `aiwo tokens` commands)."""
+
+    def __init__(self, runner: _LoopThread, client: AuthClient) -> None:
+        self._runner = runner
+        self._client = client
+
+    @classmethod
+    def connect(
+        cls, target: str | None = None, *, config: ClientConfig | None = None
+    ) -> SyncAuthClient:
+        runner, client = _connect(lambda: AuthClient.connect(target, config=config))
+        return cls(runner, client)
+
+    def create_token(
+        self,
+        role: str,
+        namespaces: Sequence[str] = (),
+        ttl_s: float = 0.0,
+        description: str = "",
+    ) -> tuple[str, TokenInfo]:
+        return self._runner.run(self._client.create_token(role, namespaces, ttl_s, description))
+
+    def list_tokens(self) -> list[TokenInfo]:
+        return self._runner.run(self._client.list_tokens())
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        return self._runner.run(self._client.revoke_token(token_id))
+
+    def who_am_i(self) -> Identity:
+        return self._runner.run(self._client.who_am_i())
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._client.close(), timeout=5)
+        finally:
+            self._runner.stop()

@@ -1,0 +1,101 @@
+"""`aiwo certs`: a CA and the certificates a cluster needs (with `cryptography`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sdk._target import state_dir
+from sdk.cli._app import CliError
+
+
+def _default_dir() -> Path:
+    return state_dir() / "certs"
+
+
+def _split(values: str) -> list[str]:
+    return [v.strip() for v in values.split(",") if v.strip()]
+
+
+@click.group()
+def certs() -> None:
+    """Create and issue TLS certificates (CA, controller, agents, clients)."""
+
+
+@certs.command("init")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write them (default: STATE_DIR/certs).",
+)
+@click.option("--nodes", default="", metavar="NAME,...", help="One agent certificate per node.")
+@click.option(
+    "--hosts",
+    default="localhost,127.0.0.1",
+    show_default=True,
+    metavar="HOST,...",
+    help="Names and IPs clients use to reach the controller (its certificate's SANs).",
+)
+@click.option("--new-ca", is_flag=True, help="Replace an existing CA (invalidates every cert).")
+def init(directory: Path | None, nodes: str, hosts: str, new_ca: bool) -> None:
+    """A CA (kept if one exists), and certificates for the controller, the CLI and nodes.
+
+    Private keys are written 0600. Keep ca-key.pem off the controller and the nodes: it
+    can mint a certificate for any node.
+    """
+    from sdk._pki import init_pki
+
+    target = (directory or _default_dir()).expanduser()
+    names = _split(nodes)
+    _check_names(names)
+    layout = init_pki(target, names, _split(hosts), reuse_ca=not new_ca)
+    click.echo(f"CA          {layout.ca_cert}  (key {layout.ca_key})")
+    click.echo(f"controller  {layout.controller_cert}  (key {layout.controller_key})")
+    click.echo(f"cli         {layout.client_cert}  (key {layout.client_key})")
+    for node, (cert, key) in layout.node_certs.items():
+        click.echo(f"node {node:<6} {cert}  (key {key})")
+
+
+@certs.command("issue")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The CA's directory (default: STATE_DIR/certs).",
+)
+@click.option("--node", "nodes", multiple=True, help="An agent certificate for this node.")
+@click.option("--client", "clients", multiple=True, help="A client certificate (CLI, app).")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
+def issue(
+    directory: Path | None, nodes: tuple[str, ...], clients: tuple[str, ...], days: int
+) -> None:
+    """More certificates from an existing CA: new nodes, new clients, or rotation."""
+    from sdk._pki import issue_client, issue_node, load_ca, write_pem
+
+    target = (directory or _default_dir()).expanduser()
+    if not nodes and not clients:
+        raise click.UsageError("name at least one --node or --client")
+    _check_names([*nodes, *clients])
+    try:
+        ca = load_ca(target)
+    except OSError as exc:
+        raise CliError(f"no CA in {target} ({exc.strerror}); run `aiwo certs init`") from None
+    made = [("nodes", n, issue_node(ca, n, days)) for n in nodes]
+    made += [("clients", c, issue_client(ca, c, days)) for c in clients]
+    for folder, name, issued in made:
+        cert, key = target / folder / f"{name}.pem", target / folder / f"{name}-key.pem"
+        write_pem(cert, issued.cert_pem, private=False)
+        write_pem(key, issued.key_pem, private=True)
+        click.echo(f"{folder[:-1]} {name}: {cert}  (key {key})")
+
+
+def _check_names(names: list[str]) -> None:
+    import re
+
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", name):
+            raise click.BadParameter(f"{name!r}: names are [a-z0-9-], at most 63 characters")

@@ -1,0 +1,109 @@
+"""What `aiwo up --secure` generates in STATE_DIR/secure, and how each process uses it.
+
+- certs/: a CA (kept across runs, so a client that trusts it keeps working), and fresh
+  certificates for the controller, the CLI and every node at each start;
+- tokens.json: the controller's tokens file, rewritten at each start (the previous run's
+  tokens stop working), holding the hashes of
+- admin.token (the CLI's, recorded in cluster.json) and workload.token (the demo
+  workloads', role workload in namespace "default"), each a 0600 file.
+
+Secrets travel to processes as file paths (--token-file, AIWO_TOKEN_FILE), never on a
+command line or in the environment, where `ps` and /proc/PID/environ would show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sdk import ClientConfig, TlsConfig
+from sdk._pki import PkiLayout, init_pki
+from sdk._tls import read_token_file
+from sdk._tokens import new_file_token, write_secret, write_tokens_file
+
+# The controller's certificate names localhost and 127.0.0.1; a multi-replica target
+# ("ipv4:a,b") is no host name, so clients check for this one.
+SERVER_NAME = "localhost"
+DEMO_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class LocalCredentials:
+    directory: Path
+    pki: PkiLayout
+    tokens_file: Path
+    admin_token_file: Path
+    workload_token_file: Path
+
+    @classmethod
+    def prepare(cls, state_dir: Path, nodes: Sequence[str]) -> LocalCredentials:
+        directory = state_dir / "secure"
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        pki = init_pki(directory / "certs", nodes, (SERVER_NAME, "127.0.0.1"))
+        admin, admin_record = new_file_token("admin", description="aiwo up --secure: the CLI")
+        workload, workload_record = new_file_token(
+            "workload", [DEMO_NAMESPACE], description="aiwo up --secure: demo workloads"
+        )
+        credentials = cls(
+            directory,
+            pki,
+            directory / "tokens.json",
+            directory / "admin.token",
+            directory / "workload.token",
+        )
+        write_tokens_file(credentials.tokens_file, [admin_record, workload_record])
+        write_secret(credentials.admin_token_file, admin)
+        write_secret(credentials.workload_token_file, workload)
+        return credentials
+
+    def controller_args(self) -> list[str]:
+        pki = self.pki
+        return [
+            "--tls-cert", str(pki.controller_cert),
+            "--tls-key", str(pki.controller_key),
+            "--tls-ca", str(pki.ca_cert),
+            "--auth", "token",
+            "--tokens-file", str(self.tokens_file),
+        ]  # fmt: skip
+
+    def agent_args(self, node: str) -> list[str]:
+        cert, key = self.pki.node_certs[node]
+        return [
+            "--tls-cert", str(cert),
+            "--tls-key", str(key),
+            "--tls-ca", str(self.pki.ca_cert),
+            "--tls-server-name", SERVER_NAME,
+        ]  # fmt: skip
+
+    def client_env(self, token_file: Path) -> dict[str, str]:
+        """For a child process using the SDK: the CLI's certificate and a token file."""
+        return {
+            "AIWO_TLS_CA": str(self.pki.ca_cert),
+            "AIWO_TLS_CERT": str(self.pki.client_cert),
+            "AIWO_TLS_KEY": str(self.pki.client_key),
+            "AIWO_TLS_SERVER_NAME": SERVER_NAME,
+            "AIWO_TOKEN_FILE": str(token_file),
+        }
+
+    def record(self) -> dict[str, str]:
+        """cluster.json "credentials": paths only, which the SDK and the CLI read."""
+        return {
+            "ca": str(self.pki.ca_cert),
+            "cert": str(self.pki.client_cert),
+            "key": str(self.pki.client_key),
+            "server_name": SERVER_NAME,
+            "token_file": str(self.admin_token_file),
+        }
+
+    def admin_config(self) -> ClientConfig:
+        return ClientConfig(
+            token=read_token_file(str(self.admin_token_file)),
+            tls=TlsConfig(
+                str(self.pki.ca_cert),
+                str(self.pki.client_cert),
+                str(self.pki.client_key),
+                SERVER_NAME,
+            ),
+        )

@@ -1,0 +1,113 @@
+"""`aiwo up --secure` as a user runs it: the CLI finds the credentials on its own, roles
+hold, plaintext is refused — and no token or private key ever reaches a log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+DURATION_S = 14
+
+
+def _aiwo() -> list[str]:
+    script = BIN / "aiwo"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sdk.cli.main"]
+
+
+def _cli(state: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIWO_STATE_DIR": str(state)}
+    for name in ("AIWO_CONTROLLER", "AIWO_TOKEN", "AIWO_TOKEN_FILE", "AIWO_TLS_CA"):
+        env.pop(name, None)
+    out = subprocess.run([*_aiwo(), *args], env=env, capture_output=True, text=True, timeout=30)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def _wait_for_nodes(state: Path, count: int, up: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        assert up.poll() is None, "aiwo up exited early"
+        out = _cli(state, "nodes", "-o", "json", check=False)
+        if out.returncode == 0 and len(json.loads(out.stdout)) == count:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{count} nodes did not register: {out.stderr}")
+
+
+def _key_material(directory: Path) -> list[str]:
+    """The base64 lines of every private key under `directory`."""
+    lines = []
+    for key in directory.rglob("*-key.pem"):
+        lines += [line for line in key.read_text().splitlines() if "PRIVATE KEY" not in line]
+    return lines
+
+
+def test_a_secured_local_cluster(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    up_log = tmp_path / "up.out"
+    with open(up_log, "w") as out:
+        up = subprocess.Popen(
+            [
+                *_aiwo(), "up", "--secure", "--demo",
+                "--state-dir", str(state),
+                "--nodes", "2", "--gpus-per-node", "2",
+                "--duration", str(DURATION_S),
+            ],
+            stdout=out, stderr=subprocess.STDOUT, text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AIWO_")},
+        )  # fmt: skip
+    minted: list[str] = []
+    try:
+        _wait_for_nodes(state, 2, up)
+        cluster = json.loads((state / "cluster.json").read_text())
+        recorded = cluster["credentials"]
+        assert set(recorded) == {"ca", "cert", "key", "server_name", "token_file"}
+        assert (Path(recorded["token_file"]).stat().st_mode & 0o777) == 0o600
+
+        whoami = _cli(state, "tokens", "whoami").stdout
+        assert "role admin" in whoami
+
+        viewer = _cli(state, "tokens", "create", "--role", "viewer", "--ttl", "1h")
+        token = viewer.stdout.strip()
+        minted.append(token)
+        assert token.startswith("aiwo_") and "shown only now" in viewer.stderr
+        denied = _cli(state, "--token", token, "cordon", "node-1", check=False)
+        assert denied.returncode == 1
+        assert "missing permission nodes.cordon (role viewer)" in denied.stderr
+        assert len(json.loads(_cli(state, "--token", token, "nodes", "-o", "json").stdout)) == 2
+
+        # Plaintext to the same address: refused (an empty state dir holds no credentials).
+        bare = tmp_path / "bare"
+        plain = _cli(bare, "--controller", cluster["controller"], "nodes", check=False)
+        assert plain.returncode == 1 and "aiwo:" in plain.stderr
+
+        listed = json.loads(_cli(state, "tokens", "list", "-o", "json").stdout)
+        assert {t["role"] for t in listed} >= {"admin", "workload", "viewer"}
+        assert all("token" not in t for t in listed)
+    finally:
+        up.wait(timeout=DURATION_S + 60)
+    assert up.returncode == 0, up_log.read_text()
+
+    secrets = [
+        *minted,
+        (state / "secure" / "admin.token").read_text().strip(),
+        (state / "secure" / "workload.token").read_text().strip(),
+    ]
+    keys = _key_material(state / "secure" / "certs")
+    assert len(keys) >= 5  # CA, controller, CLI and two nodes
+    logs = {p: p.read_text(errors="replace") for p in (state / "logs").glob("*.log")}
+    logs[up_log] = up_log.read_text(errors="replace")
+    assert any("audit" in text for text in logs.values()), "the controller audited"
+    for path, text in logs.items():
+        assert "PRIVATE KEY" not in text, path
+        for secret in [*secrets, *keys]:
+            assert secret not in text, f"secret material in {path}"
+        # Even a part of a token: its secret half never appears.
+        for token in secrets:
+            assert token.split("_", 2)[2] not in text, f"token secret in {path}"
