@@ -7,8 +7,18 @@ kind. Tokens appear by id only; request bodies are never logged.
 from __future__ import annotations
 
 import structlog
+from prometheus_client import Counter
 
 log = structlog.get_logger("aiwo.audit")
+
+# Bounded labels: a status code and a service name. A rising count of UNAUTHENTICATED is
+# someone guessing; of PERMISSION_DENIED, a token used beyond its role, or a node
+# certificate used for another node.
+REFUSALS = Counter(
+    "aiwo_auth_refusals_total",
+    "Calls refused by authentication (UNAUTHENTICATED) or authorization (PERMISSION_DENIED).",
+    ["code", "service"],
+)
 
 
 def record(
@@ -35,5 +45,7 @@ def record(
         fields["detail"] = detail[:300]
     if result == "OK":
         log.info("audit", **fields)
-    else:
-        log.warning("audit", **fields)
+        return
+    log.warning("audit", **fields)
+    if result in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        REFUSALS.labels(code=result, service=fields["service"]).inc()
