@@ -12,6 +12,10 @@ Defaults and why (docs/runtime.md has the long form):
 - relax_after_s 60 and min_change_interval_s 60: slack must hold a minute before a rung is
   undone, and no GPU cap or workload throttle changes more than once a minute except to protect
   an SLO (the issue's no-flapping rule).
+- relax_backoff_max 3, relax_backoff_window_s 600: relief that had to come back within ten
+  minutes of being undone is undone twice as slowly next time, up to 8 x (8 min): bursty
+  services keep their relief, quiet ones give it back in a minute (the back-off of Kubernetes'
+  CrashLoopBackOff and TCP's retransmission timer, applied to relaxing).
 - max_actions_per_minute 120: a bound on the whole plan's churn; SLO relief goes first.
 - energy_batch_keep 0.85: caps GPUs whose work has no SLO where the fitted Zeus curve keeps
   85 % of throughput: about 76 % of the max limit for training on every non-V100 model
@@ -45,6 +49,9 @@ class RuntimeConfig:
     relax_ratio: a fresh p99 below target x this is slack (relief may be undone).
     escalate_after_s: least time between two rungs for one neighbour during a breach.
     relax_after_s: slack must last this long, and the last change be this old, to undo a rung.
+    relax_backoff_max: relief needed again within relax_backoff_window_s of being undone doubles
+        that neighbour's relax wait, up to 2 ** this; a quiet 3 x window resets it.
+    relax_backoff_window_s: see relax_backoff_max.
     min_change_interval_s: least time between two changes of one GPU cap or workload throttle,
         except changes that protect an SLO (escalation, lifting an energy cap).
     max_actions_per_minute: bound on actions over any 60 s; the most urgent go first.
@@ -72,6 +79,8 @@ class RuntimeConfig:
     relax_ratio: float = 0.7
     escalate_after_s: float = 15.0
     relax_after_s: float = 60.0
+    relax_backoff_max: int = 3
+    relax_backoff_window_s: float = 600.0
     min_change_interval_s: float = 60.0
     max_actions_per_minute: int = 120
     ladder: tuple[str, ...] = DEFAULT_LADDER
@@ -105,6 +114,7 @@ class RuntimeConfig:
         for name in (
             "escalate_after_s",
             "relax_after_s",
+            "relax_backoff_window_s",
             "min_change_interval_s",
             "migrate_min_interval_s",
             "energy_backoff_s",
@@ -114,6 +124,14 @@ class RuntimeConfig:
             "variant_min_dwell_s",
         ):
             _range(name, getattr(self, name), 0.0, math.inf)
+        if (
+            isinstance(self.relax_backoff_max, bool)
+            or not isinstance(self.relax_backoff_max, int)
+            or not 0 <= self.relax_backoff_max <= 10
+        ):
+            raise ConfigError(
+                "relax_backoff_max", f"expected an integer 0..10, got {self.relax_backoff_max!r}"
+            )
         if (
             isinstance(self.max_actions_per_minute, bool)
             or not isinstance(self.max_actions_per_minute, int)

@@ -139,9 +139,10 @@ def _knee(
             keep, binding = min(1.0, need), f"{v.workload} slack allows"
     cap = _clamp(curve.cap_for(keep, demand), gpu, control.floor_w)
     # Come down gradually (lifting is at once): each step shows in the p99 before the next.
-    step_floor = (current if current is not None else gpu.power_limit_max_w) - (
-        config.energy_max_step_fraction * gpu.power_limit_max_w
-    )
+    # The first step starts from what the GPU draws, not from its limit: a cap above the
+    # demand changes nothing.
+    start = min(current if current is not None else gpu.power_limit_max_w, demand)
+    step_floor = start - config.energy_max_step_fraction * gpu.power_limit_max_w
     cap = max(cap, _clamp(step_floor, gpu, control.floor_w))
     fields = (
         ("cap_w", cap),

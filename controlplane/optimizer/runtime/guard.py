@@ -5,13 +5,15 @@ the rungs applied so far. While a protected workload breaks its target, one more
 every `escalate_after_s`: cooperative throttle directive -> power cap (or clock lock) on the
 shared GPU -> process throttle -> migration. Rungs that cannot apply are skipped (no GPU with
 room to migrate to, no power-limit range). When every protected workload has had slack for
-`relax_after_s`, the last rung is undone, one per `max(relax_after_s, min_change_interval_s)`.
+`relax_after_s`, the last rung is undone, one per `max(relax_after_s, min_change_interval_s)`;
+relief needed again soon after it was undone is undone more slowly next time (relax_backoff).
 A workload whose p99 is unknown blocks undoing (no relief removed because of it) and starts
 nothing. The power-cap rung is a GPU-level state: `gpu_power.py` turns it into a command.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controlplane.optimizer.runtime.actions import (
@@ -79,6 +81,11 @@ def guard(
     placed = placed_workloads(snapshot)
     for key in [k for k in b.relief if k not in placed]:
         del b.relief[key]  # gone: nothing left to undo
+    quiet = 3 * config.relax_backoff_window_s
+    for key in [
+        k for k, (_, t) in b.relax_backoff.items() if k not in b.relief and now - t > quiet
+    ]:
+        del b.relax_backoff[key]  # quiet long enough: relax at the base pace again
     proposals: list[Proposal] = []
     notes: list[str] = []
     reserved: dict[GpuKey, int] = {}  # milli promised to migrations in this pass
@@ -183,6 +190,9 @@ def _escalate(
             mb.relief[key] = new
             if rung == "migrate":
                 mb.migrated_at[key] = now
+            level, undone_at = mb.relax_backoff.get(key, (0, -math.inf))
+            if now - undone_at < config.relax_backoff_window_s:  # needed again soon after
+                mb.relax_backoff[key] = (min(level + 1, config.relax_backoff_max), undone_at)
 
         return Proposal(Urgency.SLO_RELIEF, actions, commit, f"workload/{key}")
     notes.append(
@@ -200,11 +210,13 @@ def _relax(
     now: float,
     config: RuntimeConfig,
 ) -> Proposal | None:
-    since = max(b.slack_since.get(v.workload, now) for v in mine)
-    wait = max(config.relax_after_s, config.min_change_interval_s)
-    if now - since < config.relax_after_s or now - relief.changed_at < wait:
-        return None
     key = x.workload.key
+    level, _ = b.relax_backoff.get(key, (0, -math.inf))
+    hold = config.relax_after_s * 2**level
+    since = max(b.slack_since.get(v.workload, now) for v in mine)
+    wait = max(hold, config.min_change_interval_s)
+    if now - since < hold or now - relief.changed_at < wait:
+        return None
     rung = relief.rungs[-1]
     best = max(mine, key=lambda v: v.ratio or 0.0)
     reason = Reason(
@@ -224,6 +236,7 @@ def _relax(
     rest = relief.rungs[:-1]
 
     def commit(mb: MemoryBuilder) -> None:
+        mb.relax_backoff[key] = (level, now)
         if rest:
             mb.relief[key] = Relief(rest, relief.gpus, now, relief.protects)
         else:

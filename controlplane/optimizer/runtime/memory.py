@@ -68,7 +68,9 @@ class RuntimeMemory:
     """relief: per neighbour; gpus: per GPU; slack_since: per SLO workload, since when its p99
     has been below relax_ratio x target; pressure_since: per pending workload, since when it has
     been pending; no_pressure_since: since when nothing has been pending; variants: per switched
-    workload; migrated_at: per workload; action_times: times of the actions of the last minute.
+    workload; migrated_at: per workload; action_times: times of the actions of the last minute;
+    relax_backoff: per neighbour, (level, when relief was last undone): relief that had to come
+    back soon after it was undone is undone more slowly next time (x 2 ** level).
     """
 
     relief: Mapping[str, Relief] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class RuntimeMemory:
     variants: Mapping[str, VariantSwitch] = field(default_factory=dict)
     migrated_at: Mapping[str, float] = field(default_factory=dict)
     action_times: tuple[float, ...] = ()
+    relax_backoff: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("relief", "gpus", "slack_since", "pressure_since", "variants", "migrated_at"):
@@ -98,6 +101,7 @@ class MemoryBuilder:
     variants: dict[str, VariantSwitch]
     migrated_at: dict[str, float]
     action_times: list[float]
+    relax_backoff: dict[str, tuple[int, float]]
 
     @classmethod
     def of(cls, memory: RuntimeMemory, now: float) -> MemoryBuilder:
@@ -110,6 +114,7 @@ class MemoryBuilder:
             variants=dict(memory.variants),
             migrated_at=dict(memory.migrated_at),
             action_times=[t for t in memory.action_times if now - t < ACTION_WINDOW_S],
+            relax_backoff=dict(memory.relax_backoff),
         )
 
     def gpu(self, key: GpuKey) -> GpuControl:
@@ -125,4 +130,5 @@ class MemoryBuilder:
             variants=self.variants,
             migrated_at=self.migrated_at,
             action_times=tuple(self.action_times),
+            relax_backoff=self.relax_backoff,
         )

@@ -164,3 +164,16 @@ def test_guard_cap_value() -> None:
     loop.step(s)
     (action,) = loop.step(s, dt=15.0).actions
     assert isinstance(action, SetPowerCap) and action.watts == 220.0  # 0.55 x 400 W
+
+
+def test_relief_needed_again_soon_is_undone_more_slowly() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    cool = with_p99(hot, a=50.0)
+    loop = Loop(RuntimeConfig(energy=False, ladder=("throttle",)))
+    loop.step(hot)
+    first = [loop.now for p in loop.run(cool, 300.0) for a in p.actions]  # undone after 60 s
+    assert first and first[0] - 1000.0 == pytest.approx(60.0)
+    loop.step(hot, dt=5.0)  # needed again within ten minutes: back-off level 1
+    start = loop.now
+    second = [loop.now for p in loop.run(cool, 300.0) for a in p.actions]
+    assert second and second[0] - start == pytest.approx(120.0)
