@@ -117,51 +117,67 @@ class ClusterState:
     def apply(self, workloads: Iterable[tuple[WorkloadView, Demand]]) -> list[str]:
         """Take the capacity of placed workloads; returns the keys whose node is unknown.
 
-        Vectorised (one scatter per attribute) because a snapshot holds thousands of them.
+        Vectorised (one bincount per attribute) because a snapshot holds thousands of them;
+        the Python loop only collects indices. GPU indices a node does not have are ignored.
         """
         unknown: list[str] = []
         rows: list[int] = []
-        demands: list[Demand] = []
-        gpu_rows: list[int] = []
+        kinds: list[int] = []  # index into `distinct`, per workload
+        n_gpus: list[int] = []
         gpu_cols: list[int] = []
-        gpu_milli: list[int] = []
-        gpu_mem: list[int] = []
+        services: list[tuple[int, str]] = []
+        distinct: dict[int, tuple[int, Demand]] = {}  # id(demand): Demand.of shares objects
+        index = self.index
         for w, d in workloads:
             a = w.assignment
             if a is None:
                 continue
-            i = self.index.get(a.node)
+            i = index.get(a.node)
             if i is None:
                 unknown.append(w.key)
                 continue
             rows.append(i)
-            demands.append(d)
-            for j in a.gpus:
-                gpu_rows.append(i)
-                gpu_cols.append(j)
-                gpu_milli.append(d.milli)
-                gpu_mem.append(d.gpu_memory_mib)
+            kind = distinct.get(id(d))
+            if kind is None:
+                kind = distinct[id(d)] = (len(distinct), d)
+            kinds.append(kind[0])
+            n_gpus.append(len(a.gpus))
+            gpu_cols.extend(a.gpus)
+            if d.service:
+                services.append((i, d.service))
         if not rows:
             return unknown
+        n, g = self.gpu_present.shape
+        ds = [d for _, d in distinct.values()]
         r = np.asarray(rows, dtype=np.int64)
-        np.subtract.at(self.cpu_free, r, [d.cpu_milli for d in demands])
-        np.subtract.at(self.mem_free, r, [d.memory_mib for d in demands])
-        if gpu_rows:
-            at = (np.asarray(gpu_rows), np.asarray(gpu_cols))
-            np.subtract.at(self.gpu_free, at, gpu_milli)
-            np.subtract.at(self.gpu_mem_free, at, gpu_mem)
-        tags = np.array([d.shape_tag for d in demands], dtype=np.int64)
+        k = np.asarray(kinds, dtype=np.int64)
+
+        def per_workload(attr: str) -> np.ndarray:
+            return np.array([getattr(d, attr) for d in ds], dtype=np.int64)[k]
+
+        self.cpu_free -= np.bincount(r, per_workload("cpu_milli"), n).astype(np.int64)
+        self.mem_free -= np.bincount(r, per_workload("memory_mib"), n).astype(np.int64)
+        if gpu_cols:
+            counts = np.asarray(n_gpus, dtype=np.int64)
+            gr = np.repeat(r, counts)
+            gc = np.asarray(gpu_cols, dtype=np.int64)
+            valid = (gc >= 0) & (gc < g)
+            valid[valid] &= self.gpu_present[gr[valid], gc[valid]]
+            flat = (gr * g + gc)[valid]
+            milli = np.repeat(per_workload("milli"), counts)[valid]
+            gmem = np.repeat(per_workload("gpu_memory_mib"), counts)[valid]
+            self.gpu_free -= np.bincount(flat, milli, n * g).reshape(n, g).astype(np.int32)
+            self.gpu_mem_free -= np.bincount(flat, gmem, n * g).reshape(n, g).astype(np.int64)
+        tags = per_workload("shape_tag")
         ok = (tags >= 0) & (tags < self.affinity.shape[1])
         np.add.at(self.affinity, (r[ok], tags[ok]), 1)
-        for i, d in zip(rows, demands, strict=True):
-            if d.service:
-                counts = self.service_counts.setdefault(
-                    d.service, np.zeros(len(self.names), np.int32))
-                counts[i] += 1
+        for i, service in services:
+            svc = self.service_counts.setdefault(service, np.zeros(n, np.int32))
+            svc[i] += 1
         self.gpu_free_total = self.gpu_free.sum(axis=1).astype(np.int64)
         self.full_free = np.count_nonzero(
             (self.gpu_free >= MILLI_PER_GPU) & self.gpu_present, axis=1).astype(np.int32)
-        np.add.at(self.version, r, 1)
+        self.version += np.bincount(r, minlength=n)
         return unknown
 
     # ------------------------------------------------------------ changes
