@@ -87,6 +87,10 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         plain = _cli(bare, "--controller", cluster["controller"], "nodes", check=False)
         assert plain.returncode == 1 and "aiwo:" in plain.stderr
 
+        statuses = json.loads(_cli(state, "cluster", "status", "-o", "json").stdout)
+        controllers = [s for s in statuses if s["role"] == "controller"]
+        assert controllers and all(s["healthy"] for s in controllers), controllers
+
         listed = json.loads(_cli(state, "tokens", "list", "-o", "json").stdout)
         assert {t["role"] for t in listed} >= {"admin", "workload", "viewer"}
         assert all("token" not in t for t in listed)
