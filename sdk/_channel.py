@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from sdk._config import ClientConfig
+from sdk._config import ClientConfig, TlsConfig
 from sdk._errors import AiwoError, ControllerUnavailable, from_rpc_error
 from sdk._target import resolve_target
 from sdk._tls import open_channel, resolve_security, with_token
@@ -54,10 +54,27 @@ async def open_connection(target: str | None, config: ClientConfig) -> Connectio
     connection = Connection(channel, address, with_token(config, security))
     try:
         await _probe(connection)
+    except ControllerUnavailable as error:
+        await channel.close()
+        raise _with_tls_hint(error, security.tls) from None
     except BaseException:
         await channel.close()
         raise
     return connection
+
+
+def _with_tls_hint(error: ControllerUnavailable, tls: TlsConfig | None) -> ControllerUnavailable:
+    """A controller that requires mutual TLS closes other connections without a word;
+    say what is probably missing."""
+    if error.reachable or error.detail != "connection closed":
+        return error
+    if tls is None:
+        hint = "it may require TLS: give --tls-ca, --tls-cert and --tls-key (or AIWO_TLS_*)"
+    elif not tls.cert_file:
+        hint = "it may require a client certificate: give --tls-cert and --tls-key"
+    else:
+        return error
+    return ControllerUnavailable(error.target, f"{error.detail}; {hint}")
 
 
 async def _probe(connection: Connection) -> None:

@@ -114,8 +114,11 @@ _TRANSPORT_FAILURES = (
     ("broken pipe", "connection reset"),
     ("socket closed", "connection closed"),
     ("goaway", "connection closed"),
-    ("failed to connect", "connection failed"),
+    # TLS failures before the generic "failed to connect" that grpc puts in front of them.
+    ("wrong_version_number", "TLS handshake failed: the controller does not serve TLS"),
+    ("certificate_verify_failed", "TLS handshake failed: its certificate is not from your CA"),
     ("handshake", "TLS handshake failed"),
+    ("failed to connect", "connection failed"),
 )
 
 

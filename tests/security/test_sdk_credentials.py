@@ -4,12 +4,20 @@ recorded — the recorded ones only for that cluster's own address."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from controlplane.config import ControllerConfig
 from controlplane.server import Controller
-from sdk import AdminClient, ClientConfig, TlsConfig, Unauthenticated
+from sdk import (
+    AdminClient,
+    ClientConfig,
+    ControllerUnavailable,
+    TlsConfig,
+    Unauthenticated,
+)
 from sdk._tls import resolve_security
 from sdk._tokens import write_secret
 from tests.security.conftest import Credentials
@@ -114,3 +122,34 @@ async def test_the_sdk_reads_what_aiwo_up_recorded(
         assert (await admin.cluster_info()).leader
     finally:
         await admin.close()
+
+
+async def test_connection_failures_say_what_tls_setting_is_missing(
+    secure_controller: Controller,
+    credentials: Credentials,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIWO_STATE_DIR", str(tmp_path))  # no recorded credentials
+    for name in ("AIWO_TOKEN", "AIWO_TOKEN_FILE", "AIWO_TLS_CA", "AIWO_TLS_CERT"):
+        monkeypatch.delenv(name, raising=False)
+    config = ClientConfig(connect_timeout_s=3)
+    with pytest.raises(ControllerUnavailable, match="it may require TLS"):
+        await AdminClient.connect(secure_controller.address, config=config)
+    ca_only = replace(config, tls=TlsConfig(ca_file=str(credentials.pki.ca_cert)))
+    with pytest.raises(ControllerUnavailable, match="it may require a client certificate"):
+        await AdminClient.connect(secure_controller.address, config=ca_only)
+
+
+async def test_tls_against_a_plaintext_controller_says_so(
+    secure_config: ControllerConfig, credentials: Credentials
+) -> None:
+    plaintext = Controller(replace(secure_config, tls_cert="", tls_key="", tls_ca="", auth="none"))
+    await plaintext.start()
+    try:
+        pki = credentials.pki
+        tls = TlsConfig(str(pki.ca_cert), str(pki.client_cert), str(pki.client_key))
+        with pytest.raises(ControllerUnavailable, match="does not serve TLS"):
+            await AdminClient.connect(plaintext.address, config=ClientConfig(tls=tls))
+    finally:
+        await plaintext.stop(0)
