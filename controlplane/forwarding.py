@@ -58,6 +58,16 @@ class Forwarder:
             return None  # unknown leader: the handler answers UNAVAILABLE itself
         return leader
 
+    async def resolve(self) -> str | None:
+        """`target()`, after asking etcd who leads when this replica does not know yet
+        (it just started, or the leader just changed): a write should not fail for that."""
+        target = self.target()
+        if target is None and not self._leadership.is_leader and self._refresh is not None:
+            with contextlib.suppress(Exception):
+                await self._refresh()
+            target = self.target()
+        return target
+
     def channel(self, target: str) -> grpc.aio.Channel:
         if self._channel is None or self._channel_target != target:
             old = self._channel
@@ -92,7 +102,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if method not in FORWARDED_UNARY and method not in FORWARDED_STREAMS:
             return await continuation(details)
-        target = self._forwarder.target()
+        target = await self._forwarder.resolve()
         if target is None:
             return await continuation(details)
         forwarder = self._forwarder

@@ -58,14 +58,23 @@ class Elector:
             self.store.epoch = 0
             log.warning("leadership_ended", controller=self.controller_id, epoch=epoch)
 
-    async def _campaign(self) -> int:
+    async def refresh_leader(self) -> None:
+        """Read who leads now (followers poll this; forwarding asks on demand)."""
         current = await self.store.get(self.store_keys_leader)
         if current is None:
             self.leader_address = ""
-        else:
-            record = types_pb2.LeaderRecord()
-            record.ParseFromString(current.value)
-            self.leader_address = record.address
+            return
+        record = types_pb2.LeaderRecord()
+        record.ParseFromString(current.value)
+        if record.address == self.address and self.store.epoch <= 0:
+            # Our own address from a previous life of this process: not a leader to follow.
+            self.leader_address = ""
+            return
+        self.leader_address = record.address
+
+    async def _campaign(self) -> int:
+        if await self.store.get(self.store_keys_leader) is not None:
+            await self.refresh_leader()
             return 0
         self._lease_id = await self.store.grant_lease(self.lease_s)
         record = types_pb2.LeaderRecord(

@@ -28,6 +28,7 @@ from sdk._logs import configure_logging
 @click.option("--policy", help="Placement policy name.")
 @click.option("--node-grace-s", type=float, help="Seconds without heartbeat before NotReady.")
 @click.option("--eviction-grace-s", type=float, help="Seconds NotReady before rescheduling.")
+@click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--ready-file", help="Write {address, metrics, pid} as JSON here once serving.")

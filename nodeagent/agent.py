@@ -58,6 +58,7 @@ class Agent:
         self.outbox: asyncio.Queue[node_pb2.AgentMessage] = asyncio.Queue(4096)
         self.connected = asyncio.Event()
         self.sessions = 0  # successful connections so far
+        self.last_contact = time.monotonic()  # the last message from a controller
         self._running: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ identity
@@ -84,6 +85,32 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = self.config.backoff_initial_s
+        fence = asyncio.create_task(self._self_fence(stop), name="self-fence")
+        try:
+            await self._connect_loop(stop, backoff)
+        finally:
+            fence.cancel()
+            with contextlib.suppress(BaseException):
+                await fence
+
+    async def _self_fence(self, stop: asyncio.Event) -> None:
+        """Stop managed workloads when no controller has been heard for `fence_after_s`."""
+        limit = self.config.fence_after_s
+        if limit <= 0:
+            return
+        fenced = False
+        while not stop.is_set():
+            await asyncio.sleep(min(1.0, limit / 4))
+            if self.connected.is_set():
+                fenced = False
+                continue
+            silent_s = time.monotonic() - self.last_contact
+            if not fenced and silent_s > limit:
+                stopped = await self.executor.release_managed()
+                log.warning("self_fenced", silent_s=round(silent_s, 1), stopped=stopped)
+                fenced = True
+
+    async def _connect_loop(self, stop: asyncio.Event, backoff: float) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
@@ -208,6 +235,7 @@ class Agent:
                 ) from None
             if message is grpc.aio.EOF:
                 raise ConnectionError("the controller closed the stream")
+            self.last_contact = time.monotonic()
             kind = message.WhichOneof("body")
             if kind == "command":
                 await self._on_command(message.command)

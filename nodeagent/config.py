@@ -28,6 +28,10 @@ class AgentConfig:
     state_dir: str = ""  # logs, checkpoints, fencing state; default under the user's state dir
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
+    # Cut off from every controller for this long, the agent stops its managed workloads:
+    # by then the controller has rescheduled them elsewhere (its eviction grace, default
+    # 10 s + 60 s), and two copies must not run. 0 disables self-fencing.
+    fence_after_s: float = 70.0
     log_format: str = "console"
     log_level: str = "info"
     # Mutual TLS (docs/security.md): this node's certificate (URI SAN aiwo://node/NAME),

@@ -85,6 +85,17 @@ class Executor:
         self.assigned.pop(a.workload, None)
         self.backend.unassign(a.workload)
 
+    async def release_managed(self) -> list[str]:
+        """Stop every managed workload (self-fencing: the controller has moved them)."""
+        if self.supervisor is None:
+            return []
+        stopped = sorted(self.supervisor.running())
+        for workload in stopped:
+            self.managed.pop(workload, None)
+            with contextlib.suppress(ActuationError):
+                await self.supervisor.stop(workload, 10.0)
+        return stopped
+
     async def reconcile(self, sync: node_pb2.AssignmentSet) -> list[str]:
         """Converge on the controller's full list: release what is not in it, keep the rest.
 

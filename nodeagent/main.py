@@ -33,6 +33,11 @@ log = structlog.get_logger("aiwo.agent")
 @click.option("--memory-mib", type=int, help="Memory to advertise (default: the host's).")
 @click.option("--telemetry-interval-s", type=float, help="Seconds between telemetry reports.")
 @click.option("--state-dir", help="Logs, checkpoints and fencing state of this agent.")
+@click.option(
+    "--fence-after-s",
+    type=float,
+    help="Stop managed workloads after this long without a controller (0: never).",
+)
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--tls-cert", help="This node's certificate (PEM, names aiwo://node/NAME).")
@@ -93,7 +98,8 @@ async def _run(config: AgentConfig) -> int:
         controller_address=config.controller,
         throttler=throttler,
         on_event=agent.report_supervisor_event,
-        owner=config.node,
+        # Node name and state dir: unique to this agent, the same across its restarts.
+        owner=f"{config.node}@{config.state_dir}",
     )
     # Workloads left running by a previous life of this agent would run twice once the
     # controller's assignment set restarts them: stop them first.

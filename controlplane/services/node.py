@@ -102,14 +102,18 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self._resend(session)
         reader = asyncio.create_task(self._read(session, context), name=f"agent-read-{hello.node}")
         try:
-            while not reader.done():
+            # A controller that stops leading (paused past its lease, deposed) ends the stream,
+            # so the agent goes to the new leader instead of talking to a follower.
+            while not reader.done() and self.leadership.is_leader:
                 try:
                     message = await asyncio.wait_for(session.queue.get(), HEARTBEAT_DOWN_S)
                 except TimeoutError:
                     message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
-                if reader.done():
+                if reader.done() or not self.leadership.is_leader:
                     break
                 await context.write(message)
+            if not reader.done():
+                await self.leadership.require(context)
             error = reader.exception()
             if isinstance(error, ValidationError):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))

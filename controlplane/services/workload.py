@@ -29,6 +29,8 @@ from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
 
 log = structlog.get_logger("aiwo.workload_service")
 
+LEADERSHIP_CHECK_S = 2.0
+
 
 class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
     def __init__(
@@ -199,13 +201,18 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             )
         reader = asyncio.create_task(self._read(session, context), name=f"app-read-{key}")
         try:
-            while not reader.done():
+            while not reader.done() and self.leadership.is_leader:
                 get = asyncio.ensure_future(session.queue.get())
-                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    {get, reader}, timeout=LEADERSHIP_CHECK_S, return_when=asyncio.FIRST_COMPLETED
+                )
                 if get in done:
                     await context.write(get.result())
                 else:
                     get.cancel()
+            if not reader.done():
+                # Deposed: directives now come from the new leader; the SDK reconnects.
+                await self.leadership.require(context)
             error = reader.exception()
             if isinstance(error, ValidationError):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))

@@ -43,6 +43,7 @@ class Proc:
     pid: int
     log: str
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    argv: list[str] = field(default_factory=list, repr=False)
 
     def record(self) -> dict[str, object]:
         return {
@@ -66,6 +67,8 @@ class ClusterSpec:
     credentials: LocalCredentials | None = None  # `aiwo up --secure`: TLS and tokens
     controllers: int = 1
     etcd_members: int = 1
+    controller_args: tuple[str, ...] = ()  # extra flags, e.g. shorter graces in fault tests
+    agent_args: tuple[str, ...] = ()
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -160,8 +163,38 @@ class LocalCluster:
             start_new_session=True,
             env=env,
         )
-        proc = Proc(role, name, address, popen.pid, str(log_path), popen)
+        proc = Proc(role, name, address, popen.pid, str(log_path), popen, list(argv))
         self.procs.append(proc)
+        return proc
+
+    def etcd_endpoints_alive(self) -> list[str]:
+        return [
+            p.address
+            for p in self.procs
+            if p.role == "etcd" and p.popen is not None and p.popen.poll() is None
+        ]
+
+    def find(self, name: str) -> Proc:
+        for proc in self.procs:
+            if proc.name == name:
+                return proc
+        raise ClusterError(f"no process named {name!r}")
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal one process (its whole group): how fault tests and demos break things."""
+        proc = self.find(name)
+        _signal_group(proc, sig)
+        if sig == signal.SIGKILL and proc.popen is not None:
+            proc.popen.wait()
+
+    def respawn(self, name: str) -> Proc:
+        """Start a process again with the arguments it had (after it died or was killed)."""
+        old = self.find(name)
+        if old.popen is not None and old.popen.poll() is None:
+            raise ClusterError(f"{name} is still running")
+        self.procs.remove(old)
+        proc = self._spawn(old.role, old.name, old.address, old.argv)
+        self.write_cluster_file()
         return proc
 
     def _start_etcd(self, previous: dict[str, int]) -> None:
@@ -244,6 +277,7 @@ class LocalCluster:
                     *(credentials.controller_args() if credentials else ()),
                     "--policy", self.spec.policy,
                     "--ready-file", str(ready),
+                    *self.spec.controller_args,
                 ],
             )  # fmt: skip
             pending.append((proc, ready))
@@ -283,6 +317,7 @@ class LocalCluster:
                 "--cpu-milli", str(self.spec.node_cpu_milli),
                 "--memory-mib", str(self.spec.node_memory_mib),
                 "--state-dir", str(self.state_dir / "agents" / node),
+                *self.spec.agent_args,
             ],
         )  # fmt: skip
 

@@ -1,0 +1,105 @@
+"""Fault tests on a real replicated cluster: kill, pause, restart; then check the invariants."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from sdk.cli.local_cluster import LocalCluster
+from tests.fault.conftest import LEADER_LEASE_S, NODE_GRACE_S
+from tests.fault.invariants import (
+    admin,
+    check_invariants,
+    eventually,
+    leaders,
+    register_managed,
+    running_copies,
+)
+
+WORKLOADS = ["default/svc-a", "default/svc-b", "default/svc-c"]
+
+
+def _start(cluster: LocalCluster) -> None:
+    eventually(lambda: len(leaders(cluster)) == 1, 20, "one leader")
+    register_managed(cluster, [w.split("/")[1] for w in WORKLOADS])
+    check_invariants(cluster, WORKLOADS)
+
+
+def test_kill_9_the_leader(ha_cluster: LocalCluster) -> None:
+    _start(ha_cluster)
+    [old] = leaders(ha_cluster)
+    ha_cluster.kill(old)
+    killed = time.monotonic()
+    eventually(lambda: leaders(ha_cluster) not in ([], [old]), 15, "a new leader")
+    failover_s = time.monotonic() - killed
+    assert failover_s < 5.0 + 1.0, f"failover took {failover_s:.1f}s"  # 1 s: polling slack
+    register_managed(ha_cluster, ["after-failover"])
+    check_invariants(ha_cluster, [*WORKLOADS, "default/after-failover"])
+
+
+def test_kill_one_etcd_member_of_three(ha_cluster: LocalCluster) -> None:
+    _start(ha_cluster)
+    ha_cluster.kill("etcd-1")
+    register_managed(ha_cluster, ["after-etcd-loss"])
+    client = admin(ha_cluster)
+    try:
+        assert client.cordon("node-2", reason="fault test").cordoned
+        client.uncordon("node-2")
+    finally:
+        client.close()
+    check_invariants(ha_cluster, [*WORKLOADS, "default/after-etcd-loss"])
+
+
+def test_restart_an_agent(ha_cluster: LocalCluster) -> None:
+    _start(ha_cluster)
+    ha_cluster.kill("node-1")  # its workloads outlive it, in sessions of their own
+    ha_cluster.respawn("node-1")  # back within the grace: it reaps them, then restarts them
+    check_invariants(ha_cluster, WORKLOADS)
+
+
+def test_restart_every_controller_at_once(ha_cluster: LocalCluster) -> None:
+    _start(ha_cluster)
+    for name in ("controller-1", "controller-2"):
+        ha_cluster.kill(name)
+    for name in ("controller-1", "controller-2"):
+        ha_cluster.respawn(name)
+    eventually(lambda: len(leaders(ha_cluster)) == 1, 20, "one leader after the restart")
+    check_invariants(ha_cluster, WORKLOADS)
+
+
+def test_pause_the_leader_past_its_lease(ha_cluster: LocalCluster) -> None:
+    _start(ha_cluster)
+    [old] = leaders(ha_cluster)
+    ha_cluster.kill(old, signal.SIGSTOP)
+    try:
+        other = "controller-2" if old == "controller-1" else "controller-1"
+        eventually(lambda: other in leaders(ha_cluster), LEADER_LEASE_S + 10, "takeover")
+        register_managed(ha_cluster, ["while-paused"])
+    finally:
+        ha_cluster.kill(old, signal.SIGCONT)
+    # The old leader wakes up deposed: its lease is gone, its writes are fenced.
+    eventually(lambda: leaders(ha_cluster) == [other], 15, "the woken leader steps down")
+    check_invariants(ha_cluster, [*WORKLOADS, "default/while-paused"])
+    assert all(running_copies(w) == 1 for w in WORKLOADS)
+
+
+def test_silent_agent_goes_not_ready_then_ready(ha_cluster: LocalCluster) -> None:
+    """A paused agent keeps its sockets open: only the heartbeat grace notices it."""
+    _start(ha_cluster)
+    ha_cluster.kill("node-2", signal.SIGSTOP)
+    paused = time.monotonic()
+    try:
+
+        def not_ready() -> bool:
+            client = admin(ha_cluster)
+            try:
+                return client.get_node("node-2").state.value == "not_ready"
+            finally:
+                client.close()
+
+        eventually(not_ready, NODE_GRACE_S + 10, "node-2 NotReady")
+        detected_s = time.monotonic() - paused
+        assert detected_s >= NODE_GRACE_S - 0.5
+    finally:
+        ha_cluster.kill("node-2", signal.SIGCONT)
+    check_invariants(ha_cluster, WORKLOADS)
