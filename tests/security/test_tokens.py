@@ -15,7 +15,7 @@ import structlog
 from controlplane.config import ControllerConfig
 from controlplane.server import Controller
 from sdk import _tokens
-from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, types_pb2, workload_pb2
 from tests.helpers import assert_eventually
 from tests.security.conftest import Credentials, Stubs, bearer, tls_channel
 
@@ -193,3 +193,28 @@ async def test_minting_and_revoking_are_audited_without_the_token(
         ("RevokeToken", "OK", f"token:{admin_id}"),
     ]
     assert token not in repr(logs) and credentials.admin_token not in repr(logs)
+
+
+async def test_a_follower_forwards_writes_over_tls_with_the_caller_s_token(
+    secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
+) -> None:
+    follower = Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
+    await follower.start()
+    try:
+        viewer = await _mint(secure_stubs, credentials.admin_token, "viewer")
+        request = workload_pb2.RegisterWorkloadRequest(
+            name="web", namespace="default", spec=types_pb2.WorkloadSpec()
+        )
+        async with tls_channel(follower.address, credentials) as channel:
+            other = Stubs(channel)
+            # The leader checks the forwarded token: a viewer may not register.
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await other.workload.Register(request, metadata=bearer(viewer), timeout=10)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            reply = await other.workload.Register(
+                request, metadata=bearer(credentials.admin_token), timeout=10
+            )
+        assert reply.name == "web"
+        assert secure_controller.state.workloads.get("default/web") is not None
+    finally:
+        await follower.stop(0)
