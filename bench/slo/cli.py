@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.slo.report import summarize, table
-from bench.slo.run import MODES, RunResult, simulate
+from bench.slo.run import EXTRA_MODES, MODES, RunResult, simulate
 from bench.slo.scenario import Scenario
 from bench.slo.trace import LlmTrace, read_llm_trace
 from bench.trace import TraceError
@@ -74,11 +74,30 @@ def parse_seeds(text: str) -> list[int]:
     help="the services' p99 TPOT target",
 )
 @click.option(
+    "--services",
+    type=click.IntRange(min=1),
+    default=Scenario.services,
+    show_default=True,
+    help="latency-critical services; the trace's requests are dealt among them",
+)
+@click.option(
+    "--batch-jobs",
+    type=click.IntRange(min=0),
+    default=Scenario.batch_jobs,
+    show_default=True,
+    help="training jobs",
+)
+@click.option(
     "--ladder",
     type=click.Choice(sorted(LADDERS)),
     default="default",
     show_default=True,
     help="issue: with the power-cap rung (docs/runtime.md)",
+)
+@click.option(
+    "--with-priority-aiwo",
+    is_flag=True,
+    help="a fourth run: the priority placement with aiwo's runtime control",
 )
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 @click.option(
@@ -94,7 +113,10 @@ def slo(
     seed: int | None,
     seeds_text: str | None,
     target_ms: float,
+    services: int,
+    batch_jobs: int,
     ladder: str,
+    with_priority_aiwo: bool,
     output: str,
     workers: int,
 ) -> None:
@@ -106,9 +128,16 @@ def slo(
         trace = read_llm_trace(trace_csv)
     except TraceError as e:
         raise click.ClickException(str(e)) from None
-    scenario = replace(Scenario(), target_ms=target_ms)
+    scenario = replace(Scenario(), target_ms=target_ms, services=services, batch_jobs=batch_jobs)
+    if services * scenario.service_milli + batch_jobs * scenario.batch_milli > 1000 * len(
+        scenario.slots
+    ):
+        raise click.UsageError(
+            f"{services} services and {batch_jobs} jobs do not fit on {len(scenario.slots)} GPUs"
+        )
     config = RuntimeConfig(ladder=LADDERS[ladder])
-    jobs = [(s, mode) for s in seeds for mode in MODES]
+    modes = MODES + (EXTRA_MODES if with_priority_aiwo else ())
+    jobs = [(s, mode) for s in seeds for mode in modes]
     started = time.perf_counter()
     err = Console(stderr=True)
     if output == "json":
@@ -121,6 +150,9 @@ def slo(
         "duration_s": duration_s,
         "requests_in_trace": len(trace),
         "target_ms": target_ms,
+        "services": services,
+        "batch_jobs": batch_jobs,
+        "gpus": len(scenario.slots),
         "ladder": list(config.ladder),
     }
     if output == "json":

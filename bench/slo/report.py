@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.slo.run import MODES, RunResult
+from bench.slo.run import EXTRA_MODES, MODES, RunResult
 
 METRICS = (
     "slo_attainment_pct",
@@ -51,7 +51,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
     """{"runs": {mode: {metric: median, ..., "spread": {metric: [min, max]}}}, "seeds": [...]}."""
     seeds = per_seed(results)
     runs: dict[str, Any] = {}
-    for mode in MODES:
+    for mode in MODES + EXTRA_MODES:
         rows = [seeds[s][mode] for s in sorted(seeds) if mode in seeds[s]]
         if not rows:
             continue

@@ -23,6 +23,14 @@ from nodeagent.gpu import perf
 from nodeagent.gpu.models import get_model
 
 MODES = ("none", "priority", "aiwo")
+# An extra run, on request: the priority placement with aiwo's runtime control on top.
+EXTRA_MODES = ("priority+aiwo",)
+PLACEMENT = {
+    "none": "spread",
+    "priority": "priority",
+    "aiwo": "spread",
+    "priority+aiwo": "priority",
+}
 REPORT_EVERY_S = 1.0  # services report latencies to the controller once a second (SDK batching)
 
 
@@ -60,7 +68,7 @@ def split_trace(trace: LlmTrace, n: int, duration_s: float, seed: int) -> list[n
 
 def build(s: Scenario, trace: LlmTrace, mode: str, duration_s: float, seed: int) -> Cluster:
     model = get_model(s.gpu_model)
-    slots = place(s, "priority" if mode == "priority" else "spread")
+    slots = place(s, PLACEMENT[mode])
     services, jobs = workloads(s)
     coop = cooperative_jobs(s, seed)
     parts = split_trace(trace, len(services), duration_s, seed)
@@ -92,13 +100,15 @@ def simulate(
     seed: int,
     config: RuntimeConfig | None = None,
 ) -> RunResult:
-    if mode not in MODES:
-        raise ValueError(f"unknown run {mode!r}; known: {', '.join(MODES)}")
+    if mode not in PLACEMENT:
+        raise ValueError(f"unknown run {mode!r}; known: {', '.join(PLACEMENT)}")
     cluster = build(s, trace, mode, duration_s, seed)
     model = next(iter(cluster.gpus.values())).model
     lat_w, batch_w = latency_demand_w(model), batch_demand_w(model)
     tracker = SloTracker(window_s=s.slo_window_s, stale_after_s=s.slo_stale_s)
-    controller = Controller(s, config or RuntimeConfig(), tracker) if mode == "aiwo" else None
+    controller = (
+        Controller(s, config or RuntimeConfig(), tracker) if mode.endswith("aiwo") else None
+    )
     ticks = round(duration_s / s.tick_s)
     control_every = max(1, round(s.control_period_s / s.tick_s))
     report_every = max(1, round(REPORT_EVERY_S / s.tick_s))
