@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-DURATION_S = 14
+DEMO_S = 4  # how long the demo workloads run before the cluster is stopped
 
 
 def _aiwo() -> list[str]:
@@ -29,11 +30,25 @@ def _cli(state: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
     return out
 
 
-def _wait_for_nodes(state: Path, count: int, up: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 40
+def _wait_for_cluster(state: Path, up: subprocess.Popen[str]) -> dict[str, object]:
+    """cluster.json once `aiwo up` has written it (with its credentials)."""
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert up.poll() is None, "aiwo up exited early"
-        out = _cli(state, "nodes", "-o", "json", check=False)
+        try:
+            data = json.loads((state / "cluster.json").read_text())
+            if data.get("controller") and data.get("credentials"):
+                return dict(data)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("cluster.json was not written")
+
+
+def _wait_for_nodes(state: Path, controller: str, count: int) -> None:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        out = _cli(state, "--controller", controller, "nodes", "-o", "json", check=False)
         if out.returncode == 0 and len(json.loads(out.stdout)) == count:
             return
         time.sleep(0.3)
@@ -57,45 +72,56 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
                 *_aiwo(), "up", "--secure", "--demo",
                 "--state-dir", str(state),
                 "--nodes", "2", "--gpus-per-node", "2",
-                "--duration", str(DURATION_S),
             ],
             stdout=out, stderr=subprocess.STDOUT, text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("AIWO_")},
         )  # fmt: skip
     minted: list[str] = []
     try:
-        _wait_for_nodes(state, 2, up)
-        cluster = json.loads((state / "cluster.json").read_text())
+        # The address is always named: another cluster may hold the default port.
+        cluster = _wait_for_cluster(state, up)
+        controller = str(cluster["controller"])
+        _wait_for_nodes(state, controller, 2)
         recorded = cluster["credentials"]
+        assert isinstance(recorded, dict)
         assert set(recorded) == {"ca", "cert", "key", "server_name", "token_file"}
         assert (Path(recorded["token_file"]).stat().st_mode & 0o777) == 0o600
 
-        whoami = _cli(state, "tokens", "whoami").stdout
+        whoami = _cli(state, "--controller", controller, "tokens", "whoami").stdout
         assert "role admin" in whoami
 
-        viewer = _cli(state, "tokens", "create", "--role", "viewer", "--ttl", "1h")
+        viewer = _cli(
+            state, "--controller", controller, "tokens", "create", "--role", "viewer", "--ttl", "1h"
+        )
         token = viewer.stdout.strip()
         minted.append(token)
         assert token.startswith("aiwo_") and "shown only now" in viewer.stderr
-        denied = _cli(state, "--token", token, "cordon", "node-1", check=False)
+        denied = _cli(
+            state, "--controller", controller, "--token", token, "cordon", "node-1", check=False
+        )
         assert denied.returncode == 1
         assert "missing permission nodes.cordon (role viewer)" in denied.stderr
-        assert len(json.loads(_cli(state, "--token", token, "nodes", "-o", "json").stdout)) == 2
+        as_viewer = _cli(state, "--controller", controller, "--token", token, "nodes", "-o", "json")
+        assert len(json.loads(as_viewer.stdout)) == 2
 
         # Plaintext to the same address: refused (an empty state dir holds no credentials).
         bare = tmp_path / "bare"
-        plain = _cli(bare, "--controller", cluster["controller"], "nodes", check=False)
-        assert plain.returncode == 1 and "aiwo:" in plain.stderr
+        plain = _cli(bare, "--controller", controller, "nodes", check=False)
+        assert plain.returncode == 1 and "it may require TLS" in plain.stderr
 
         statuses = json.loads(_cli(state, "cluster", "status", "-o", "json").stdout)
         controllers = [s for s in statuses if s["role"] == "controller"]
         assert controllers and all(s["healthy"] for s in controllers), controllers
 
-        listed = json.loads(_cli(state, "tokens", "list", "-o", "json").stdout)
+        listed = json.loads(
+            _cli(state, "--controller", controller, "tokens", "list", "-o", "json").stdout
+        )
         assert {t["role"] for t in listed} >= {"admin", "workload", "viewer"}
         assert all("token" not in t for t in listed)
+        time.sleep(DEMO_S)  # the demo workloads register and report through their token
     finally:
-        up.wait(timeout=DURATION_S + 60)
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=60)
     assert up.returncode == 0, up_log.read_text()
 
     secrets = [
