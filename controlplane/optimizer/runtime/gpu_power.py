@@ -99,14 +99,20 @@ def _desired(
     d = decide_energy(gpu, verdicts, b.slack_since, control, now, config)
     if d.kind == "lift":
         return Desired("", None, None, Urgency.SLO_LIFT, d.reason, lift=True)
-    if d.kind == "hold" and d.cap_w is not None:
-        return Desired(control.owner, d.cap_w, None, Urgency.ENERGY, d.reason)
-    if d.kind in ("idle", "knee"):
-        return Desired(
-            d.kind if d.kind == "idle" else "energy", d.cap_w, None, Urgency.ENERGY, d.reason
+    reason, urgency = d.reason, Urgency.ENERGY
+    if control.owner == "guard":  # the guard's rung was undone: say so, then what follows
+        reason = Reason(
+            "slo_guard_cap_released",
+            f"{gpu.node}/{gpu.index}: relief undone, the guard's cap is released; "
+            f"{d.reason.message}",
+            d.reason.fields,
         )
-    urgency = Urgency.UNDO if control.owner == "guard" else Urgency.ENERGY
-    return Desired("", None, None, urgency, d.reason)
+        urgency = Urgency.UNDO
+    if d.kind == "hold" and d.cap_w is not None:
+        return Desired(control.owner, d.cap_w, None, urgency, reason)
+    if d.kind in ("idle", "knee"):
+        return Desired(d.kind if d.kind == "idle" else "energy", d.cap_w, None, urgency, reason)
+    return Desired("", None, None, urgency, reason)
 
 
 def _diff(

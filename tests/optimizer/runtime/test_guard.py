@@ -186,3 +186,14 @@ def test_relief_needed_again_soon_is_undone_more_slowly() -> None:
     assert undone_after(300.0) == 125.0
     loop.step(hot, dt=5.0)  # and again: level 2
     assert undone_after(600.0) == 245.0
+
+
+def test_released_guard_cap_says_so() -> None:
+    hot = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
+    loop = Loop(RuntimeConfig(energy=False, ladder=("power_cap",)))
+    loop.step(hot)
+    assert loop.caps == {("n1", 0): 220.0}
+    plans = loop.run(with_p99(hot, a=50.0), 300.0)
+    (reset,) = [a for p in plans for a in p.actions]
+    assert isinstance(reset, ResetPowerCap)
+    assert reset.reason.code == "slo_guard_cap_released"
