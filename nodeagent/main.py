@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# The agent forks workloads while gRPC threads run. gRPC's fork handlers cannot run then
+# ("Other threads are currently calling into gRPC, skipping fork() handlers") and a child
+# could crash before exec (seen: SIGSEGV). The child execs at once and needs none of
+# gRPC's state, so the handlers are turned off. Must be set before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import asyncio
 import signal
 import sys

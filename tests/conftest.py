@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+
+# As in the agent: tests fork real processes while gRPC threads run (see nodeagent/main.py).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import uuid
 from collections.abc import Iterator
 

@@ -404,6 +404,7 @@ class LocalCluster:
                     proc.popen.wait()
                 # Children the process left in its group go too.
                 _signal_group(proc, signal.SIGKILL)
+        self._reap_workloads()
         for log in self._logs:
             log.close()
         self._logs.clear()
@@ -411,6 +412,19 @@ class LocalCluster:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
+
+
+    def _reap_workloads(self) -> None:
+        """Managed workloads run in sessions of their own; an agent that was killed (or
+        ran out of grace) leaves them behind. They carry AIWO_OWNER=node@agent-state-dir."""
+        marker = f"@{self.state_dir / 'agents'}/".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ProcessLookupError):
+                env = (entry / "environ").read_bytes().split(b"\0")
+                if any(v.startswith(b"AIWO_OWNER=") and marker in v for v in env):
+                    os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
 
 
 def _signal_group(proc: Proc, sig: signal.Signals) -> None:

@@ -67,9 +67,11 @@ def leaders(cluster: LocalCluster) -> list[str]:
     return [s.name for s in collect(data) if s.role == "controller" and s.leader]
 
 
-def running_copies(workload: str) -> int:
-    """Live processes on this machine that run `workload` (from their environment)."""
+def running_copies(workload: str, cluster: LocalCluster) -> int:
+    """Live processes of this cluster's agents that run `workload` (from their environment;
+    other clusters on the machine may run workloads of the same name)."""
     marker = f"AIWO_WORKLOAD={workload}".encode()
+    owner = f"@{cluster.state_dir / 'agents'}/".encode()
     count = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -81,7 +83,8 @@ def running_copies(workload: str) -> int:
             cmdline = (entry / "cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if marker in env and b"time.sleep(3600)" in cmdline:
+        owned = any(v.startswith(b"AIWO_OWNER=") and owner in v for v in env)
+        if owned and marker in env and b"time.sleep(3600)" in cmdline:
             count += 1
     return count
 
@@ -114,7 +117,7 @@ def check_invariants(cluster: LocalCluster, workloads: list[str], timeout_s: flo
                 shares[(w.node, gpu)] += w.milli_gpu or 1000
         over = {k: v for k, v in shares.items() if v > 1000}
         assert not over, f"GPUs over-committed: {over}"
-        copies = {w: running_copies(w) for w in workloads}
+        copies = {w: running_copies(w, cluster) for w in workloads}
         assert all(c <= 1 for c in copies.values()), f"running twice: {copies}"
         agents_alive = {p.name for p in cluster.procs if p.role == "agent" and _alive(p.pid)}
         ready = all(nodes[n].state == NodeState.READY for n in agents_alive if n in nodes)

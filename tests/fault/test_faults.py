@@ -80,7 +80,7 @@ def test_pause_the_leader_past_its_lease(ha_cluster: LocalCluster) -> None:
     # The old leader wakes up deposed: its lease is gone, its writes are fenced.
     eventually(lambda: leaders(ha_cluster) == [other], 15, "the woken leader steps down")
     check_invariants(ha_cluster, [*WORKLOADS, "default/while-paused"])
-    assert all(running_copies(w) == 1 for w in WORKLOADS)
+    assert all(running_copies(w, ha_cluster) == 1 for w in WORKLOADS)
 
 
 def test_silent_agent_goes_not_ready_then_ready(ha_cluster: LocalCluster) -> None:
