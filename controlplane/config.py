@@ -27,6 +27,8 @@ class ControllerConfig:
     eviction_grace_s: float = 60.0  # NotReady for this long -> workloads rescheduled
     leader_lease_s: int = 3
     optimize_interval_s: float = 1.0
+    runtime_enabled: bool = True  # SLO guard, energy caps, model variants
+    runtime_interval_s: float = 2.0  # the runtime loop's control period
     events_kept: int = 1000
     events_ttl_s: int = 3600
     command_timeout_s: float = 30.0
@@ -58,6 +60,7 @@ class ControllerConfig:
             "node_grace_s",
             "eviction_grace_s",
             "optimize_interval_s",
+            "runtime_interval_s",
             "command_timeout_s",
         )
         for name in positive:

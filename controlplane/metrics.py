@@ -18,6 +18,8 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from controlplane.state import ClusterState
 
+MAX_WORKLOAD_SERIES = 2000
+
 RPC_LATENCY = Histogram(
     "aiwo_rpc_duration_seconds",
     "Latency of unary RPCs handled by the controller.",
@@ -92,6 +94,17 @@ class ClusterCollector(Collector):
         for name, count in phases.items():
             workloads.add_metric([name], count)
         yield workloads
+
+        energy = GaugeMetricFamily(
+            "aiwo_workload_energy_joules",
+            "GPU energy attributed to a workload since this leader started (shared GPUs split).",
+            labels=["namespace", "workload"],
+        )
+        # Bounded by the number of workloads, which registration limits; not by churn.
+        for key, joules in sorted(self._state.energy_j.items())[:MAX_WORKLOAD_SERIES]:
+            namespace, _, name = key.partition("/")
+            energy.add_metric([namespace, name], joules)
+        yield energy
 
         commands = GaugeMetricFamily("aiwo_commands_pending", "Commands not yet acked.")
         commands.add_metric([], len(self._state.commands))

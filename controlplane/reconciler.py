@@ -13,7 +13,7 @@ import structlog
 from controlplane.config import ControllerConfig
 from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import OPTIMIZE_LATENCY
-from controlplane.optimizer import OptimizerConfig, optimize
+from controlplane.optimizer import OptimizerConfig, Unschedulable, optimize
 from controlplane.snapshot import build_snapshot
 from controlplane.state import ClusterState
 from controlplane.store import FencingError
@@ -36,6 +36,8 @@ class Reconciler:
         self.state = state
         self.decisions = decisions
         self.wake = wake
+        # What the last pass could not place: capacity pressure for the runtime loop.
+        self.unschedulable: tuple[Unschedulable, ...] = ()
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
@@ -60,9 +62,11 @@ class Reconciler:
     async def optimize_once(self, now: float) -> None:
         snapshot = build_snapshot(self.state)
         if not any(w.assignment is None for w in snapshot.workloads):
+            self.unschedulable = ()
             return
         start = time.perf_counter()
         plan = optimize(snapshot, now, self.optimizer_config)
+        self.unschedulable = plan.unschedulable
         await self.decisions.apply_plan(plan, now)
         OPTIMIZE_LATENCY.observe(time.perf_counter() - start)
 

@@ -26,7 +26,9 @@ from controlplane.keys import Keys
 from controlplane.leader import Elector
 from controlplane.metrics import MetricsInterceptor, register_collector
 from controlplane.optimizer import OptimizerConfig
+from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.reconciler import Reconciler
+from controlplane.runtime_loop import RuntimeLoop
 from controlplane.services.admin import AdminService
 from controlplane.services.common import Leadership
 from controlplane.services.node import NodeService
@@ -73,6 +75,7 @@ class Controller:
             config.command_timeout_s,
         )
         self.optimizer_config = OptimizerConfig(policy=config.policy)
+        self.runtime_config = RuntimeConfig()
         self.wake = asyncio.Event()
         self.leadership = Leadership(self.store)
         self.auth = AuthPlane(config, self.store, self.leadership)
@@ -200,7 +203,25 @@ class Controller:
         reconciler = Reconciler(
             self.config, self.optimizer_config, self.state, self.decisions, self.wake
         )
-        await reconciler.run()
+        loops = [asyncio.create_task(reconciler.run(), name="reconciler")]
+        if self.config.runtime_enabled:
+            runtime = RuntimeLoop(
+                self.state,
+                self.decisions,
+                self.runtime_config,
+                self.config.runtime_interval_s,
+                pending=lambda: reconciler.unschedulable,
+            )
+            loops.append(asyncio.create_task(runtime.run(), name="runtime"))
+        try:
+            # Each loop returns when leadership is lost; then the others stop too.
+            await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(BaseException):
+                    await task
 
     async def _set_serving(self, serving: bool) -> None:
         status = (

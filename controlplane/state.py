@@ -47,6 +47,9 @@ class ClusterState:
         self.telemetry = telemetry
         self.slo = SloTracker()
         self.liveness = Liveness()
+        # Written by the leader's runtime loop: attributed energy and SLO verdicts.
+        self.energy_j: dict[str, float] = {}
+        self.slo_status: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]
@@ -78,6 +81,8 @@ class ClusterState:
             view.milli_gpu = placement.milli_gpu
             view.placed_unix = placement.placed_unix
             view.variant = placement.variant or view.variant
+        view.energy_j = self.energy_j.get(key, view.energy_j)
+        view.slo_status = self.slo_status.get(key, "")
         return view
 
     def gpu_views(self, node_name: str) -> list[types_pb2.Gpu]:

@@ -274,6 +274,7 @@ class Workload:
     priority: int = 0
     p99_latency_ms: float = 0.0  # rolling, from reported observations
     energy_j: float = 0.0
+    slo_status: str = ""  # "slack", "breach", "hold", "unknown (...)"; "" = no SLO
 
     def __post_init__(self) -> None:
         _freeze(self)

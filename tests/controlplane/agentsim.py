@@ -49,6 +49,7 @@ class ScriptedAgent:
         self._call = None
         self._tasks: list[asyncio.Task[None]] = []
         self.silent = False
+        self.utilization_pct = 50.0
 
     async def start(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.address)
@@ -79,10 +80,13 @@ class ScriptedAgent:
     async def _beat(self) -> None:
         while True:
             if not self.silent:
-                await self.send(node_pb2.AgentMessage(telemetry=self.telemetry()))
+                await self.send(
+                    node_pb2.AgentMessage(telemetry=self.telemetry(self.utilization_pct))
+                )
             await asyncio.sleep(0.2)
 
     def telemetry(self, utilization_pct: float = 50.0) -> node_pb2.TelemetryReport:
+        power = 75 + 6.25 * utilization_pct  # idle 75 W, 700 W when fully busy
         return node_pb2.TelemetryReport(
             time_unix=time.time(),
             gpus=[
@@ -90,7 +94,7 @@ class ScriptedAgent:
                     index=g.index,
                     utilization_pct=utilization_pct,
                     memory_used_mib=1000,
-                    power_w=300,
+                    power_w=power,
                     power_limit_w=700,
                     temperature_c=55,
                     sm_clock_mhz=1700,

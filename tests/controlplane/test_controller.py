@@ -43,7 +43,7 @@ async def test_agent_registers_and_telemetry_is_visible(
         async def telemetry_seen() -> bool:
             gpus = (await stubs.admin.ListGpus(admin_pb2.ListGpusRequest())).gpus
             return len(gpus) == 4 and all(
-                g.utilization_pct == 50.0 and g.power_w == 300 for g in gpus
+                g.utilization_pct == 50.0 and g.power_w == 387.5 for g in gpus
             )
 
         await assert_eventually(telemetry_seen, message="GPU telemetry not visible")

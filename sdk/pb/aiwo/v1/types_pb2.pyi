@@ -334,7 +334,7 @@ class WorkloadSpec(_message.Message):
     def __init__(self, priority_class: _Optional[str] = ..., priority: _Optional[int] = ..., slo: _Optional[_Union[SloHints, _Mapping]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., variants: _Optional[_Iterable[_Union[ModelVariant, _Mapping]]] = ..., launch: _Optional[_Union[LaunchSpec, _Mapping]] = ..., labels: _Optional[_Mapping[str, str]] = ..., service: _Optional[str] = ...) -> None: ...
 
 class Workload(_message.Message):
-    __slots__ = ("name", "namespace", "uid", "spec", "phase", "message", "node", "gpus", "milli_gpu", "generation", "created_unix", "placed_unix", "variant", "priority", "p99_latency_ms", "energy_j")
+    __slots__ = ("name", "namespace", "uid", "spec", "phase", "message", "node", "gpus", "milli_gpu", "generation", "created_unix", "placed_unix", "variant", "priority", "p99_latency_ms", "energy_j", "slo_status")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
@@ -351,6 +351,7 @@ class Workload(_message.Message):
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     P99_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     ENERGY_J_FIELD_NUMBER: _ClassVar[int]
+    SLO_STATUS_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
     uid: str
@@ -367,7 +368,8 @@ class Workload(_message.Message):
     priority: int
     p99_latency_ms: float
     energy_j: float
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., uid: _Optional[str] = ..., spec: _Optional[_Union[WorkloadSpec, _Mapping]] = ..., phase: _Optional[_Union[WorkloadPhase, str]] = ..., message: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., milli_gpu: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix: _Optional[float] = ..., placed_unix: _Optional[float] = ..., variant: _Optional[str] = ..., priority: _Optional[int] = ..., p99_latency_ms: _Optional[float] = ..., energy_j: _Optional[float] = ...) -> None: ...
+    slo_status: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., uid: _Optional[str] = ..., spec: _Optional[_Union[WorkloadSpec, _Mapping]] = ..., phase: _Optional[_Union[WorkloadPhase, str]] = ..., message: _Optional[str] = ..., node: _Optional[str] = ..., gpus: _Optional[_Iterable[int]] = ..., milli_gpu: _Optional[int] = ..., generation: _Optional[int] = ..., created_unix: _Optional[float] = ..., placed_unix: _Optional[float] = ..., variant: _Optional[str] = ..., priority: _Optional[int] = ..., p99_latency_ms: _Optional[float] = ..., energy_j: _Optional[float] = ..., slo_status: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("id", "time_unix", "kind", "object", "message", "fields")

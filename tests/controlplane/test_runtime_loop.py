@@ -1,0 +1,166 @@
+"""The runtime loop in the controller: energy caps, the SLO guard, stale metrics, energy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import grpc
+import pytest
+
+from controlplane.config import ControllerConfig
+from controlplane.server import Controller
+from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2, workload_pb2_grpc
+from tests.controlplane.agentsim import ScriptedAgent, node_info
+from tests.controlplane.conftest import Stubs
+from tests.helpers import assert_eventually
+
+
+@pytest.fixture
+def controller_config(controller_config: ControllerConfig) -> ControllerConfig:
+    return replace(controller_config, runtime_interval_s=0.2)
+
+
+async def _register(stubs: Stubs, name: str, p99_ms: float, priority: str, milli: int) -> None:
+    await stubs.workload.Register(
+        workload_pb2.RegisterWorkloadRequest(
+            name=name,
+            namespace="default",
+            spec=types_pb2.WorkloadSpec(
+                priority_class=priority,
+                slo=types_pb2.SloHints(p99_latency_ms=p99_ms),
+                resources=types_pb2.Resources(gpus=1, milli_gpu=milli),
+            ),
+        )
+    )
+
+
+async def test_idle_gpus_go_to_their_minimum_power_limit(controller: Controller) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    agent.utilization_pct = 0.0
+    await agent.start()
+    try:
+        await assert_eventually(
+            lambda: (
+                {
+                    c.set_power_limit.gpu_index
+                    for c in agent.actions("set_power_limit")
+                    if c.set_power_limit.watts == 200
+                }
+                == {0, 1}
+            ),
+            message="idle GPUs not capped to their 200 W minimum",
+        )
+        events = controller.state.events_for("node/node-a", 50)
+        assert any(e.fields.get("node") == "node-a" or "200" in e.message for e in events)
+    finally:
+        await agent.stop()
+
+
+async def test_slo_breach_throttles_the_lower_priority_neighbour(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        await _register(stubs, "chat", p99_ms=100, priority="high", milli=500)
+        await _register(stubs, "train", p99_ms=0, priority="batch", milli=500)
+        await assert_eventually(lambda: len(controller.state.placements) == 2)
+        apps = workload_pb2_grpc.WorkloadServiceStub(stubs.channel)
+        chat = apps.Attach()
+        await chat.write(
+            workload_pb2.AppMessage(
+                hello=workload_pb2.AttachHello(name="chat", namespace="default")
+            )
+        )
+        train = apps.Attach()
+        await train.write(
+            workload_pb2.AppMessage(
+                hello=workload_pb2.AttachHello(name="train", namespace="default")
+            )
+        )
+        assert (await train.read()).kind == types_pb2.DIRECTIVE_KIND_PLACEMENT
+        for _ in range(5):
+            await chat.write(
+                workload_pb2.AppMessage(
+                    metrics=workload_pb2.MetricsReport(latency_ms=[180.0] * 200)
+                )
+            )
+        directive = await train.read()
+        assert directive.kind == types_pb2.DIRECTIVE_KIND_THROTTLE
+        assert 0 < directive.factor < 1 and directive.reason
+        view = await stubs.workload.Get(
+            workload_pb2.GetWorkloadRequest(name="chat", namespace="default")
+        )
+        assert view.slo_status == "breach" and view.p99_latency_ms == pytest.approx(180.0)
+        chat.cancel()
+        train.cancel()
+    finally:
+        await agent.stop()
+
+
+async def test_stale_metrics_are_unknown_not_met_or_broken(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        await _register(stubs, "quiet", p99_ms=100, priority="high", milli=500)
+
+        async def unknown() -> bool:
+            d = await stubs.admin.Describe(admin_pb2.DescribeRequest(kind="workload", name="quiet"))
+            return d.workload.slo_status.startswith("unknown")
+
+        await assert_eventually(unknown, message="stale SLO not reported as unknown")
+        assert not agent.actions("throttle_workload")
+    finally:
+        await agent.stop()
+
+
+async def test_energy_is_attributed_to_placed_work(controller: Controller, stubs: Stubs) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        await _register(stubs, "train", p99_ms=0, priority="batch", milli=1000)
+
+        async def energy() -> float:
+            w = await stubs.workload.Get(
+                workload_pb2.GetWorkloadRequest(name="train", namespace="default")
+            )
+            return w.energy_j
+
+        joules = await assert_eventually(energy, message="no energy attributed")
+        assert joules > 0
+    finally:
+        await agent.stop()
+
+
+async def test_bad_metrics_are_invalid_argument_and_leave_the_slo_state_alone(
+    controller: Controller, stubs: Stubs
+) -> None:
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        await _register(stubs, "chat", p99_ms=100, priority="high", milli=500)
+        call = workload_pb2_grpc.WorkloadServiceStub(stubs.channel).Attach()
+        await call.write(
+            workload_pb2.AppMessage(
+                hello=workload_pb2.AttachHello(name="chat", namespace="default")
+            )
+        )
+        await call.write(
+            workload_pb2.AppMessage(metrics=workload_pb2.MetricsReport(latency_ms=[50.0] * 10))
+        )
+        await call.write(
+            workload_pb2.AppMessage(
+                metrics=workload_pb2.MetricsReport(latency_ms=[float("nan"), -3.0])
+            )
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            while True:
+                await call.read()
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "metrics.latency_ms[0]" in info.value.details()
+        status = controller.state.slo.status("default/chat", __import__("time").time())
+        assert status is not None and status.p99_latency_ms == pytest.approx(50.0)
+    finally:
+        await agent.stop()
