@@ -263,6 +263,8 @@ def workload_fields(w: Workload) -> RenderableType:
             ("Active variant:", w.variant or "-"),
             ("Placement:", placement_text(w)),
             ("Observed p99:", f"{w.p99_latency_ms:.1f} ms" if w.p99_latency_ms else "-"),
+            # "unknown (…)" when the app stopped reporting: neither meeting nor breaking.
+            ("SLO status:", w.slo_status or "-"),
             ("Energy:", f"{w.energy_j / 3600:.2f} Wh" if w.energy_j else "-"),
             ("Generation:", w.generation),
             ("Created:", f"{age(w.created_unix)} ago"),
