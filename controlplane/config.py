@@ -21,6 +21,8 @@ class ControllerConfig:
     metrics_listen: str = "127.0.0.1:9464"  # "" disables the metrics endpoint
     controller_id: str = ""  # defaults to host:pid
     policy: str = "default"
+    preemption: bool = True
+    preemption_min_runtime_s: float = 60.0  # work younger than this is never preempted
     telemetry_interval_s: float = 1.0
     telemetry_window_s: float = 300.0  # per-GPU ring buffer length
     node_grace_s: float = 10.0  # no heartbeat for this long -> NotReady

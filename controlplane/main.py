@@ -26,6 +26,11 @@ from sdk._logs import configure_logging
 @click.option("--metrics-listen", help="Prometheus endpoint HOST:PORT; '' disables it.")
 @click.option("--controller-id", help="This replica's id (default host-pid).")
 @click.option("--policy", help="Placement policy name.")
+@click.option(
+    "--preemption-min-runtime-s",
+    type=float,
+    help="Work placed less than this long ago is never preempted.",
+)
 @click.option("--node-grace-s", type=float, help="Seconds without heartbeat before NotReady.")
 @click.option("--eviction-grace-s", type=float, help="Seconds NotReady before rescheduling.")
 @click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
@@ -55,10 +60,23 @@ def main(config_file: str | None, **flags: object) -> None:
 
 
 async def _serve(config) -> int:  # type: ignore[no-untyped-def]
+    from controlplane.optimizer import POLICY_NAMES
+    from controlplane.optimizer import ConfigError as PolicyError
     from controlplane.server import Controller
     from controlplane.store import StoreUnavailable
 
-    controller = Controller(config)
+    if config.policy not in POLICY_NAMES:
+        click.echo(
+            f"aiwo-controller: policy: unknown {config.policy!r} "
+            f"(known: {', '.join(POLICY_NAMES)})",
+            err=True,
+        )
+        return 2
+    try:
+        controller = Controller(config)
+    except PolicyError as exc:
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -74,7 +74,11 @@ class Controller:
             self.events,
             config.command_timeout_s,
         )
-        self.optimizer_config = OptimizerConfig(policy=config.policy)
+        self.optimizer_config = OptimizerConfig(
+            policy=config.policy,
+            preemption=config.preemption,
+            min_runtime_s=config.preemption_min_runtime_s,
+        )
         self.runtime_config = RuntimeConfig()
         self.wake = asyncio.Event()
         self.leadership = Leadership(self.store)

@@ -258,3 +258,34 @@ async def test_workloads_survive_a_controller_restart(
         assert view is not None and view.node == "node-a"
     finally:
         await second.stop(0)
+
+
+async def test_higher_priority_work_preempts_and_the_victim_is_requeued(
+    controller_config,
+    make_controller,  # type: ignore[no-untyped-def]
+) -> None:
+    ctl = await make_controller(preemption_min_runtime_s=0.0)
+    agent = ScriptedAgent(ctl.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        async with grpc.aio.insecure_channel(ctl.address) as channel:
+            stubs = Stubs(channel)
+            await register(stubs, "train", gpus=1, priority_class="batch")
+            await assert_eventually(lambda: ctl.state.placements.get("default/train") is not None)
+            await register(stubs, "serve", gpus=1, priority_class="critical")
+
+            async def swapped() -> bool:
+                serve = ctl.state.placements.get("default/serve")
+                train = ctl.state.workloads.get("default/train")
+                return serve is not None and train is not None and not train.node
+
+            await assert_eventually(swapped, message="no preemption")
+            train = ctl.state.workloads.get("default/train")
+            assert train is not None and train.phase == types_pb2.WORKLOAD_PHASE_PENDING
+            events = ctl.state.events_for("workload/default/train", 20)
+            preempted = [e for e in events if e.kind == "workload_preempted"]
+            assert preempted and "preempted by default/serve" in preempted[0].message
+            assert float(preempted[0].fields["gpu_seconds_lost"]) >= 0
+            assert agent.actions("unassign_workload")
+    finally:
+        await agent.stop()
