@@ -286,6 +286,6 @@ async def test_higher_priority_work_preempts_and_the_victim_is_requeued(
             preempted = [e for e in events if e.kind == "workload_preempted"]
             assert preempted and "preempted by default/serve" in preempted[0].message
             assert float(preempted[0].fields["gpu_seconds_lost"]) >= 0
-            assert agent.actions("unassign_workload")
+            await assert_eventually(lambda: agent.actions("unassign_workload"))
     finally:
         await agent.stop()
