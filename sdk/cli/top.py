@@ -50,6 +50,14 @@ def top(once: bool, duration: float | None, interval: float) -> None:
         console.print(frame(admin))
         return
     deadline = None if duration is None else time.monotonic() + duration
+    if not console.is_terminal:
+        # A log or a pipe (e.g. `aiwo up --demo > demo.log`): whole frames, every 5 intervals.
+        while True:
+            console.print(frame(admin))
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            time.sleep(5 * interval if remaining is None else min(5 * interval, remaining))
     with Live(frame(admin), console=console, auto_refresh=False) as live:
         while deadline is None or time.monotonic() < deadline:
             pause = interval if deadline is None else min(interval, deadline - time.monotonic())

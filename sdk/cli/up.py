@@ -121,6 +121,7 @@ def up(
             cluster.start()
         _print_reach(console, cluster, directory)
         if demo:
+            _wait_for_nodes(cluster, spec.nodes, timeout_s=15.0)
             _start_demo(cluster, duration)
             viewer = _start_viewer(cluster, duration)
         reported: set[str] = set()
@@ -187,6 +188,27 @@ def _client_env(cluster: LocalCluster, role: str) -> dict[str, str]:
         return {}
     token = credentials.workload_token_file if role == "workload" else credentials.admin_token_file
     return credentials.client_env(token)
+
+
+def _wait_for_nodes(cluster: LocalCluster, count: int, timeout_s: float) -> None:
+    """The demo's placements should see the whole cluster, not the first node to register."""
+    from sdk import AiwoError, NodeState, SyncAdminClient
+
+    credentials = cluster.spec.credentials
+    config = credentials.admin_config() if credentials is not None else None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            admin = SyncAdminClient.connect(cluster.controller_address, config=config)
+            try:
+                nodes = admin.list_nodes()
+            finally:
+                admin.close()
+            if sum(1 for n in nodes if n.state == NodeState.READY) >= count:
+                return
+        except AiwoError:
+            pass
+        time.sleep(0.2)
 
 
 def _start_demo(cluster: LocalCluster, duration: float | None) -> None:
