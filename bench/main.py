@@ -111,5 +111,9 @@ from bench.slo.cli import slo  # noqa: E402  (registers on `main`)
 
 main.add_command(slo)
 
+from bench.controlplane import controlplane  # noqa: E402
+
+main.add_command(controlplane)
+
 if __name__ == "__main__":
     sys.exit(main())
