@@ -42,10 +42,12 @@ class Forwarder:
         leadership: Leadership,
         own_address: Callable[[], str],
         open_channel: Callable[[str], grpc.aio.Channel] = grpc.aio.insecure_channel,
+        refresh: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._leadership = leadership
         self._own_address = own_address
         self._open_channel = open_channel  # TLS between replicas when the cluster uses it
+        self._refresh = refresh  # asks etcd who leads now
         self._channel: grpc.aio.Channel | None = None
         self._channel_target = ""
 

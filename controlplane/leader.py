@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import structlog
 
@@ -33,7 +34,7 @@ class Elector:
         self._lease_id: int | None = None
         self.campaigned = asyncio.Event()  # set after the first campaign, won or lost
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Campaign forever; while leading, run `lead()` next to the lease keep-alive."""
         while True:
             try:

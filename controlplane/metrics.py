@@ -78,8 +78,8 @@ class ClusterCollector(Collector):
 
         nodes = GaugeMetricFamily("aiwo_nodes", "Nodes by state.", labels=["state"])
         counts: dict[str, int] = {}
-        for node in self._state.nodes.values():
-            name = types_pb2.NodeState.Name(node.state).removeprefix("NODE_STATE_").lower()
+        for record in self._state.nodes.values():
+            name = types_pb2.NodeState.Name(record.state).removeprefix("NODE_STATE_").lower()
             counts[name] = counts.get(name, 0) + 1
         for name, count in counts.items():
             nodes.add_metric([name], count)

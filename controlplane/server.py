@@ -8,7 +8,9 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -87,8 +89,8 @@ class Controller:
         self.address = ""
         self.metrics_address = ""
         self._tasks: list[asyncio.Task[None]] = []
-        self._unregister_collector = None
-        self._metrics_server = None
+        self._unregister_collector: Callable[[], None] | None = None
+        self._metrics_server: Any = None
         self.health = health.aio.HealthServicer()
         self._stopped = False
 
@@ -102,7 +104,10 @@ class Controller:
         await self.auth.start()
 
         self.forwarder = Forwarder(
-            self.leadership, lambda: self.address, lambda target: peer_channel(self.config, target)
+            self.leadership,
+            lambda: self.address,
+            lambda target: peer_channel(self.config, target),
+            refresh=lambda: self.elector.refresh_leader(),
         )
         self.server = grpc.aio.server(
             # Outermost first: a follower forwards before checking (the leader checks),

@@ -9,7 +9,7 @@ import grpc
 
 from controlplane.decisions import Decisions
 from controlplane.optimizer import OptimizerConfig, explain
-from controlplane.services.common import Leadership, abort_store_error, validate
+from controlplane.services.common import Leadership, abort_store_error, found, validate
 from controlplane.snapshot import build_snapshot
 from controlplane.state import ClusterState
 from controlplane.validation import ValidationError, check_name, check_workload_ref
@@ -47,9 +47,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.GetNodeRequest, context: grpc.aio.ServicerContext
     ) -> types_pb2.Node:
         await validate(context, lambda: check_name("name", request.name))
-        view = self.state.node_view(request.name)
-        if view is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"node {request.name} not found")
+        view = await found(context, self.state.node_view(request.name), f"node {request.name}")
         return view
 
     async def ListGpus(
@@ -116,9 +114,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
 
         await validate(context, check)
         await self.leadership.require(context)
-        node = self.state.nodes.get(request.name)
-        if node is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"node {request.name} not found")
+        node = await found(context, self.state.nodes.get(request.name), f"node {request.name}")
         if node.cordoned != cordoned:
             updated = types_pb2.Node()
             updated.CopyFrom(node)
@@ -143,9 +139,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.DescribeResponse:
         if request.kind == "node":
             await validate(context, lambda: check_name("name", request.name))
-            view = self.state.node_view(request.name)
-            if view is None:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"node {request.name} not found")
+            view = await found(context, self.state.node_view(request.name), f"node {request.name}")
             return admin_pb2.DescribeResponse(
                 node=view,
                 gpus=self.state.gpu_views(request.name),
@@ -155,9 +149,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             namespace = request.namespace or "default"
             await validate(context, lambda: check_workload_ref(request.name, namespace))
             key = f"{namespace}/{request.name}"
-            workload = self.state.workload_view(key)
-            if workload is None:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+            workload = await found(context, self.state.workload_view(key), f"workload {key}")
             status = self.state.slo.status(key, time.time())
             if status is not None and status.p99_latency_ms is not None:
                 workload.p99_latency_ms = status.p99_latency_ms
@@ -179,9 +171,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         namespace = request.namespace or "default"
         await validate(context, lambda: check_workload_ref(request.name, namespace))
         key = f"{namespace}/{request.name}"
-        workload = self.state.workload_view(key)
-        if workload is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        workload = await found(context, self.state.workload_view(key), f"workload {key}")
         result = explain(build_snapshot(self.state), key, self.optimizer_config)
         return admin_pb2.Explanation(
             workload=workload,

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import grpc
 
 from controlplane.store import EtcdStore, FencingError, StoreUnavailable
 from controlplane.validation import ValidationError
+
+
+async def found(context: grpc.aio.ServicerContext, value: T | None, what: str) -> T:
+    """`value`, or NOT_FOUND naming `what` (e.g. "workload default/web")."""
+    if value is None:
+        await context.abort(grpc.StatusCode.NOT_FOUND, f"{what} not found")
+        raise AssertionError("unreachable")
+    return value
 
 
 async def abort_invalid(context: grpc.aio.ServicerContext, error: ValidationError) -> NoReturn:
@@ -22,6 +30,8 @@ async def validate(context: grpc.aio.ServicerContext, check: Callable[[], object
     except ValidationError as exc:
         await abort_invalid(context, exc)
 
+
+T = TypeVar("T")
 
 LEADER_METADATA_KEY = "aiwo-leader"
 

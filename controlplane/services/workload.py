@@ -13,7 +13,7 @@ import structlog
 from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.optimizer import can_ever_fit
-from controlplane.services.common import Leadership, abort_store_error, validate
+from controlplane.services.common import Leadership, abort_store_error, found, validate
 from controlplane.sessions import AppSession, Sessions
 from controlplane.snapshot import node_view_of, request_of
 from controlplane.state import ClusterState
@@ -98,9 +98,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         await validate(context, check)
         await self.leadership.require(context)
         key = f"{request.namespace}/{request.name}"
-        existing = self.state.workloads.get(key)
-        if existing is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        existing = await found(context, self.state.workloads.get(key), f"workload {key}")
         if request.expected_generation and request.expected_generation != existing.generation:
             await context.abort(
                 grpc.StatusCode.ABORTED,
@@ -162,9 +160,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
     ) -> types_pb2.Workload:
         await validate(context, lambda: check_workload_ref(request.name, request.namespace))
         key = f"{request.namespace}/{request.name}"
-        view = self.state.workload_view(key)
-        if view is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        view = await found(context, self.state.workload_view(key), f"workload {key}")
         return self.with_slo(key, view)
 
     def with_slo(self, key: str, view: types_pb2.Workload) -> types_pb2.Workload:

@@ -130,3 +130,16 @@ async def test_agent_given_every_replica_finds_the_leader(make_controller, tmp_p
         stop.set()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 5)
+
+
+async def test_a_follower_that_does_not_know_the_leader_asks_etcd(make_controller) -> None:  # type: ignore[no-untyped-def]
+    leader, follower = await _pair(make_controller)
+    follower.leadership.leader_address = ""  # as right after a start or a leader change
+    async with grpc.aio.insecure_channel(follower.address) as channel:
+        created = await Stubs(channel).workload.Register(
+            workload_pb2.RegisterWorkloadRequest(
+                name="asks", namespace="default", spec=types_pb2.WorkloadSpec()
+            )
+        )
+    assert created.uid and leader.state.workloads.get("default/asks") is not None
+    assert follower.leadership.leader_address == leader.address
