@@ -154,7 +154,12 @@ async def _call(channel: grpc.aio.Channel, sample: Sample, token: str) -> grpc.S
         bidi = channel.stream_stream(sample.method, response_deserializer=bytes)(
             metadata=metadata, timeout=5
         )
-        await bidi.write(payload)
+        try:
+            await bidi.write(payload)
+        except grpc.aio.AioRpcError:
+            # The server may refuse before our first message is sent; the write then fails
+            # with whatever the transport saw (even INTERNAL): the call's own status counts.
+            return await bidi.code()
         try:
             await asyncio.wait_for(bidi.read(), 1.0)
         except TimeoutError:
