@@ -274,8 +274,14 @@ async def test_release_resumes_a_frozen_process(
     await throttler.attach(WORKLOAD, busy.pid)
     await throttler.freeze(WORKLOAD)
     await throttler.release(WORKLOAD)
-    # Running again (frozen it gets 0); the bar is low because the machine is shared.
-    assert await cpu_share(busy.pid, 0.5) >= 0.2
+    # Running again (frozen it gets 0); the bar is low because the machine is shared, and
+    # a few windows are allowed: under load the thawed process may wait for a core.
+    shares = []
+    for _ in range(6):
+        shares.append(await cpu_share(busy.pid, 0.5))
+        if shares[-1] >= 0.2:
+            break
+    assert max(shares) >= 0.2, shares
     with pytest.raises(ThrottleError, match="unknown workload"):
         await throttler.freeze(WORKLOAD)
     await throttler.release(WORKLOAD)  # a second release is a no-op
