@@ -56,7 +56,11 @@ class FragModel:
             accepted = np.array([state.accepted_models(m) for m in self._models]).reshape(
                 len(self.shapes), len(state.models))
             model = state.node_model.astype(np.int64)
-            self.node_ok = np.where(model[:, None] >= 0, accepted.T[np.maximum(model, 0)], False)
+            if len(state.models) == 0:  # no node has a GPU (CPU-only cluster): none hosts any
+                self.node_ok = np.zeros((state.size, len(self.shapes)), dtype=bool)
+            else:
+                ok = accepted.T[np.maximum(model, 0)]
+                self.node_ok = np.where(model[:, None] >= 0, ok, False)
         else:
             rows = np.flatnonzero(state.version != self._version)
             if rows.size == 0:
