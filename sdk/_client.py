@@ -180,6 +180,9 @@ class WorkloadHandle:
         last phase and the controller's reason, e.g. why it is unschedulable.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        # Placement usually lands within milliseconds of registration: ask again soon,
+        # then back off to the configured interval.
+        pause = min(0.01, self._client.config.placement_poll_s)
         while True:
             workload = await self.describe()
             placement = workload.placement
@@ -193,10 +196,11 @@ class WorkloadHandle:
                     f"workload {self.key} not placed within {timeout:g}s "
                     f"(phase {workload.phase}{why})"
                 )
-            pause = self._client.config.placement_poll_s
+            wait = pause
             if deadline is not None:
-                pause = max(0.0, min(pause, deadline - time.monotonic()))
-            await asyncio.sleep(pause)
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            await asyncio.sleep(wait)
+            pause = min(pause * 2, self._client.config.placement_poll_s)
 
     async def update(
         self,
