@@ -10,6 +10,7 @@ import click
 
 from controlplane.config import ConfigError, load_config
 from sdk._logs import configure_logging
+from sdk._systemd import notify_systemd
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,26 +88,11 @@ async def _serve(config) -> int:  # type: ignore[no-untyped-def]
         click.echo(f"aiwo-controller: {exc}", err=True)
         await controller.stop(0)
         return 1
-    _notify_systemd("READY=1")
+    notify_systemd("READY=1")
     await stop.wait()
-    _notify_systemd("STOPPING=1")
+    notify_systemd("STOPPING=1")
     await controller.stop()
     return 0
-
-
-def _notify_systemd(state: str) -> None:
-    """sd_notify without a dependency: a datagram to $NOTIFY_SOCKET (Type=notify units)."""
-    import os
-    import socket
-
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect(path)
-        sock.sendall(state.encode())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import structlog
 
 from nodeagent.config import AgentConfig, ConfigError, load_config
 from sdk._logs import configure_logging
+from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.agent")
 
@@ -78,6 +79,7 @@ async def _run(config: AgentConfig) -> int:
     from nodeagent.net import NetSampler
     from nodeagent.supervisor import Supervisor
     from nodeagent.throttle import ThrottleConfig, detect_throttler
+    from nodeagent.transfers import Transfers
 
     backend = make_backend(
         config.backend,
@@ -114,7 +116,11 @@ async def _run(config: AgentConfig) -> int:
     leftovers = await supervisor.reap_leftovers()
     if leftovers:
         log.warning("stopped_leftover_workloads", process_groups=leftovers)
-    agent.executor = Executor(backend, supervisor=supervisor, throttler=throttler)
+    transfers = Transfers(supervisor, agent.outbox.put)
+    agent.transfers = transfers
+    agent.executor = Executor(
+        backend, supervisor=supervisor, throttler=throttler, transfers=transfers
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,21 +147,7 @@ async def _run(config: AgentConfig) -> int:
 
 async def _notify_when_connected(agent: object) -> None:
     await agent.connected.wait()  # type: ignore[attr-defined]
-    _notify_systemd("READY=1")
-
-
-def _notify_systemd(state: str) -> None:
-    import os
-    import socket
-
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect(path)
-        sock.sendall(state.encode())
+    notify_systemd("READY=1")
 
 
 if __name__ == "__main__":
