@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 from sdk._priority import DEFAULT_PRIORITY_CLASS
 from sdk._priority import PRIORITY_CLASSES as SDK_PRIORITY_CLASSES
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
@@ -29,6 +31,7 @@ MAX_LABEL_CHARS = 253
 MAX_LATENCIES_PER_REPORT = 10_000
 MAX_LATENCY_MS = 3_600_000.0  # an hour: anything above is a unit mistake
 MAX_RATE = 1e9
+MAX_GPU_POWER_W = 100_000.0  # a GPU board draws at most a few kW: above is a unit mistake
 
 
 class ValidationError(ValueError):
@@ -62,6 +65,18 @@ def _check_map(field: str, entries: dict[str, str], max_entries: int = MAX_MAP_E
     for key, value in entries.items():
         if not key or len(key) > MAX_LABEL_CHARS or len(value) > MAX_ARG_CHARS:
             raise ValidationError(f"{field}[{key[:40]!r}]", "key or value empty or too long")
+
+
+def _check_enum(field: str, value: int, enum: EnumTypeWrapper) -> None:
+    # proto3 enums are open: a number the schema does not know arrives as it is, and
+    # code that names it (Enum.Name) would raise deep inside a handler.
+    if value not in enum.values():
+        raise ValidationError(field, f"unknown value {value}")
+
+
+def _check_text(field: str, value: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        raise ValidationError(field, f"at most {max_chars} characters, got {len(value)}")
 
 
 def check_resources(field: str, res: types_pb2.Resources) -> None:
@@ -122,6 +137,7 @@ def check_workload_spec(spec: types_pb2.WorkloadSpec) -> None:
     for i, arg in enumerate(launch.command):
         if len(arg) > MAX_ARG_CHARS or "\x00" in arg:
             raise ValidationError(f"spec.launch.command[{i}]", "too long or contains NUL")
+    _check_enum("spec.launch.restart_policy", launch.restart_policy, types_pb2.RestartPolicy)
     if launch.command and not launch.command[0]:
         raise ValidationError("spec.launch.command[0]", "the executable is empty")
     if (launch.env or launch.working_dir) and not launch.command:
@@ -157,13 +173,36 @@ def check_node_info(info: types_pb2.NodeInfo) -> None:
         field = f"node.gpus[{gpu.index}]"
         if not gpu.model or len(gpu.model) > 64:
             raise ValidationError(f"{field}.model", "must be 1-64 characters")
+        _check_text(f"{field}.uuid", gpu.uuid, 128)
         _check_range(f"{field}.memory_total_mib", gpu.memory_total_mib, 0, 16 * 1024 * 1024)
+        # -1: the agent could not read it (nodeagent.gpu.base.UNAVAILABLE).
+        for name in (
+            "power_limit_min_w",
+            "power_limit_max_w",
+            "power_limit_default_w",
+            "idle_power_w",
+        ):
+            _check_range(f"{field}.{name}", getattr(gpu, name), -1, MAX_GPU_POWER_W)
+        _check_range(f"{field}.max_sm_clock_mhz", gpu.max_sm_clock_mhz, -1, 100_000)
         for peer in gpu.nvlink_peers:
             if not 0 <= peer < len(info.gpus) or peer == gpu.index:
                 raise ValidationError(f"{field}.nvlink_peers", f"bad peer index {peer}")
     _check_map("node.labels", dict(info.labels))
     if len(info.capabilities) > 64:
         raise ValidationError("node.capabilities", "at most 64 entries")
+    for i, capability in enumerate(info.capabilities):
+        if not capability or len(capability) > 64:
+            raise ValidationError(f"node.capabilities[{i}]", "must be 1-64 characters")
+    _check_text("node.address", info.address, MAX_LABEL_CHARS)
+    _check_text("node.agent_version", info.agent_version, 64)
+    check_gpu_backend("node.gpu_backend", info.gpu_backend)
+
+
+def check_gpu_backend(field: str, backend: types_pb2.GpuBackend) -> None:
+    _check_enum(f"{field}.status", backend.status, types_pb2.GpuBackendStatus)
+    _check_text(f"{field}.kind", backend.kind, 32)
+    _check_text(f"{field}.detail", backend.detail, 1024)
+    _check_text(f"{field}.driver_version", backend.driver_version, 64)
 
 
 def check_register_node(req: node_pb2.RegisterNodeRequest) -> None:
