@@ -31,6 +31,10 @@ MAX_LABEL_CHARS = 253
 MAX_LATENCIES_PER_REPORT = 10_000
 MAX_LATENCY_MS = 3_600_000.0  # an hour: anything above is a unit mistake
 MAX_RATE = 1e9
+MAX_EVENT_MESSAGE_CHARS = 1024  # what an agent or application may put into the decision log
+# What the agent's supervisor reports (nodeagent/supervisor.py EventKind). A closed set:
+# the kind becomes an event kind and a metric label.
+PROCESS_EVENT_KINDS = frozenset({"started", "exited", "restarted", "start_failed"})
 MAX_GPU_POWER_W = 100_000.0  # a GPU board draws at most a few kW: above is a unit mistake
 
 
@@ -98,8 +102,14 @@ def check_resources(field: str, res: types_pb2.Resources) -> None:
             raise ValidationError(f"{field}.gpu_models[{i}]", "must be 1-64 characters")
 
 
+def clip(text: str, max_chars: int = MAX_EVENT_MESSAGE_CHARS) -> str:
+    """Text a peer sent, cut to size for logs, events and error messages."""
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
 def resolve_priority(spec: types_pb2.WorkloadSpec) -> int:
     """The integer priority of a spec: its class if named, else its integer, else normal."""
+    _check_text("spec.priority_class", spec.priority_class, 63)
     if spec.priority_class:
         try:
             return PRIORITY_CLASSES[spec.priority_class]
@@ -228,10 +238,48 @@ def check_metrics(report: workload_pb2.MetricsReport) -> None:
 def check_telemetry(report: node_pb2.TelemetryReport, gpu_count: int) -> None:
     if len(report.gpus) > MAX_GPUS_PER_NODE or len(report.nets) > 256:
         raise ValidationError("telemetry", "too many samples")
+    _check_range("telemetry.time_unix", report.time_unix, 0, 1e11)
+    seen: set[int] = set()
     for sample in report.gpus:
         if not 0 <= sample.index < gpu_count:
             raise ValidationError("telemetry.gpus.index", f"no GPU {sample.index} on this node")
+        if sample.index in seen:
+            raise ValidationError("telemetry.gpus.index", f"GPU {sample.index} twice")
+        seen.add(sample.index)
         for name in ("utilization_pct", "power_w", "power_limit_w", "temperature_c"):
             value = getattr(sample, name)
             if not math.isfinite(value) or value < -300 or value > 1e6:
                 raise ValidationError(f"telemetry.gpus[{sample.index}].{name}", "out of range")
+        field = f"telemetry.gpus[{sample.index}]"
+        _check_range(f"{field}.memory_used_mib", sample.memory_used_mib, -1, 16 * 1024 * 1024)
+        _check_range(f"{field}.sm_clock_mhz", sample.sm_clock_mhz, -1, 100_000)
+        if len(sample.xid_events) > 64:
+            raise ValidationError(f"{field}.xid_events", "at most 64 per sample")
+    for i, net in enumerate(report.nets):
+        field = f"telemetry.nets[{i}]"
+        if not net.interface or len(net.interface) > 64:
+            raise ValidationError(f"{field}.interface", "must be 1-64 characters")
+        for name in ("rx_bytes_per_s", "tx_bytes_per_s", "rx_packets_per_s", "tx_packets_per_s"):
+            _check_range(f"{field}.{name}", getattr(net, name), 0, 1e13)
+    if report.HasField("gpu_backend"):
+        check_gpu_backend("telemetry.gpu_backend", report.gpu_backend)
+
+
+def check_agent_hello(hello: node_pb2.AgentHello) -> None:
+    check_name("hello.node", hello.node)
+    _check_text("hello.session_id", hello.session_id, 64)
+
+
+def check_process_event(event: node_pb2.ProcessEvent) -> None:
+    if event.kind not in PROCESS_EVENT_KINDS:
+        known = ", ".join(sorted(PROCESS_EVENT_KINDS))
+        raise ValidationError(
+            "process_event.kind", f"unknown kind {clip(event.kind, 40)!r} (known: {known})"
+        )
+    namespace, _, name = event.workload.partition("/")
+    try:
+        check_workload_ref(name, namespace)
+    except ValidationError as exc:
+        raise ValidationError("process_event.workload", f"{exc.field} {exc.problem}") from None
+    _check_text("process_event.signal", event.signal, 32)
+    _check_text("process_event.detail", event.detail, MAX_EVENT_MESSAGE_CHARS)

@@ -15,7 +15,14 @@ from controlplane.metrics import STREAM_MESSAGES
 from controlplane.services.common import Leadership, abort_store_error, validate
 from controlplane.sessions import AgentSession, Sessions
 from controlplane.state import ClusterState
-from controlplane.validation import ValidationError, check_register_node, check_telemetry
+from controlplane.validation import (
+    ValidationError,
+    check_agent_hello,
+    check_process_event,
+    check_register_node,
+    check_telemetry,
+    clip,
+)
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.node_service")
@@ -91,6 +98,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
             )
         hello = first.hello
+        await validate(context, lambda: check_agent_hello(hello))
         if self.state.nodes.get(hello.node) is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION, f"node {hello.node!r} is not registered"
@@ -105,9 +113,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             # A controller that stops leading (paused past its lease, deposed) ends the stream,
             # so the agent goes to the new leader instead of talking to a follower.
             while not reader.done() and self.leadership.is_leader:
-                try:
-                    message = await asyncio.wait_for(session.queue.get(), HEARTBEAT_DOWN_S)
-                except TimeoutError:
+                # Wake for the reader too: a stream the agent closed, or one refused for
+                # bad input, ends now rather than at the next heartbeat.
+                get = asyncio.ensure_future(session.queue.get())
+                done, _ = await asyncio.wait(
+                    {get, reader}, timeout=HEARTBEAT_DOWN_S, return_when=asyncio.FIRST_COMPLETED
+                )
+                if get in done:
+                    message = get.result()
+                else:
+                    get.cancel()
                     message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
                 if reader.done() or not self.leadership.is_leader:
                     break
@@ -172,6 +187,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             elif kind == "ack":
                 await self._on_ack(node_name, message.ack, now)
             elif kind == "process_event":
+                check_process_event(message.process_event)  # raises: INVALID_ARGUMENT
                 await self._on_process_event(node_name, message.process_event, now)
 
     async def _mark_ready(self, node_name: str, now: float) -> None:
@@ -191,14 +207,18 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def _on_ack(self, node_name: str, ack: types_pb2.CommandAck, now: float) -> None:
         command = self.state.commands.get(f"{node_name}/{ack.command_id}")
+        if command is None:
+            # Already acked (the second ack of a redelivery) or never ours: an agent must
+            # not be able to write the decision log with made-up command ids.
+            return
         if not ack.ok:
             self.decisions.events.emit(
                 "command_failed",
                 f"node/{node_name}",
-                f"command {ack.command_id} failed: {ack.reason}",
+                clip(f"command {ack.command_id} failed: {ack.reason}"),
                 now,
                 command_id=ack.command_id,
-                reason=ack.reason,
+                reason=clip(ack.reason),
             )
         if command is None or self.decisions.store.epoch <= 0:
             return  # a sync command, or already acked

@@ -23,6 +23,7 @@ from controlplane.validation import (
     check_register_workload,
     check_workload_ref,
     check_workload_spec,
+    clip,
     resolve_priority,
 )
 from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
@@ -239,8 +240,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 self.decisions.events.emit(
                     "directive_failed",
                     f"workload/{session.workload}",
-                    f"directive {message.ack.directive_id} failed: {message.ack.reason}",
-                    directive_id=message.ack.directive_id,
+                    clip(f"directive {message.ack.directive_id} failed: {message.ack.reason}"),
+                    directive_id=clip(message.ack.directive_id, 64),
                 )
 
     async def _reject_if_never_fits(
