@@ -31,6 +31,7 @@ MAX_LABEL_CHARS = 253
 MAX_LATENCIES_PER_REPORT = 10_000
 MAX_LATENCY_MS = 3_600_000.0  # an hour: anything above is a unit mistake
 MAX_RATE = 1e9
+MAX_SPEC_BYTES = 256 * 1024
 MAX_EVENT_MESSAGE_CHARS = 1024  # what an agent or application may put into the decision log
 # What the agent's supervisor reports (nodeagent/supervisor.py EventKind). A closed set:
 # the kind becomes an event kind and a metric label.
@@ -122,6 +123,12 @@ def resolve_priority(spec: types_pb2.WorkloadSpec) -> int:
 
 
 def check_workload_spec(spec: types_pb2.WorkloadSpec) -> None:
+    # Every field has its own limit, but together they could pass etcd's request limit
+    # (1.5 MiB by default): the write would fail after validation said yes.
+    if spec.ByteSize() > MAX_SPEC_BYTES:
+        raise ValidationError(
+            "spec", f"at most {MAX_SPEC_BYTES} bytes serialized, got {spec.ByteSize()}"
+        )
     _check_range("spec.priority", spec.priority, 0, 1000)
     resolve_priority(spec)
     check_resources("spec.resources", spec.resources)
