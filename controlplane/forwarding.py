@@ -29,6 +29,10 @@ FORWARDED_UNARY = frozenset(
         "/aiwo.v1.WorkloadService/Deregister",
         "/aiwo.v1.AdminService/Cordon",
         "/aiwo.v1.AdminService/Uncordon",
+        "/aiwo.v1.AdminService/Migrate",
+        "/aiwo.v1.AdminService/Drain",
+        # A read, but only the leader holds the agents' streams the logs come through.
+        "/aiwo.v1.AdminService/Logs",
     }
 )
 FORWARDED_STREAMS = frozenset({"/aiwo.v1.WorkloadService/Attach"})

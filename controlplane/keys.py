@@ -5,6 +5,7 @@
 {prefix}/placements/{namespace}/{name}     pb PlacementRecord
 {prefix}/commands/{node}/{id}              pb Command — until acked
 {prefix}/events/{time_ns}-{id}             pb Event — bounded, under a lease
+{prefix}/migrations/{namespace}/{name}     pb Migration — the latest migration of a workload
 {prefix}/leader                            pb LeaderRecord — election, epoch = create revision
 """
 
@@ -38,6 +39,10 @@ class Keys:
         return f"{self.prefix}/events/"
 
     @property
+    def migrations(self) -> str:
+        return f"{self.prefix}/migrations/"
+
+    @property
     def leader(self) -> str:
         return f"{self.prefix}/leader"
 
@@ -56,3 +61,7 @@ class Keys:
 
     def event(self, time_ns: int, event_id: str) -> str:
         return f"{self.events}{time_ns:020d}-{event_id}"
+
+    def migration(self, key: str) -> str:
+        """`key` is "namespace/name"."""
+        return f"{self.migrations}{key}"

@@ -27,12 +27,15 @@ from controlplane.forwarding import Forwarder, ForwardingInterceptor
 from controlplane.keys import Keys
 from controlplane.leader import Elector
 from controlplane.metrics import MetricsInterceptor, register_collector
+from controlplane.migration import Migrations
 from controlplane.optimizer import OptimizerConfig
 from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.reconciler import Reconciler
+from controlplane.relays import LogRelay
 from controlplane.runtime_loop import RuntimeLoop
 from controlplane.services.admin import AdminService
 from controlplane.services.common import Leadership
+from controlplane.services.migration_api import MigrationApi
 from controlplane.services.node import NodeService
 from controlplane.services.workload import WorkloadService
 from controlplane.sessions import Sessions
@@ -81,6 +84,17 @@ class Controller:
             preemption=config.preemption,
             min_runtime_s=config.preemption_min_runtime_s,
         )
+        # Checkpointed moves between nodes (docs/migration.md); `request` is what the
+        # optimizer's runtime calls to migrate a workload.
+        self.migrations = Migrations(
+            self.store,
+            self.keys,
+            self.state,
+            self.decisions,
+            self.sessions,
+            self.optimizer_config,
+        )
+        self.log_relay = LogRelay()
         self.runtime_config = RuntimeConfig()
         self.wake = asyncio.Event()
         self.leadership = Leadership(self.store)
@@ -97,7 +111,7 @@ class Controller:
     async def start(self) -> str:
         """Connect to etcd, fill the caches, serve, and campaign. Returns the bound address."""
         await self.store.connect()
-        for cache in self.state.caches:
+        for cache in (*self.state.caches, self.migrations.cache):
             await cache.start()
         self.state.nodes.subscribe(lambda *_: self.wake.set())
         self.state.workloads.subscribe(lambda *_: self.wake.set())
@@ -139,11 +153,20 @@ class Controller:
                 self.leadership,
                 self.config.telemetry_interval_s,
                 self.wake,
+                migrations=self.migrations,
+                logs=self.log_relay,
             ),
             self.server,
         )
         workload_pb2_grpc.add_WorkloadServiceServicer_to_server(
-            WorkloadService(self.state, self.decisions, self.sessions, self.leadership, self.wake),
+            WorkloadService(
+                self.state,
+                self.decisions,
+                self.sessions,
+                self.leadership,
+                self.wake,
+                migrations=self.migrations,
+            ),
             self.server,
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
@@ -154,6 +177,9 @@ class Controller:
                 self.optimizer_config,
                 info,
                 self.wake,
+                migration_api=MigrationApi(
+                    self.state, self.migrations, self.sessions, self.log_relay, self.leadership
+                ),
             ),
             self.server,
         )
@@ -212,7 +238,10 @@ class Controller:
         reconciler = Reconciler(
             self.config, self.optimizer_config, self.state, self.decisions, self.wake
         )
-        loops = [asyncio.create_task(reconciler.run(), name="reconciler")]
+        loops = [
+            asyncio.create_task(reconciler.run(), name="reconciler"),
+            asyncio.create_task(self.migrations.run(), name="migrations"),
+        ]
         if self.config.runtime_enabled:
             runtime = RuntimeLoop(
                 self.state,
@@ -271,7 +300,7 @@ class Controller:
             await self.server.stop(grace_s)
         with contextlib.suppress(Exception):
             await self.forwarder.close()
-        for cache in self.state.caches:
+        for cache in (*self.state.caches, self.migrations.cache):
             await cache.stop()
         await self.auth.stop()
         if self._unregister_collector is not None:

@@ -44,12 +44,14 @@ class Agent:
         net_sampler: Any | None = None,
         executor: Executor | None = None,
         capabilities: tuple[str, ...] = (),
+        transfers: Any | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.net_sampler = net_sampler
         self.executor = executor or Executor(backend)
         self.capabilities = capabilities
+        self.transfers = transfers  # checkpoint installs and log reads (nodeagent.transfers)
         # Controller replicas, comma-separated in config; followers name the leader.
         self.endpoints = [e.strip() for e in config.controller.split(",") if e.strip()]
         self.target = self.endpoints[0]
@@ -241,6 +243,11 @@ class Agent:
                 await self._on_command(message.command)
             elif kind == "sync":
                 await self._on_sync(message.sync)
+            elif kind == "checkpoint_chunk":
+                # In order, on this loop: chunks of one transfer must be spooled in sequence.
+                await self._on_checkpoint_chunk(message.checkpoint_chunk)
+            elif kind == "logs_request":
+                self._spawn(self._on_logs_request(message.logs_request))
 
     async def _on_sync(self, sync: node_pb2.AssignmentSet) -> None:
         if sync.epoch < self.state.highest_epoch:
@@ -273,6 +280,34 @@ class Agent:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _on_checkpoint_chunk(self, chunk: node_pb2.CheckpointChunk) -> None:
+        if self.transfers is not None:
+            await self.transfers.receive(chunk)
+        elif chunk.last:
+            await self.outbox.put(
+                node_pb2.AgentMessage(
+                    checkpoint_installed=node_pb2.CheckpointInstalled(
+                        transfer_id=chunk.transfer_id,
+                        workload=chunk.workload,
+                        reason="this agent does not run managed workloads",
+                    )
+                )
+            )
+
+    async def _on_logs_request(self, request: node_pb2.AgentLogsRequest) -> None:
+        if self.transfers is not None:
+            await self.transfers.logs(request)
+            return
+        reply = node_pb2.AgentLogsReply(
+            request_id=request.request_id, reason="this agent does not run managed workloads"
+        )
+        await self.outbox.put(node_pb2.AgentMessage(logs_reply=reply))
+
     async def _execute(self, command: types_pb2.Command) -> None:
         ack = await self.executor.execute(command)
         self.state.record(ack)
@@ -290,6 +325,7 @@ class Agent:
                 signal=event.signal,
                 detail=event.detail,
                 time_unix=event.time_unix,
+                outcome=getattr(event, "outcome", ""),
             )
         )
 

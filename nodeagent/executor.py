@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import structlog
 
@@ -25,10 +27,12 @@ class Executor:
         backend: GpuBackend,
         supervisor: Any | None = None,
         throttler: Any | None = None,
+        transfers: Any | None = None,
     ) -> None:
         self.backend = backend
         self.supervisor = supervisor
         self.throttler = throttler
+        self.transfers = transfers
         self.assigned: dict[str, types_pb2.AssignWorkload] = {}
         self.managed: dict[str, types_pb2.StartWorkload] = {}
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
@@ -46,6 +50,9 @@ class Executor:
     async def execute(self, command: types_pb2.Command) -> types_pb2.CommandAck:
         action = command.WhichOneof("action")
         handler = self._handlers.get(action or "")
+        if action == "checkpoint_workload":
+            # The command's id names the transfer, so the controller can match the chunks.
+            handler = functools.partial(self._send_checkpoint, command.id)
         if handler is None:
             return _failed(command, f"unsupported command {action!r} on this agent")
         try:
@@ -125,7 +132,7 @@ class Executor:
             raise ActuationError("this agent does not run managed workloads")
         from nodeagent.supervisor import LaunchSpec
 
-        policy = (
+        policy: Literal["never", "on-failure"] = (
             "on-failure"
             if a.launch.restart_policy == types_pb2.RESTART_POLICY_ON_FAILURE
             else "never"
@@ -136,7 +143,29 @@ class Executor:
             working_dir=a.launch.working_dir or None,
             restart_policy=policy,
         )
-        await self.supervisor.start(a.workload, a.uid, spec, list(a.gpus))
+        checkpoint = self._checkpoint_dir(a) if a.checkpoint_dir else None
+        await self.supervisor.start(
+            a.workload, a.uid, spec, list(a.gpus), checkpoint_dir=checkpoint
+        )
+
+    def _checkpoint_dir(self, a: types_pb2.StartWorkload) -> Path:
+        """A migration resumes from the directory the checkpoint was installed in: it must
+        be this agent's own, so a command cannot point a workload at any path."""
+        assert self.supervisor is not None
+        root = Path(self.supervisor.checkpoint_root).resolve()
+        path = Path(a.checkpoint_dir).resolve()
+        if not path.is_relative_to(root):
+            raise ActuationError(
+                f"checkpoint_dir {a.checkpoint_dir} is outside this agent's checkpoints ({root})"
+            )
+        if not path.is_dir():
+            raise ActuationError(f"no checkpoint to resume {a.workload} from: {path} is missing")
+        return path
+
+    async def _send_checkpoint(self, command_id: str, a: types_pb2.CheckpointWorkload) -> None:
+        if self.transfers is None:
+            raise ActuationError("this agent does not run managed workloads")
+        await self.transfers.upload(command_id, a.workload)
 
     async def _stop(self, a: types_pb2.StopWorkload) -> None:
         if self.supervisor is None:

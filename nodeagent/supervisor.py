@@ -84,6 +84,10 @@ class ProcessEvent:
     signal: str = ""  # e.g. "SIGKILL" when killed by a signal
     detail: str = ""
     time_unix: float = 0.0
+    # What an exit means for the workload, so the controller need not parse `detail`:
+    # "succeeded", "failed" (no restart follows), "restarting", "stopped" (by the agent).
+    # start_failed is "failed"; "" for started/restarted.
+    outcome: str = ""
 
 
 class SupervisorError(ActuationError):
@@ -209,7 +213,7 @@ class Supervisor:
         except (LaunchError, OSError) as exc:
             reason = exc.reason if isinstance(exc, LaunchError) else f"{checkpoint}: {exc.strerror}"
             managed.finished.set()
-            self._emit(managed, "start_failed", detail=reason)
+            self._emit(managed, "start_failed", detail=reason, outcome="failed")
             raise LaunchError(reason) from exc
         self._emit(managed, "started", pid=managed.process.pid if managed.process else 0)
         managed.watcher = asyncio.create_task(
@@ -326,7 +330,7 @@ class Supervisor:
                 await self._resume(managed.workload)
                 await self._terminate_group(managed.process.pid, self._leftover_grace_s)
                 delay_s, detail = self._restart_decision(managed, returncode, ran_s)
-                self._emit_exit(managed, returncode, detail)
+                self._emit_exit(managed, returncode, detail, _outcome(managed, returncode, delay_s))
                 if delay_s is None:
                     return
                 managed.process = None
@@ -339,7 +343,7 @@ class Supervisor:
                     await self._spawn(managed)
                 except LaunchError as exc:
                     # No retry: a start that fails once (missing binary) fails every time.
-                    self._emit(managed, "start_failed", detail=exc.reason)
+                    self._emit(managed, "start_failed", detail=exc.reason, outcome="failed")
                     return
                 self._emit(
                     managed,
@@ -401,7 +405,7 @@ class Supervisor:
             await self.throttler.thaw(workload)
             await self.throttler.set_cpu_fraction(workload, None)
 
-    def _emit_exit(self, managed: _Managed, returncode: int, detail: str) -> None:
+    def _emit_exit(self, managed: _Managed, returncode: int, detail: str, outcome: str) -> None:
         pid = managed.process.pid if managed.process else 0
         signal_name = ""
         if returncode < 0:
@@ -410,7 +414,13 @@ class Supervisor:
             except ValueError:
                 signal_name = f"SIG{-returncode}"
         managed.last_exit = self._emit(
-            managed, "exited", pid=pid, exit_code=returncode, signal=signal_name, detail=detail
+            managed,
+            "exited",
+            pid=pid,
+            exit_code=returncode,
+            signal=signal_name,
+            detail=detail,
+            outcome=outcome,
         )
 
     def _emit(
@@ -422,9 +432,17 @@ class Supervisor:
         exit_code: int | None = None,
         signal: str = "",
         detail: str = "",
+        outcome: str = "",
     ) -> ProcessEvent:
         event = ProcessEvent(
-            managed.workload, kind, pid, exit_code, signal, detail, time_unix=time.time()
+            managed.workload,
+            kind,
+            pid,
+            exit_code,
+            signal,
+            detail,
+            time_unix=time.time(),
+            outcome=outcome,
         )
         log.info(
             "workload_process_event",
@@ -441,6 +459,14 @@ class Supervisor:
             except Exception:  # a broken listener must not stop supervision
                 log.exception("process_event_listener_failed", workload=event.workload)
         return event
+
+
+def _outcome(managed: _Managed, returncode: int, restart_in_s: float | None) -> str:
+    if managed.stopping:
+        return "stopped"
+    if restart_in_s is not None:
+        return "restarting"
+    return "succeeded" if returncode == 0 else "failed"
 
 
 def _owned_groups(marker: bytes) -> set[int]:

@@ -27,6 +27,13 @@ from sdk._errors import (
     Unauthenticated,
     Unschedulable,
 )
+from sdk._migration import (
+    DrainResult,
+    Migration,
+    MigrationPhase,
+    MigrationStep,
+    WorkloadLogs,
+)
 from sdk._priority import DEFAULT_PRIORITY_CLASS, PRIORITY_CLASSES, resolve_priority
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
 from sdk._target import read_cluster_file, resolve_target, state_dir
@@ -74,6 +81,7 @@ __all__ = [
     "Directive",
     "DirectiveHandler",
     "DirectiveKind",
+    "DrainResult",
     "Event",
     "Explanation",
     "Gpu",
@@ -82,6 +90,9 @@ __all__ = [
     "GpuInfo",
     "InvalidArgument",
     "LaunchSpec",
+    "Migration",
+    "MigrationPhase",
+    "MigrationStep",
     "ModelVariant",
     "Node",
     "NodeInfo",
@@ -105,6 +116,7 @@ __all__ = [
     "Unschedulable",
     "Workload",
     "WorkloadHandle",
+    "WorkloadLogs",
     "WorkloadPhase",
     "WorkloadSpec",
     "make_spec",

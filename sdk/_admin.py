@@ -7,6 +7,7 @@ from types import TracebackType
 from sdk import _convert as convert
 from sdk._channel import Connection, open_connection
 from sdk._config import ClientConfig
+from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
 from sdk.pb.aiwo.v1 import admin_pb2_grpc
 
@@ -104,6 +105,82 @@ class AdminClient:
             self._stub.ClusterInfo, convert.admin_request("ClusterInfo")
         )
         return convert.from_pb(ClusterInfo, reply)
+
+    # ------------------------------------------------------------ migrations, drain, logs
+
+    async def migrate(
+        self,
+        name: str,
+        to: str | None = None,
+        *,
+        namespace: str | None = None,
+        reason: str = "",
+    ) -> Migration:
+        """Start moving a running workload to node `to` (None: the best other node).
+
+        Returns at once with the migration in its first phase; follow it with
+        `get_migration` (docs/migration.md). Raises `NotFound` for an unknown workload or
+        node, `AiwoError` (FAILED_PRECONDITION) with the reason when it cannot move."""
+        reply = await self._connection.call(
+            self._stub.Migrate,
+            convert.admin_request(
+                "Migrate",
+                name=name,
+                namespace=namespace or self._connection.config.namespace,
+                target_node=to or "",
+                reason=reason,
+            ),
+        )
+        return convert.from_pb(Migration, reply)
+
+    async def get_migration(self, name: str, namespace: str | None = None) -> Migration:
+        """The workload's latest migration (finished ones too)."""
+        reply = await self._connection.call(
+            self._stub.GetMigration,
+            convert.admin_request(
+                "GetMigration", name=name, namespace=namespace or self._connection.config.namespace
+            ),
+        )
+        return convert.from_pb(Migration, reply)
+
+    async def list_migrations(self, namespace: str | None = None) -> list[Migration]:
+        """Every workload's latest migration; of every namespace when None."""
+        reply = await self._connection.call(
+            self._stub.ListMigrations,
+            convert.admin_request("ListMigrations", namespace=namespace or ""),
+        )
+        return convert.many(Migration, reply.migrations)
+
+    async def drain(self, node: str, reason: str = "") -> DrainResult:
+        """Cordon `node` and migrate every workload off it; it stays cordoned."""
+        reply = await self._connection.call(
+            self._stub.Drain, convert.admin_request("Drain", name=node, reason=reason)
+        )
+        return convert.from_pb(DrainResult, reply)
+
+    async def logs(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        stderr: bool = False,
+        tail_bytes: int = 0,
+        node: str | None = None,
+    ) -> WorkloadLogs:
+        """The end of a managed workload's stdout (or stderr), read on its node (or `node`,
+        e.g. where it ran before a migration); `tail_bytes` 0: 64 KiB, at most 1 MiB."""
+        reply = await self._connection.call(
+            self._stub.Logs,
+            convert.admin_request(
+                "Logs",
+                name=name,
+                namespace=namespace or self._connection.config.namespace,
+                stderr=stderr,
+                tail_bytes=tail_bytes,
+                node=node or "",
+            ),
+        )
+        return convert.logs_from_pb(reply)
 
     async def close(self) -> None:
         await self._connection.close()

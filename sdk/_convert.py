@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 
+from sdk import _migration as mig
 from sdk import _types as t
-from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2, types_pb2, workload_pb2
 
 T = TypeVar("T")
 
@@ -46,6 +47,9 @@ MESSAGES: dict[type, type[Message]] = {
     t.Explanation: admin_pb2.Explanation,
     t.Description: admin_pb2.DescribeResponse,
     t.ClusterInfo: admin_pb2.ClusterInfoResponse,
+    mig.MigrationStep: migration_pb2.MigrationStep,
+    mig.Migration: migration_pb2.Migration,
+    mig.DrainResult: admin_pb2.DrainResponse,
 }
 
 # Python enum -> proto enum descriptor
@@ -55,6 +59,7 @@ ENUMS: dict[type[enum.StrEnum], EnumDescriptor] = {
     t.RestartPolicy: types_pb2.RestartPolicy.DESCRIPTOR,
     t.WorkloadPhase: types_pb2.WorkloadPhase.DESCRIPTOR,
     t.DirectiveKind: types_pb2.DirectiveKind.DESCRIPTOR,
+    mig.MigrationPhase: migration_pb2.MigrationPhase.DESCRIPTOR,
 }
 
 
@@ -222,8 +227,20 @@ def admin_request(method: str, **fields: Any) -> Any:
         "Describe": admin_pb2.DescribeRequest,
         "Explain": admin_pb2.ExplainRequest,
         "ClusterInfo": admin_pb2.ClusterInfoRequest,
+        "Migrate": admin_pb2.MigrateRequest,
+        "GetMigration": admin_pb2.GetMigrationRequest,
+        "ListMigrations": admin_pb2.ListMigrationsRequest,
+        "Drain": admin_pb2.DrainRequest,
+        "Logs": admin_pb2.LogsRequest,
     }
     return names[method](**fields)
+
+
+def logs_from_pb(msg: Any) -> mig.WorkloadLogs:
+    """By hand: a bytes field, which the descriptor-driven conversion does not need."""
+    return mig.WorkloadLogs(
+        data=bytes(msg.data), node=msg.node, truncated=msg.truncated, size_bytes=msg.size_bytes
+    )
 
 
 def many(cls: type[T], messages: Iterable[Message]) -> list[T]:

@@ -17,6 +17,7 @@ from sdk._admin import AdminClient
 from sdk._attach import AttachSession
 from sdk._client import Client, WorkloadHandle
 from sdk._config import ClientConfig
+from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._types import (
     ClusterInfo,
     Description,
@@ -292,6 +293,38 @@ class SyncAdminClient:
 
     def cluster_info(self) -> ClusterInfo:
         return self._runner.run(self._client.cluster_info())
+
+    def migrate(
+        self,
+        name: str,
+        to: str | None = None,
+        *,
+        namespace: str | None = None,
+        reason: str = "",
+    ) -> Migration:
+        return self._runner.run(self._client.migrate(name, to, namespace=namespace, reason=reason))
+
+    def get_migration(self, name: str, namespace: str | None = None) -> Migration:
+        return self._runner.run(self._client.get_migration(name, namespace))
+
+    def list_migrations(self, namespace: str | None = None) -> list[Migration]:
+        return self._runner.run(self._client.list_migrations(namespace))
+
+    def drain(self, node: str, reason: str = "") -> DrainResult:
+        return self._runner.run(self._client.drain(node, reason))
+
+    def logs(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        stderr: bool = False,
+        tail_bytes: int = 0,
+        node: str | None = None,
+    ) -> WorkloadLogs:
+        return self._runner.run(
+            self._client.logs(name, namespace, stderr=stderr, tail_bytes=tail_bytes, node=node)
+        )
 
     def close(self) -> None:
         try:

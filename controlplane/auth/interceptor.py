@@ -356,12 +356,18 @@ def _claimed_node(message: Message | None) -> str | None:
 
 def _filter_reply(reply: Any, principal: Principal) -> None:
     """A listing across namespaces shows a namespaced token only its own."""
-    workloads = getattr(reply, "workloads", None)
-    if workloads is None or principal.may_use("*"):
+    if principal.may_use("*"):
         return
-    keep = [w for w in workloads if principal.may_use(w.namespace)]
-    del workloads[:]
-    workloads.extend(keep)
+    workloads = getattr(reply, "workloads", None)
+    if workloads is not None:
+        keep = [w for w in workloads if principal.may_use(w.namespace)]
+        del workloads[:]
+        workloads.extend(keep)
+    migrations = getattr(reply, "migrations", None)
+    if migrations is not None:  # ListMigrations: "namespace/name" in each record
+        kept = [m for m in migrations if principal.may_use(m.workload.split("/", 1)[0])]
+        del migrations[:]
+        migrations.extend(kept)
 
 
 def _code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:

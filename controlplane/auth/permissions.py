@@ -98,6 +98,12 @@ RULES: dict[str, Rule] = {
     _ADMIN + "Describe": Rule(NODES_READ, Scope.DESCRIBE),
     _ADMIN + "Explain": Rule(WORKLOADS_READ, Scope.NAMESPACE),
     _ADMIN + "ClusterInfo": Rule(CLUSTER_READ),
+    _ADMIN + "Migrate": Rule(WORKLOADS_MIGRATE, Scope.NAMESPACE, True, _WORKLOAD_OBJECT),
+    _ADMIN + "GetMigration": Rule(WORKLOADS_READ, Scope.NAMESPACE),
+    _ADMIN + "ListMigrations": Rule(WORKLOADS_READ, Scope.LIST),
+    _ADMIN + "Drain": Rule(NODES_DRAIN, mutating=True, object="node/{name}"),
+    # A workload's output is as much its namespace's business as its record.
+    _ADMIN + "Logs": Rule(WORKLOADS_READ, Scope.NAMESPACE),
     _WORKLOAD + "Register": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _WORKLOAD_OBJECT),
     _WORKLOAD + "Update": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _WORKLOAD_OBJECT),
     _WORKLOAD + "Deregister": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _WORKLOAD_OBJECT),

@@ -10,10 +10,11 @@ import grpc
 from controlplane.decisions import Decisions
 from controlplane.optimizer import OptimizerConfig, explain
 from controlplane.services.common import Leadership, abort_store_error, found, validate
+from controlplane.services.migration_api import MigrationApi
 from controlplane.snapshot import build_snapshot
 from controlplane.state import ClusterState
 from controlplane.validation import ValidationError, check_name, check_workload_ref
-from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, types_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, migration_pb2, types_pb2
 
 DEFAULT_EVENT_LIMIT = 100
 MAX_EVENT_LIMIT = 10_000
@@ -28,7 +29,9 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         optimizer_config: OptimizerConfig,
         info: admin_pb2.ClusterInfoResponse,
         on_change: asyncio.Event,
+        migration_api: MigrationApi | None = None,
     ) -> None:
+        self.migration_api = migration_api
         self.state = state
         self.decisions = decisions
         self.leadership = leadership
@@ -194,3 +197,36 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         info.epoch = self.decisions.store.epoch
         info.leader = self.decisions.store.epoch > 0
         return info
+
+    # ------------------------------------------------------------ migration, drain, logs
+
+    def _api(self) -> MigrationApi:
+        assert self.migration_api is not None, "the controller composes a MigrationApi"
+        return self.migration_api
+
+    async def Migrate(
+        self, request: admin_pb2.MigrateRequest, context: grpc.aio.ServicerContext
+    ) -> migration_pb2.Migration:
+        return await self._api().migrate(request, context)
+
+    async def GetMigration(
+        self, request: admin_pb2.GetMigrationRequest, context: grpc.aio.ServicerContext
+    ) -> migration_pb2.Migration:
+        return await self._api().get(request, context)
+
+    async def ListMigrations(
+        self, request: admin_pb2.ListMigrationsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ListMigrationsResponse:
+        return await self._api().list(request, context)
+
+    async def Drain(
+        self, request: admin_pb2.DrainRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.DrainResponse:
+        response = await self._api().drain(request, context)
+        self.on_change.set()
+        return response
+
+    async def Logs(
+        self, request: admin_pb2.LogsRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.LogsResponse:
+        return await self._api().logs(request, context)

@@ -10,8 +10,11 @@ import uuid
 import grpc
 import structlog
 
+from controlplane import lifecycle
 from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
+from controlplane.migration import Migrations
+from controlplane.relays import LogRelay
 from controlplane.services.common import Leadership, abort_store_error, validate
 from controlplane.sessions import AgentSession, Sessions
 from controlplane.state import ClusterState
@@ -39,7 +42,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         leadership: Leadership,
         telemetry_interval_s: float,
         on_change: asyncio.Event,
+        migrations: Migrations | None = None,
+        logs: LogRelay | None = None,
     ) -> None:
+        self.migrations = migrations
+        self.logs = logs
         self.state = state
         self.decisions = decisions
         self.sessions = sessions
@@ -155,7 +162,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                     p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
                 )
             )
-            if workload.spec.launch.command:
+            held = self.migrations is not None and self.migrations.holds_start(placement.workload)
+            if workload.spec.launch.command and not held:
                 sync.managed.append(
                     types_pb2.StartWorkload(
                         workload=placement.workload,
@@ -189,6 +197,12 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             elif kind == "process_event":
                 check_process_event(message.process_event)  # raises: INVALID_ARGUMENT
                 await self._on_process_event(node_name, message.process_event, now)
+            elif kind == "checkpoint_chunk" and self.migrations is not None:
+                self.migrations.on_checkpoint_chunk(node_name, message.checkpoint_chunk)
+            elif kind == "checkpoint_installed" and self.migrations is not None:
+                self.migrations.on_checkpoint_installed(node_name, message.checkpoint_installed)
+            elif kind == "logs_reply" and self.logs is not None:
+                self.logs.on_reply(node_name, message.logs_reply)
 
     async def _mark_ready(self, node_name: str, now: float) -> None:
         node = self.state.nodes.get(node_name)
@@ -207,6 +221,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def _on_ack(self, node_name: str, ack: types_pb2.CommandAck, now: float) -> None:
         command = self.state.commands.get(f"{node_name}/{ack.command_id}")
+        if self.migrations is not None and command is not None:
+            self.migrations.on_ack(node_name, ack)  # before the command leaves the log
         if command is None:
             # Already acked (the second ack of a redelivery) or never ours: an agent must
             # not be able to write the decision log with made-up command ids.
@@ -229,7 +245,13 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             key = getattr(command, action).workload
             workload = self.state.workloads.get(key)
             placement = self.state.placements.get(key)
-            if workload is not None and placement is not None and placement.node == node_name:
+            migrating = self.migrations is not None and self.migrations.owns(key)
+            if (
+                workload is not None
+                and placement is not None
+                and placement.node == node_name
+                and not migrating  # the migration decides what its starts mean
+            ):
                 updated = types_pb2.Workload()
                 updated.CopyFrom(workload)
                 if ack.ok and updated.phase == types_pb2.WORKLOAD_PHASE_PLACED:
@@ -256,6 +278,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.decisions.events.emit(
             f"process_{event.kind}", f"workload/{event.workload}", text, now, **fields
         )
+        if self.migrations is not None and self.migrations.on_process_event(node_name, event):
+            return  # a migration drives this workload now
+        await lifecycle.on_process_event(self.state, self.decisions, node_name, event, now)
 
 
 def _model_summary(info: types_pb2.NodeInfo) -> str:

@@ -12,6 +12,7 @@ import structlog
 
 from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
+from controlplane.migration import Migrations
 from controlplane.optimizer import can_ever_fit
 from controlplane.services.common import Leadership, abort_store_error, found, validate
 from controlplane.sessions import AppSession, Sessions
@@ -41,7 +42,9 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         sessions: Sessions,
         leadership: Leadership,
         on_change: asyncio.Event,
+        migrations: Migrations | None = None,
     ) -> None:
+        self.migrations = migrations
         self.state = state
         self.decisions = decisions
         self.sessions = sessions
@@ -236,7 +239,9 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                     report.throughput_per_s,
                     report.queue_depth,
                 )
-            elif kind == "ack" and not message.ack.ok:
+            elif kind == "ack" and self.migrations is not None:
+                self.migrations.on_directive_ack(session.workload, message.ack)
+            if kind == "ack" and not message.ack.ok:
                 self.decisions.events.emit(
                     "directive_failed",
                     f"workload/{session.workload}",

@@ -7,7 +7,7 @@ import click
 from sdk.cli import bench as bench_module
 from sdk.cli import certs as certs_module
 from sdk.cli import cluster as cluster_module
-from sdk.cli import commands, top, workload
+from sdk.cli import commands, migrate, run, top, workload
 from sdk.cli import tokens as tokens_module
 from sdk.cli._app import AiwoGroup, CliState
 from sdk.cli.credentials import client_config, credential_options
@@ -41,6 +41,11 @@ for command in (
     top.top,
     workload.register,
     workload.deregister,
+    run.run,
+    run.logs,
+    migrate.migrate,
+    migrate.drain,
+    migrate.migrations,
     bench_module.bench,
     up,
     cluster_module.cluster,

@@ -49,6 +49,12 @@ PUBLIC = {
     "Explanation",
     "Description",
     "ClusterInfo",
+    # migrations, drains, logs
+    "Migration",
+    "MigrationPhase",
+    "MigrationStep",
+    "DrainResult",
+    "WorkloadLogs",
     # priorities
     "PRIORITY_CLASSES",
     "DEFAULT_PRIORITY_CLASS",

@@ -29,6 +29,7 @@ from controlplane.server import Controller
 from sdk.pb.aiwo.v1 import (
     admin_pb2,
     auth_pb2,
+    migration_pb2,
     node_pb2,
     types_pb2,
     workload_pb2,
@@ -66,6 +67,15 @@ def _samples(namespace: str) -> list[Sample]:
         ),
         Sample(admin + "Explain", admin_pb2.ExplainRequest(name="missing", namespace=namespace)),
         Sample(admin + "ClusterInfo", admin_pb2.ClusterInfoRequest()),
+        Sample(admin + "Migrate", admin_pb2.MigrateRequest(name="missing", namespace=namespace)),
+        Sample(
+            admin + "GetMigration",
+            admin_pb2.GetMigrationRequest(name="missing", namespace=namespace),
+        ),
+        Sample(admin + "ListMigrations", admin_pb2.ListMigrationsRequest(namespace=namespace)),
+        Sample(admin + "ListMigrations", admin_pb2.ListMigrationsRequest()),
+        Sample(admin + "Drain", admin_pb2.DrainRequest(name="no-such-node")),
+        Sample(admin + "Logs", admin_pb2.LogsRequest(name="missing", namespace=namespace)),
         Sample(
             workload + "Register",
             workload_pb2.RegisterWorkloadRequest(name="w", namespace=namespace, spec=bad_spec),
@@ -255,3 +265,21 @@ async def test_a_workload_token_lists_only_its_namespaces(
         admin_pb2.ListWorkloadsRequest(), metadata=admin
     )
     assert {w.namespace for w in everything.workloads} == {OWN, OTHER}
+
+
+async def test_a_workload_token_lists_only_its_namespaces_migrations(
+    secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
+) -> None:
+    for namespace in (OWN, OTHER):
+        # The cache as a watch would fill it: the filter is what is under test.
+        secure_controller.migrations.cache.apply_local(
+            f"{namespace}/web", migration_pb2.Migration(workload=f"{namespace}/web")
+        )
+    token = await secure_stubs.auth.CreateToken(
+        auth_pb2.CreateTokenRequest(role="workload", namespaces=[OWN]),
+        metadata=bearer(credentials.admin_token),
+    )
+    listed = await secure_stubs.admin.ListMigrations(
+        admin_pb2.ListMigrationsRequest(), metadata=bearer(token.token)
+    )
+    assert [m.workload for m in listed.migrations] == [f"{OWN}/web"]

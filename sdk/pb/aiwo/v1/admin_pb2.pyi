@@ -1,3 +1,4 @@
+from sdk.pb.aiwo.v1 import migration_pb2 as _migration_pb2
 from sdk.pb.aiwo.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -153,3 +154,86 @@ class ClusterInfoResponse(_message.Message):
     started_unix: float
     etcd_endpoints: str
     def __init__(self, controller: _Optional[str] = ..., version: _Optional[str] = ..., epoch: _Optional[int] = ..., leader: _Optional[bool] = ..., started_unix: _Optional[float] = ..., etcd_endpoints: _Optional[str] = ...) -> None: ...
+
+class MigrateRequest(_message.Message):
+    __slots__ = ("name", "namespace", "target_node", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    target_node: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., target_node: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetMigrationRequest(_message.Message):
+    __slots__ = ("name", "namespace")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+
+class ListMigrationsRequest(_message.Message):
+    __slots__ = ("namespace",)
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    def __init__(self, namespace: _Optional[str] = ...) -> None: ...
+
+class ListMigrationsResponse(_message.Message):
+    __slots__ = ("migrations",)
+    MIGRATIONS_FIELD_NUMBER: _ClassVar[int]
+    migrations: _containers.RepeatedCompositeFieldContainer[_migration_pb2.Migration]
+    def __init__(self, migrations: _Optional[_Iterable[_Union[_migration_pb2.Migration, _Mapping]]] = ...) -> None: ...
+
+class DrainRequest(_message.Message):
+    __slots__ = ("name", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DrainResponse(_message.Message):
+    __slots__ = ("node", "migrations", "skipped")
+    class SkippedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    MIGRATIONS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    node: _types_pb2.Node
+    migrations: _containers.RepeatedCompositeFieldContainer[_migration_pb2.Migration]
+    skipped: _containers.ScalarMap[str, str]
+    def __init__(self, node: _Optional[_Union[_types_pb2.Node, _Mapping]] = ..., migrations: _Optional[_Iterable[_Union[_migration_pb2.Migration, _Mapping]]] = ..., skipped: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class LogsRequest(_message.Message):
+    __slots__ = ("name", "namespace", "stderr", "tail_bytes", "node")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    stderr: bool
+    tail_bytes: int
+    node: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., stderr: _Optional[bool] = ..., tail_bytes: _Optional[int] = ..., node: _Optional[str] = ...) -> None: ...
+
+class LogsResponse(_message.Message):
+    __slots__ = ("data", "node", "truncated", "size_bytes")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    node: str
+    truncated: bool
+    size_bytes: int
+    def __init__(self, data: _Optional[bytes] = ..., node: _Optional[str] = ..., truncated: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...

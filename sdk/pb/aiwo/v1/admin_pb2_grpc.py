@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from sdk.pb.aiwo.v1 import admin_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2
+from sdk.pb.aiwo.v1 import migration_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2
 from sdk.pb.aiwo.v1 import types_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_types__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -85,6 +86,31 @@ class AdminServiceStub:
                 request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoRequest.SerializeToString,
                 response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoResponse.FromString,
                 _registered_method=True)
+        self.Migrate = channel.unary_unary(
+                '/aiwo.v1.AdminService/Migrate',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.MigrateRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.FromString,
+                _registered_method=True)
+        self.GetMigration = channel.unary_unary(
+                '/aiwo.v1.AdminService/GetMigration',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.GetMigrationRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.FromString,
+                _registered_method=True)
+        self.ListMigrations = channel.unary_unary(
+                '/aiwo.v1.AdminService/ListMigrations',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsResponse.FromString,
+                _registered_method=True)
+        self.Drain = channel.unary_unary(
+                '/aiwo.v1.AdminService/Drain',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainResponse.FromString,
+                _registered_method=True)
+        self.Logs = channel.unary_unary(
+                '/aiwo.v1.AdminService/Logs',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -150,6 +176,39 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Migrate(self, request, context):
+        """Move a running workload to another node (docs/migration.md); returns the new record.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMigration(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMigrations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Drain(self, request, context):
+        """Cordon a node and migrate every workload off it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logs(self, request, context):
+        """The end of a managed workload's stdout or stderr, fetched from its node's agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +261,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ClusterInfo,
                     request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoRequest.FromString,
                     response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoResponse.SerializeToString,
+            ),
+            'Migrate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Migrate,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.MigrateRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.SerializeToString,
+            ),
+            'GetMigration': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMigration,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.GetMigrationRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.SerializeToString,
+            ),
+            'ListMigrations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMigrations,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsResponse.SerializeToString,
+            ),
+            'Drain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Drain,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainResponse.SerializeToString,
+            ),
+            'Logs': grpc.unary_unary_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -474,6 +558,141 @@ class AdminService:
             '/aiwo.v1.AdminService/ClusterInfo',
             sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoRequest.SerializeToString,
             sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ClusterInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Migrate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.AdminService/Migrate',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.MigrateRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMigration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.AdminService/GetMigration',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.GetMigrationRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_migration__pb2.Migration.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMigrations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.AdminService/ListMigrations',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.ListMigrationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Drain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.AdminService/Drain',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.DrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.AdminService/Logs',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_admin__pb2.LogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

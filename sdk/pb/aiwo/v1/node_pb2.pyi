@@ -46,7 +46,7 @@ class TelemetryReport(_message.Message):
     def __init__(self, time_unix: _Optional[float] = ..., gpus: _Optional[_Iterable[_Union[_types_pb2.GpuSample, _Mapping]]] = ..., nets: _Optional[_Iterable[_Union[_types_pb2.NetSample, _Mapping]]] = ..., gpu_backend: _Optional[_Union[_types_pb2.GpuBackend, _Mapping]] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
-    __slots__ = ("workload", "kind", "pid", "exit_code", "signal", "detail", "time_unix")
+    __slots__ = ("workload", "kind", "pid", "exit_code", "signal", "detail", "time_unix", "outcome")
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class ProcessEvent(_message.Message):
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
     workload: str
     kind: str
     pid: int
@@ -61,19 +62,86 @@ class ProcessEvent(_message.Message):
     signal: str
     detail: str
     time_unix: float
-    def __init__(self, workload: _Optional[str] = ..., kind: _Optional[str] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., detail: _Optional[str] = ..., time_unix: _Optional[float] = ...) -> None: ...
+    outcome: str
+    def __init__(self, workload: _Optional[str] = ..., kind: _Optional[str] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., detail: _Optional[str] = ..., time_unix: _Optional[float] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class CheckpointChunk(_message.Message):
+    __slots__ = ("transfer_id", "workload", "offset", "data", "last", "total_bytes", "sha256")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    workload: str
+    offset: int
+    data: bytes
+    last: bool
+    total_bytes: int
+    sha256: str
+    def __init__(self, transfer_id: _Optional[str] = ..., workload: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ..., total_bytes: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class CheckpointInstalled(_message.Message):
+    __slots__ = ("transfer_id", "workload", "ok", "reason", "path")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    workload: str
+    ok: bool
+    reason: str
+    path: str
+    def __init__(self, transfer_id: _Optional[str] = ..., workload: _Optional[str] = ..., ok: _Optional[bool] = ..., reason: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class AgentLogsRequest(_message.Message):
+    __slots__ = ("request_id", "workload", "stderr", "tail_bytes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    workload: str
+    stderr: bool
+    tail_bytes: int
+    def __init__(self, request_id: _Optional[str] = ..., workload: _Optional[str] = ..., stderr: _Optional[bool] = ..., tail_bytes: _Optional[int] = ...) -> None: ...
+
+class AgentLogsReply(_message.Message):
+    __slots__ = ("request_id", "ok", "reason", "data", "truncated", "size_bytes")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    ok: bool
+    reason: str
+    data: bytes
+    truncated: bool
+    size_bytes: int
+    def __init__(self, request_id: _Optional[str] = ..., ok: _Optional[bool] = ..., reason: _Optional[str] = ..., data: _Optional[bytes] = ..., truncated: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "telemetry", "ack", "process_event")
+    __slots__ = ("hello", "telemetry", "ack", "process_event", "checkpoint_chunk", "checkpoint_installed", "logs_reply")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     TELEMETRY_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     PROCESS_EVENT_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_INSTALLED_FIELD_NUMBER: _ClassVar[int]
+    LOGS_REPLY_FIELD_NUMBER: _ClassVar[int]
     hello: AgentHello
     telemetry: TelemetryReport
     ack: _types_pb2.CommandAck
     process_event: ProcessEvent
-    def __init__(self, hello: _Optional[_Union[AgentHello, _Mapping]] = ..., telemetry: _Optional[_Union[TelemetryReport, _Mapping]] = ..., ack: _Optional[_Union[_types_pb2.CommandAck, _Mapping]] = ..., process_event: _Optional[_Union[ProcessEvent, _Mapping]] = ...) -> None: ...
+    checkpoint_chunk: CheckpointChunk
+    checkpoint_installed: CheckpointInstalled
+    logs_reply: AgentLogsReply
+    def __init__(self, hello: _Optional[_Union[AgentHello, _Mapping]] = ..., telemetry: _Optional[_Union[TelemetryReport, _Mapping]] = ..., ack: _Optional[_Union[_types_pb2.CommandAck, _Mapping]] = ..., process_event: _Optional[_Union[ProcessEvent, _Mapping]] = ..., checkpoint_chunk: _Optional[_Union[CheckpointChunk, _Mapping]] = ..., checkpoint_installed: _Optional[_Union[CheckpointInstalled, _Mapping]] = ..., logs_reply: _Optional[_Union[AgentLogsReply, _Mapping]] = ...) -> None: ...
 
 class AssignmentSet(_message.Message):
     __slots__ = ("epoch", "assignments", "managed")
@@ -86,11 +154,15 @@ class AssignmentSet(_message.Message):
     def __init__(self, epoch: _Optional[int] = ..., assignments: _Optional[_Iterable[_Union[_types_pb2.AssignWorkload, _Mapping]]] = ..., managed: _Optional[_Iterable[_Union[_types_pb2.StartWorkload, _Mapping]]] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
-    __slots__ = ("command", "heartbeat_unix", "sync")
+    __slots__ = ("command", "heartbeat_unix", "sync", "checkpoint_chunk", "logs_request")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_UNIX_FIELD_NUMBER: _ClassVar[int]
     SYNC_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    LOGS_REQUEST_FIELD_NUMBER: _ClassVar[int]
     command: _types_pb2.Command
     heartbeat_unix: float
     sync: AssignmentSet
-    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., heartbeat_unix: _Optional[float] = ..., sync: _Optional[_Union[AssignmentSet, _Mapping]] = ...) -> None: ...
+    checkpoint_chunk: CheckpointChunk
+    logs_request: AgentLogsRequest
+    def __init__(self, command: _Optional[_Union[_types_pb2.Command, _Mapping]] = ..., heartbeat_unix: _Optional[float] = ..., sync: _Optional[_Union[AssignmentSet, _Mapping]] = ..., checkpoint_chunk: _Optional[_Union[CheckpointChunk, _Mapping]] = ..., logs_request: _Optional[_Union[AgentLogsRequest, _Mapping]] = ...) -> None: ...

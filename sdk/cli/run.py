@@ -1,0 +1,138 @@
+"""`aiwo run` and `aiwo logs`: workloads the node agent runs, from the command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from sdk import LaunchSpec, Resources, RestartPolicy, resolve_priority
+from sdk.cli import _render as render
+from sdk.cli._app import namespace_option, output_option, state
+
+_RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
+
+
+def _env(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+    return key, value
+
+
+@click.command()
+@click.argument("name")
+@namespace_option
+@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
+@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
+@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@click.option(
+    "--restart",
+    type=click.Choice(sorted(_RESTART)),
+    default="never",
+    show_default=True,
+    help="Restart after a failure (with backoff) or not.",
+)
+@click.option("--env", "env", multiple=True, help="KEY=VALUE for the process; repeatable.")
+@click.option("--workdir", default="", help="Working directory on the node.")
+@click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
+@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@output_option
+@click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
+def run(
+    name: str,
+    namespace: str | None,
+    priority: str,
+    gpus: int,
+    milli_gpu: int,
+    restart: str,
+    env: tuple[str, ...],
+    workdir: str,
+    wait: bool,
+    timeout: float,
+    output: str,
+    command: tuple[str, ...],
+) -> None:
+    """Register a workload that the agent of the node it is placed on starts.
+
+    The process gets CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES for its GPUs and
+    AIWO_WORKLOAD, AIWO_CHECKPOINT_DIR and AIWO_CONTROLLER; its stdout and stderr are kept on
+    the node (`aiwo logs NAME`). Example:
+
+        aiwo run counter --restart on-failure -- python -m sdk.examples.counter
+    """
+    resolve_priority(priority)  # a typo is reported without a round trip
+    launch = LaunchSpec(
+        command=command,
+        env=dict(_env(e) for e in env),
+        working_dir=workdir,
+        restart_policy=_RESTART[restart],
+    )
+    client = state().client()
+    handle = client.register(
+        name,
+        namespace=namespace,
+        priority=priority,
+        resources=Resources(gpus=gpus, milli_gpu=milli_gpu),
+        launch=launch,
+    )
+    workload = handle.last_seen
+    if wait:
+        handle.wait_placed(timeout)
+        workload = handle.describe()
+    assert workload is not None
+    if output == "json":
+        click.echo(render.to_json(workload))
+    elif workload.placement is not None:
+        click.echo(f"workload {workload.key} runs on {render.placement_text(workload)}")
+    else:
+        why = f": {workload.message}" if workload.message else ""
+        click.echo(f"workload {workload.key} registered ({workload.phase}{why})")
+
+
+@click.command()
+@click.argument("workload")
+@namespace_option
+@click.option("--stderr", is_flag=True, help="Standard error instead of standard output.")
+@click.option(
+    "--tail",
+    "tail_bytes",
+    default=64 * 1024,
+    type=click.IntRange(1, 1024 * 1024),
+    show_default=True,
+    help="Bytes from the end.",
+)
+@click.option("--node", default=None, help="Read on this node (e.g. where it ran before).")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what is added (Ctrl-C stops).")
+def logs(
+    workload: str,
+    namespace: str | None,
+    stderr: bool,
+    tail_bytes: int,
+    node: str | None,
+    follow: bool,
+) -> None:
+    """Show the end of a managed workload's output, fetched from its node."""
+    admin = state().admin()
+    result = admin.logs(workload, namespace, stderr=stderr, tail_bytes=tail_bytes, node=node)
+    if result.truncated and not follow:
+        click.echo(
+            f"[last {len(result.data)} of {result.size_bytes} bytes on {result.node}]", err=True
+        )
+    sys.stdout.buffer.write(result.data)
+    sys.stdout.flush()
+    size = result.size_bytes
+    while follow:
+        time.sleep(1.0)
+        try:
+            result = admin.logs(
+                workload, namespace, stderr=stderr, tail_bytes=1024 * 1024, node=result.node
+            )
+        except KeyboardInterrupt:
+            return
+        if result.size_bytes > size:
+            new = result.size_bytes - size
+            sys.stdout.buffer.write(result.data[-new:] if new <= len(result.data) else result.data)
+            sys.stdout.flush()
+        size = result.size_bytes

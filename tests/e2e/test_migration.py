@@ -1,0 +1,216 @@
+"""Migration with real processes: a counter moves between two agents on this machine.
+
+The agents keep separate state directories, so the checkpoint travels through the
+controller over the agents' streams. The counter appends every count it produces to a log;
+across a migration, a rollback or a drain, that log must read 1, 2, 3, ... with nothing lost
+and nothing repeated.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from sdk import MigrationPhase, Resources, SyncAdminClient, SyncClient, WorkloadPhase
+from tests.e2e.cluster_helpers import (
+    assert_contiguous,
+    cli,
+    cli_json,
+    counts,
+    local_cluster,
+    other,
+    start_counter,
+    wait_for,
+)
+
+
+def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> object:
+    return wait_for(
+        lambda: (m := admin.get_migration(name)).done and m, timeout_s, f"{name} migration"
+    )
+
+
+def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_path: Path) -> None:
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            source = start_counter(client, "counter", log)
+            target = other(source)
+            started = time.monotonic()
+            done = cli_json(cluster, "migrate", "counter", "--to", target)
+            took_s = time.monotonic() - started
+            assert isinstance(done, dict) and done["phase"] == "running", done
+            assert done["checkpoint_bytes"] > 0 and len(done["checkpoint_sha256"]) == 64
+            moved_at = max(counts(log))
+            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            workload = client.get("counter")
+            assert workload.node == target and workload.phase == WorkloadPhase.RUNNING
+            assert f"migrated from {source} to {target}" in workload.message
+
+            # And back, through the SDK this time.
+            admin.migrate("counter", source, reason="and back")
+            back = finished(admin, "counter")
+            assert back.phase == MigrationPhase.RUNNING, back.error  # type: ignore[attr-defined]
+            wait_for(lambda: client.get("counter").node == source)
+            last = max(counts(log))
+            wait_for(lambda: max(counts(log)) > last + 20, 20, "no counting back on the source")
+            assert_contiguous(counts(log))
+
+            # Each node's stdout holds its share; together, the same unbroken sequence.
+            first = admin.logs("counter", node=source, tail_bytes=1024 * 1024).text
+            second = admin.logs("counter", node=target, tail_bytes=1024 * 1024).text
+            assert next(int(x) for x in second.split()) > 1  # resumed, not restarted
+            assert cli(cluster, "logs", "counter", "--tail", "64").stdout.strip()
+            stderr = cli(cluster, "logs", "counter", "--stderr", "--node", target).stdout
+            assert "resumed after" in stderr and "checkpoint" in stderr
+            assert first and second
+            print(f"migration took {took_s:.2f}s (CLI round trip included)")
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: Path) -> None:
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            # Two managed counters and one workload that runs itself, all on node-1.
+            admin.cordon("node-2")
+            logs = {name: tmp_path / name for name in ("c1", "c2")}
+            for name, log in logs.items():
+                assert start_counter(client, name, log) == "node-1"
+            client.register("web", resources=Resources(gpus=0)).wait_placed(20)
+            admin.uncordon("node-2")
+
+            result = cli(cluster, "drain", "node-1", "--reason", "maintenance")
+            assert "node node-1 cordoned" in result.stdout
+            for name in ("c1", "c2", "web"):
+                assert f"default/{name} moved from node-1 to node-2" in result.stdout
+            node = admin.get_node("node-1")
+            assert node.cordoned and "draining node-1" in node.reason
+            assert admin.get_node("node-1").workloads == 0
+            for name, log in logs.items():
+                assert client.get(name).node == "node-2"
+                moved_at = max(counts(log))
+                wait_for(lambda log=log, m=moved_at: max(counts(log)) > m + 10, 20, name)  # type: ignore[misc]
+                assert_contiguous(counts(log))
+            assert client.get("web").node == "node-2"
+            time.sleep(1.0)  # the optimizer had its passes: the node stays empty and cordoned
+            node = admin.get_node("node-1")
+            assert node.cordoned and node.workloads == 0
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_a_migration_whose_target_dies_rolls_back_to_the_source(tmp_path: Path) -> None:
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            # A slow checkpoint (3 s after SIGTERM) leaves time to kill the target midway.
+            source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
+            target = other(source)
+            admin.migrate("counter", target)
+            wait_for(
+                lambda: admin.get_migration("counter").phase == MigrationPhase.CHECKPOINTING,
+                10, "not checkpointing",
+            )  # fmt: skip
+            cluster.kill(target, signal.SIGKILL)
+            failed = finished(admin, "counter")
+            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
+            error = failed.error  # type: ignore[attr-defined]
+            assert target in error and f"restarted on {source}" in error, error
+            workload = wait_for(lambda: (w := client.get("counter")).node == source and w)
+            assert f"migration to {target} failed" in workload.message
+            stopped_at = max(counts(log))
+            wait_for(lambda: max(counts(log)) > stopped_at + 20, 20, "not counting on the source")
+            assert_contiguous(counts(log))
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_a_missing_checkpoint_fails_the_migration_and_says_so(tmp_path: Path) -> None:
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            source = start_counter(client, "counter", log, "--no-checkpoint")
+            result = cli(cluster, "migrate", "counter", "--to", other(source), ok=False)
+            assert result.returncode == 1
+            assert "failed: no checkpoint" in result.stdout and "is empty" in result.stdout
+            workload = client.get("counter")
+            # Not on the target at all; back on the source, and the message says what that
+            # means (this workload wrote no checkpoint: it starts over there, knowingly).
+            assert workload.node == source
+            assert "no checkpoint" in workload.message and f"restarted on {source}" in (
+                workload.message
+            )
+            assert not (
+                cluster.state_dir / "agents" / other(source) / "checkpoints" / "default" / "counter"
+            ).exists()
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_a_damaged_checkpoint_never_starts_from_zero(tmp_path: Path) -> None:
+    """The counter refuses a checkpoint that does not verify (exit 3): the target start fails
+    within the settle time, the migration rolls back, and the source, with the same damaged
+    checkpoint, refuses too. The workload ends FAILED, saying why; no count starts over."""
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            source = start_counter(client, "counter", log, "--damage-checkpoint")
+            target = other(source)
+            admin.migrate("counter", target)
+            failed = finished(admin, "counter")
+            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
+            error = failed.error  # type: ignore[attr-defined]
+            assert f"exited with code 3 on {target}" in error, error
+            workload = wait_for(
+                lambda: (w := client.get("counter")).phase == WorkloadPhase.FAILED and w,
+                20, "workload not failed",
+            )  # fmt: skip
+            assert f"exited with code 3 on {source}" in workload.message, workload.message
+            stderr = admin.logs("counter", node=target, stderr=True).text
+            assert "corrupt checkpoint, not starting over from zero" in stderr
+            assert_contiguous(counts(log))  # nothing started over at 1
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state") as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
+            target = other(source)
+            admin.migrate("counter", target)
+            wait_for(
+                lambda: admin.get_migration("counter").phase == MigrationPhase.CHECKPOINTING,
+                10, "not checkpointing",
+            )  # fmt: skip
+            cluster.kill("controller", signal.SIGKILL)
+            cluster.respawn("controller")
+            done = finished(admin, "counter", timeout_s=90)
+            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
+            assert client.get("counter").node == target
+            moved_at = max(counts(log))
+            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            assert_contiguous(counts(log))
+        finally:
+            client.close()
+            admin.close()
