@@ -54,6 +54,8 @@ FAILED = migration_pb2.MIGRATION_PHASE_FAILED
 TERMINAL = frozenset({RUNNING, FAILED})
 
 _REMEMBERED = 4096  # acks kept for steps that have not looked yet
+# Agents with a shared checkpoint root say so with this node label (nodeagent/agent.py).
+SHARED_CHECKPOINTS_LABEL = "aiwo.dev/shared-checkpoints"
 
 
 @dataclass(frozen=True)
@@ -559,6 +561,24 @@ class Migrations:
             )
         else:
             node, gpus = placement.node, tuple(placement.gpus)  # moved before a leader change
+        shared = self._shared_root(m.source_node, node)
+        if shared:
+            # Both nodes see the same checkpoint directory: nothing to move. The target's
+            # agent refuses a start from a missing or empty one, which fails the migration.
+            path = f"{shared.rstrip('/')}/{key}"
+            moved = self.state.placements.get(key) if placement.node == node else None
+            self._exits.pop((node, key), None)
+            start = self._stage_start(batch, workload, moved or _staged(batch, key), now, path)
+            nxt = _advance(
+                m, STARTING, now,
+                f"placed on {node} GPUs {list(gpus)}; shared checkpoint directory {path}",
+                target_node=node, target_gpus=list(gpus), pending_command=start,
+                checkpoint_path=path, phase_deadline_unix=now + self.config.start_timeout_s,
+            )  # fmt: skip
+            self._stage_record(batch, key, nxt)
+            await self._commit(batch, key, nxt)
+            self._emit(key, nxt, now)
+            return
         upload = self._stage_upload(batch, key, m.source_node, now)
         nxt = _advance(
             m,
@@ -587,7 +607,12 @@ class Migrations:
         transfer = self.relay.get(m.transfer_id)
         if isinstance(result, types_pb2.CommandAck) and not result.ok:
             await self._fail(
-                key, m, now, f"no checkpoint from {m.source_node}: {result.reason}", "move_back"
+                key,
+                m,
+                now,
+                f"{m.source_node} could not send a checkpoint: {result.reason}",
+                "move_back",
+                resume="with no checkpoint to resume from: it starts over",
             )
             return
         if transfer is None or (result is LOST and not transfer.complete):
@@ -1011,6 +1036,14 @@ class Migrations:
             return LOST
         return None
 
+    def _shared_root(self, source: str, target: str) -> str:
+        """The checkpoint root both nodes mount at the same path, or ""."""
+        roots = []
+        for name in (source, target):
+            node = self.state.nodes.get(name)
+            roots.append(node.info.labels.get(SHARED_CHECKPOINTS_LABEL, "") if node else "")
+        return roots[0] if roots[0] and roots[0] == roots[1] else ""
+
     def _target_lost(self, key: str, m: migration_pb2.Migration, now: float) -> bool:
         node = self.state.nodes.get(m.target_node)
         present = (
@@ -1062,6 +1095,14 @@ def _advance(
     nxt.updated_unix = now
     nxt.history.append(migration_pb2.MigrationStep(phase=phase, time_unix=now, detail=detail))  # type: ignore[arg-type]
     return nxt
+
+
+def _staged(batch: Batch, key: str) -> types_pb2.PlacementRecord:
+    """The placement record this batch moves `key` to."""
+    for cache_name, suffix, message in reversed(batch.cache_updates):
+        if cache_name == "placements" and suffix == key and message is not None:
+            return message  # type: ignore[return-value]
+    raise AssertionError(f"no placement staged for {key}")
 
 
 def _name(phase: int) -> str:

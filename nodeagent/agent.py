@@ -32,6 +32,8 @@ log = structlog.get_logger("aiwo.agent")
 # The controller names its leader in this trailing metadata when it refuses an agent.
 LEADER_METADATA_KEY = "aiwo-leader"
 
+# Must match controlplane.migration: the node label naming a shared checkpoint root.
+SHARED_CHECKPOINTS_LABEL = "aiwo.dev/shared-checkpoints"
 SILENCE_LIMIT_S = 8.0  # the controller sends a heartbeat every 2 s
 AGENT_VERSION = "0.1.0"
 
@@ -45,7 +47,11 @@ class Agent:
         executor: Executor | None = None,
         capabilities: tuple[str, ...] = (),
         transfers: Any | None = None,
+        shared_checkpoints: str = "",
     ) -> None:
+        # The shared checkpoint root, if any: said in the node's labels, so the controller
+        # can see that two nodes see the same checkpoints and skip the transfer.
+        self.shared_checkpoints = shared_checkpoints
         self.config = config
         self.backend = backend
         self.net_sampler = net_sampler
@@ -80,6 +86,11 @@ class Agent:
             gpus=[gpu_info_pb(info) for info in self.backend.inventory()],
             gpu_backend=backend_pb(state),
             capabilities=sorted(set(caps)),
+            labels=(
+                {SHARED_CHECKPOINTS_LABEL: self.shared_checkpoints}
+                if self.shared_checkpoints
+                else {}
+            ),
             agent_version=AGENT_VERSION,
         )
 

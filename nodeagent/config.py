@@ -26,6 +26,11 @@ class AgentConfig:
     memory_mib: int = 0
     telemetry_interval_s: float = 1.0
     state_dir: str = ""  # logs, checkpoints, fencing state; default under the user's state dir
+    # Where managed workloads keep checkpoints (default STATE_DIR/checkpoints). With
+    # shared_checkpoints, every agent mounts it at this same path (NFS, a cluster filesystem):
+    # a migration between two such nodes then moves no bytes (docs/migration.md).
+    checkpoint_root: str = ""
+    shared_checkpoints: bool = False
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     # Cut off from every controller for this long, the agent stops its managed workloads:
@@ -44,13 +49,16 @@ class AgentConfig:
     def resolved(self) -> AgentConfig:
         node = self.node or socket.gethostname().split(".")[0].lower()
         state_dir = self.state_dir or str(_default_state_dir() / "agents" / node)
-        config = replace(self, node=node, state_dir=state_dir)
+        checkpoint_root = self.checkpoint_root or str(Path(state_dir) / "checkpoints")
+        config = replace(self, node=node, state_dir=state_dir, checkpoint_root=checkpoint_root)
         if config.backend not in ("nvml", "sim"):
             raise ConfigError(f"backend: must be 'nvml' or 'sim', got {config.backend!r}")
         if not 0 < config.sim_gpus <= 64:
             raise ConfigError(f"sim_gpus: must be 1..64, got {config.sim_gpus}")
         if config.telemetry_interval_s <= 0:
             raise ConfigError("telemetry_interval_s: must be > 0")
+        if config.shared_checkpoints and not Path(config.checkpoint_root).is_absolute():
+            raise ConfigError("checkpoint_root: a shared directory needs an absolute path")
         if bool(config.tls_cert) != bool(config.tls_key):
             raise ConfigError("tls_cert, tls_key: a certificate needs its key (set both)")
         return config

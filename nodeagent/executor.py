@@ -160,6 +160,8 @@ class Executor:
             )
         if not path.is_dir():
             raise ActuationError(f"no checkpoint to resume {a.workload} from: {path} is missing")
+        if not any(path.iterdir()):
+            raise ActuationError(f"no checkpoint to resume {a.workload} from: {path} is empty")
         return path
 
     async def _send_checkpoint(self, command_id: str, a: types_pb2.CheckpointWorkload) -> None:

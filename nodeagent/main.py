@@ -42,6 +42,12 @@ log = structlog.get_logger("aiwo.agent")
 @click.option("--memory-mib", type=int, help="Memory to advertise (default: the host's).")
 @click.option("--telemetry-interval-s", type=float, help="Seconds between telemetry reports.")
 @click.option("--state-dir", help="Logs, checkpoints and fencing state of this agent.")
+@click.option("--checkpoint-root", help="Checkpoints of managed workloads (default: in state dir).")
+@click.option(
+    "--shared-checkpoints/--no-shared-checkpoints",
+    default=None,
+    help="The checkpoint root is one filesystem every agent mounts at the same path.",
+)
 @click.option(
     "--fence-after-s",
     type=float,
@@ -101,10 +107,11 @@ async def _run(config: AgentConfig) -> int:
         backend,
         net_sampler=NetSampler(),
         capabilities=(throttler.capability, "managed-workloads"),
+        shared_checkpoints=config.checkpoint_root if config.shared_checkpoints else "",
     )
     supervisor = Supervisor(
         log_dir=state_dir / "logs",
-        checkpoint_root=state_dir / "checkpoints",
+        checkpoint_root=Path(config.checkpoint_root),
         controller_address=config.controller,
         throttler=throttler,
         on_event=agent.report_supervisor_event,

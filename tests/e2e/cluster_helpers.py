@@ -33,7 +33,9 @@ NODE_GRACE_S = 3
 
 
 @contextmanager
-def local_cluster(state: Path, nodes: int = 2) -> Iterator[LocalCluster]:
+def local_cluster(
+    state: Path, nodes: int = 2, agent_args: tuple[str, ...] = ()
+) -> Iterator[LocalCluster]:
     spec = ClusterSpec(
         state,
         nodes=nodes,
@@ -44,6 +46,7 @@ def local_cluster(state: Path, nodes: int = 2) -> Iterator[LocalCluster]:
             "--eviction-grace-s", "60",
             "--leader-lease-s", "2",
         ),
+        agent_args=agent_args,
     )  # fmt: skip
     cluster = LocalCluster(spec)
     cluster.start()

@@ -145,7 +145,8 @@ def test_a_missing_checkpoint_fails_the_migration_and_says_so(tmp_path: Path) ->
             source = start_counter(client, "counter", log, "--no-checkpoint")
             result = cli(cluster, "migrate", "counter", "--to", other(source), ok=False)
             assert result.returncode == 1
-            assert "failed: no checkpoint" in result.stdout and "is empty" in result.stdout
+            assert "could not send a checkpoint: no checkpoint:" in result.stdout, result.stdout
+            assert "is empty" in result.stdout
             workload = client.get("counter")
             # Not on the target at all; back on the source, and the message says what that
             # means (this workload wrote no checkpoint: it starts over there, knowingly).
@@ -211,6 +212,38 @@ def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
             moved_at = max(counts(log))
             wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
             assert_contiguous(counts(log))
+        finally:
+            client.close()
+            admin.close()
+
+
+def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-checkpoints"  # as if every node mounted one filesystem here
+    args = ("--checkpoint-root", str(shared), "--shared-checkpoints")
+    log = tmp_path / "counts"
+    with local_cluster(tmp_path / "state", agent_args=args) as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        client = SyncClient.connect(cluster.controller_address)
+        try:
+            source = start_counter(client, "counter", log)
+            done = admin.migrate("counter", other(source))
+            done = finished(admin, "counter")
+            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
+            phases = [step.phase for step in done.history]  # type: ignore[attr-defined]
+            assert MigrationPhase.TRANSFERRING not in phases
+            assert done.checkpoint_path == str(shared / "default" / "counter")  # type: ignore[attr-defined]
+            moved_at = max(counts(log))
+            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            assert_contiguous(counts(log))
+
+            # A workload that leaves no checkpoint: the target refuses to start it from none.
+            empty = tmp_path / "empty-counts"
+            source = start_counter(client, "nock", empty, "--no-checkpoint")
+            admin.migrate("nock", other(source))
+            failed = finished(admin, "nock")
+            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
+            assert "is empty" in failed.error, failed.error  # type: ignore[attr-defined]
+            assert client.get("nock").node == source
         finally:
             client.close()
             admin.close()
