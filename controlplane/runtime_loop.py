@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
@@ -147,12 +147,16 @@ class RuntimeLoop:
         config: RuntimeConfig,
         interval_s: float,
         pending: Callable[[], Sequence[Unschedulable]],
+        migrate: Callable[[str, str], Awaitable[object]] | None = None,
     ) -> None:
         self.state = state
         self.decisions = decisions
         self.config = config
         self.interval_s = interval_s
         self.pending = pending
+        # Checkpointed migration (controlplane/migration.py); without it, a Migrate action
+        # releases the placement and the placement core puts the workload elsewhere.
+        self.migrate = migrate
         self.memory = RuntimeMemory()
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
@@ -180,11 +184,24 @@ class RuntimeLoop:
         self.state.energy_j = self.energy_j
         self.state.slo_status = self.slo_status
         batch = Batch()
-        applied = []
+        applied: list[RuntimeAction] = []
+        migrations = []
         for action in plan.actions:
-            if self._stage(batch, action, now):
+            if isinstance(action, Migrate) and self.migrate is not None:
+                migrations.append(action)
+            elif self._stage(batch, action, now):
                 applied.append(action)
         await self.decisions.commit(batch)
+        for action in migrations:
+            try:
+                await self.migrate(action.workload, action.reason.message)
+                applied.append(action)
+            except FencingError:
+                raise
+            except Exception as exc:  # refused (no target, already moving): say so
+                self.decisions.events.emit(
+                    "runtime_migration_refused", f"workload/{action.workload}", str(exc), now
+                )
         self.memory = memory  # only once the actions are committed
         for action in applied:
             reason = action.reason
