@@ -193,6 +193,7 @@ class RuntimeLoop:
                 applied.append(action)
         await self.decisions.commit(batch)
         for action in migrations:
+            assert self.migrate is not None
             try:
                 await self.migrate(action.workload, action.reason.message)
                 applied.append(action)
