@@ -44,6 +44,14 @@ class ControllerConfig:
     tls_ca: str = ""  # PEM bundle that signs agent and client certificates
     auth: str = "none"  # "token": bearer tokens with roles; "none": every caller is admin
     tokens_file: str = ""  # hashed tokens accepted besides etcd's (the first admin's)
+    # Limits (docs/reliability.md). Every request and response; gRPC refuses a bigger one
+    # with RESOURCE_EXHAUSTED before any handler runs.
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_workloads_per_namespace: int = 10_000  # 0 = no limit
+    # Per client: its token's id, else its address. Local clients all share 127.0.0.1 and a
+    # follower's forwarded writes share its address, hence a roomy default. 0 = no limit.
+    rate_limit_rps: float = 200.0
+    rate_limit_burst: int = 400
 
     def validate(self) -> ControllerConfig:
         for name in ("listen",):
@@ -79,6 +87,13 @@ class ControllerConfig:
             missing = ", ".join(name for name, value in tls.items() if not value)
             # tls_ca too: agents are identified by their certificates, so TLS is mutual.
             raise ConfigError(f"{missing}: TLS needs tls_cert, tls_key and tls_ca together")
+        if not 1024 <= self.max_message_bytes <= 1 << 30:
+            raise ConfigError("max_message_bytes: must be between 1024 and 1073741824")
+        for name in ("max_workloads_per_namespace", "rate_limit_rps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: must be >= 0 (0 = no limit)")
+        if self.rate_limit_burst < 1:
+            raise ConfigError("rate_limit_burst: must be >= 1")
         if self.auth not in ("none", "token"):
             raise ConfigError(f"auth: must be 'none' or 'token', got {self.auth!r}")
         return self

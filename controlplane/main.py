@@ -43,6 +43,12 @@ from sdk._systemd import notify_systemd
 @click.option("--tls-ca", help="CA bundle that signs agent and client certificates.")
 @click.option("--auth", type=click.Choice(["none", "token"]), help="Require bearer tokens.")
 @click.option("--tokens-file", help="Hashed tokens accepted besides etcd's (aiwo tokens).")
+@click.option("--max-message-bytes", type=int, help="Largest request or response (4 MiB).")
+@click.option(
+    "--max-workloads-per-namespace", type=int, help="Registration limit; 0 = none (10000)."
+)
+@click.option("--rate-limit-rps", type=float, help="Requests/s per client; 0 = none (200).")
+@click.option("--rate-limit-burst", type=int, help="Requests a client may burst (400).")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo controller. Settings: flags > AIWO_CONTROLLER_* env > TOML file."""
     try:

@@ -30,6 +30,7 @@ from controlplane.metrics import MetricsInterceptor, register_collector
 from controlplane.migration import Migrations
 from controlplane.optimizer import OptimizerConfig
 from controlplane.optimizer.runtime import RuntimeConfig
+from controlplane.ratelimit import rate_limit_interceptor
 from controlplane.reconciler import Reconciler
 from controlplane.relays import LogRelay
 from controlplane.runtime_loop import RuntimeLoop
@@ -53,7 +54,6 @@ SERVICE_NAMES = (
     "aiwo.v1.AdminService",
     AUTH_SERVICE_NAME,
 )
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 class Controller:
@@ -120,20 +120,20 @@ class Controller:
         self.forwarder = Forwarder(
             self.leadership,
             lambda: self.address,
-            lambda target: peer_channel(self.config, target),
+            lambda target: peer_channel(self.config, target, options=self._message_limits()),
             refresh=lambda: self.elector.refresh_leader(),
         )
         self.server = grpc.aio.server(
             # Outermost first: a follower forwards before checking (the leader checks),
             # and denials are timed by the metrics like any other answer.
             interceptors=[
+                rate_limit_interceptor(self.config, self.auth.tokens),  # before any work
                 ForwardingInterceptor(self.forwarder),
                 MetricsInterceptor(),
                 self.auth.interceptor,
             ],
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                *self._message_limits(),
                 ("grpc.keepalive_time_ms", 10_000),
                 ("grpc.keepalive_timeout_ms", 5_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
@@ -166,6 +166,7 @@ class Controller:
                 self.leadership,
                 self.wake,
                 migrations=self.migrations,
+                max_workloads_per_namespace=self.config.max_workloads_per_namespace,
             ),
             self.server,
         )
@@ -226,6 +227,10 @@ class Controller:
             prefix=self.config.etcd_prefix,
         )
         return self.address
+
+    def _message_limits(self) -> list[tuple[str, int]]:
+        limit = self.config.max_message_bytes
+        return [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
 
     def _start_metrics(self) -> None:
         host, _, port = self.config.metrics_listen.rpartition(":")

@@ -43,8 +43,10 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         leadership: Leadership,
         on_change: asyncio.Event,
         migrations: Migrations | None = None,
+        max_workloads_per_namespace: int = 0,  # 0 = no limit
     ) -> None:
         self.migrations = migrations
+        self.max_workloads_per_namespace = max_workloads_per_namespace
         self.state = state
         self.decisions = decisions
         self.sessions = sessions
@@ -65,6 +67,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"workload {key} exists with a different spec; use Update",
             )
+        await self._reject_if_namespace_full(request.namespace, context)
         await self._reject_if_never_fits(request.spec, context)
         now = time.time()
         workload = types_pb2.Workload(
@@ -248,6 +251,21 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                     clip(f"directive {message.ack.directive_id} failed: {message.ack.reason}"),
                     directive_id=clip(message.ack.directive_id, 64),
                 )
+
+    async def _reject_if_namespace_full(
+        self, namespace: str, context: grpc.aio.ServicerContext
+    ) -> None:
+        limit = self.max_workloads_per_namespace
+        if not limit:
+            return
+        prefix = f"{namespace}/"
+        count = sum(1 for key, _ in self.state.workloads.items() if key.startswith(prefix))
+        if count >= limit:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"namespace {namespace!r} holds {count} workloads: the limit is {limit} "
+                "(max_workloads_per_namespace); deregister some first",
+            )
 
     async def _reject_if_never_fits(
         self, spec: types_pb2.WorkloadSpec, context: grpc.aio.ServicerContext
