@@ -23,6 +23,7 @@ from nodeagent.config import AgentConfig
 from nodeagent.convert import backend_pb, gpu_info_pb, gpu_sample_pb, net_sample_pb
 from nodeagent.executor import Executor
 from nodeagent.gpu.base import GpuBackend
+from nodeagent.journal import CommandJournal
 from nodeagent.state import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
@@ -63,6 +64,9 @@ class Agent:
         self.target = self.endpoints[0]
         self.state_file = Path(config.state_dir) / "agent-state.json"
         self.state = AgentState(highest_epoch=self._load_epoch())
+        # Outcomes outlive a restart: a redelivered command is re-acked, not run again.
+        self.journal = CommandJournal(Path(config.state_dir) / "command-journal.jsonl")
+        self.state.restore(self.journal.load())
         self.outbox: asyncio.Queue[node_pb2.AgentMessage] = asyncio.Queue(4096)
         self.connected = asyncio.Event()
         self.sessions = 0  # successful connections so far
@@ -287,6 +291,7 @@ class Agent:
             action=command.WhichOneof("action"),
             epoch=command.epoch,
         )
+        self.journal.started(command.id)  # before it runs: a crash now means "interrupted"
         task = asyncio.create_task(self._execute(command))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -322,6 +327,7 @@ class Agent:
     async def _execute(self, command: types_pb2.Command) -> None:
         ack = await self.executor.execute(command)
         self.state.record(ack)
+        self.journal.finished(ack)
         log.info("command_done", command_id=command.id, ok=ack.ok, reason=ack.reason)
         await self.outbox.put(node_pb2.AgentMessage(ack=ack))
 

@@ -8,6 +8,7 @@ The async layer carries the instruction out and reports the outcome back with `r
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sdk.pb.aiwo.v1 import types_pb2
@@ -60,6 +61,14 @@ class AgentState:
             )
         self._in_flight.add(command.id)
         return Execute(command)
+
+    def restore(self, acks: Iterable[types_pb2.CommandAck]) -> None:
+        """Outcomes remembered from before a restart (nodeagent/journal.py), oldest first."""
+        for ack in acks:
+            self._results[ack.command_id] = ack
+            self._results.move_to_end(ack.command_id)
+        while len(self._results) > REMEMBERED_COMMANDS:
+            self._results.popitem(last=False)
 
     def record(self, ack: types_pb2.CommandAck) -> None:
         """Remember the outcome so a redelivered command is acked, not run again."""

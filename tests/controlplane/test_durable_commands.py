@@ -1,0 +1,97 @@
+"""A command is executed at most once on its node, even across an agent restart.
+
+The agent runs the command, journals the outcome, and dies before its ack reaches the
+controller. The command is still in etcd, so the restarted agent gets it again: it must
+re-ack the remembered outcome, not run it a second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from pathlib import Path
+
+from controlplane.decisions import Batch
+from controlplane.server import Controller
+from nodeagent.agent import Agent
+from nodeagent.config import AgentConfig
+from nodeagent.executor import Executor
+from nodeagent.gpu import make_backend
+from sdk.pb.aiwo.v1 import node_pb2, types_pb2
+from tests.helpers import assert_eventually
+
+NODE = "node-j"
+
+
+class CountingExecutor(Executor):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.runs: Counter[str] = Counter()
+
+    async def execute(self, command: types_pb2.Command) -> types_pb2.CommandAck:
+        self.runs[command.id] += 1
+        return await super().execute(command)
+
+
+class AckSwallowingQueue(asyncio.Queue[node_pb2.AgentMessage]):
+    """The outbox of an agent that dies right after journaling: its acks never leave."""
+
+    async def put(self, item: node_pb2.AgentMessage) -> None:
+        if item.WhichOneof("body") != "ack":
+            await super().put(item)
+
+
+def _agent(address: str, state_dir: Path) -> tuple[Agent, Counter[str]]:
+    config = AgentConfig(
+        controller=address, node=NODE, backend="sim", sim_gpus=2, state_dir=str(state_dir),
+        backoff_initial_s=0.05,
+    ).resolved()  # fmt: skip
+    backend = make_backend("sim", model="H100", count=2, node_name=NODE)
+    executor = CountingExecutor(backend)
+    return Agent(config, backend, executor=executor), executor.runs
+
+
+async def _run(agent: Agent) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await asyncio.wait_for(agent.connected.wait(), 10)
+    return stop, task
+
+
+async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(task, 5)
+
+
+async def test_a_redelivered_command_is_acked_not_rerun_after_a_restart(
+    controller: Controller, tmp_path: Path
+) -> None:
+    first, first_runs = _agent(controller.address, tmp_path)
+    first.outbox = AckSwallowingQueue(4096)
+    stop, task = await _run(first)
+    await assert_eventually(lambda: controller.state.nodes.get(NODE) is not None)
+    batch = Batch()
+    controller.decisions.stage_command(
+        batch, NODE, time.time(), set_power_limit=types_pb2.SetPowerLimit(gpu_index=0, watts=300)
+    )
+    await controller.decisions.commit(batch)
+    [(_, command)] = batch.commands
+    await assert_eventually(lambda: first_runs[command.id] == 1, message="first run")
+    await assert_eventually(lambda: command.id in first.journal._outcomes)
+    await _stop(stop, task)  # the ack never left: the command is still pending
+    assert controller.state.commands.get(f"{NODE}/{command.id}") is not None
+
+    second, second_runs = _agent(controller.address, tmp_path)  # same state dir
+    stop, task = await _run(second)
+    try:
+        # Redelivered on connect; acked from the journal, so the controller drops it.
+        await assert_eventually(
+            lambda: controller.state.commands.get(f"{NODE}/{command.id}") is None,
+            message="the redelivered command acked",
+        )
+        assert second_runs[command.id] == 0, "the restarted agent ran the command again"
+    finally:
+        await _stop(stop, task)
