@@ -226,8 +226,8 @@ class Migrations:
                     self.state, self.optimizer_config, key, exclude=placement.node
                 )
         except NoTarget as exc:
-            where = f"node {target}" if target else "no other node"
-            raise MigrationRefused(f"{where} can take {key}: {exc}") from None
+            where = f"node {target} cannot" if target else "no other node can"
+            raise MigrationRefused(f"{where} take {key}: {exc}") from None
         why = reason or "requested"
         record = migration_pb2.Migration(
             workload=key,

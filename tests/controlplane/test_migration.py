@@ -16,6 +16,7 @@ import pytest
 
 from controlplane.migration import MigrationConfig
 from controlplane.server import Controller
+from sdk import Client, Directive, DirectiveKind, Resources
 from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2, node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
@@ -369,3 +370,81 @@ async def test_an_exit_becomes_the_workloads_phase_and_frees_its_gpus(
             assert got.phase == phase and got.node == "node-a"
     finally:
         await agent.stop()
+
+
+async def test_an_attached_workload_checkpoints_on_the_directive_first(
+    fast_controller: Controller,
+) -> None:
+    """With an SDK session open, the CHECKPOINT directive comes before the SIGTERM; a
+    refusal ends the migration with nothing done (the workload never stopped)."""
+    ctl = fast_controller
+    agents = await two_agents(ctl)
+    seen: list[DirectiveKind] = []
+    refuse = True
+
+    def on_directive(directive: Directive) -> None:
+        seen.append(directive.kind)
+        if directive.kind == DirectiveKind.CHECKPOINT and refuse:
+            raise RuntimeError("disk full")
+
+    client = await Client.connect(ctl.address)
+    try:
+        async with grpc.aio.insecure_channel(ctl.address) as channel:
+            stubs = Stubs(channel)
+            await managed(stubs, "train")
+            source = await placed_on(ctl, "default/train")
+            target = "node-b" if source == "node-a" else "node-a"
+            async with client.get_handle("train").attach(on_directive=on_directive) as session:
+                await session.wait_connected(5)
+                await assert_eventually(lambda: ctl.sessions.apps.get("default/train"))
+                await stubs.admin.Migrate(
+                    admin_pb2.MigrateRequest(name="train", target_node=target)
+                )
+                failed = await finished(ctl, "default/train")
+                assert failed.phase == migration_pb2.MIGRATION_PHASE_FAILED
+                assert "could not checkpoint: RuntimeError: disk full" in failed.error
+                assert not agents[source].actions("stop_workload")  # it was never stopped
+                refuse = False
+                await stubs.admin.Migrate(
+                    admin_pb2.MigrateRequest(name="train", target_node=target)
+                )
+                done = await finished(ctl, "default/train")
+                assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
+                assert seen.count(DirectiveKind.CHECKPOINT) == 2
+                details = [step.detail for step in done.history]
+                assert "CHECKPOINT directive sent" in details
+                assert "checkpointed; SIGTERM to stop it" in details
+    finally:
+        await client.close()
+        for agent in agents.values():
+            await agent.stop()
+
+
+async def test_a_workload_that_runs_itself_is_told_to_move(fast_controller: Controller) -> None:
+    ctl = fast_controller
+    agents = await two_agents(ctl)
+    moves: list[Directive] = []
+    client = await Client.connect(ctl.address)
+    try:
+        handle = await client.register("svc", resources=Resources(gpus=1))
+        source = (await handle.wait_placed(10)).node
+        target = "node-b" if source == "node-a" else "node-a"
+        admin_channel = grpc.aio.insecure_channel(ctl.address)
+        stubs = Stubs(admin_channel)
+        async with handle.attach(on_directive=moves.append) as session:
+            await session.wait_connected(5)
+            await assert_eventually(lambda: ctl.sessions.apps.get("default/svc"))
+            await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="svc", target_node=target))
+            done = await finished(ctl, "default/svc")
+            assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
+            [move] = [d for d in moves if d.kind == DirectiveKind.MIGRATE]
+            assert move.node == target and len(move.gpus) == 1
+            assert session.placement is not None and session.placement.node == target
+        assert (await handle.describe()).node == target
+        assert agents[target].actions("assign_workload")
+        assert not agents[target].actions("start_workload")  # it moves itself
+        await admin_channel.close()
+    finally:
+        await client.close()
+        for agent in agents.values():
+            await agent.stop()
