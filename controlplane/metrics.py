@@ -35,6 +35,12 @@ OPTIMIZE_LATENCY = Histogram(
     "Time of one optimizer pass (snapshot, policy, commit).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+MIGRATION_DURATION = Histogram(
+    "aiwo_migration_duration_seconds",
+    "From a migration's request to its end; result running (moved) or failed (rolled back).",
+    ["result"],
+    buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
+)
 
 
 class ClusterCollector(Collector):

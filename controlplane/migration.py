@@ -33,6 +33,7 @@ from controlplane.decisions import Batch, Decisions
 from controlplane.keys import Keys
 from controlplane.lifecycle import exit_text
 from controlplane.lifecycle import on_process_event as lifecycle_event
+from controlplane.metrics import MIGRATION_DURATION
 from controlplane.migration_target import NoTarget, choose_target
 from controlplane.optimizer import OptimizerConfig
 from controlplane.relays import CheckpointRelay
@@ -874,6 +875,7 @@ class Migrations:
         self.relay.drop(m.transfer_id)
         self._lost_since.pop(key, None)
         self._emit(key, done, now)
+        MIGRATION_DURATION.labels(result=_name(phase)).observe(max(now - m.requested_unix, 0))
 
     # ------------------------------------------------------------ building blocks
 

@@ -25,7 +25,7 @@ import signal
 import sys
 from pathlib import Path
 
-from sdk import AttachSession, Client, Directive, DirectiveKind
+from sdk import AiwoError, AttachSession, Client, Directive, DirectiveKind
 
 CHECKPOINT_FILE = "counter.json"
 EXIT_CORRUPT_CHECKPOINT = 3
@@ -108,6 +108,11 @@ async def attach(counter: Counter) -> tuple[Client, AttachSession] | None:
 
     session = client.get_handle(name, namespace=namespace).attach(on_directive=on_directive)
     await session.start()
+    try:
+        await session.wait_connected(10)
+        print(f"attached as {namespace}/{name}", file=sys.stderr, flush=True)
+    except AiwoError as exc:  # count anyway: SIGTERM still checkpoints
+        print(f"not attached: {exc}", file=sys.stderr, flush=True)
     return client, session
 
 

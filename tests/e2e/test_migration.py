@@ -82,7 +82,10 @@ def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: P
             admin.cordon("node-2")
             logs = {name: tmp_path / name for name in ("c1", "c2")}
             for name, log in logs.items():
-                assert start_counter(client, name, log) == "node-1"
+                # c2 follows the SDK's CHECKPOINT directive; c1 checkpoints on SIGTERM only.
+                extra = ("--attach",) if name == "c2" else ()
+                assert start_counter(client, name, log, *extra) == "node-1"
+            wait_for(lambda: "attached as" in admin.logs("c2", stderr=True).text, 20, "c2")
             client.register("web", resources=Resources(gpus=0)).wait_placed(20)
             admin.uncordon("node-2")
 
@@ -99,6 +102,9 @@ def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: P
                 wait_for(lambda log=log, m=moved_at: max(counts(log)) > m + 10, 20, name)  # type: ignore[misc]
                 assert_contiguous(counts(log))
             assert client.get("web").node == "node-2"
+            steps = [step.detail for step in admin.get_migration("c2").history]
+            assert "CHECKPOINT directive sent" in steps, steps
+            assert "checkpoint" in admin.logs("c2", stderr=True, node="node-1").text
             time.sleep(1.0)  # the optimizer had its passes: the node stays empty and cordoned
             node = admin.get_node("node-1")
             assert node.cordoned and node.workloads == 0

@@ -84,3 +84,43 @@ def test_training_job_runs_and_checkpoints(plane: LocalControlPlane, tmp_path: P
     assert "training on node-1" in result.stdout
     latest = json.loads((tmp_path / "ex-train" / "latest.json").read_text())
     assert latest["step"] > 0 and latest["why"] == "stopping"
+
+
+def run_counter(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sdk.examples.counter", "--checkpoint-dir", str(tmp_path / "ck"),
+         "--count-log", str(tmp_path / "counts"), "--interval-s", "0", *args],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_counter_resumes_where_its_checkpoint_says(tmp_path: Path) -> None:
+    assert run_counter(tmp_path, "--limit", "20").returncode == 0
+    second = run_counter(tmp_path, "--limit", "30")
+    assert second.returncode == 0 and "resumed after 20" in second.stderr
+    counts = [int(x) for x in (tmp_path / "counts").read_text().split()]
+    assert counts == list(range(1, 31))
+
+
+def test_counter_checkpoints_on_sigterm_and_refuses_a_damaged_checkpoint(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sdk.examples.counter", "--checkpoint-dir", str(tmp_path / "ck"),
+         "--count-log", str(tmp_path / "counts"), "--interval-s", "0.01"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "counts").exists() or len((tmp_path / "counts").read_text()) < 20:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    last = int((tmp_path / "counts").read_text().split()[-1])
+    assert json.loads((tmp_path / "ck" / "counter.json").read_text())["count"] == last
+    data = json.loads((tmp_path / "ck" / "counter.json").read_text())
+    (tmp_path / "ck" / "counter.json").write_text(json.dumps({**data, "count": last + 5}))
+    damaged = run_counter(tmp_path, "--limit", "1")
+    assert damaged.returncode == 3 and "not starting over from zero" in damaged.stderr
+    assert int((tmp_path / "counts").read_text().split()[-1]) == last  # nothing counted
