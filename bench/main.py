@@ -115,5 +115,9 @@ from bench.controlplane import controlplane  # noqa: E402
 
 main.add_command(controlplane)
 
+from bench.failover import failover  # noqa: E402  (registers on `main`)
+
+main.add_command(failover)
+
 if __name__ == "__main__":
     sys.exit(main())
