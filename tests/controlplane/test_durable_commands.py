@@ -11,7 +11,10 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import grpc
 
 from controlplane.decisions import Batch
 from controlplane.server import Controller
@@ -19,7 +22,8 @@ from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.executor import Executor
 from nodeagent.gpu import make_backend
-from sdk.pb.aiwo.v1 import node_pb2, types_pb2
+from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+from tests.controlplane.agentsim import node_info
 from tests.helpers import assert_eventually
 
 NODE = "node-j"
@@ -95,3 +99,34 @@ async def test_a_redelivered_command_is_acked_not_rerun_after_a_restart(
         assert second_runs[command.id] == 0, "the restarted agent ran the command again"
     finally:
         await _stop(stop, task)
+
+
+async def test_a_command_whose_node_is_gone_or_silent_fails_with_a_reason(
+    make_controller: Callable[..., Awaitable[Controller]],
+) -> None:
+    ctl = await make_controller(command_timeout_s=0.5)
+    async with grpc.aio.insecure_channel(ctl.address) as channel:
+        # Registered, but no stream: it goes NotReady after the grace (2 s here).
+        await node_pb2_grpc.NodeServiceStub(channel).Register(
+            node_pb2.RegisterNodeRequest(node=node_info("node-s", gpus=1))
+        )
+    batch = Batch()
+    now = time.time()
+    reset = types_pb2.ResetClocks(gpu_index=0)
+    ctl.decisions.stage_command(batch, "node-s", now, reset_clocks=reset)
+    ctl.decisions.stage_command(batch, "node-gone", now, reset_clocks=reset)  # no such node
+    await ctl.decisions.commit(batch)
+    ids = {node: command.id for node, command in batch.commands}
+
+    def failed_events() -> dict[str, str]:
+        return {
+            e.fields["command_id"]: e.message
+            for _, e in ctl.state.events.items()
+            if e.kind == "command_failed"
+        }
+
+    await assert_eventually(lambda: len(failed_events()) == 2, timeout_s=15)
+    reasons = failed_events()
+    assert reasons[ids["node-gone"]].endswith("node is gone")
+    assert reasons[ids["node-s"]].endswith("node not ready past the deadline")
+    assert len(ctl.state.commands) == 0  # no longer pending: failed, with the reason logged
