@@ -254,6 +254,9 @@ class Controller:
                 self.runtime_config,
                 self.config.runtime_interval_s,
                 pending=lambda: reconciler.unschedulable,
+                migrate=lambda key, why: self.migrations.request(
+                    key, reason=why, requested_by="runtime"
+                ),
             )
             loops.append(asyncio.create_task(runtime.run(), name="runtime"))
         try:
