@@ -246,6 +246,7 @@ class Migrations:
             requested_unix=now,
             updated_unix=now,
             history=[migration_pb2.MigrationStep(phase=REQUESTED, time_unix=now, detail=why)],
+            placed_unix=placement.placed_unix,
         )
         batch = Batch()
         self._stage_record(batch, key, record)
@@ -327,6 +328,18 @@ class Migrations:
             return
         resumed = key in self._resume
         self._resume.discard(key)
+        placement = self.state.placements.get(key)
+        where = m.target_node if m.phase in (TRANSFERRING, STARTING) else m.source_node
+        if m.phase != STOPPED and (
+            placement is None
+            or placement.node != where
+            or (m.placed_unix and placement.placed_unix != m.placed_unix)
+        ):
+            # Preempted, evicted or released under the migration: the optimizer owns it now.
+            await self._finish(
+                key, m, now, FAILED, "its placement changed meanwhile (preempted or evicted)"
+            )
+            return
         if m.phase == REQUESTED:
             await self._begin(key, m, workload, now)
         elif m.phase == CHECKPOINTING:
@@ -357,7 +370,7 @@ class Migrations:
             except NoTarget as exc:
                 await self._finish(key, m, now, FAILED, f"no room on {m.target_node}: {exc}")
                 return
-            self._move(
+            moved = self._move(
                 batch,
                 key,
                 workload,
@@ -387,6 +400,7 @@ class Migrations:
                     f"moved to {node}; the workload is told when it attaches",
                     target_node=node,
                     target_gpus=list(gpus),
+                    placed_unix=moved.placed_unix,
                 )
                 self._stage_record(batch, key, done)
                 await self._commit(batch, key, done)
@@ -399,6 +413,7 @@ class Migrations:
                 f"MIGRATE directive sent: move to {node}",
                 target_node=node,
                 target_gpus=list(gpus),
+                placed_unix=moved.placed_unix,
                 pending_directive=batch.directives[-1].id,
                 phase_deadline_unix=now + self.config.directive_timeout_s,
             )
@@ -550,7 +565,7 @@ class Migrations:
                     key, m, now, f"no room on {m.target_node}: {exc}", "restart_source"
                 )
                 return
-            self._move(
+            moved = self._move(
                 batch,
                 key,
                 workload,
@@ -561,20 +576,21 @@ class Migrations:
                 f"migrating from {m.source_node} to {node}: transferring the checkpoint",
             )
         else:
-            node, gpus = placement.node, tuple(placement.gpus)  # moved before a leader change
+            moved = placement  # moved before a leader change
+            node, gpus = placement.node, tuple(placement.gpus)
         shared = self._shared_root(m.source_node, node)
         if shared:
             # Both nodes see the same checkpoint directory: nothing to move. The target's
             # agent refuses a start from a missing or empty one, which fails the migration.
             path = f"{shared.rstrip('/')}/{key}"
-            moved = self.state.placements.get(key) if placement.node == node else None
             self._exits.pop((node, key), None)
-            start = self._stage_start(batch, workload, moved or _staged(batch, key), now, path)
+            start = self._stage_start(batch, workload, moved, now, path)
             nxt = _advance(
                 m, STARTING, now,
                 f"placed on {node} GPUs {list(gpus)}; shared checkpoint directory {path}",
                 target_node=node, target_gpus=list(gpus), pending_command=start,
                 checkpoint_path=path, phase_deadline_unix=now + self.config.start_timeout_s,
+                placed_unix=moved.placed_unix,
             )  # fmt: skip
             self._stage_record(batch, key, nxt)
             await self._commit(batch, key, nxt)
@@ -588,6 +604,7 @@ class Migrations:
             f"placed on {node} GPUs {list(gpus)}; checkpoint requested",
             target_node=node,
             target_gpus=list(gpus),
+            placed_unix=moved.placed_unix,
             pending_command=upload,
             transfer_id=upload,
             phase_deadline_unix=now + self.config.transfer_timeout_s,
@@ -1097,14 +1114,6 @@ def _advance(
     nxt.updated_unix = now
     nxt.history.append(migration_pb2.MigrationStep(phase=phase, time_unix=now, detail=detail))  # type: ignore[arg-type]
     return nxt
-
-
-def _staged(batch: Batch, key: str) -> types_pb2.PlacementRecord:
-    """The placement record this batch moves `key` to."""
-    for cache_name, suffix, message in reversed(batch.cache_updates):
-        if cache_name == "placements" and suffix == key and message is not None:
-            return message  # type: ignore[return-value]
-    raise AssertionError(f"no placement staged for {key}")
 
 
 def _name(phase: int) -> str:

@@ -63,6 +63,7 @@ class Migration:
     checkpoint_path: str = ""  # on the target, once installed
     started_unix: float = 0.0
     history: Sequence[MigrationStep] = ()
+    placed_unix: float = 0.0  # the placement the migration holds
 
     def __post_init__(self) -> None:
         _freeze(self)

@@ -448,3 +448,32 @@ async def test_a_workload_that_runs_itself_is_told_to_move(fast_controller: Cont
         await client.close()
         for agent in agents.values():
             await agent.stop()
+
+
+async def test_a_workload_preempted_mid_migration_ends_it(fast_controller: Controller) -> None:
+    """The placement is the optimizer's again: the migration stops driving it, once."""
+    from controlplane.decisions import Batch
+
+    ctl = fast_controller
+    agents = await two_agents(ctl)
+    try:
+        async with grpc.aio.insecure_channel(ctl.address) as channel:
+            stubs = Stubs(channel)
+            await managed(stubs, "train")
+            source = await placed_on(ctl, "default/train")
+            target = "node-b" if source == "node-a" else "node-a"
+            agents[source].hold_stop = True
+            await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
+            await assert_eventually(lambda: agents[source].held, message="no stop sent")
+            batch = Batch()
+            placement = ctl.state.placements.get("default/train")
+            assert placement is not None
+            ctl.decisions.unplace(batch, "default/train", placement, "preempted", 0.0)
+            await ctl.decisions.commit(batch)
+            done = await finished(ctl, "default/train")
+            assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
+            assert "placement changed meanwhile" in done.error
+            assert not agents[target].actions("start_workload")
+    finally:
+        for agent in agents.values():
+            await agent.stop()

@@ -37,7 +37,7 @@ class MigrationStep(_message.Message):
     def __init__(self, phase: _Optional[_Union[MigrationPhase, str]] = ..., time_unix: _Optional[float] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Migration(_message.Message):
-    __slots__ = ("workload", "uid", "source_node", "source_gpus", "target_node", "target_gpus", "milli_gpu", "phase", "reason", "error", "managed", "target_fixed", "requested_by", "requested_unix", "updated_unix", "phase_deadline_unix", "pending_command", "pending_directive", "transfer_id", "checkpoint_sha256", "checkpoint_bytes", "checkpoint_path", "started_unix", "history")
+    __slots__ = ("workload", "uid", "source_node", "source_gpus", "target_node", "target_gpus", "milli_gpu", "phase", "reason", "error", "managed", "target_fixed", "requested_by", "requested_unix", "updated_unix", "phase_deadline_unix", "pending_command", "pending_directive", "transfer_id", "checkpoint_sha256", "checkpoint_bytes", "checkpoint_path", "started_unix", "history", "placed_unix")
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     UID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NODE_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class Migration(_message.Message):
     CHECKPOINT_PATH_FIELD_NUMBER: _ClassVar[int]
     STARTED_UNIX_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    PLACED_UNIX_FIELD_NUMBER: _ClassVar[int]
     workload: str
     uid: str
     source_node: str
@@ -86,4 +87,5 @@ class Migration(_message.Message):
     checkpoint_path: str
     started_unix: float
     history: _containers.RepeatedCompositeFieldContainer[MigrationStep]
-    def __init__(self, workload: _Optional[str] = ..., uid: _Optional[str] = ..., source_node: _Optional[str] = ..., source_gpus: _Optional[_Iterable[int]] = ..., target_node: _Optional[str] = ..., target_gpus: _Optional[_Iterable[int]] = ..., milli_gpu: _Optional[int] = ..., phase: _Optional[_Union[MigrationPhase, str]] = ..., reason: _Optional[str] = ..., error: _Optional[str] = ..., managed: _Optional[bool] = ..., target_fixed: _Optional[bool] = ..., requested_by: _Optional[str] = ..., requested_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., phase_deadline_unix: _Optional[float] = ..., pending_command: _Optional[str] = ..., pending_directive: _Optional[str] = ..., transfer_id: _Optional[str] = ..., checkpoint_sha256: _Optional[str] = ..., checkpoint_bytes: _Optional[int] = ..., checkpoint_path: _Optional[str] = ..., started_unix: _Optional[float] = ..., history: _Optional[_Iterable[_Union[MigrationStep, _Mapping]]] = ...) -> None: ...
+    placed_unix: float
+    def __init__(self, workload: _Optional[str] = ..., uid: _Optional[str] = ..., source_node: _Optional[str] = ..., source_gpus: _Optional[_Iterable[int]] = ..., target_node: _Optional[str] = ..., target_gpus: _Optional[_Iterable[int]] = ..., milli_gpu: _Optional[int] = ..., phase: _Optional[_Union[MigrationPhase, str]] = ..., reason: _Optional[str] = ..., error: _Optional[str] = ..., managed: _Optional[bool] = ..., target_fixed: _Optional[bool] = ..., requested_by: _Optional[str] = ..., requested_unix: _Optional[float] = ..., updated_unix: _Optional[float] = ..., phase_deadline_unix: _Optional[float] = ..., pending_command: _Optional[str] = ..., pending_directive: _Optional[str] = ..., transfer_id: _Optional[str] = ..., checkpoint_sha256: _Optional[str] = ..., checkpoint_bytes: _Optional[int] = ..., checkpoint_path: _Optional[str] = ..., started_unix: _Optional[float] = ..., history: _Optional[_Iterable[_Union[MigrationStep, _Mapping]]] = ..., placed_unix: _Optional[float] = ...) -> None: ...
