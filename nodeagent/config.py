@@ -33,10 +33,12 @@ class AgentConfig:
     shared_checkpoints: bool = False
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
-    # Cut off from every controller for this long, the agent stops its managed workloads:
-    # by then the controller has rescheduled them elsewhere (its eviction grace, default
-    # 10 s + 60 s), and two copies must not run. 0 disables self-fencing.
-    fence_after_s: float = 70.0
+    # Cut off from every controller for this long, the agent stops its managed workloads.
+    # It must be shorter than the controller's node grace + eviction grace (10 s + 60 s by
+    # default), after which the controller starts them elsewhere: stopping first is what
+    # keeps two copies from running during a partition (tests/fault/test_partition.py found
+    # both running when the two were equal). 0 disables self-fencing.
+    fence_after_s: float = 60.0
     log_format: str = "console"
     log_level: str = "info"
     # Mutual TLS (docs/security.md): this node's certificate (URI SAN aiwo://node/NAME),
