@@ -67,13 +67,13 @@ class CommandJournal:
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by the crash: the step it meant did not finish
         acks = []
-        for command_id, ack in self._outcomes.items():
-            if ack is None:
-                ack = types_pb2.CommandAck(
+        for command_id, outcome in self._outcomes.items():
+            if outcome is None:
+                outcome = types_pb2.CommandAck(
                     command_id=command_id, ok=False, reason=INTERRUPTED_REASON
                 )
-                self._outcomes[command_id] = ack
-            acks.append(ack)
+                self._outcomes[command_id] = outcome
+            acks.append(outcome)
         return acks
 
     def started(self, command_id: str) -> None:

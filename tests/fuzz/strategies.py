@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from hypothesis import strategies as st
 
@@ -45,7 +45,7 @@ def odd_text(max_size: int = 80) -> st.SearchStrategy[str]:
     )
 
 
-def _string(field: FieldDescriptor) -> st.SearchStrategy[str]:
+def _string(field: Any) -> st.SearchStrategy[str]:
     if field.name in NAME_FIELDS:
         valid = WORKLOAD_KEYS if field.name == "workload" else VALID_NAMES
         return st.one_of(valid, valid, odd_text(70))
@@ -65,7 +65,7 @@ _SIGNED32 = (_F.TYPE_INT32, _F.TYPE_SINT32, _F.TYPE_SFIXED32)
 _SIGNED64 = (_F.TYPE_INT64, _F.TYPE_SINT64, _F.TYPE_SFIXED64)
 
 
-def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
+def _scalar(field: Any) -> st.SearchStrategy[Any]:
     t = field.type
     if t in _SIGNED32:
         return st.one_of(st.sampled_from(INT32), st.integers(-(2**31), 2**31 - 1))
@@ -94,11 +94,11 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     raise AssertionError(f"unhandled field type {t} of {field.full_name}")
 
 
-def _is_map(field: FieldDescriptor) -> bool:
+def _is_map(field: Any) -> bool:
     return field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
+def _is_repeated(field: Any) -> bool:
     # `label` is deprecated in newer protobuf releases; `is_repeated` is not in older ones.
     repeated = getattr(field, "is_repeated", None)
     if repeated is not None:
@@ -106,7 +106,7 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     return field.label == FieldDescriptor.LABEL_REPEATED
 
 
-def _value(field: FieldDescriptor, depth: int, max_repeated: int) -> st.SearchStrategy[Any]:
+def _value(field: Any, depth: int, max_repeated: int) -> st.SearchStrategy[Any]:
     if _is_map(field):
         entry = field.message_type
         key = _scalar(entry.fields_by_name["key"])
@@ -127,9 +127,7 @@ def _value(field: FieldDescriptor, depth: int, max_repeated: int) -> st.SearchSt
     return single
 
 
-def _fields(
-    descriptor: Descriptor, depth: int, max_repeated: int
-) -> st.SearchStrategy[dict[str, Any]]:
+def _fields(descriptor: Any, depth: int, max_repeated: int) -> st.SearchStrategy[dict[str, Any]]:
     """A dict of field values (a subset of the fields, at most one per oneof)."""
     if depth > 4:
         return st.just({})
@@ -143,7 +141,7 @@ def _fields(
     if not oneofs:
         return base
 
-    def merge(parts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    def merge(parts: tuple[Any, ...]) -> dict[str, Any]:
         merged = dict(parts[0])
         for chosen in parts[1:]:
             if chosen is not None:

@@ -31,7 +31,7 @@ def controller_config(controller_config: ControllerConfig) -> ControllerConfig:
     return fuzz_config(controller_config, auth="token")
 
 
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=120)
 @given(
     method=st.sampled_from(METHODS),
     scheme=st.sampled_from(("Bearer ", "bearer ", "Basic ", "", "Bearer  ")),

@@ -126,7 +126,7 @@ async def _seed_commands(controller: Controller, count: int) -> list[str]:
     return [command.id for _, command in batch.commands]
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data())
 async def test_agent_stream(
     seeded: Controller, channel: grpc.aio.Channel, data: st.DataObject
@@ -192,7 +192,7 @@ def _app_rest() -> st.SearchStrategy[workload_pb2.AppMessage]:
     )
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data())
 async def test_app_stream(
     seeded: Controller, channel: grpc.aio.Channel, data: st.DataObject

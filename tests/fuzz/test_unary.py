@@ -39,7 +39,7 @@ def test_every_service_is_fuzzed() -> None:
 
 
 @pytest.mark.parametrize("method", UNARY, ids=str)
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=60)
 @given(data=st.data())
 async def test_unary_rpc(
     seeded: Controller, channel: grpc.aio.Channel, method: Method, data: st.DataObject
