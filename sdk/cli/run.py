@@ -97,11 +97,17 @@ def run(
 @click.option("--stderr", is_flag=True, help="Standard error instead of standard output.")
 @click.option(
     "--tail",
-    "tail_bytes",
+    "tail_lines",
+    default=-1,
+    type=int,
+    help="Only the last N lines (-1: all that was fetched).",
+)
+@click.option(
+    "--limit-bytes",
     default=64 * 1024,
     type=click.IntRange(1, 1024 * 1024),
     show_default=True,
-    help="Bytes from the end.",
+    help="Fetch at most this many bytes from the end of the file.",
 )
 @click.option("--node", default=None, help="Read on this node (e.g. where it ran before).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what is added (Ctrl-C stops).")
@@ -109,18 +115,24 @@ def logs(
     workload: str,
     namespace: str | None,
     stderr: bool,
-    tail_bytes: int,
+    tail_lines: int,
+    limit_bytes: int,
     node: str | None,
     follow: bool,
 ) -> None:
-    """Show the end of a managed workload's output, fetched from its node."""
+    """Show the end of a managed workload's output, fetched from its node through the
+    controller (`--node` for where it ran before a migration)."""
     admin = state().admin()
-    result = admin.logs(workload, namespace, stderr=stderr, tail_bytes=tail_bytes, node=node)
-    if result.truncated and not follow:
+    result = admin.logs(workload, namespace, stderr=stderr, tail_bytes=limit_bytes, node=node)
+    data = result.data
+    if tail_lines >= 0:
+        lines = data.splitlines(keepends=True)
+        data = b"".join(lines[-tail_lines:]) if tail_lines else b""
+    elif result.truncated and not follow:
         click.echo(
             f"[last {len(result.data)} of {result.size_bytes} bytes on {result.node}]", err=True
         )
-    sys.stdout.buffer.write(result.data)
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
     size = result.size_bytes
     while follow:
