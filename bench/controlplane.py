@@ -142,7 +142,7 @@ async def _run(address: str, metrics: str, nodes: int, seconds: float, workloads
 def controlplane(nodes: int, seconds: float, workloads: int, output: str) -> None:
     """Telemetry ingestion rate and register->placed latency of a real controller."""
     state = Path(tempfile.mkdtemp(prefix="aiwo-bench-cp-"))
-    cluster = LocalCluster(ClusterSpec(state, nodes=0))
+    cluster = LocalCluster(ClusterSpec(state, nodes=0, default_ports=False))
     cluster.start()
     try:
         result = asyncio.run(

@@ -121,6 +121,7 @@ def _cluster(settings: Settings, state_dir: Path) -> LocalCluster:
             "--rate-limit-rps", "0",  # the probes poll every 20 ms from one address
         ),
         agent_args=("--fence-after-s", "0"),
+        default_ports=False,
     )  # fmt: skip
     return LocalCluster(spec)
 

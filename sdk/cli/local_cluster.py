@@ -69,6 +69,7 @@ class ClusterSpec:
     etcd_members: int = 1
     controller_args: tuple[str, ...] = ()  # extra flags, e.g. shorter graces in fault tests
     agent_args: tuple[str, ...] = ()
+    default_ports: bool = True  # prefer 2379/7070/9464…; False: any free ports
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -135,6 +136,11 @@ class LocalCluster:
         except BaseException:
             self.stop()
             raise
+
+    def _preferred(self, port: int) -> int | None:
+        """The well-known port, unless this cluster is to stay off them (tests, benchmarks:
+        several clusters on one machine would race for the same defaults)."""
+        return port if self.spec.default_ports else None
 
     def _previous_ports(self) -> dict[str, int]:
         try:
@@ -203,7 +209,7 @@ class LocalCluster:
         taken: set[int] = set()
 
         def port(key: str, default: int) -> int:
-            chosen = free_port(previous.get(key, default))
+            chosen = free_port(self._preferred(previous.get(key, default)))
             while chosen in taken:
                 chosen = free_port()
             taken.add(chosen)
@@ -253,11 +259,17 @@ class LocalCluster:
         pending = []
         for i in range(1, self.spec.controllers + 1):
             suffix = "" if i == 1 else f"_{i}"
-            port = free_port(previous.get(f"controller{suffix}", DEFAULT_CONTROLLER_PORT + i - 1))
+            port = free_port(
+                self._preferred(
+                    previous.get(f"controller{suffix}", DEFAULT_CONTROLLER_PORT + i - 1)
+                )
+            )
             while port in self.ports.values():
                 port = free_port()
             self.ports[f"controller{suffix}"] = port
-            metrics = free_port(previous.get(f"metrics{suffix}", DEFAULT_METRICS_PORT + i - 1))
+            metrics = free_port(
+                self._preferred(previous.get(f"metrics{suffix}", DEFAULT_METRICS_PORT + i - 1))
+            )
             while metrics in self.ports.values():
                 metrics = free_port()
             self.ports[f"metrics{suffix}"] = metrics
@@ -412,7 +424,6 @@ class LocalCluster:
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
-
 
     def _reap_workloads(self) -> None:
         """Managed workloads run in sessions of their own; an agent that was killed (or

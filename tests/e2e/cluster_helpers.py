@@ -47,6 +47,7 @@ def local_cluster(
             "--leader-lease-s", "2",
         ),
         agent_args=agent_args,
+        default_ports=False,
     )  # fmt: skip
     cluster = LocalCluster(spec)
     cluster.start()

@@ -28,6 +28,7 @@ def ha_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
             "--leader-lease-s", str(LEADER_LEASE_S),
         ),
         agent_args=("--fence-after-s", str(NODE_GRACE_S + EVICTION_GRACE_S + 2)),
+        default_ports=False,
     )  # fmt: skip
     cluster = LocalCluster(spec)
     cluster.start()

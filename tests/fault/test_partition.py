@@ -49,6 +49,7 @@ def partitionable(tmp_path: Path) -> Iterator[tuple[LocalCluster, NetnsPair]]:
             "--eviction-grace-s", str(EVICTION_GRACE_S),
         ),
         agent_args=("--fence-after-s", str(FENCE_AFTER_S)),
+        default_ports=False,
     )  # fmt: skip
     cluster = LocalCluster(spec)
     relay: Relay | None = None
