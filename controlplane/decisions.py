@@ -7,6 +7,7 @@ the two loses nothing: pending commands are resent when the agent reconnects.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from controlplane.cache import PrefixCache
 from controlplane.events import EventLog
 from controlplane.keys import Keys
 from controlplane.optimizer.types import Placement, Plan
@@ -25,12 +27,19 @@ from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 log = structlog.get_logger("aiwo.decisions")
 
 
+class Conflict(Exception):
+    """A record a batch was decided on changed before the batch was committed (another
+    decision got there first). Nothing was written; decide again from the current state."""
+
+
 @dataclass
 class Batch:
     """Writes plus what to do once they are committed."""
 
     writes: list[Write] = field(default_factory=list)
     cache_updates: list[tuple[str, str, object]] = field(default_factory=list)
+    # (cache, key) -> the record this batch was decided on (None: it did not exist).
+    expected: dict[tuple[str, str], object] = field(default_factory=dict)
     commands: list[tuple[str, types_pb2.Command]] = field(default_factory=list)
     directives: list[types_pb2.Directive] = field(default_factory=list)
 
@@ -51,25 +60,41 @@ class Decisions:
         self.sessions = sessions
         self.events = events
         self.command_timeout_s = command_timeout_s
+        self._commit_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ building blocks
 
+    def _expect(self, batch: Batch, cache: str, key: str) -> None:
+        batch.expected.setdefault((cache, key), self._caches()[cache].get(key))
+
+    def _caches(self) -> dict[str, PrefixCache]:  # type: ignore[type-arg]
+        return {
+            "workloads": self.state.workloads,
+            "placements": self.state.placements,
+            "nodes": self.state.nodes,
+            "commands": self.state.commands,
+        }
+
     def stage_workload(self, batch: Batch, key: str, workload: types_pb2.Workload) -> None:
+        self._expect(batch, "workloads", key)
         batch.writes.append(Write(self.keys.workload(key), workload.SerializeToString()))
         batch.cache_updates.append(("workloads", key, workload))
 
     def stage_delete_workload(self, batch: Batch, key: str) -> None:
+        self._expect(batch, "workloads", key)
         batch.writes.append(Write(self.keys.workload(key), None))
         batch.cache_updates.append(("workloads", key, None))
 
     def stage_placement(
         self, batch: Batch, key: str, record: types_pb2.PlacementRecord | None
     ) -> None:
+        self._expect(batch, "placements", key)
         value = None if record is None else record.SerializeToString()
         batch.writes.append(Write(self.keys.placement(key), value))
         batch.cache_updates.append(("placements", key, record))
 
     def stage_node(self, batch: Batch, node: types_pb2.Node) -> None:
+        self._expect(batch, "nodes", node.name)
         batch.writes.append(Write(self.keys.node(node.name), node.SerializeToString()))
         batch.cache_updates.append(("nodes", node.name, node))
 
@@ -96,15 +121,25 @@ class Decisions:
         )
 
     async def commit(self, batch: Batch) -> None:
-        await self.store.commit(batch.writes)
-        caches = {
-            "workloads": self.state.workloads,
-            "placements": self.state.placements,
-            "nodes": self.state.nodes,
-            "commands": self.state.commands,
-        }
-        for cache_name, suffix, message in batch.cache_updates:
-            caches[cache_name].apply_local(suffix, message)  # type: ignore[attr-defined]
+        """Write the batch if every record it was decided on is still as it was.
+
+        The loops and the RPC handlers decide concurrently (one event loop, awaits between
+        deciding and writing): without this check a pass that placed a workload could write
+        it back after a Deregister deleted it. Commits are serialized, and the cache is
+        updated before the lock is released, so the check and the write see one state.
+        """
+        caches = self._caches()
+        async with self._commit_lock:
+            stale = [
+                f"{cache}/{key}"
+                for (cache, key), seen in batch.expected.items()
+                if caches[cache].get(key) is not seen
+            ]
+            if stale:
+                raise Conflict("changed meanwhile: " + ", ".join(sorted(stale)[:5]))
+            await self.store.commit(batch.writes)
+            for cache_name, suffix, message in batch.cache_updates:
+                caches[cache_name].apply_local(suffix, message)
         for node, command in batch.commands:
             session = self.sessions.agent(node)
             if session is not None:

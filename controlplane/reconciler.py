@@ -11,7 +11,7 @@ import time
 import structlog
 
 from controlplane.config import ControllerConfig
-from controlplane.decisions import Batch, Decisions
+from controlplane.decisions import Batch, Conflict, Decisions
 from controlplane.metrics import OPTIMIZE_LATENCY
 from controlplane.optimizer import OptimizerConfig, Unschedulable, optimize
 from controlplane.snapshot import build_snapshot
@@ -52,6 +52,8 @@ class Reconciler:
                 await self.check_liveness(now)
                 await self.expire_commands(now)
                 await self.optimize_once(now)
+            except Conflict:
+                self.wake.set()  # another decision changed what this pass saw: go again
             except FencingError as exc:
                 log.warning("leadership_lost", error=str(exc))
                 return

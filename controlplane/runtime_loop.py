@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from controlplane.decisions import Batch, Decisions
+from controlplane.decisions import Batch, Conflict, Decisions
 from controlplane.optimizer.runtime import (
     DirectiveThrottle,
     DirectiveUnthrottle,
@@ -170,6 +170,8 @@ class RuntimeLoop:
                 await self.step(time.time())
             except FencingError:
                 return
+            except Conflict:
+                pass  # decided on a state that changed meanwhile: the next period decides again
             except Exception as exc:  # the next period tries again
                 log.exception("runtime_step_failed", error=str(exc))
 

@@ -104,8 +104,11 @@ class EtcdStore:
         self._client = client
         log.info("etcd_connected", endpoints=",".join(self._endpoints))
 
-    async def _retry(self, operation: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
-        """Retry an operation that failed because a member went away (idempotent ops only)."""
+    async def _retry(self, operation: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
+        """Retry an operation that failed because a member went away (idempotent ops only).
+
+        Six attempts back off over ~3 s: enough for the etcd members to elect a new leader
+        when the one that went away was leading (election timeout 1 s by default)."""
         delay_s = 0.1
         for attempt in range(attempts):
             try:

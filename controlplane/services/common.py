@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
 import grpc
 
+from controlplane.decisions import Conflict
 from controlplane.store import EtcdStore, FencingError, StoreUnavailable
 from controlplane.validation import ValidationError
 
@@ -63,9 +64,22 @@ class Leadership:
 
 
 async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:
+    if isinstance(exc, Conflict):
+        await context.abort(grpc.StatusCode.ABORTED, f"concurrent change, try again: {exc}")
     if isinstance(exc, FencingError):
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"leadership lost: {exc}")
     if isinstance(exc, StoreUnavailable):
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"etcd unavailable: {exc}")
     await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store error: {exc}")
     raise AssertionError("unreachable")
+
+
+async def retry_conflicts(decide: Callable[[], Awaitable[None]], attempts: int = 3) -> None:
+    """Decide again from the current state when another decision changed it first."""
+    for attempt in range(attempts):
+        try:
+            await decide()
+            return
+        except Conflict:
+            if attempt == attempts - 1:
+                raise

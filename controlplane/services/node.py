@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from functools import partial
 
 import grpc
 import structlog
@@ -15,7 +16,7 @@ from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.relays import LogRelay
-from controlplane.services.common import Leadership, abort_store_error, validate
+from controlplane.services.common import Leadership, abort_store_error, retry_conflicts, validate
 from controlplane.sessions import AgentSession, Sessions
 from controlplane.state import ClusterState
 from controlplane.validation import (
@@ -191,12 +192,14 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 gpu_count = node.gpu_count if node else 0
                 check_telemetry(message.telemetry, gpu_count)
                 self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
-                await self._mark_ready(node_name, now)
+                await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
-                await self._on_ack(node_name, message.ack, now)
+                ack = message.ack
+                await retry_conflicts(partial(self._on_ack, node_name, ack, now))
             elif kind == "process_event":
-                check_process_event(message.process_event)  # raises: INVALID_ARGUMENT
-                await self._on_process_event(node_name, message.process_event, now)
+                event = message.process_event
+                check_process_event(event)  # raises: INVALID_ARGUMENT
+                await retry_conflicts(partial(self._on_process_event, node_name, event, now))
             elif kind == "checkpoint_chunk" and self.migrations is not None:
                 self.migrations.on_checkpoint_chunk(node_name, message.checkpoint_chunk)
             elif kind == "checkpoint_installed" and self.migrations is not None:

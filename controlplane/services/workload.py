@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from functools import partial
 
 import grpc
 import structlog
@@ -14,7 +15,13 @@ from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.optimizer import can_ever_fit
-from controlplane.services.common import Leadership, abort_store_error, found, validate
+from controlplane.services.common import (
+    Leadership,
+    abort_store_error,
+    found,
+    retry_conflicts,
+    validate,
+)
 from controlplane.sessions import AppSession, Sessions
 from controlplane.snapshot import node_view_of, request_of
 from controlplane.state import ClusterState
@@ -154,7 +161,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
         now = time.time()
         try:
-            await self.decisions.delete_workload(key, now)
+            await retry_conflicts(partial(self.decisions.delete_workload, key, now))
         except Exception as exc:
             await abort_store_error(context, exc)
         self.state.slo.forget(key)

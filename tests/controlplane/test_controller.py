@@ -289,3 +289,26 @@ async def test_higher_priority_work_preempts_and_the_victim_is_requeued(
             await assert_eventually(lambda: agent.actions("unassign_workload"))
     finally:
         await agent.stop()
+
+
+async def test_a_decision_on_a_record_that_changed_meanwhile_writes_nothing(
+    controller: Controller, stubs: Stubs
+) -> None:
+    """A pass that decided on a workload must not write it back after a Deregister."""
+    from controlplane.decisions import Batch, Conflict
+
+    await register(stubs, "ghost", gpus=1)
+    workload = controller.state.workloads.get("default/ghost")
+    assert workload is not None
+    stale = Batch()
+    placed = types_pb2.Workload()
+    placed.CopyFrom(workload)
+    placed.phase = types_pb2.WORKLOAD_PHASE_PLACED
+    controller.decisions.stage_workload(stale, "default/ghost", placed)
+    await stubs.workload.Deregister(
+        workload_pb2.DeregisterWorkloadRequest(name="ghost", namespace="default")
+    )
+    with pytest.raises(Conflict):
+        await controller.decisions.commit(stale)
+    assert await controller.store.get(controller.keys.workload("default/ghost")) is None
+    assert controller.state.workloads.get("default/ghost") is None
