@@ -6,24 +6,35 @@ Defaults and why (docs/runtime.md has the long form):
   Heracles' slack rule (Lo et al., ISCA'15: stop best-effort growth below 10 % latency slack);
   a rolling p99 over few requests trails the tail, and the SLO is counted per request. The
   20-point band is the hysteresis that keeps a service near its target from flapping.
-- escalate_after_s 15: one rung of the ladder per 15 s while a breach lasts: long enough for an
-  actuation (agent command ~1 s, an application's throttle handler a few s) to show in a rolling
-  p99, short enough to reach migration within a minute.
+- escalate_after_s 10: one rung of the ladder per 10 s while a breach lasts (two control
+  periods). The rolling p99 (30 s) cannot show a rung's effect sooner than a rung every 15 s
+  would, and half of the neighbours ignore the cooperative first rung: on the benchmark's
+  trace a miss comes in the first seconds of a burst, so reaching the process throttle 5 s
+  earlier served more requests in time and cost less batch work (docs/runtime.md).
 - relax_after_s 60 and min_change_interval_s 60: slack must hold a minute before a rung is
   undone, and no GPU cap or workload throttle changes more than once a minute except to protect
   an SLO (the issue's no-flapping rule).
-- relax_backoff_max 3, relax_backoff_window_s 600: relief that had to come back within ten
-  minutes of being undone is undone twice as slowly next time, up to 8 x (8 min): bursty
+- relax_backoff_max 2, relax_backoff_window_s 600: relief that had to come back within ten
+  minutes of being undone is undone twice as slowly next time, up to 4 x (4 min): bursty
   services keep their relief, quiet ones give it back in a minute (the back-off of Kubernetes'
-  CrashLoopBackOff and TCP's retransmission timer, applied to relaxing).
+  CrashLoopBackOff and TCP's retransmission timer, applied to relaxing). 8 x held relief
+  through the quiet minutes of a busy period and cost batch work without serving more
+  requests in time.
 - max_actions_per_minute 120: a bound on the whole plan's churn; SLO relief goes first.
-- energy_batch_keep 0.85: caps GPUs whose work has no SLO where the fitted Zeus curve keeps
-  85 % of throughput: about 76 % of the max limit for training on every non-V100 model
-  (docs/gpu-model.md §2), inside Zeus's flat region (70-80 %, gpu-models.md §2).
-- energy_slo_headroom 0.5: a GPU serving an SLO is capped only as far as its predicted p99 stays
-  under half the target, and only after its slack has held for relax_after_s. The SLO is counted
-  per request: on the benchmark's trace an isolated service's p99.9 is ~1.4 x its p99, so half
-  the target keeps the p99.9 (0.7 x) under the guard's 0.9 x with room for a minute's drift.
+- energy_batch_floor 0.82, energy_batch_keep 0.8: the SLO guard and the energy pass spend the
+  same thing, batch throughput (budget.py). The guard comes first; energy caps keep the
+  cluster's batch throughput at or above 82 % counting the guard's relief in force (the
+  issue's goal is 80 %; 2 points for what the estimate misses: restarts after a migration,
+  relief that comes and goes between passes). Every GPU with batch work gets the same keep,
+  never below 80 % on the fitted Zeus curve (a cap at about 69 % of the max limit for training
+  on every non-V100 model, docs/gpu-model.md §2: the upper edge of the 50-70 % where Zeus
+  measures the least energy per unit of work, gpu-models.md §2).
+- energy_slo_headroom 0: no energy cap slows a GPU that serves an SLO. A GPU has one limit for
+  all its work, and a latency service's tail comes from bursts that a rolling p99 taken in a
+  quiet minute does not foresee: with caps allowed down to a predicted p99 of 0.5 or 0.4 x the
+  target, the benchmark's tight scenario served fewer requests in time (99.886 and 99.892
+  against 99.902 %) for 1-2 points of energy (BENCHMARKS.md). A value > 0 turns the rule on:
+  the predicted p99 under the new cap must stay under target x headroom.
 - energy_max_step_fraction 0.1: an energy cap comes down at most 10 % of the max limit per change
   (so at most that per minute): the p99 shows each step before the next. Lifting is at once.
 - ladder: the issue's four rungs exist; the default leaves out "power_cap". A GPU has one power
@@ -63,7 +74,9 @@ class RuntimeConfig:
     prefer_clock_lock: lock SM clocks (to guard_cap_fraction x max clock) instead of capping.
     migrate_min_interval_s: a workload is migrated at most once per this.
     energy: whether the energy pass caps GPUs at all.
-    energy_batch_keep: throughput share an energy cap keeps for work without an SLO.
+    energy_batch_keep: throughput share an energy cap keeps for work without an SLO, at least.
+    energy_batch_floor: energy caps keep the cluster's batch throughput at or above this share,
+        counting the SLO guard's relief in force (budget.py); the guard is never held back.
     energy_slo_headroom: an SLO GPU is capped only while predicted p99 <= target x this.
     energy_min_step_fraction: cap changes smaller than this x max limit are not made.
     energy_max_step_fraction: an energy cap comes down at most this x max limit per change.
@@ -78,9 +91,9 @@ class RuntimeConfig:
 
     breach_ratio: float = 0.9
     relax_ratio: float = 0.7
-    escalate_after_s: float = 15.0
+    escalate_after_s: float = 10.0
     relax_after_s: float = 60.0
-    relax_backoff_max: int = 3
+    relax_backoff_max: int = 2
     relax_backoff_window_s: float = 600.0
     min_change_interval_s: float = 60.0
     max_actions_per_minute: int = 120
@@ -91,8 +104,9 @@ class RuntimeConfig:
     prefer_clock_lock: bool = False
     migrate_min_interval_s: float = 600.0
     energy: bool = True
-    energy_batch_keep: float = 0.85
-    energy_slo_headroom: float = 0.5
+    energy_batch_keep: float = 0.8
+    energy_batch_floor: float = 0.82
+    energy_slo_headroom: float = 0.0
     energy_max_step_fraction: float = 0.1
     energy_min_step_fraction: float = 0.03
     energy_backoff_s: float = 600.0
@@ -152,7 +166,8 @@ class RuntimeConfig:
         _range("process_cpu_fraction", self.process_cpu_fraction, 0.0, 1.0, open_hi=True)
         _range("guard_cap_fraction", self.guard_cap_fraction, 0.05, 1.0)
         _range("energy_batch_keep", self.energy_batch_keep, 0.05, 1.0)
-        _range("energy_slo_headroom", self.energy_slo_headroom, 0.05, self.relax_ratio)
+        _range("energy_batch_floor", self.energy_batch_floor, 0.0, 1.0)
+        _range("energy_slo_headroom", self.energy_slo_headroom, 0.0, self.relax_ratio)
         _range("energy_min_step_fraction", self.energy_min_step_fraction, 0.0, 0.5)
         _range("energy_max_step_fraction", self.energy_max_step_fraction, 0.01, 1.0)
 

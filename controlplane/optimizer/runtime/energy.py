@@ -3,11 +3,13 @@
 - Idle GPU (nothing placed): its minimum power limit. In the linear power model an idle GPU
   draws its idle power under any cap, so this saves nothing by itself; it bounds the draw of
   whatever lands there before the next pass, and it is what the issue asks.
-- Work without an SLO: the cap that keeps `energy_batch_keep` of throughput on the fitted
-  curve (perf.cap_for_throughput_w), i.e. toward the knee of Zeus's curves.
-- Work with an SLO that has slack: capped only as far as the p99 predicted under the new cap
-  stays under target x `energy_slo_headroom`. Service time scales as 1 / throughput
-  (perf.timeslice_service_time_ms), so p99_new = p99_now x thr_now / thr_new.
+- Work without an SLO: the cap that keeps `batch_keep` of throughput on the fitted curve
+  (perf.cap_for_throughput_w), i.e. toward the knee of Zeus's curves. `batch_keep` is the
+  cluster's batch budget (budget.py): what the SLO guard's relief leaves of the batch floor.
+- Work with an SLO: by default (`energy_slo_headroom` 0) no cap that slows it. With a headroom,
+  capped only as far as the p99 predicted under the new cap stays under target x headroom.
+  Service time scales as 1 / throughput (perf.timeslice_service_time_ms), so
+  p99_new = p99_now x thr_now / thr_new.
 - An SLO in breach lifts the cap at once and the GPU is left alone for `energy_backoff_s`; the
   cap that was in force becomes a floor, so the next attempt stops higher.
 - An SLO in the hysteresis band, or with an unknown p99, holds the cap where it is.
@@ -43,7 +45,10 @@ def decide_energy(
     control: GpuControl,
     now: float,
     config: RuntimeConfig,
+    batch_keep: float | None = None,
 ) -> EnergyDecision:
+    """batch_keep: the throughput share a cap keeps on a GPU with work without an SLO
+    (budget.py); None = `energy_batch_keep`."""
     here = f"{gpu.node}/{gpu.index}"
     current = control.cap_w if control.owner in ("energy", "idle") else None
     mine = [verdicts[w.key] for w in gpu.workloads if w.key in verdicts]
@@ -116,7 +121,10 @@ def decide_energy(
                 (("since_lift_s", round(now - control.lifted_at, 1)),),
             ),
         )
-    return _knee(gpu, mine, control, current, config)
+    keep = config.energy_batch_keep
+    if batch_keep is not None and any(not w.has_slo for w in gpu.workloads):
+        keep = batch_keep  # the cap slows batch work here: what the budget allows
+    return _knee(gpu, mine, control, current, config, keep)
 
 
 def _knee(
@@ -125,14 +133,17 @@ def _knee(
     control: GpuControl,
     current: float | None,
     config: RuntimeConfig,
+    keep: float,
 ) -> EnergyDecision:
     here = f"{gpu.node}/{gpu.index}"
     curve = curve_of(gpu)
     demand = demand_w(gpu, curve)
-    keep = config.energy_batch_keep
     binding = "no SLO: keep"
     thr_now = curve.throughput(current if current is not None else gpu.power_limit_max_w, demand)
     for v in mine:  # every SLO here has slack (see decide_energy)
+        if config.energy_slo_headroom <= 0.0:  # no energy cap may slow an SLO workload
+            keep, binding = 1.0, f"{v.workload} has an SLO: keep"
+            break
         p99 = v.p99_ms or 0.0
         need = p99 * thr_now / (config.energy_slo_headroom * v.target_ms)
         if need > keep:

@@ -19,12 +19,13 @@ from controlplane.optimizer.runtime.actions import (
     RuntimeAction,
     SetPowerCap,
 )
+from controlplane.optimizer.runtime.budget import batch_keep
 from controlplane.optimizer.runtime.config import RuntimeConfig
 from controlplane.optimizer.runtime.energy import decide_energy
 from controlplane.optimizer.runtime.memory import GpuControl, MemoryBuilder
 from controlplane.optimizer.runtime.proposal import Proposal, Urgency
 from controlplane.optimizer.runtime.slo import SloVerdict
-from controlplane.optimizer.runtime.types import RuntimeGpu
+from controlplane.optimizer.runtime.types import RuntimeGpu, RuntimeSnapshot
 
 _CAP_TOLERANCE_W = 1.0  # telemetry reports the limit in force; within this it is ours
 
@@ -50,9 +51,10 @@ def gpu_power(
     for key in [k for k in b.gpus if k not in present]:
         del b.gpus[key]  # the GPU left the snapshot
     proposals = []
+    keep = batch_keep(RuntimeSnapshot(gpus), b.relief, config)
     for gpu in gpus:
         control = b.gpu(gpu.key)
-        want = _desired(gpu, verdicts, b, control, now, config)
+        want = _desired(gpu, verdicts, b, control, now, config, keep)
         p = _diff(gpu, control, want, now, config)
         if p is not None:
             proposals.append(p)
@@ -66,6 +68,7 @@ def _desired(
     control: GpuControl,
     now: float,
     config: RuntimeConfig,
+    keep: float,
 ) -> Desired:
     guarded = [
         (key, r)
@@ -96,7 +99,7 @@ def _desired(
             (("cap_w", cap), ("neighbour", key)),
         )
         return Desired("guard", cap, None, Urgency.SLO_RELIEF, reason)
-    d = decide_energy(gpu, verdicts, b.slack_since, control, now, config)
+    d = decide_energy(gpu, verdicts, b.slack_since, control, now, config, keep)
     if d.kind == "lift":
         return Desired("", None, None, Urgency.SLO_LIFT, d.reason, lift=True)
     reason, urgency = d.reason, Urgency.ENERGY

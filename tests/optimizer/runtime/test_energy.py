@@ -32,22 +32,39 @@ def test_idle_gpu_goes_to_its_minimum_at_once() -> None:
 def test_batch_gpu_comes_down_in_steps_to_the_knee() -> None:
     s = snap(gpu("n1", 0, job("a"), job("b"), power=400.0))
     seen = settle(Loop(), s)
-    knee = perf.cap_for_throughput_w(0.85, 400.0, 84.0, 0.45)  # A100: P0 84 W, alpha 0.45
+    # No relief anywhere: the budget's keep is the floor, 0.82 (A100: P0 84 W, alpha 0.45).
+    knee = perf.cap_for_throughput_w(0.82, 400.0, 84.0, 0.45)
     assert [w for _, w in seen] == [360.0, 320.0, 5 * -(-knee // 5)]
-    assert seen[-1][1] == 305.0
+    assert seen[-1][1] == 290.0
 
 
 @pytest.mark.parametrize(("keep", "cap"), [(0.95, 370.0), (0.9, 335.0), (0.85, 305.0)])
 def test_keep_sets_the_knee(keep: float, cap: float) -> None:
     """The cap keeping `keep` on the A100 curve, rounded up to 5 W (docs/gpu-model.md §2)."""
     s = snap(gpu("n1", 0, job("a", milli=1000), power=400.0))
-    config = RuntimeConfig(energy_batch_keep=keep, energy_max_step_fraction=1.0)
+    config = RuntimeConfig(
+        energy_batch_keep=keep, energy_batch_floor=0.0, energy_max_step_fraction=1.0
+    )
     assert settle(Loop(config), s)[-1][1] == cap
+
+
+# The energy pass caps a GPU serving an SLO only when a headroom is configured (default 0: never).
+SLO_CAPS = RuntimeConfig(
+    energy_slo_headroom=0.6, energy_batch_keep=0.85, energy_max_step_fraction=1.0
+)
+
+
+def test_by_default_no_energy_cap_slows_an_slo_workload() -> None:
+    s = snap(
+        gpu("n1", 0, ls("a", p99=10.0, milli=1000), power=220.0),
+        gpu("n1", 1, ls("b", p99=10.0), job("c"), power=310.0),
+    )
+    assert settle(Loop(RuntimeConfig(energy_max_step_fraction=1.0)), s, 900.0) == []
 
 
 def test_slo_gpu_is_capped_only_after_a_minute_of_slack_and_within_headroom() -> None:
     s = snap(gpu("n1", 0, ls("a", p99=30.0, milli=1000), power=220.0))
-    loop = Loop(RuntimeConfig(energy_max_step_fraction=1.0))
+    loop = Loop(SLO_CAPS)
     first = [c for p in loop.run(s, 55.0) for c in caps(p)]
     assert first == []  # slack has not held a minute yet
     later = settle(loop, s, 120.0)
@@ -61,7 +78,7 @@ def test_slo_gpu_is_capped_only_after_a_minute_of_slack_and_within_headroom() ->
 
 def test_breach_lifts_the_cap_at_once_and_backs_off() -> None:
     s = snap(gpu("n1", 0, ls("a", p99=30.0, milli=1000), power=220.0))
-    loop = Loop(RuntimeConfig(energy_max_step_fraction=1.0))
+    loop = Loop(SLO_CAPS)
     settle(loop, s, 300.0)
     assert loop.caps  # capped
     hot = with_p99(s, a=95.0)
@@ -74,9 +91,10 @@ def test_breach_lifts_the_cap_at_once_and_backs_off() -> None:
 
 def test_hold_band_and_unknown_p99_keep_the_cap() -> None:
     s = snap(gpu("n1", 0, ls("a", p99=30.0, milli=1000), power=220.0))
-    loop = Loop(RuntimeConfig(energy_max_step_fraction=1.0))
+    loop = Loop(SLO_CAPS)
     settle(loop, s, 300.0)
     before = dict(loop.caps)
+    assert before
     assert settle(loop, with_p99(s, a=80.0), 600.0) == []
     assert settle(loop, with_p99(s, a=None), 600.0) == []
     assert loop.caps == before

@@ -51,7 +51,7 @@ def test_escalation_waits_for_the_last_rung_to_show() -> None:
     s = snap(gpu("n1", 0, ls("a", p99=150.0), job("b")))
     loop = Loop(NO_ENERGY)
     assert kinds(loop.step(s)) == ["DirectiveThrottle"]
-    assert kinds(loop.step(s, dt=14.0)) == []
+    assert kinds(loop.step(s, dt=9.0)) == []  # escalate_after_s: 10 s
     assert kinds(loop.step(s, dt=1.0)) == ["ThrottleProcess"]
 
 
