@@ -2,6 +2,7 @@
 
 aiwo-bench slo --duration 3600 -o json
 aiwo-bench slo --seeds 0-4          # median and spread over five seeds
+aiwo-bench slo --rate-scale 1.2 --shift 1750 --set energy_batch_floor=0.8
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import click
@@ -21,8 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench.slo.report import summarize, table
 from bench.slo.run import EXTRA_MODES, MODES, RunResult, simulate
 from bench.slo.scenario import Scenario
-from bench.slo.trace import LlmTrace, read_llm_trace
+from bench.slo.trace import LlmTrace, read_llm_trace, reshape
 from bench.trace import TraceError
+from controlplane.optimizer.errors import ConfigError
 from controlplane.optimizer.runtime import LADDER_STEPS, RuntimeConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,6 +64,21 @@ def parse_seeds(text: str) -> list[int]:
     show_default=True,
     help="simulated seconds from the trace's first request",
 )
+@click.option(
+    "--rate-scale",
+    type=click.FloatRange(min=0.1, max=10.0),
+    default=1.0,
+    show_default=True,
+    help="the trace's requests arrive this many times faster (a heavier or lighter workload)",
+)
+@click.option(
+    "--shift",
+    "shift_s",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="start this many seconds into the trace and wrap around (busy periods move)",
+)
 @click.option("--seed", type=int, default=None, help="one seed (default 0)")
 @click.option(
     "--seeds", "seeds_text", default=None, help="several seeds, e.g. 0-4: median and spread"
@@ -95,6 +112,13 @@ def parse_seeds(text: str) -> list[int]:
     help="issue: with the power-cap rung (docs/runtime.md)",
 )
 @click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="a RuntimeConfig field for the aiwo runs, e.g. --set energy_batch_floor=0.8 (repeatable)",
+)
+@click.option(
     "--with-priority-aiwo",
     is_flag=True,
     help="a fourth run: the priority placement with aiwo's runtime control",
@@ -110,12 +134,15 @@ def parse_seeds(text: str) -> list[int]:
 def slo(
     trace_csv: Path,
     duration_s: float,
+    rate_scale: float,
+    shift_s: float,
     seed: int | None,
     seeds_text: str | None,
     target_ms: float,
     services: int,
     batch_jobs: int,
     ladder: str,
+    overrides: tuple[str, ...],
     with_priority_aiwo: bool,
     output: str,
     workers: int,
@@ -125,7 +152,7 @@ def slo(
         raise click.UsageError("give --seed or --seeds, not both")
     seeds = parse_seeds(seeds_text) if seeds_text else [0 if seed is None else seed]
     try:
-        trace = read_llm_trace(trace_csv)
+        trace = reshape(read_llm_trace(trace_csv), rate_scale, shift_s)
     except TraceError as e:
         raise click.ClickException(str(e)) from None
     scenario = replace(Scenario(), target_ms=target_ms, services=services, batch_jobs=batch_jobs)
@@ -135,7 +162,7 @@ def slo(
         raise click.UsageError(
             f"{services} services and {batch_jobs} jobs do not fit on {len(scenario.slots)} GPUs"
         )
-    config = RuntimeConfig(ladder=LADDERS[ladder])
+    config = config_with(RuntimeConfig(ladder=LADDERS[ladder]), overrides)
     modes = MODES + (EXTRA_MODES if with_priority_aiwo else ())
     jobs = [(s, mode) for s in seeds for mode in modes]
     started = time.perf_counter()
@@ -149,11 +176,14 @@ def slo(
         "trace": str(trace_csv),
         "duration_s": duration_s,
         "requests_in_trace": len(trace),
+        "rate_scale": rate_scale,
+        "shift_s": shift_s,
         "target_ms": target_ms,
         "services": services,
         "batch_jobs": batch_jobs,
         "gpus": len(scenario.slots),
         "ladder": list(config.ladder),
+        "overrides": list(overrides),
     }
     if output == "json":
         click.echo(json.dumps(summary, indent=2))
@@ -163,6 +193,32 @@ def slo(
         f"{time.perf_counter() - started:.1f} s with {workers} worker(s)"
     )
     Console().print(table(summary, title))
+
+
+def config_with(config: RuntimeConfig, overrides: tuple[str, ...]) -> RuntimeConfig:
+    """RuntimeConfig with FIELD=VALUE overrides, each parsed as its field's type."""
+    kinds = {f.name: f.type for f in fields(RuntimeConfig)}
+    changes: dict[str, object] = {}
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        if not sep or name not in kinds or name == "ladder":
+            raise click.BadParameter(
+                f"expected FIELD=VALUE with a RuntimeConfig field (not ladder), got {item!r}",
+                param_hint="--set",
+            )
+        try:
+            if kinds[name] == "bool":
+                if text.lower() not in ("true", "false"):
+                    raise ValueError(text)
+                changes[name] = text.lower() == "true"
+            else:
+                changes[name] = int(text) if kinds[name] == "int" else float(text)
+        except ValueError:
+            raise click.BadParameter(f"{name}: not a {kinds[name]}: {text!r}") from None
+    try:
+        return replace(config, **changes)  # type: ignore[arg-type]
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--set") from None
 
 
 def _init(state: tuple[LlmTrace, Scenario, float, RuntimeConfig]) -> None:

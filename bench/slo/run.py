@@ -45,6 +45,11 @@ class RunResult:
     energy_j: float
     actions: dict[str, int]  # per action type
     max_changes_per_min: dict[str, int]  # per actuator: the most changes in any 60 s
+    # What the same-work energy and the energy bound need (report.py, bound.py):
+    gpu_model: str = ""
+    gpus: int = 0
+    duration_s: float = 0.0
+    batch_marginal_w: float = 0.0  # uncapped power per unit of batch work, above idle
 
     @property
     def slo_attainment_pct(self) -> float:
@@ -155,6 +160,10 @@ def simulate(
         batch_alone_work=sum(j.alone_work for j in cluster.jobs.values()),
         energy_j=sum(g.energy_j for g in cluster.gpus.values()),
         actions=dict(sorted(controller.counts.items())) if controller else {},
+        gpu_model=model.name,
+        gpus=len(cluster.gpus),
+        duration_s=ticks * dt,
+        batch_marginal_w=batch_w - model.idle_power_w,
         max_changes_per_min={
             "gpu_cap": max(
                 (max_changes_per_minute(g.changes) for g in cluster.gpus.values()), default=0

@@ -96,3 +96,26 @@ def read_llm_trace(path: Path) -> LlmTrace:
         np.asarray(prompts, dtype=np.int64)[order],
         np.asarray(outputs, dtype=np.int64)[order],
     )
+
+
+def reshape(trace: LlmTrace, rate_scale: float = 1.0, shift_s: float = 0.0) -> LlmTrace:
+    """The same requests as another workload, to test a policy on traffic it was not tuned on.
+
+    rate_scale: arrivals come this many times faster (2.0 = twice the load, in half the time).
+    shift_s: the trace starts this far in and wraps around, so its busy and quiet periods fall
+    elsewhere in the run (the conversation trace's busiest half hour moves to the start).
+    """
+    if rate_scale <= 0.0:
+        raise ValueError(f"rate_scale {rate_scale} must be > 0")
+    t = trace.arrival_s
+    if shift_s and len(trace) > 1:
+        period = trace.span_s + float(np.median(np.diff(t)))  # the wrap keeps the mean gap
+        t = (t - shift_s) % period
+    t = t / rate_scale
+    order = np.argsort(t, kind="stable")
+    return LlmTrace(
+        trace.path,
+        t[order] - t[order][0],
+        trace.prompt_tokens[order],
+        trace.output_tokens[order],
+    )

@@ -46,10 +46,13 @@ def test_json_has_the_three_runs_and_the_metrics(tmp_path: Path) -> None:
             "batch_throughput_kept_pct",
             "energy_kwh",
             "energy_saved_pct",
+            "energy_saved_same_time_pct",
             "actions",
         ):
             assert isinstance(run[key], float | int)
     assert data["runs"]["none"]["energy_saved_pct"] == 0.0
+    assert data["runs"]["none"]["energy_saved_same_time_pct"] == 0.0
+    assert set(data["bound"]) >= {"energy_saved_pct_max", "energy_saved_same_time_pct_max"}
     assert data["runs"]["none"]["actions"] == 0 and data["runs"]["aiwo"]["actions"] > 0
 
 
@@ -97,3 +100,23 @@ def test_placements() -> None:
     svc_gpus = {priority[k] for k in priority if "svc" in k}
     assert len(svc_gpus) == 2
     assert not svc_gpus & {priority[k] for k in priority if "job" in k}
+
+
+def test_set_overrides_the_runtime_config_and_names_bad_fields(tmp_path: Path) -> None:
+    path = str(synthetic_trace(tmp_path))
+    args = ["slo", "--trace", path, "--duration", "60", "-o", "json", "--workers", "1"]
+    out = CliRunner().invoke(
+        main, [*args, "--set", "energy=false", "--set", "relax_backoff_max=1", "--rate-scale", "2"]
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["scenario"]["overrides"] == ["energy=false", "relax_backoff_max=1"]
+    assert data["scenario"]["rate_scale"] == 2.0
+    assert "SetPowerCap" not in data["runs"]["aiwo"]["actions_by_kind"]
+    for bad, says in [
+        ("nope=1", "RuntimeConfig field"),
+        ("relax_ratio=0.95", "relax_ratio"),
+        ("energy=maybe", "not a bool"),
+    ]:
+        out = CliRunner().invoke(main, [*args, "--set", bad])
+        assert out.exit_code == 2 and says in out.output, out.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.slo.trace import read_llm_trace
+from bench.slo.trace import read_llm_trace, reshape
 from bench.trace import TraceError
 
 HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
@@ -54,3 +54,17 @@ def test_missing_column_and_missing_file(tmp_path: Path) -> None:
     assert (info.value.line, info.value.column) == (1, "GeneratedTokens")
     with pytest.raises(TraceError, match="cannot read"):
         read_llm_trace(tmp_path / "nope.csv")
+
+
+def test_reshape_scales_the_rate_and_moves_busy_periods(tmp_path: Path) -> None:
+    rows = "".join(f"2023-11-16 18:15:{s:02d}.0000000,{100 + s},{s + 2}\n" for s in (0, 2, 4, 6))
+    trace = read_llm_trace(write(tmp_path, rows))
+    fast = reshape(trace, rate_scale=2.0)
+    assert fast.arrival_s.tolist() == pytest.approx([0.0, 1.0, 2.0, 3.0])
+    assert fast.prompt_tokens.tolist() == trace.prompt_tokens.tolist()
+    # start 4 s in: the last two requests come first; the wrap keeps the 2 s gap
+    shifted = reshape(trace, shift_s=4.0)
+    assert shifted.arrival_s.tolist() == pytest.approx([0.0, 2.0, 4.0, 6.0])
+    assert shifted.prompt_tokens.tolist() == [104, 106, 100, 102]
+    with pytest.raises(ValueError):
+        reshape(trace, rate_scale=0.0)
