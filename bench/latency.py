@@ -35,12 +35,18 @@ from controlplane.optimizer.types import (
 
 def _request(p: Pod) -> Request:
     d = p.demand
-    return Request(gpus=d.gpus, milli_gpu=d.milli if d.gpus else 1000, cpu_milli=d.cpu_milli,
-                   memory_mib=d.memory_mib, gpu_models=d.models)
+    return Request(
+        gpus=d.gpus,
+        milli_gpu=d.milli if d.gpus else 1000,
+        cpu_milli=d.cpu_milli,
+        memory_mib=d.memory_mib,
+        gpu_models=d.models,
+    )
 
 
-def filled_snapshot(nodes: list[NodeView], pods: list[Pod], policy: str, fill: float,
-                    seed: int) -> tuple[Snapshot, list[Pod]]:
+def filled_snapshot(
+    nodes: list[NodeView], pods: list[Pod], policy: str, fill: float, seed: int
+) -> tuple[Snapshot, list[Pod]]:
     """The cluster after placing shuffled trace pods until `fill` × GPU capacity has arrived."""
     rng = np.random.default_rng(seed)
     state = ClusterState.of_nodes(nodes, seed=seed)
@@ -67,17 +73,34 @@ def filled_snapshot(nodes: list[NodeView], pods: list[Pod], policy: str, fill: f
 
 
 @click.command("placement-latency")
-@click.option("--nodes", "nodes_csv", type=click.Path(path_type=Path), default=None,
-              help="node list CSV (default: the Alibaba trace)")
+@click.option(
+    "--nodes",
+    "nodes_csv",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="node list CSV (default: the Alibaba trace)",
+)
 @click.option("--pods", "pods_csv", type=click.Path(path_type=Path), default=None)
 @click.option("--policy", type=click.Choice(POLICY_NAMES), default="default", show_default=True)
-@click.option("--fill", type=click.FloatRange(0.0, 1.3), default=0.9, show_default=True,
-              help="share of GPU capacity already requested by placed work")
+@click.option(
+    "--fill",
+    type=click.FloatRange(0.0, 1.3),
+    default=0.9,
+    show_default=True,
+    help="share of GPU capacity already requested by placed work",
+)
 @click.option("--runs", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-def placement_latency(nodes_csv: Path | None, pods_csv: Path | None, policy: str, fill: float,
-                      runs: int, seed: int, output: str) -> None:
+def placement_latency(
+    nodes_csv: Path | None,
+    pods_csv: Path | None,
+    policy: str,
+    fill: float,
+    runs: int,
+    seed: int,
+    output: str,
+) -> None:
     """p50/p99 of one optimize() call placing one pending workload."""
     from bench.main import DEFAULT_NODES, DEFAULT_PODS
 
@@ -100,8 +123,11 @@ def placement_latency(nodes_csv: Path | None, pods_csv: Path | None, policy: str
         placed += len(plan.placements)
     t = np.array(times_ms)
     result = {
-        "policy": policy, "nodes": len(nodes), "placed_workloads": len(snapshot.workloads),
-        "runs": runs, "placed": placed,
+        "policy": policy,
+        "nodes": len(nodes),
+        "placed_workloads": len(snapshot.workloads),
+        "runs": runs,
+        "placed": placed,
         "p50_ms": round(float(np.percentile(t, 50)), 2),
         "p99_ms": round(float(np.percentile(t, 99)), 2),
         "max_ms": round(float(t.max()), 2),

@@ -1,7 +1,7 @@
 """aiwo-bench: benchmarks that run the product's own optimizer code.
 
-    aiwo-bench placement --policy bestfit,fgd,default --seeds 42-51 --tune 1.3 -o json
-    aiwo-bench placement-latency --runs 500
+aiwo-bench placement --policy bestfit,fgd,default --seeds 42-51 --tune 1.3 -o json
+aiwo-bench placement-latency --runs 500
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEFAULT_PODS = DATA / "openb_pod_list_default.csv"
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"42-51", "42,45,47" or "42"."""
+    """ "42-51", "42,45,47" or "42"."""
     seeds: list[int] = []
     try:
         for part in text.split(","):
@@ -46,8 +46,9 @@ def parse_policies(text: str) -> list[str]:
     names = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in names if p not in POLICY_NAMES]
     if unknown or not names:
-        raise click.BadParameter(f"unknown policy {', '.join(unknown) or '(none)'}; "
-                                 f"known: {', '.join(POLICY_NAMES)}")
+        raise click.BadParameter(
+            f"unknown policy {', '.join(unknown) or '(none)'}; known: {', '.join(POLICY_NAMES)}"
+        )
     return names
 
 
@@ -57,20 +58,54 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--nodes", "nodes_csv", type=click.Path(path_type=Path), default=DEFAULT_NODES,
-              show_default=True, help="node list CSV (sn,cpu_milli,memory_mib,gpu,model)")
-@click.option("--pods", "pods_csv", type=click.Path(path_type=Path), default=DEFAULT_PODS,
-              show_default=True, help="pod list CSV (name,cpu_milli,memory_mib,num_gpu,...)")
-@click.option("--policy", "policy_text", default="default", show_default=True,
-              help=f"comma-separated: {', '.join(POLICY_NAMES)}")
+@click.option(
+    "--nodes",
+    "nodes_csv",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_NODES,
+    show_default=True,
+    help="node list CSV (sn,cpu_milli,memory_mib,gpu,model)",
+)
+@click.option(
+    "--pods",
+    "pods_csv",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_PODS,
+    show_default=True,
+    help="pod list CSV (name,cpu_milli,memory_mib,num_gpu,...)",
+)
+@click.option(
+    "--policy",
+    "policy_text",
+    default="default",
+    show_default=True,
+    help=f"comma-separated: {', '.join(POLICY_NAMES)}",
+)
 @click.option("--seeds", "seeds_text", default="42-51", show_default=True)
-@click.option("--tune", type=click.FloatRange(min=0.1, max=10.0), default=1.3, show_default=True,
-              help="total GPU request arriving, as a multiple of cluster GPU capacity")
+@click.option(
+    "--tune",
+    type=click.FloatRange(min=0.1, max=10.0),
+    default=1.3,
+    show_default=True,
+    help="total GPU request arriving, as a multiple of cluster GPU capacity",
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@click.option("--workers", type=click.IntRange(min=1), default=min(2, os.cpu_count() or 1),
-              show_default=True, help="processes over (policy, seed) jobs")
-def placement(nodes_csv: Path, pods_csv: Path, policy_text: str, seeds_text: str, tune: float,
-              output: str, workers: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=min(2, os.cpu_count() or 1),
+    show_default=True,
+    help="processes over (policy, seed) jobs",
+)
+def placement(
+    nodes_csv: Path,
+    pods_csv: Path,
+    policy_text: str,
+    seeds_text: str,
+    tune: float,
+    output: str,
+    workers: int,
+) -> None:
     """Unallocated GPU % at 90–130 % of capacity arrived, the FGD paper's protocol."""
     policies = parse_policies(policy_text)
     seeds = parse_seeds(seeds_text)
@@ -88,19 +123,39 @@ def placement(nodes_csv: Path, pods_csv: Path, policy_text: str, seeds_text: str
     if output == "json":
         click.echo(json.dumps(summary, indent=2))
         return
-    title = (f"{pods_csv.name}: {len(seeds)} seeds, tune {tune}, "
-             f"{elapsed:.1f} s with {workers} worker(s)")
+    title = (
+        f"{pods_csv.name}: {len(seeds)} seeds, tune {tune}, "
+        f"{elapsed:.1f} s with {workers} worker(s)"
+    )
     Console().print(table(summary, ARRIVED_POINTS, title))
 
 
-def _with_progress(console: Console, nodes_csv: Path, pods_csv: Path, policies: list[str],
-                   seeds: list[int], tune: float, workers: int) -> list[SeedResult]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+def _with_progress(
+    console: Console,
+    nodes_csv: Path,
+    pods_csv: Path,
+    policies: list[str],
+    seeds: list[int],
+    tune: float,
+    workers: int,
+) -> list[SeedResult]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         tasks = {p: progress.add_task(p, total=len(seeds)) for p in policies}
-        return run_jobs(nodes_csv, pods_csv, policies, seeds, tune, workers,
-                        on_result=lambda r: progress.advance(tasks[r.policy]))
+        return run_jobs(
+            nodes_csv,
+            pods_csv,
+            policies,
+            seeds,
+            tune,
+            workers,
+            on_result=lambda r: progress.advance(tasks[r.policy]),
+        )
 
 
 from bench.latency import placement_latency  # noqa: E402  (registers on `main`)

@@ -35,8 +35,10 @@ def aggregate(results: Iterable[SeedResult], points: Sequence[int]) -> Summary:
 
 
 def table(summary: Summary, points: Sequence[int], title: str) -> Table:
-    t = Table(title=title, caption="unallocated GPU % at each % of GPU capacity arrived: "
-              "median (min–max) over seeds")
+    t = Table(
+        title=title,
+        caption="unallocated GPU % at each % of GPU capacity arrived: median (min–max) over seeds",
+    )
     t.add_column("policy")
     for x in points:
         t.add_column(f"{x} %", justify="right")

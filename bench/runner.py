@@ -24,9 +24,15 @@ def _job(job: tuple[str, int, float]) -> SeedResult:
     return run_seed(_trace[0], _trace[1], policy, seed, tune)
 
 
-def run_jobs(nodes: Path, pods: Path, policies: Sequence[str], seeds: Sequence[int],
-             tune: float, workers: int,
-             on_result: Callable[[SeedResult], None] | None = None) -> list[SeedResult]:
+def run_jobs(
+    nodes: Path,
+    pods: Path,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    tune: float,
+    workers: int,
+    on_result: Callable[[SeedResult], None] | None = None,
+) -> list[SeedResult]:
     # Read once here first, so a malformed trace fails before any worker starts.
     _load(nodes, pods)
     jobs = [(p, s, tune) for p in policies for s in seeds]
@@ -39,8 +45,9 @@ def run_jobs(nodes: Path, pods: Path, policies: Sequence[str], seeds: Sequence[i
     return sorted(results, key=lambda r: order[(r.policy, r.seed)])
 
 
-def _iterate(jobs: list[tuple[str, int, float]], nodes: Path, pods: Path,
-             workers: int) -> Iterator[SeedResult]:
+def _iterate(
+    jobs: list[tuple[str, int, float]], nodes: Path, pods: Path, workers: int
+) -> Iterator[SeedResult]:
     if workers <= 1 or len(jobs) == 1:
         yield from map(_job, jobs)
         return

@@ -14,8 +14,9 @@ import numpy as np
 from bench.trace import Pod
 
 
-def pod_order(pods: Sequence[Pod], capacity_milli: int, tune: float,
-              rng: np.random.Generator) -> np.ndarray:
+def pod_order(
+    pods: Sequence[Pod], capacity_milli: int, tune: float, rng: np.random.Generator
+) -> np.ndarray:
     """Indices into `pods`: all of them (sorted by name, shuffled), then draws with replacement
     until the next one would push the total GPU request past `tune` × capacity."""
     by_name = sorted(range(len(pods)), key=lambda i: pods[i].name)

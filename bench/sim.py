@@ -37,15 +37,21 @@ class SeedResult:
     failed: int
 
 
-def run_seed(nodes: Sequence[NodeView], pods: Sequence[Pod], policy_name: str, seed: int,
-             tune: float, points: Sequence[int] = ARRIVED_POINTS,
-             plugin_args: Mapping[str, Mapping[str, Any]] | None = None) -> SeedResult:
+def run_seed(
+    nodes: Sequence[NodeView],
+    pods: Sequence[Pod],
+    policy_name: str,
+    seed: int,
+    tune: float,
+    points: Sequence[int] = ARRIVED_POINTS,
+    plugin_args: Mapping[str, Mapping[str, Any]] | None = None,
+) -> SeedResult:
     rng = np.random.default_rng(seed)
     state = ClusterState.of_nodes(nodes, tie_priority=np.zeros(len(nodes), dtype=np.int64))
     capacity = state.gpu_capacity_milli
     order = pod_order(pods, capacity, tune, rng)
     state.tie_priority[:] = rng.permutation(len(nodes))
-    typical = (TypicalPods.of(p.demand for p in pods) if policy_name in TRACE_TYPICAL else None)
+    typical = TypicalPods.of(p.demand for p in pods) if policy_name in TRACE_TYPICAL else None
     policy = build_policy(policy_name, plugin_args, context=PluginContext(typical=typical))
     filters = build_filters()
     arrived = np.empty(len(order), dtype=np.int64)
@@ -63,12 +69,14 @@ def run_seed(nodes: Sequence[NodeView], pods: Sequence[Pod], policy_name: str, s
             allocated_sum += d.gpu_milli_total
         arrived[n] = arrived_sum
         allocated[n] = allocated_sum
-    return SeedResult(policy_name, seed, unallocated_at(arrived, allocated, capacity, points),
-                      len(order), failed)
+    return SeedResult(
+        policy_name, seed, unallocated_at(arrived, allocated, capacity, points), len(order), failed
+    )
 
 
-def unallocated_at(arrived: np.ndarray, allocated: np.ndarray, capacity: int,
-                   points: Sequence[int]) -> dict[int, float]:
+def unallocated_at(
+    arrived: np.ndarray, allocated: np.ndarray, capacity: int, points: Sequence[int]
+) -> dict[int, float]:
     """Per point x: 100 − mean allocated % over the pods tried while arrived % rounded to x.
 
     On a small trace one pod may jump over a whole percent; then the point takes the state

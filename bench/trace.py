@@ -61,8 +61,14 @@ def read_nodes(path: Path) -> list[NodeView]:
         n_gpu = _int(path, line, row, "gpu")
         model = (row.get("model") or "").strip()
         gpus = tuple(GpuView(j, model, 0) for j in range(n_gpu))  # the trace has no GPU memory
-        nodes.append(NodeView(row["sn"], _int(path, line, row, "cpu_milli"),
-                              _int(path, line, row, "memory_mib"), gpus))
+        nodes.append(
+            NodeView(
+                row["sn"],
+                _int(path, line, row, "cpu_milli"),
+                _int(path, line, row, "memory_mib"),
+                gpus,
+            )
+        )
     return nodes
 
 
@@ -79,5 +85,3 @@ def read_pods(path: Path) -> list[Pod]:
         )
         pods.append(Pod(row["name"], Demand.of(request)))
     return pods
-
-

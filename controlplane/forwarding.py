@@ -127,9 +127,7 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):
         async def stream(
             requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
         ) -> AsyncIterator[bytes]:
-            call: Any = forwarder.channel(target).stream_stream(method)(
-                metadata=_metadata(context)
-            )
+            call: Any = forwarder.channel(target).stream_stream(method)(metadata=_metadata(context))
 
             async def pump_up() -> None:
                 async for request in requests:

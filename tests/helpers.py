@@ -80,7 +80,7 @@ def start_etcd(timeout_s: float = 20.0) -> EtcdMember:
     data_dir = Path(tempfile.mkdtemp(prefix="aiwo-test-etcd-"))
     client_url = f"http://127.0.0.1:{client_port}"
     peer_url = f"http://127.0.0.1:{peer_port}"
-    log = open(data_dir / "etcd.log", "wb")  # noqa: SIM115 - lives as long as the process
+    log = open(data_dir / "etcd.log", "wb")
     process = subprocess.Popen(
         [
             etcd_binary(),

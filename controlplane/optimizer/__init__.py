@@ -1,6 +1,6 @@
 """The pure optimizer core: no grpc, etcd or asyncio; time and randomness come in as arguments.
 
-    plan = optimize(snapshot, now, config)
+plan = optimize(snapshot, now, config)
 """
 
 from controlplane.optimizer.config import OptimizerConfig

@@ -51,8 +51,9 @@ class OptimizerConfig:
             or not isinstance(self.candidates, int)
             or not 0 <= self.candidates <= MAX_CANDIDATES
         ):
-            raise ConfigError("candidates",
-                              f"expected 0..{MAX_CANDIDATES}, got {self.candidates!r}")
+            raise ConfigError(
+                "candidates", f"expected 0..{MAX_CANDIDATES}, got {self.candidates!r}"
+            )
         if not isinstance(self.plugin_args, Mapping) or not all(
             isinstance(v, Mapping) for v in self.plugin_args.values()
         ):

@@ -38,7 +38,12 @@ def explain(snapshot: Snapshot, workload_key: str, config: OptimizerConfig) -> E
         gpus = ",".join(str(g) for g in w.assignment.gpus) or "none"
         summary = f"placed on {w.assignment.node} (GPUs {gpus}); now {summary}"
     return Explanation(
-        workload=w.key, nodes_total=state.size, nodes_feasible=fr.count,
-        rejections=fr.rejections, candidates=candidates, summary=summary,
-        assignment=w.assignment, never=never,
+        workload=w.key,
+        nodes_total=state.size,
+        nodes_feasible=fr.count,
+        rejections=fr.rejections,
+        candidates=candidates,
+        summary=summary,
+        assignment=w.assignment,
+        never=never,
     )

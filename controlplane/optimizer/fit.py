@@ -11,8 +11,9 @@ from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import NodeView, Request, Unschedulable
 
 
-def can_ever_fit(nodes: Sequence[NodeView], request: Request,
-                 workload: str = "") -> Unschedulable | None:
+def can_ever_fit(
+    nodes: Sequence[NodeView], request: Request, workload: str = ""
+) -> Unschedulable | None:
     """None if some node could host `request` once empty; otherwise why none ever could.
 
     Node conditions (not ready, cordoned) are ignored: they pass. With no nodes at all there is

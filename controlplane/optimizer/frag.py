@@ -54,7 +54,8 @@ class FragModel:
             self.cnt = np.zeros((state.size, len(self.shapes)), dtype=np.int32)
             self.small = np.zeros((state.size, len(self.shapes)), dtype=np.int64)
             accepted = np.array([state.accepted_models(m) for m in self._models]).reshape(
-                len(self.shapes), len(state.models))
+                len(self.shapes), len(state.models)
+            )
             model = state.node_model.astype(np.int64)
             if len(state.models) == 0:  # no node has a GPU (CPU-only cluster): none hosts any
                 self.node_ok = np.zeros((state.size, len(self.shapes)), dtype=bool)
@@ -70,12 +71,23 @@ class FragModel:
         self.cnt[rows] = self.ge[free].sum(axis=1)
         self.small[rows] = self.sm[free].sum(axis=1)
 
-    def frag(self, cnt: np.ndarray, small: np.ndarray, total: np.ndarray, cpu: np.ndarray,
-             node_ok: np.ndarray) -> np.ndarray:
+    def frag(
+        self,
+        cnt: np.ndarray,
+        small: np.ndarray,
+        total: np.ndarray,
+        cpu: np.ndarray,
+        node_ok: np.ndarray,
+    ) -> np.ndarray:
         """float[K]: weighted fragmentation (milli) of K (hypothetical) nodes."""
         hosted = node_ok & (cnt >= self.need) & (cpu[:, None] >= self.cpu)
         return np.where(hosted, small, total[:, None]) @ self.weights
 
     def before(self, state: ClusterState, nodes: np.ndarray) -> np.ndarray:
-        return self.frag(self.cnt[nodes], self.small[nodes], state.gpu_free_total[nodes],
-                         state.cpu_free[nodes], self.node_ok[nodes])
+        return self.frag(
+            self.cnt[nodes],
+            self.small[nodes],
+            state.gpu_free_total[nodes],
+            state.cpu_free[nodes],
+            self.node_ok[nodes],
+        )

@@ -22,8 +22,9 @@ from controlplane.optimizer.state import ClusterState
 MAX_SUBSETS = 5_000
 
 
-def pick_gpus(state: ClusterState, demand: Demand, node: int, ok_row: np.ndarray,
-              suggested: int | None = None) -> tuple[int, ...]:
+def pick_gpus(
+    state: ClusterState, demand: Demand, node: int, ok_row: np.ndarray, suggested: int | None = None
+) -> tuple[int, ...]:
     if demand.gpus == 0:
         return ()
     usable = [int(j) for j in np.flatnonzero(ok_row)]
@@ -46,8 +47,9 @@ def nvlink_pick(usable: Sequence[int], peers: Sequence[Sequence[int]], k: int) -
         return sum(1 for a in subset for b in peers[a] if b in chosen and a < b) if subset else 0
 
     if math.comb(len(usable), k) <= MAX_SUBSETS:
-        best = max(itertools.combinations(sorted(usable), k),
-                   key=lambda s: (pairs(s), [-j for j in s]))
+        best = max(
+            itertools.combinations(sorted(usable), k), key=lambda s: (pairs(s), [-j for j in s])
+        )
         return tuple(best)
     # Greedy: start from each GPU, add the one with most links into the set so far.
     options = []

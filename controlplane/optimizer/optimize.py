@@ -23,16 +23,20 @@ from controlplane.optimizer.types import (
 )
 
 
-def prepare(snapshot: Snapshot, config: OptimizerConfig,
-            exclude: str | None = None) -> tuple[ClusterState, Policy, list[str]]:
+def prepare(
+    snapshot: Snapshot, config: OptimizerConfig, exclude: str | None = None
+) -> tuple[ClusterState, Policy, list[str]]:
     """State with every placed workload's capacity taken, and the policy having seen the mix.
 
     `exclude` leaves one workload's own capacity free (used by explain for placed work).
     """
     state = ClusterState.of_nodes(snapshot.nodes, seed=config.seed)
     demands = [Demand.of(w.request, w.service) for w in snapshot.workloads]
-    placed = [(w, d) for w, d in zip(snapshot.workloads, demands, strict=True)
-              if w.assignment is not None and w.key != exclude]
+    placed = [
+        (w, d)
+        for w, d in zip(snapshot.workloads, demands, strict=True)
+        if w.assignment is not None and w.key != exclude
+    ]
     unknown = state.apply(placed)
     policy = build_policy(config.policy, config.plugin_args)
     # What has arrived is the best estimate of what will arrive: plugins that learn the
@@ -61,13 +65,18 @@ def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
         fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
         if choice is not None:
             state.allocate(choice.node, choice.gpus, demand)
-            placements.append(Placement(
-                workload=w.key, node=state.names[choice.node], gpus=choice.gpus,
-                milli_gpu=demand.milli, score=choice.score,
-                reason=f"{policy.name}: best of {choice.feasible} feasible nodes "
-                       f"(score {choice.score:.0f})",
-                candidates=choice.candidates,
-            ))
+            placements.append(
+                Placement(
+                    workload=w.key,
+                    node=state.names[choice.node],
+                    gpus=choice.gpus,
+                    milli_gpu=demand.milli,
+                    score=choice.score,
+                    reason=f"{policy.name}: best of {choice.feasible} feasible nodes "
+                    f"(score {choice.score:.0f})",
+                    candidates=choice.candidates,
+                )
+            )
             continue
         eviction = None
         if config.preemption:
@@ -82,13 +91,15 @@ def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
             victims = [v for v in victims or () if v.key not in gone]
             continue
         never = never_fits(state, demand, w.key)
-        unschedulable.append(never or Unschedulable(w.key, summarize(state.size, fr),
-                                                    fr.rejections))
+        unschedulable.append(
+            never or Unschedulable(w.key, summarize(state.size, fr), fr.rejections)
+        )
     return Plan(tuple(placements), tuple(unschedulable), tuple(preemptions), tuple(notes))
 
 
-def _victims(snapshot: Snapshot, state: ClusterState, now: float,
-             config: OptimizerConfig) -> list[Victim]:
+def _victims(
+    snapshot: Snapshot, state: ClusterState, now: float, config: OptimizerConfig
+) -> list[Victim]:
     out = []
     for w in snapshot.workloads:
         a = w.assignment
@@ -97,13 +108,22 @@ def _victims(snapshot: Snapshot, state: ClusterState, now: float,
         held = now - a.since
         if held < config.min_runtime_s:
             continue  # too young to be evicted: the minimum runtime protects it
-        out.append(Victim(w.key, state.index[a.node], a.gpus, Demand.of(w.request, w.service),
-                          w.priority, max(0.0, held)))
+        out.append(
+            Victim(
+                w.key,
+                state.index[a.node],
+                a.gpus,
+                Demand.of(w.request, w.service),
+                w.priority,
+                max(0.0, held),
+            )
+        )
     return out
 
 
-def _preempt(state: ClusterState, demand: Demand, w: WorkloadView, e: Eviction, now: float,
-             policy: str) -> tuple[Placement, list[Preemption]]:
+def _preempt(
+    state: ClusterState, demand: Demand, w: WorkloadView, e: Eviction, now: float, policy: str
+) -> tuple[Placement, list[Preemption]]:
     node_name = state.names[e.node]
     for v in e.victims:
         state.release(v.node, v.gpus, v.demand)
@@ -112,17 +132,27 @@ def _preempt(state: ClusterState, demand: Demand, w: WorkloadView, e: Eviction, 
     total = e.gpu_seconds
     preemptions = [
         Preemption(
-            victim=v.key, for_workload=w.key, gpu_seconds_lost=v.gpu_seconds,
-            reason=(f"preempted on {node_name} for {w.key} (priority {w.priority} > "
-                    f"{v.priority}): {v.gpu_seconds:.0f} GPU-seconds lost "
-                    f"({v.demand.gpus * v.demand.milli / 1000:g} GPU × {v.held_s:.0f} s)"),
+            victim=v.key,
+            for_workload=w.key,
+            gpu_seconds_lost=v.gpu_seconds,
+            reason=(
+                f"preempted on {node_name} for {w.key} (priority {w.priority} > "
+                f"{v.priority}): {v.gpu_seconds:.0f} GPU-seconds lost "
+                f"({v.demand.gpus * v.demand.milli / 1000:g} GPU × {v.held_s:.0f} s)"
+            ),
         )
         for v in e.victims
     ]
     placement = Placement(
-        workload=w.key, node=node_name, gpus=gpus, milli_gpu=demand.milli, score=0.0,
-        reason=(f"{policy}: fits nowhere free; preempted {len(e.victims)} lower-priority "
-                f"workload(s) on {node_name}, {total:.0f} GPU-seconds lost, the cheapest of "
-                f"{e.nodes_considered} nodes with eligible work"),
+        workload=w.key,
+        node=node_name,
+        gpus=gpus,
+        milli_gpu=demand.milli,
+        score=0.0,
+        reason=(
+            f"{policy}: fits nowhere free; preempted {len(e.victims)} lower-priority "
+            f"workload(s) on {node_name}, {total:.0f} GPU-seconds lost, the cheapest of "
+            f"{e.nodes_considered} nodes with eligible work"
+        ),
     )
     return placement, preemptions

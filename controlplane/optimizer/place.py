@@ -25,9 +25,15 @@ class Choice:
     candidates: tuple[Candidate, ...] = ()  # best first, including the chosen node
 
 
-def decide(state: ClusterState, demand: Demand, policy: Policy, filters: Sequence[Filter],
-           rng: np.random.Generator, top: int = 0,
-           count: bool = True) -> tuple[FilterResult, Choice | None]:
+def decide(
+    state: ClusterState,
+    demand: Demand,
+    policy: Policy,
+    filters: Sequence[Filter],
+    rng: np.random.Generator,
+    top: int = 0,
+    count: bool = True,
+) -> tuple[FilterResult, Choice | None]:
     """Filter, score and choose; `top` > 0 also returns that many ranked candidates."""
     fr = run_filters(state, demand, filters, count=count)
     nodes = np.flatnonzero(fr.feasible)
@@ -56,7 +62,7 @@ def decide(state: ClusterState, demand: Demand, policy: Policy, filters: Sequenc
 
 
 def summarize(total: int, fr: FilterResult) -> str:
-    """"3/1213 nodes fit: 811 insufficient GPU memory, 399 GPU model not accepted"."""
+    """ "3/1213 nodes fit: 811 insufficient GPU memory, 399 GPU model not accepted"."""
     text = f"{fr.count}/{total} nodes fit"
     if fr.rejections:
         text += ": " + ", ".join(f"{n} {reason}" for reason, n in fr.rejections)

@@ -63,20 +63,25 @@ def check_plugin_args(policy: str, plugin_args: Mapping[str, Mapping[str, Any]])
     for name, args in plugin_args.items():
         spec = SCORES.get(name)
         if spec is None:
-            raise ConfigError(f"plugin_args.{name}",
-                              f"unknown score plugin (known: {', '.join(SCORES)})")
+            raise ConfigError(
+                f"plugin_args.{name}", f"unknown score plugin (known: {', '.join(SCORES)})"
+            )
         parse_args(spec.config, args, f"plugin_args.{name}")
 
 
-def build_policy(name: str, plugin_args: Mapping[str, Mapping[str, Any]] | None = None,
-                 context: PluginContext | None = None) -> Policy:
+def build_policy(
+    name: str,
+    plugin_args: Mapping[str, Mapping[str, Any]] | None = None,
+    context: PluginContext | None = None,
+) -> Policy:
     plugin_args = plugin_args or {}
     check_plugin_args(name, plugin_args)
     context = context or PluginContext()
     plugins = []
     for plugin_name, weight in POLICIES[name]:
         spec = SCORES[plugin_name]
-        config: Any = parse_args(spec.config, plugin_args.get(plugin_name, {}),
-                            f"plugin_args.{plugin_name}")
+        config: Any = parse_args(
+            spec.config, plugin_args.get(plugin_name, {}), f"plugin_args.{plugin_name}"
+        )
         plugins.append((spec.factory(config, context), weight))
     return Policy(name, tuple(plugins))

@@ -53,8 +53,9 @@ class Eviction:
         return sum(v.gpu_seconds for v in self.victims)
 
 
-def find_eviction(state: ClusterState, demand: Demand, priority: int,
-                  victims: Sequence[Victim]) -> Eviction | None:
+def find_eviction(
+    state: ClusterState, demand: Demand, priority: int, victims: Sequence[Victim]
+) -> Eviction | None:
     eligible: dict[int, list[Victim]] = {}
     for v in victims:
         if v.priority < priority:
@@ -89,8 +90,9 @@ def _static_filters() -> tuple[Filter, ...]:
     return build_filters(_NODE_FILTERS)
 
 
-def _fits(state: ClusterState, demand: Demand, node: int, freed: Sequence[Victim],
-          accepted: np.ndarray) -> np.ndarray | None:
+def _fits(
+    state: ClusterState, demand: Demand, node: int, freed: Sequence[Victim], accepted: np.ndarray
+) -> np.ndarray | None:
     cpu = int(state.cpu_free[node]) + sum(v.demand.cpu_milli for v in freed)
     mem = int(state.mem_free[node]) + sum(v.demand.memory_mib for v in freed)
     if cpu < demand.cpu_milli or mem < demand.memory_mib:
@@ -105,14 +107,20 @@ def _fits(state: ClusterState, demand: Demand, node: int, freed: Sequence[Victim
     return ok if np.count_nonzero(ok) >= demand.gpus else None
 
 
-def _cheapest_on_node(state: ClusterState, demand: Demand, node: int, victims: list[Victim],
-                      accepted: np.ndarray, bound: float
-                      ) -> tuple[list[Victim], np.ndarray] | None:
+def _cheapest_on_node(
+    state: ClusterState,
+    demand: Demand,
+    node: int,
+    victims: list[Victim],
+    accepted: np.ndarray,
+    bound: float,
+) -> tuple[list[Victim], np.ndarray] | None:
     if _fits(state, demand, node, victims, accepted) is None:
         return None  # even evicting every eligible victim here is not enough
     if len(victims) <= EXACT_MAX_VICTIMS:
-        subsets = [s for r in range(1, len(victims) + 1)
-                   for s in itertools.combinations(victims, r)]
+        subsets = [
+            s for r in range(1, len(victims) + 1) for s in itertools.combinations(victims, r)
+        ]
         subsets.sort(key=lambda s: (sum(v.gpu_seconds for v in s), len(s)))
         for s in subsets:
             if sum(v.gpu_seconds for v in s) > bound:

@@ -73,8 +73,9 @@ class ClusterState:
     # ------------------------------------------------------------ building
 
     @classmethod
-    def of_nodes(cls, nodes: Sequence[NodeView], tie_priority: np.ndarray | None = None,
-                 seed: int = 0) -> ClusterState:
+    def of_nodes(
+        cls, nodes: Sequence[NodeView], tie_priority: np.ndarray | None = None, seed: int = 0
+    ) -> ClusterState:
         n = len(nodes)
         g = max((len(node.gpus) for node in nodes), default=0) or 1
         models: dict[str, int] = {}
@@ -100,18 +101,24 @@ class ClusterState:
             gpu_mem_total=gmem,
             ready=np.array([node.ready for node in nodes], dtype=bool),
             cordoned=np.array([node.cordoned for node in nodes], dtype=bool),
-            tie_priority=tie_priority if tie_priority is not None
-            else stable_priority(names, seed),
+            tie_priority=tie_priority if tie_priority is not None else stable_priority(names, seed),
             nvlink=tuple(nvlink),
         )
 
     def empty_copy(self) -> ClusterState:
         """The same nodes with nothing placed on them (static arrays shared, not copied)."""
         return ClusterState(
-            names=self.names, models=self.models, cpu_total=self.cpu_total,
-            mem_total=self.mem_total, gpu_present=self.gpu_present, gpu_model=self.gpu_model,
-            gpu_mem_total=self.gpu_mem_total, ready=self.ready, cordoned=self.cordoned,
-            tie_priority=self.tie_priority, nvlink=self.nvlink,
+            names=self.names,
+            models=self.models,
+            cpu_total=self.cpu_total,
+            mem_total=self.mem_total,
+            gpu_present=self.gpu_present,
+            gpu_model=self.gpu_model,
+            gpu_mem_total=self.gpu_mem_total,
+            ready=self.ready,
+            cordoned=self.cordoned,
+            tie_priority=self.tie_priority,
+            nvlink=self.nvlink,
         )
 
     def apply(self, workloads: Iterable[tuple[WorkloadView, Demand]]) -> list[str]:
@@ -176,7 +183,8 @@ class ClusterState:
             svc[i] += 1
         self.gpu_free_total = self.gpu_free.sum(axis=1).astype(np.int64)
         self.full_free = np.count_nonzero(
-            (self.gpu_free >= MILLI_PER_GPU) & self.gpu_present, axis=1).astype(np.int32)
+            (self.gpu_free >= MILLI_PER_GPU) & self.gpu_present, axis=1
+        ).astype(np.int32)
         self.version += np.bincount(r, minlength=n)
         return unknown
 

@@ -23,8 +23,14 @@ def small_trace(tmp_path: Path, pods: int = 300) -> tuple[Path, Path]:
         model, gpus, cpu = [("G2", 8, 96000), ("T4", 2, 104000), ("P100", 2, 16000)][i % 3]
         lines.append(f"node-{i:03d},{cpu},262144,{gpus},{model}")
     nodes.write_text("\n".join(lines) + "\n")
-    shapes = [(1, 1000, 12000), (1, 500, 6000), (1, 250, 4000), (0, 0, 8000), (2, 1000, 16000),
-              (1, 810, 4000)]
+    shapes = [
+        (1, 1000, 12000),
+        (1, 500, 6000),
+        (1, 250, 4000),
+        (0, 0, 8000),
+        (2, 1000, 16000),
+        (1, 810, 4000),
+    ]
     lines = ["name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec"]
     for i in range(pods):
         g, m, c = rng.choice(shapes)
@@ -37,9 +43,24 @@ def small_trace(tmp_path: Path, pods: int = 300) -> tuple[Path, Path]:
 
 def test_placement_json_over_seeds_and_policies(tmp_path: Path) -> None:
     nodes, pods = small_trace(tmp_path)
-    result = CliRunner().invoke(main, ["placement", "--nodes", str(nodes), "--pods", str(pods),
-                                       "--policy", "random,bestfit,fgd,default",
-                                       "--seeds", "1-3", "--workers", "1", "-o", "json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "placement",
+            "--nodes",
+            str(nodes),
+            "--pods",
+            str(pods),
+            "--policy",
+            "random,bestfit,fgd,default",
+            "--seeds",
+            "1-3",
+            "--workers",
+            "1",
+            "-o",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert list(out) == ["random", "bestfit", "fgd", "default"]
@@ -51,13 +72,29 @@ def test_placement_json_over_seeds_and_policies(tmp_path: Path) -> None:
 
 def test_placement_table_and_bad_trace(tmp_path: Path) -> None:
     nodes, pods = small_trace(tmp_path, pods=120)
-    ok = CliRunner().invoke(main, ["placement", "--nodes", str(nodes), "--pods", str(pods),
-                                   "--policy", "bestfit", "--seeds", "1", "--workers", "1"])
+    ok = CliRunner().invoke(
+        main,
+        [
+            "placement",
+            "--nodes",
+            str(nodes),
+            "--pods",
+            str(pods),
+            "--policy",
+            "bestfit",
+            "--seeds",
+            "1",
+            "--workers",
+            "1",
+        ],
+    )
     assert ok.exit_code == 0 and "bestfit" in ok.output and "130 %" in ok.output
     bad = tmp_path / "bad.csv"
     bad.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1,1,1,lots\n")
-    res = CliRunner().invoke(main, ["placement", "--nodes", str(nodes), "--pods", str(bad),
-                                    "--seeds", "1", "--workers", "1"])
+    res = CliRunner().invoke(
+        main,
+        ["placement", "--nodes", str(nodes), "--pods", str(bad), "--seeds", "1", "--workers", "1"],
+    )
     assert res.exit_code == 1
     assert "bad.csv:2: column 'gpu_milli': not an integer" in res.output
 

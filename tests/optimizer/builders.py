@@ -24,8 +24,13 @@ class NodeBuilder:
     _ready: bool = True
     _cordoned: bool = False
 
-    def gpus(self, n: int, model: str = "A100", memory_mib: int = 40_960,
-             nvlink: Mapping[int, tuple[int, ...]] | None = None) -> NodeBuilder:
+    def gpus(
+        self,
+        n: int,
+        model: str = "A100",
+        memory_mib: int = 40_960,
+        nvlink: Mapping[int, tuple[int, ...]] | None = None,
+    ) -> NodeBuilder:
         start = len(self._gpus)
         for j in range(start, start + n):
             peers = (nvlink or {}).get(j, ())
@@ -49,8 +54,9 @@ class NodeBuilder:
         return self
 
     def build(self) -> NodeView:
-        return NodeView(self.name, self._cpu, self._mem, tuple(self._gpus), self._ready,
-                        self._cordoned)
+        return NodeView(
+            self.name, self._cpu, self._mem, tuple(self._gpus), self._ready, self._cordoned
+        )
 
 
 def node(name: str) -> NodeBuilder:
@@ -66,10 +72,23 @@ class WorkloadBuilder:
     _assignment: Assignment | None = None
     _service: str = ""
 
-    def wants(self, gpus: int = 0, milli: int = 1000, cpu: int = 0, mem: int = 0,
-              gpu_mem: int = 0, models: tuple[str, ...] = ()) -> WorkloadBuilder:
-        self._request = Request(gpus=gpus, milli_gpu=milli, gpu_memory_mib=gpu_mem,
-                                gpu_models=frozenset(models), cpu_milli=cpu, memory_mib=mem)
+    def wants(
+        self,
+        gpus: int = 0,
+        milli: int = 1000,
+        cpu: int = 0,
+        mem: int = 0,
+        gpu_mem: int = 0,
+        models: tuple[str, ...] = (),
+    ) -> WorkloadBuilder:
+        self._request = Request(
+            gpus=gpus,
+            milli_gpu=milli,
+            gpu_memory_mib=gpu_mem,
+            gpu_models=frozenset(models),
+            cpu_milli=cpu,
+            memory_mib=mem,
+        )
         return self
 
     def priority(self, p: int) -> WorkloadBuilder:
@@ -90,8 +109,9 @@ class WorkloadBuilder:
         return self
 
     def build(self) -> WorkloadView:
-        return WorkloadView(self.key, self._priority, self._request, self._created,
-                            self._assignment, self._service)
+        return WorkloadView(
+            self.key, self._priority, self._request, self._created, self._assignment, self._service
+        )
 
 
 def workload(key: str) -> WorkloadBuilder:

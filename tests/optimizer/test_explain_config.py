@@ -12,21 +12,27 @@ def test_explain_pending_counts_every_reason() -> None:
     nodes = [node(f"t{i}").gpus(2, model="T4") for i in range(4)]
     nodes += [node(f"a{i}").gpus(2, model="A100", memory_mib=16_000) for i in range(3)]
     nodes += [node("down").gpus(2, model="A100").not_ready()]
-    snap = snapshot(nodes, [workload("a/w").wants(gpus=1, milli=500, gpu_mem=20_000,
-                                                  models=("A100",))])
+    snap = snapshot(
+        nodes, [workload("a/w").wants(gpus=1, milli=500, gpu_mem=20_000, models=("A100",))]
+    )
     e = explain(snap, "a/w", OptimizerConfig())
     assert (e.nodes_total, e.nodes_feasible) == (8, 0)
-    assert e.rejections == (("GPU model not accepted", 4), ("insufficient GPU memory", 3),
-                            ("node not ready", 1))
-    assert e.summary.startswith("0/8 nodes fit: 4 GPU model not accepted, "
-                                "3 insufficient GPU memory, 1 node not ready")
+    assert e.rejections == (
+        ("GPU model not accepted", 4),
+        ("insufficient GPU memory", 3),
+        ("node not ready", 1),
+    )
+    assert e.summary.startswith(
+        "0/8 nodes fit: 4 GPU model not accepted, 3 insufficient GPU memory, 1 node not ready"
+    )
     assert not e.never and not e.candidates
 
 
 def test_explain_feasible_lists_ranked_candidates() -> None:
-    snap = snapshot([node("n1").gpus(2), node("n2").gpus(2), node("n3").gpus(2).cordoned()],
-                    [workload("a/x").wants(gpus=1).on("n1", (0,)),
-                     workload("a/w").wants(gpus=1)])
+    snap = snapshot(
+        [node("n1").gpus(2), node("n2").gpus(2), node("n3").gpus(2).cordoned()],
+        [workload("a/x").wants(gpus=1).on("n1", (0,)), workload("a/w").wants(gpus=1)],
+    )
     e = explain(snap, "a/w", OptimizerConfig(policy="bestfit"))
     assert e.nodes_feasible == 2 and e.rejections == (("node cordoned", 1),)
     assert [c.node for c in e.candidates] == ["n1", "n2"]

@@ -16,12 +16,18 @@ CONFIG = OptimizerConfig(policy="bestfit")
         ([node("n1").gpus(2).not_ready()], dict(gpus=1), "node not ready"),
         ([node("n1").gpus(2).cordoned()], dict(gpus=1), "node cordoned"),
         ([node("n1").gpus(2)], dict(gpus=4), "too few GPUs"),
-        ([node("n1").gpus(2, model="T4")], dict(gpus=1, models=("A100",)),
-         "GPU model not accepted"),
+        (
+            [node("n1").gpus(2, model="T4")],
+            dict(gpus=1, models=("A100",)),
+            "GPU model not accepted",
+        ),
         ([node("n1").gpus(2).cpu(4000)], dict(gpus=1, cpu=8000), "insufficient CPU"),
         ([node("n1").gpus(2).mem(1024)], dict(gpus=1, mem=2048), "insufficient memory"),
-        ([node("n1").gpus(1, memory_mib=16_000)], dict(gpus=1, milli=500, gpu_mem=20_000),
-         "insufficient GPU memory"),
+        (
+            [node("n1").gpus(1, memory_mib=16_000)],
+            dict(gpus=1, milli=500, gpu_mem=20_000),
+            "insufficient GPU memory",
+        ),
     ],
 )
 def test_each_filter_names_its_reason(nodes, wants, reason) -> None:
@@ -36,8 +42,10 @@ def test_each_filter_names_its_reason(nodes, wants, reason) -> None:
 def test_free_share_is_a_reason_that_can_change() -> None:
     snap = snapshot(
         [node("n1").gpus(1)],
-        [workload("a/old").wants(gpus=1, milli=700).on("n1", (0,)),
-         workload("a/new").wants(gpus=1, milli=400)],
+        [
+            workload("a/old").wants(gpus=1, milli=700).on("n1", (0,)),
+            workload("a/new").wants(gpus=1, milli=400),
+        ],
     )
     [u] = optimize(snap, 0.0, CONFIG).unschedulable
     assert u.rejections == (("insufficient free GPU share", 1),)
@@ -45,32 +53,43 @@ def test_free_share_is_a_reason_that_can_change() -> None:
 
 
 def test_shared_requests_share_one_gpu() -> None:
-    snap = snapshot([node("n1").gpus(1)], [
-        workload("a/x").wants(gpus=1, milli=500).created(1),
-        workload("a/y").wants(gpus=1, milli=500).created(2),
-        workload("a/z").wants(gpus=1, milli=100).created(3),
-    ])
+    snap = snapshot(
+        [node("n1").gpus(1)],
+        [
+            workload("a/x").wants(gpus=1, milli=500).created(1),
+            workload("a/y").wants(gpus=1, milli=500).created(2),
+            workload("a/z").wants(gpus=1, milli=100).created(3),
+        ],
+    )
     plan = optimize(snap, 0.0, CONFIG)
     assert [(p.workload, p.gpus, p.milli_gpu) for p in plan.placements] == [
-        ("a/x", (0,), 500), ("a/y", (0,), 500)]
+        ("a/x", (0,), 500),
+        ("a/y", (0,), 500),
+    ]
     assert [u.workload for u in plan.unschedulable] == ["a/z"]
 
 
 def test_gpu_memory_is_per_gpu_and_summed_over_sharers() -> None:
-    snap = snapshot([node("n1").gpus(2, memory_mib=16_000)], [
-        workload("a/x").wants(gpus=1, milli=300, gpu_mem=10_000).created(1),
-        workload("a/y").wants(gpus=1, milli=300, gpu_mem=10_000).created(2),
-    ])
+    snap = snapshot(
+        [node("n1").gpus(2, memory_mib=16_000)],
+        [
+            workload("a/x").wants(gpus=1, milli=300, gpu_mem=10_000).created(1),
+            workload("a/y").wants(gpus=1, milli=300, gpu_mem=10_000).created(2),
+        ],
+    )
     plan = optimize(snap, 0.0, CONFIG)
     # Both fit by share on GPU 0, but not by memory: the second goes to GPU 1.
     assert sorted(p.gpus for p in plan.placements) == [(0,), (1,)]
 
 
 def test_whole_gpus_need_completely_free_gpus() -> None:
-    snap = snapshot([node("n1").gpus(2)], [
-        workload("a/s").wants(gpus=1, milli=100).on("n1", (0,)),
-        workload("a/w").wants(gpus=2),
-    ])
+    snap = snapshot(
+        [node("n1").gpus(2)],
+        [
+            workload("a/s").wants(gpus=1, milli=100).on("n1", (0,)),
+            workload("a/w").wants(gpus=2),
+        ],
+    )
     [u] = optimize(snap, 0.0, CONFIG).unschedulable
     assert u.rejections == (("insufficient free GPU share", 1),)
 
@@ -100,8 +119,10 @@ def test_can_ever_fit() -> None:
     assert never.rejections == (("too few GPUs", 2),)
     assert "even empty" in never.reason
     odd = can_ever_fit(nodes, Request(gpus=8, gpu_models=frozenset({"T4"})))
-    assert odd is not None and odd.rejections == (("GPU model not accepted", 1),
-                                                   ("too few GPUs", 1))
+    assert odd is not None and odd.rejections == (
+        ("GPU model not accepted", 1),
+        ("too few GPUs", 1),
+    )
     # Conditions change; capacity does not: a cordoned node still counts.
     assert can_ever_fit([node("n1").gpus(8).cordoned().build()], Request(gpus=8)) is None
     assert can_ever_fit([], Request(gpus=8)) is None
@@ -114,8 +135,10 @@ def test_never_flag_in_plan() -> None:
 
 
 def test_work_on_an_unknown_node_is_noted_and_ignored() -> None:
-    snap = snapshot([node("n1").gpus(1)], [workload("a/x").wants(gpus=1).on("gone", (0,)),
-                                           workload("a/y").wants(gpus=1)])
+    snap = snapshot(
+        [node("n1").gpus(1)],
+        [workload("a/x").wants(gpus=1).on("gone", (0,)), workload("a/y").wants(gpus=1)],
+    )
     plan = optimize(snap, 0.0, CONFIG)
     assert [p.workload for p in plan.placements] == ["a/y"]
     assert len(plan.notes) == 1 and "a/x" in plan.notes[0]

@@ -48,12 +48,17 @@ def test_unique_gpu_options_one_per_free_value_lowest_index() -> None:
     ok = free >= 300
     pos, gpu, val = unique_gpu_options(free, ok)
     assert list(zip(pos.tolist(), gpu.tolist(), val.tolist(), strict=True)) == [
-        (0, 1, 300), (0, 0, 1000), (1, 1, 500), (1, 3, 1000)]
+        (0, 1, 300),
+        (0, 0, 1000),
+        (1, 1, 500),
+        (1, 3, 1000),
+    ]
 
 
 def test_best_per_node_prefers_value_then_lowest_gpu() -> None:
-    best, gpu = best_per_node(np.array([0, 0, 1, 1]), np.array([3, 1, 2, 0]),
-                              np.array([50.0, 50.0, 40.0, 45.0]), 2)
+    best, gpu = best_per_node(
+        np.array([0, 0, 1, 1]), np.array([3, 1, 2, 0]), np.array([50.0, 50.0, 40.0, 45.0]), 2
+    )
     assert best.tolist() == [50.0, 45.0] and gpu.tolist() == [1, 0]
 
 

@@ -51,8 +51,9 @@ class FilterResult:
         return int(np.count_nonzero(self.feasible))
 
 
-def run_filters(state: ClusterState, demand: Demand, filters: Sequence[Filter],
-                count: bool = True) -> FilterResult:
+def run_filters(
+    state: ClusterState, demand: Demand, filters: Sequence[Filter], count: bool = True
+) -> FilterResult:
     alive = np.ones(state.size, dtype=bool)
     gpu_ok = state.gpu_present
     counts: dict[str, int] = {}

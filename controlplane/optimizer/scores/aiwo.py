@@ -43,8 +43,9 @@ class AiwoArgs:
         if self.scale <= 0:
             problems.append(("scale", f"expected > 0, got {self.scale}"))
         if self.tie_break not in TIE_BREAKS:
-            problems.append(("tie_break", f"expected one of {', '.join(TIE_BREAKS)}, "
-                                          f"got {self.tie_break!r}"))
+            problems.append(
+                ("tie_break", f"expected one of {', '.join(TIE_BREAKS)}, got {self.tie_break!r}")
+            )
         if self.tie_levels < 0:
             problems.append(("tie_levels", f"expected >= 0, got {self.tie_levels}"))
         return problems

@@ -17,7 +17,8 @@ class DotProd(Stateless):
     def score(self, inp: ScoreInput) -> Scores:
         s, d, k = inp.state, inp.demand, inp.nodes
         dot = (s.cpu_free[k] / MAX_SPEC_CPU_MILLI) * (d.cpu_milli / MAX_SPEC_CPU_MILLI) + (
-            s.gpu_free_total[k] / MAX_SPEC_GPU_MILLI) * (d.gpu_milli_total / MAX_SPEC_GPU_MILLI)
+            s.gpu_free_total[k] / MAX_SPEC_GPU_MILLI
+        ) * (d.gpu_milli_total / MAX_SPEC_GPU_MILLI)
         values = truncate(100.0 * (1.0 - dot / 2.0))
         gpu = best_fit_gpu(s.gpu_free[k], inp.gpu_ok) if d.shared else None
         return Scores(values, gpu)

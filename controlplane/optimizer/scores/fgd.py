@@ -66,8 +66,10 @@ class FragmentationMixin:
 
     def model(self, state: ClusterState) -> FragModel | None:
         gen = self.typical.generation
-        stale = self._model is None or (gen != self._seen and (
-            not self.learning or gen - self._seen >= self.args.refresh or self._seen < 0))
+        stale = self._model is None or (
+            gen != self._seen
+            and (not self.learning or gen - self._seen >= self.args.refresh or self._seen < 0)
+        )
         if stale:
             shapes, weights = self.typical.shapes()
             self._seen = gen
@@ -88,14 +90,20 @@ class FragmentationMixin:
         before = m.frag(cnt, small, total, cpu, ok)
         if not d.shared:
             # Whole GPUs go from 1000 free to 0: each stops serving every shape; none wasted.
-            after = m.frag(cnt - d.gpus, small, total - d.gpus * MILLI_PER_GPU,
-                           cpu - d.cpu_milli, ok)
+            after = m.frag(
+                cnt - d.gpus, small, total - d.gpus * MILLI_PER_GPU, cpu - d.cpu_milli, ok
+            )
             pos = np.arange(len(k))
             return Delta(pos, np.full(len(k), -1), before, after)
         pos, gpu, free = unique_gpu_options(s.gpu_free[k], inp.gpu_ok)
         rest = free - d.milli
-        after = m.frag(cnt[pos] + m.ge[rest] - m.ge[free], small[pos] + m.sm[rest] - m.sm[free],
-                       total[pos] - d.milli, cpu[pos] - d.cpu_milli, ok[pos])
+        after = m.frag(
+            cnt[pos] + m.ge[rest] - m.ge[free],
+            small[pos] + m.sm[rest] - m.sm[free],
+            total[pos] - d.milli,
+            cpu[pos] - d.cpu_milli,
+            ok[pos],
+        )
         return Delta(pos, gpu, before[pos], after)
 
 
@@ -115,8 +123,9 @@ def unique_gpu_options(free: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, ..
     return pos, order[pos, col], sorted_vals[pos, col]
 
 
-def best_per_node(pos: np.ndarray, gpu: np.ndarray, values: np.ndarray,
-                  k: int) -> tuple[np.ndarray, np.ndarray]:
+def best_per_node(
+    pos: np.ndarray, gpu: np.ndarray, values: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per node, the highest value among its options and its GPU (lowest index on ties)."""
     order = np.lexsort((gpu, -values, pos))  # by node, then best value, then lowest GPU
     p = pos[order]
