@@ -9,7 +9,13 @@ import grpc
 
 from controlplane.decisions import Decisions
 from controlplane.optimizer import OptimizerConfig, explain
-from controlplane.services.common import Leadership, abort_store_error, found, validate
+from controlplane.services.common import (
+    Leadership,
+    abort_store_error,
+    found,
+    retry_conflicts,
+    validate,
+)
 from controlplane.services.migration_api import MigrationApi
 from controlplane.snapshot import build_snapshot
 from controlplane.state import ClusterState
@@ -119,18 +125,27 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         await self.leadership.require(context)
         node = await found(context, self.state.nodes.get(request.name), f"node {request.name}")
         if node.cordoned != cordoned:
-            updated = types_pb2.Node()
-            updated.CopyFrom(node)
-            updated.cordoned = cordoned
-            updated.reason = (request.reason or "cordoned by an operator") if cordoned else ""
-            try:
+            reason = (request.reason or "cordoned by an operator") if cordoned else ""
+
+            async def write() -> None:
+                # From the current record each time: liveness may have rewritten it.
+                current = self.state.nodes.get(request.name)
+                if current is None:
+                    return
+                updated = types_pb2.Node()
+                updated.CopyFrom(current)
+                updated.cordoned = cordoned
+                updated.reason = reason
                 await self.decisions.commit_node(updated)
+
+            try:
+                await retry_conflicts(write)
             except Exception as exc:
                 await abort_store_error(context, exc)
             self.decisions.events.emit(
                 "node_cordoned" if cordoned else "node_uncordoned",
                 f"node/{request.name}",
-                updated.reason or "uncordoned",
+                reason or "uncordoned",
             )
             self.on_change.set()
         view = self.state.node_view(request.name)

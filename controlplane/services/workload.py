@@ -11,7 +11,7 @@ from functools import partial
 import grpc
 import structlog
 
-from controlplane.decisions import Batch, Decisions
+from controlplane.decisions import Batch, Conflict, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.optimizer import can_ever_fit
@@ -90,6 +90,15 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         )
         try:
             await self.decisions.commit_workload(key, workload)
+        except Conflict:
+            # The same name was registered concurrently: answer as if it came first.
+            raced = self.state.workloads.get(key)
+            if raced is not None and raced.spec == request.spec:
+                return self.state.workload_view(key) or raced
+            await context.abort(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"workload {key} was registered concurrently with a different spec",
+            )
         except Exception as exc:
             await abort_store_error(context, exc)
         self.decisions.events.emit(
@@ -122,25 +131,36 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         if existing.spec == request.spec:
             return self.state.workload_view(key) or existing
         await self._reject_if_never_fits(request.spec, context)
-        updated = types_pb2.Workload()
-        updated.CopyFrom(existing)
-        updated.spec.CopyFrom(request.spec)
-        updated.generation = existing.generation + 1
-        updated.priority = resolve_priority(request.spec)
         now = time.time()
-        placement = self.state.placements.get(key)
-        batch = Batch()
         resources_changed = existing.spec.resources != request.spec.resources
-        if placement is not None and resources_changed:
-            # New resources need a new placement: release the old one and requeue.
+        # Decided on the current record; a loop's decision on the same record in between
+        # (a placement, an ack) is a Conflict: decide again from the new record.
+        for attempt in range(3):
+            current = await found(context, self.state.workloads.get(key), f"workload {key}")
+            if current.generation != existing.generation:
+                await context.abort(
+                    grpc.StatusCode.ABORTED,
+                    f"workload {key} was updated concurrently (generation {current.generation})",
+                )
+            updated = types_pb2.Workload()
+            updated.CopyFrom(current)
+            updated.spec.CopyFrom(request.spec)
+            updated.generation = current.generation + 1
+            updated.priority = resolve_priority(request.spec)
+            batch = Batch()
             self.decisions.stage_workload(batch, key, updated)
-            self.decisions.unplace(batch, key, placement, "resources changed; requeued", now)
-        else:
-            self.decisions.stage_workload(batch, key, updated)
-        try:
-            await self.decisions.commit(batch)
-        except Exception as exc:
-            await abort_store_error(context, exc)
+            placement = self.state.placements.get(key)
+            if placement is not None and resources_changed:
+                # New resources need a new placement: release the old one and requeue.
+                self.decisions.unplace(batch, key, placement, "resources changed; requeued", now)
+            try:
+                await self.decisions.commit(batch)
+                break
+            except Conflict as exc:
+                if attempt == 2:
+                    await abort_store_error(context, exc)
+            except Exception as exc:
+                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "workload_updated",
             f"workload/{key}",

