@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import grpc
 
+from controlplane.decisions import Conflict
 from controlplane.migration import MigrationRefused, Migrations
 from controlplane.relays import LogRelay, LogsUnavailable
 from controlplane.services.common import Leadership, abort_store_error, found, validate
@@ -56,7 +57,7 @@ class MigrationApi:
             )
         except MigrationRefused as exc:
             await _refuse(context, exc)
-        except (FencingError, StoreUnavailable) as exc:
+        except (FencingError, StoreUnavailable, Conflict) as exc:  # Conflict: ABORTED, retry
             await abort_store_error(context, exc)
         raise AssertionError("unreachable")
 
@@ -91,7 +92,7 @@ class MigrationApi:
         except MigrationRefused as exc:
             await _refuse(context, exc)
             raise AssertionError("unreachable") from None
-        except (FencingError, StoreUnavailable) as exc:
+        except (FencingError, StoreUnavailable, Conflict) as exc:  # Conflict: ABORTED, retry
             await abort_store_error(context, exc)
         view = self.state.node_view(node.name) or node
         return admin_pb2.DrainResponse(node=view, migrations=moving, skipped=skipped)
