@@ -422,22 +422,7 @@ class Migrations:
             self._emit(key, nxt, now)
             return
         if attached:
-            self.decisions.stage_directive(
-                batch,
-                key,
-                now,
-                kind=types_pb2.DIRECTIVE_KIND_CHECKPOINT,
-                reason=f"migrating to {m.target_node}: {m.reason}",
-                deadline_unix=now + self.config.directive_timeout_s,
-            )
-            nxt = _advance(
-                m,
-                CHECKPOINTING,
-                now,
-                "CHECKPOINT directive sent",
-                pending_directive=batch.directives[-1].id,
-                phase_deadline_unix=now + self.config.directive_timeout_s,
-            )
+            nxt = self._stage_checkpoint_directive(batch, key, m, now, "CHECKPOINT directive sent")
         else:
             stop_id = self._stage_stop(batch, key, m.source_node, now)
             nxt = _advance(
@@ -454,6 +439,28 @@ class Migrations:
         await self._commit(batch, key, nxt)
         self._emit(key, nxt, now)
 
+    def _stage_checkpoint_directive(
+        self, batch: Batch, key: str, m: migration_pb2.Migration, now: float, note: str
+    ) -> migration_pb2.Migration:
+        """Ask the attached app to checkpoint; the record waits for its ack (or the deadline)."""
+        deadline = now + self.config.directive_timeout_s
+        self.decisions.stage_directive(
+            batch,
+            key,
+            now,
+            kind=types_pb2.DIRECTIVE_KIND_CHECKPOINT,
+            reason=f"migrating to {m.target_node}: {m.reason}",
+            deadline_unix=deadline,
+        )
+        return _advance(
+            m,
+            CHECKPOINTING,
+            now,
+            note,
+            pending_directive=batch.directives[-1].id,
+            phase_deadline_unix=deadline,
+        )
+
     async def _checkpointing(
         self,
         key: str,
@@ -467,21 +474,8 @@ class Migrations:
             ack = self._directive_acks.get(m.pending_directive)
             if ack is None and resumed:
                 # The ack went to the previous leader, if anywhere: ask again.
-                self.decisions.stage_directive(
-                    batch,
-                    key,
-                    now,
-                    kind=types_pb2.DIRECTIVE_KIND_CHECKPOINT,
-                    reason=f"migrating to {m.target_node}: {m.reason}",
-                    deadline_unix=now + self.config.directive_timeout_s,
-                )
-                nxt = _advance(
-                    m,
-                    CHECKPOINTING,
-                    now,
-                    "CHECKPOINT directive sent again",
-                    pending_directive=batch.directives[-1].id,
-                    phase_deadline_unix=now + self.config.directive_timeout_s,
+                nxt = self._stage_checkpoint_directive(
+                    batch, key, m, now, "CHECKPOINT directive sent again"
                 )
                 self._stage_record(batch, key, nxt)
                 await self._commit(batch, key, nxt)
