@@ -1,7 +1,8 @@
 """`make gpu-check`: exercise the NVML backend on this machine's GPUs and print what it saw.
 
 Reads the inventory and a few telemetry samples, lowers one GPU's power limit to the midpoint
-of its range, reads it back, and restores the limit it found. docs/gpu-check.md keeps the
+of its range, reads it back, and restores the limit it found (`--same-value` sets the limit it
+already has instead: the set call and its permissions, with the card's setting unchanged). docs/gpu-check.md keeps the
 output of each run on real hardware.
 
 Exit status: 0 all steps worked; 1 the backend works but a step failed (e.g. "not permitted"
@@ -41,12 +42,17 @@ def _fmt_sample(s: GpuSample) -> str:
     )
 
 
-def _power_limit_round_trip(backend: NvmlBackend, g: GpuInfo, out: TextIO) -> int:
+def _power_limit_round_trip(
+    backend: NvmlBackend, g: GpuInfo, out: TextIO, *, same_value: bool = False
+) -> int:
     if UNAVAILABLE in (g.power_limit_min_w, g.power_limit_max_w):
         print(f"power limit: gpu {g.index} reports no limit range; step skipped", file=out)
         return EXIT_STEP_FAILED
     before_w = backend.power_limit_w(g.index)
-    target_w = float(round((g.power_limit_min_w + g.power_limit_max_w) / 2))
+    if same_value and before_w != UNAVAILABLE:
+        target_w = before_w  # the set call and its permissions, with the card left as it was
+    else:
+        target_w = float(round((g.power_limit_min_w + g.power_limit_max_w) / 2))
     print(f"power limit: gpu {g.index} now {before_w:g} W; setting {target_w:g} W", file=out)
     try:
         backend.set_power_limit(g.index, target_w)
@@ -80,6 +86,7 @@ def run_check(
     samples: int = 3,
     interval_s: float = 0.5,
     actuate: bool = True,
+    same_value: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     state = backend.state()
@@ -106,7 +113,7 @@ def run_check(
     if target is None:
         print(f"power limit: no GPU {gpu}", file=out)
         return EXIT_STEP_FAILED
-    return _power_limit_round_trip(backend, target, out)
+    return _power_limit_round_trip(backend, target, out, same_value=same_value)
 
 
 def main(argv: list[str] | None = None, nvml_module: Any | None = None) -> int:
@@ -115,6 +122,11 @@ def main(argv: list[str] | None = None, nvml_module: Any | None = None) -> int:
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between samples")
     parser.add_argument("--no-actuate", action="store_true", help="read only")
+    parser.add_argument(
+        "--same-value",
+        action="store_true",
+        help="set the power limit to the value it already has (the set path, no change)",
+    )
     args = parser.parse_args(argv)
     backend = NvmlBackend(nvml_module)
     try:
@@ -125,6 +137,7 @@ def main(argv: list[str] | None = None, nvml_module: Any | None = None) -> int:
             samples=args.samples,
             interval_s=args.interval,
             actuate=not args.no_actuate,
+            same_value=args.same_value,
         )
     finally:
         backend.close()

@@ -35,6 +35,17 @@ def test_full_check_lowers_reads_back_and_restores() -> None:
     assert fake.devices[0].limit_mw == 650_000
 
 
+def test_same_value_mode_sets_the_limit_it_found() -> None:
+    fake = FakeNvml(hgx(1))
+    fake.devices[0].limit_mw = 650_000
+    code, text = run(fake, same_value=True)
+    assert code == EXIT_OK
+    assert "now 650 W; setting 650 W" in text
+    assert "read back 650 W" in text
+    assert fake.calls.count("nvmlDeviceSetPowerManagementLimit") == 2  # set, then restore
+    assert fake.devices[0].limit_mw == 650_000
+
+
 def test_refused_power_limit_is_reported_and_exits_1() -> None:
     fake = FakeNvml()
     fake.fail[("nvmlDeviceSetPowerManagementLimit", 0)] = pynvml.NVML_ERROR_NO_PERMISSION
