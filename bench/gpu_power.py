@@ -296,10 +296,21 @@ class Decoder:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 step()
-            return graph.replay, True
+            return _Replay(graph, keep=(cache, x0)), True
         except RuntimeError as exc:  # capture refused: measure the eager step instead
             print(f"graph capture failed ({exc}); eager decode", file=sys.stderr)
             return step, False
+
+
+class _Replay:
+    """A captured graph and the tensors it reads: a graph holds raw addresses, so the cache and
+    input must outlive it (freed, their memory is handed to the next allocation)."""
+
+    def __init__(self, graph: Any, keep: tuple[Any, ...]) -> None:
+        self.graph, self.keep = graph, keep
+
+    def __call__(self) -> None:
+        self.graph.replay()
 
 
 def _sync(torch: Any) -> None:

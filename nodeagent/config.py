@@ -53,6 +53,11 @@ class AgentConfig:
         state_dir = self.state_dir or str(_default_state_dir() / "agents" / node)
         checkpoint_root = self.checkpoint_root or str(Path(state_dir) / "checkpoints")
         config = replace(self, node=node, state_dir=state_dir, checkpoint_root=checkpoint_root)
+        endpoints = [e.strip() for e in config.controller.split(",") if e.strip()]
+        if not endpoints or any(not _is_host_port(e) for e in endpoints):
+            raise ConfigError(
+                f"controller: expected HOST:PORT[,HOST:PORT...], got {config.controller!r}"
+            )
         if config.backend not in ("nvml", "sim"):
             raise ConfigError(f"backend: must be 'nvml' or 'sim', got {config.backend!r}")
         if not 0 < config.sim_gpus <= 64:
@@ -64,6 +69,11 @@ class AgentConfig:
         if bool(config.tls_cert) != bool(config.tls_key):
             raise ConfigError("tls_cert, tls_key: a certificate needs its key (set both)")
         return config
+
+
+def _is_host_port(endpoint: str) -> bool:
+    host, sep, port = endpoint.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
 
 
 def _default_state_dir() -> Path:

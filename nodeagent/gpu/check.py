@@ -2,8 +2,8 @@
 
 Reads the inventory and a few telemetry samples, lowers one GPU's power limit to the midpoint
 of its range, reads it back, and restores the limit it found (`--same-value` sets the limit it
-already has instead: the set call and its permissions, with the card's setting unchanged). docs/gpu-check.md keeps the
-output of each run on real hardware.
+already has instead: the set call and its permissions, with the card's setting unchanged).
+docs/gpu-check.md keeps the output of each run on real hardware.
 
 Exit status: 0 all steps worked; 1 the backend works but a step failed (e.g. "not permitted"
 without root) or the limit did not read back; 2 no usable NVIDIA GPU (one line says why).
