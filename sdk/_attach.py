@@ -69,8 +69,6 @@ class AttachSession:
         self.namespace = namespace
         self._outbox: collections.deque[Any] = collections.deque()
         self._wakeup = asyncio.Event()
-        self._drained = asyncio.Event()  # set while the outbox is empty
-        self._drained.set()
         self._inbox: asyncio.Queue[Directive | _End] = asyncio.Queue()
         self._handler: DirectiveHandler | None = None
         self._iterating = False
@@ -161,14 +159,17 @@ class AttachSession:
             self._tasks.append(asyncio.create_task(self._dispatch()))
 
     async def close(self) -> None:
-        """Send what is queued (briefly), then end the stream."""
+        """Send what is queued, half-close, and wait (briefly) for the controller to end the
+        stream: cancelling a call can discard messages that gRPC accepted but had not sent,
+        such as the ack of the directive the application failed on."""
         if self._closing:
             return
-        if self._connected.is_set() and self._outbox:
+        self._closing = True
+        if self._connected.is_set() and self._tasks:
+            self._wakeup.set()  # the writer sees _closing once the outbox is empty
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_FLUSH_TIMEOUT_S):
-                    await self._drained.wait()
-        self._closing = True
+                    await asyncio.wait([self._tasks[0]])
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -205,7 +206,6 @@ class AttachSession:
             else:
                 self._outbox.popleft()
         self._outbox.append(message)
-        self._drained.clear()
         self._wakeup.set()
 
     def _ack(self, directive_id: str, ok: bool, reason: str = "") -> None:
@@ -324,16 +324,17 @@ class AttachSession:
             call.cancel()
 
     async def _write(self, call: Any) -> None:
-        while True:
-            while not self._outbox:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            message = self._outbox[0]
-            try:
+        try:
+            while True:
+                while not self._outbox:
+                    if self._closing:
+                        await call.done_writing()  # the controller ends the stream on this
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                message = self._outbox[0]
                 await call.write(message)
-            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-                return  # the reader sees the status; the message stays queued
-            if self._outbox and self._outbox[0] is message:
-                self._outbox.popleft()
-            if not self._outbox:
-                self._drained.set()
+                if self._outbox and self._outbox[0] is message:
+                    self._outbox.popleft()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            return  # the reader sees the status; an unsent message stays queued
