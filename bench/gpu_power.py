@@ -445,7 +445,9 @@ def main_run(args: argparse.Namespace) -> None:
                 (weight_gb + kv_gb) * len(latencies) / (sum(latencies) / 1000), 1
             )
 
-    duty_batch = args.duty_batch if args.duty_batch in steps else args.batches[-1]
+    duty_batch = args.duty_batch
+    if args.duties and duty_batch not in steps:
+        steps[duty_batch] = decoder.step_fn(duty_batch)[0]
     for duty in args.duties:
         with meter.phase(
             f"decode batch {duty_batch} at duty {duty}", {"batch": duty_batch, "duty": duty}
@@ -461,20 +463,27 @@ def main_run(args: argparse.Namespace) -> None:
             8 * 2 * args.gemm_n**3 * len(latencies) / (sum(latencies) / 1000) / 1e12, 1
         )
 
-    lc = steps[args.lc_batch] if args.lc_batch in steps else steps[args.batches[0]]
-    with meter.phase("co-location: decode alone", {"lc_batch": args.lc_batch}) as figures:
-        figures.update(_latency_figures(_timed_steps(torch, lc, args.coloc_s)))
+    for batch in args.lc_batches:
+        if batch not in steps:
+            steps[batch] = decoder.step_fn(batch)[0]
+            _timed_steps(torch, steps[batch], 0.5)
+        with meter.phase(
+            f"co-location: decode batch {batch} alone", {"lc_batch": batch}
+        ) as figures:
+            figures.update(_latency_figures(_timed_steps(torch, steps[batch], args.coloc_s)))
     for role, duty in args.neighbours:
+        # One neighbour process per setting, measured against each latency-critical batch.
         tag = f"{role}-{duty}"
-        proc, ready, result = _start_neighbour(args, role, duty, args.coloc_s + 4, tag)
+        seconds = len(args.lc_batches) * (args.coloc_s + 0.5) + 4
+        proc, ready, result = _start_neighbour(args, role, duty, seconds, tag)
         deadline = time.monotonic() + 90
         while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        name = f"co-location: decode batch {args.lc_batch} with {role} neighbour at duty {duty}"
-        with meter.phase(
-            name, {"lc_batch": args.lc_batch, "neighbour": role, "duty": duty}
-        ) as figures:
-            figures.update(_latency_figures(_timed_steps(torch, lc, args.coloc_s)))
+        for batch in args.lc_batches:
+            name = f"co-location: decode batch {batch} with {role} neighbour at duty {duty}"
+            extra = {"lc_batch": batch, "neighbour": role, "duty": duty}
+            with meter.phase(name, extra) as figures:
+                figures.update(_latency_figures(_timed_steps(torch, steps[batch], args.coloc_s)))
         proc.wait(timeout=60)
         if result.exists():
             _emit({"name": f"neighbour {tag}", **json.loads(result.read_text())})
@@ -502,10 +511,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--phase-s", type=float, default=6.0, help="Seconds per measured phase.")
     parser.add_argument("--coloc-s", type=float, default=6.0)
     parser.add_argument("--context", type=int, default=1024, help="KV-cache tokens per sequence.")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 128])
-    parser.add_argument("--duties", type=float, nargs="+", default=[0.25, 0.5, 0.75])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 8, 32, 128])
+    parser.add_argument("--duties", type=float, nargs="*", default=[0.25, 0.5, 0.75])
     parser.add_argument("--duty-batch", type=int, default=32)
-    parser.add_argument("--lc-batch", type=int, default=8)
+    parser.add_argument(
+        "--lc-batches", type=int, nargs="+", default=[8], help="Latency-critical decode batches."
+    )
     parser.add_argument("--neighbour-batch", type=int, default=128)
     parser.add_argument(
         "--neighbours",

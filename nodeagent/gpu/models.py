@@ -67,9 +67,10 @@ _ROWS: Final[tuple[_Row, ...]] = (
     ("H100",      81559,  200,  700,  700,    75,   1980,   989,     "sxm",  _A, _p0(700),
      "H100 SXM 80GB: memory, limits a,b; idle 75 W c (92-96 W in P0, a); clock, TFLOPS [D]",
      _CURVE),
-    ("H200",     143360,  200,  700,  700,    75,   1980,   989,     "sxm",  _A, _p0(700),
-     "H200 SXM: [D]; memory ~140 GiB x 1024 (calc); min limit, idle [E]",
-     ("memory_total_mib", "power_limit_min_w", "idle_power_w", *_CURVE)),
+    ("H200",     143771,  200,  700,  700,    80,   1980,   989,     "sxm",  _A, _p0(700),
+     "H200 SXM: [D]; memory, limits, idle (79.5-81.9 W), clock read through NVML on one H200, "
+     "2026-11-29 (docs/gpu-model.md section 9)",
+     _CURVE),
     ("A100-80GB", 81920,  100,  400,  400,    63,   1410,   312,     "sxm",  _A, _p0(400),
      "A100 SXM 80GB: memory 80 GiB [D]; limits, clock d; idle c; TFLOPS [D]",
      _CURVE),
