@@ -43,6 +43,7 @@ def _node_info(name: str) -> types_pb2.NodeInfo:
             for i in range(GPUS_PER_NODE)
         ],
         gpu_backend=types_pb2.GpuBackend(kind="sim", status=types_pb2.GPU_BACKEND_STATUS_OK),
+        capabilities=["clock-lock", "power-limit"],
     )  # fmt: skip
 
 

@@ -46,6 +46,10 @@ from controlplane.state import ClusterState
 from controlplane.store import FencingError
 from sdk.pb.aiwo.v1 import types_pb2
 
+# NodeInfo.capabilities an agent reports when it will change a GPU's power limit or clocks.
+POWER_LIMIT_CAPABILITY = "power-limit"
+CLOCK_LOCK_CAPABILITY = "clock-lock"
+
 log = structlog.get_logger("aiwo.runtime")
 
 
@@ -95,6 +99,8 @@ def build_runtime_snapshot(
         if node.state != types_pb2.NODE_STATE_READY:
             continue  # no telemetry to judge by, and commands would not land
         series = state.telemetry.get(name)
+        settable = POWER_LIMIT_CAPABILITY in node.info.capabilities
+        locks = CLOCK_LOCK_CAPABILITY in node.info.capabilities
         for info in node.info.gpus:
             latest = series.latest(info.index) if series is not None else None
             if latest is None or info.power_limit_max_w <= 0:
@@ -111,8 +117,9 @@ def build_runtime_snapshot(
                     utilization=min(max(latest.utilization_pct / 100.0, 0.0), 1.0),
                     power_w=max(latest.power_w, 0.0),
                     workloads=tuple(on_gpu.get((name, info.index), ())),
-                    max_sm_clock_mhz=info.max_sm_clock_mhz,
+                    max_sm_clock_mhz=info.max_sm_clock_mhz if locks else 0,
                     idle_power_w=info.idle_power_w,
+                    settable=settable,
                 )
             )
     pressure = []

@@ -80,7 +80,7 @@ class Agent:
         memory_mib = self.config.memory_mib or _host_memory_mib()
         caps = list(self.capabilities)
         state = self.backend.state()
-        if state.status.value in ("ok", "degraded"):
+        if state.status.value in ("ok", "degraded") and self.config.gpu_control:
             caps += ["power-limit", "clock-lock"]
         return types_pb2.NodeInfo(
             name=self.config.node,

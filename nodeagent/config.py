@@ -17,6 +17,10 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     controller: str = "127.0.0.1:7070"
+    # False: never change a GPU's power limit or clocks (a shared or borrowed machine, or one
+    # whose power another system manages). The agent then does not report the capabilities,
+    # so the controller plans no caps or clock locks for it and refuses them if sent anyway.
+    gpu_control: bool = True
     node: str = ""  # default: the host name
     backend: str = "nvml"  # or "sim"
     sim_gpu_model: str = "H100"
@@ -71,6 +75,10 @@ class AgentConfig:
         return config
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+
+
 def _is_host_port(endpoint: str) -> bool:
     host, sep, port = endpoint.rpartition(":")
     return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
@@ -94,6 +102,10 @@ def load_config(
 
     def coerce(name: str, raw: Any) -> Any:
         current = getattr(config, name)
+        if isinstance(current, bool) and isinstance(raw, str):
+            if raw.lower() not in _BOOLEANS:
+                raise ConfigError(f"{name}: cannot use {raw!r} (true or false)")
+            return _BOOLEANS[raw.lower()]
         try:
             return type(current)(raw)
         except (TypeError, ValueError):

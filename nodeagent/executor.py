@@ -20,6 +20,9 @@ from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 
 log = structlog.get_logger("aiwo.agent.executor")
 
+# Commands that change a GPU's settings; an agent run with --no-gpu-control refuses them.
+_GPU_SETTINGS = frozenset({"set_power_limit", "reset_power_limit", "lock_clocks", "reset_clocks"})
+
 
 class Executor:
     def __init__(
@@ -28,8 +31,10 @@ class Executor:
         supervisor: Any | None = None,
         throttler: Any | None = None,
         transfers: Any | None = None,
+        gpu_control: bool = True,
     ) -> None:
         self.backend = backend
+        self.gpu_control = gpu_control
         self.supervisor = supervisor
         self.throttler = throttler
         self.transfers = transfers
@@ -55,6 +60,8 @@ class Executor:
             handler = functools.partial(self._send_checkpoint, command.id)
         if handler is None:
             return _failed(command, f"unsupported command {action!r} on this agent")
+        if action in _GPU_SETTINGS and not self.gpu_control:
+            return _failed(command, f"{action}: GPU control is off on this node (--no-gpu-control)")
         try:
             await handler(getattr(command, action))  # type: ignore[arg-type]
         except ActuationError as exc:

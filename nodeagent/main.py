@@ -49,6 +49,12 @@ log = structlog.get_logger("aiwo.agent")
     help="The checkpoint root is one filesystem every agent mounts at the same path.",
 )
 @click.option(
+    "--gpu-control/--no-gpu-control",
+    default=None,
+    help="Let the controller set power limits and lock clocks (default). --no-gpu-control: "
+    "never change a GPU setting; only report.",
+)
+@click.option(
     "--fence-after-s",
     type=float,
     help="Stop managed workloads after this long without a controller (0: never).",
@@ -126,7 +132,11 @@ async def _run(config: AgentConfig) -> int:
     transfers = Transfers(supervisor, agent.outbox.put)
     agent.transfers = transfers
     agent.executor = Executor(
-        backend, supervisor=supervisor, throttler=throttler, transfers=transfers
+        backend,
+        supervisor=supervisor,
+        throttler=throttler,
+        transfers=transfers,
+        gpu_control=config.gpu_control,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ def node_info(
             for i in range(gpus)
         ],
         gpu_backend=types_pb2.GpuBackend(kind="sim", status=types_pb2.GPU_BACKEND_STATUS_OK),
+        capabilities=["clock-lock", "power-limit"],  # what the real agent reports on a GPU
     )
 
 

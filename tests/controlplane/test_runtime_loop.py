@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import grpc
 import pytest
 
 from controlplane.config import ControllerConfig
+from controlplane.runtime_loop import build_runtime_snapshot
 from controlplane.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
@@ -54,6 +56,33 @@ async def test_idle_gpus_go_to_their_minimum_power_limit(controller: Controller)
         assert any(e.fields.get("node") == "node-a" or "200" in e.message for e in events)
     finally:
         await agent.stop()
+
+
+async def test_a_node_without_gpu_control_gets_no_power_commands(controller: Controller) -> None:
+    # node-b reports no power-limit/clock-lock capability (an agent run with --no-gpu-control).
+    # Its idle GPU is in the loop's view before node-a arrives, so the pass that caps node-a's
+    # idle GPU has seen node-b's too.
+    fixed = node_info("node-b", gpus=1)
+    del fixed.capabilities[:]
+    fixed.capabilities.append("throttle:signals")
+    observer = ScriptedAgent(controller.address, fixed)
+    capable = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    observer.utilization_pct = capable.utilization_pct = 0.0
+    await observer.start()
+    try:
+        await assert_eventually(
+            lambda: [
+                g for g in build_runtime_snapshot(controller.state, (), time.time()).gpus
+                if g.node == "node-b" and not g.settable
+            ]
+        )  # fmt: skip
+        await capable.start()
+        await assert_eventually(lambda: capable.actions("set_power_limit"))
+        for action in ("set_power_limit", "reset_power_limit", "lock_clocks", "reset_clocks"):
+            assert observer.actions(action) == []
+    finally:
+        await capable.stop()
+        await observer.stop()
 
 
 async def test_slo_breach_throttles_the_lower_priority_neighbour(

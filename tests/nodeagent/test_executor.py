@@ -116,3 +116,21 @@ async def test_a_restarted_agent_stops_what_its_previous_life_left_running(tmp_p
 
     await assert_eventually(gone)
     await first.shutdown(1.0)
+
+
+async def test_without_gpu_control_every_gpu_setting_is_refused_and_nothing_changes() -> None:
+    backend = make_backend("sim", model="H100", count=1, node_name="n1")
+    executor = Executor(backend, gpu_control=False)
+    actions = {
+        "set_power_limit": types_pb2.SetPowerLimit(gpu_index=0, watts=400),
+        "reset_power_limit": types_pb2.ResetPowerLimit(gpu_index=0),
+        "lock_clocks": types_pb2.LockClocks(gpu_index=0, min_mhz=900, max_mhz=900),
+        "reset_clocks": types_pb2.ResetClocks(gpu_index=0),
+    }
+    for name, action in actions.items():
+        ack = await executor.execute(cmd(name, **{name: action}))
+        assert not ack.ok and ack.reason.startswith(f"{name}: GPU control is off")
+    sample = backend.sample(1.0)[0]
+    assert sample.power_limit_w == 700 and sample.sm_clock_mhz <= 1980
+    assign = types_pb2.AssignWorkload(workload="default/a", gpus=[0], milli_gpu=500)
+    assert (await executor.execute(cmd("w", assign_workload=assign))).ok  # the rest still works

@@ -53,6 +53,8 @@ def gpu_power(
     proposals = []
     keep = batch_keep(RuntimeSnapshot(gpus), b.relief, config)
     for gpu in gpus:
+        if not gpu.settable:
+            continue  # its node would refuse; nothing is planned, nothing is remembered
         control = b.gpu(gpu.key)
         want = _desired(gpu, verdicts, b, control, now, config, keep)
         p = _diff(gpu, control, want, now, config)

@@ -295,6 +295,8 @@ def _shared_gpu(x: Placed, protected: str) -> RuntimeGpu:
 
 
 def _can_cap(gpu: RuntimeGpu, config: RuntimeConfig) -> bool:
+    if not gpu.settable:
+        return False
     if config.prefer_clock_lock and gpu.max_sm_clock_mhz > 0:
         return True
     return gpu.power_limit_max_w > gpu.power_limit_min_w

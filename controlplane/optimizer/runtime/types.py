@@ -62,6 +62,8 @@ class RuntimeGpu:
 
     `max_sm_clock_mhz` 0 means unknown: the guard then never locks clocks on it.
     `idle_power_w` 0 means unknown: taken from the GPU model table, else estimated.
+    `settable` False: its node changes no GPU settings (an agent run with --no-gpu-control,
+    or no GPU control at all), so no cap or clock lock is planned for it.
     """
 
     node: str
@@ -77,6 +79,7 @@ class RuntimeGpu:
     max_sm_clock_mhz: int = 0
     idle_power_w: float = 0.0
     clock_lock_mhz: tuple[int, int] | None = None  # in force now, if any
+    settable: bool = True
 
     @property
     def key(self) -> GpuKey:

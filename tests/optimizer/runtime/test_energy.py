@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from controlplane.optimizer.runtime import ResetPowerCap, RuntimeConfig, SetPowerCap
@@ -119,3 +121,9 @@ def test_unknown_gpu_model_uses_the_table_defaults() -> None:
     s = snap(gpu("n1", 0, job("a", milli=1000), model="X9000", power=400.0))
     seen = settle(Loop(RuntimeConfig(energy_max_step_fraction=1.0)), s)
     assert seen and 100.0 <= seen[-1][1] < 400.0  # type: ignore[operator]
+
+
+def test_no_cap_is_planned_for_a_gpu_whose_node_changes_no_settings() -> None:
+    idle = replace(gpu("n1", 0), settable=False)
+    busy = replace(gpu("n1", 1, job("a"), job("b"), power=400.0), settable=False)
+    assert settle(Loop(), snap(idle, busy)) == []

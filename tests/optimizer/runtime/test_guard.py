@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -197,3 +198,11 @@ def test_released_guard_cap_says_so() -> None:
     (reset,) = [a for p in plans for a in p.actions]
     assert isinstance(reset, ResetPowerCap)
     assert reset.reason.code == "slo_guard_cap_released"
+
+
+def test_a_gpu_whose_node_changes_no_settings_skips_the_power_cap_rung() -> None:
+    fixed = replace(gpu("n1", 0, ls("a", p99=150.0), job("b")), settable=False)
+    s = snap(fixed, gpu("n1", 1, job("c", milli=300)))
+    loop = Loop(ISSUE_LADDER)
+    seen = [kinds(loop.step(s, dt=15.0)) for _ in range(4)]
+    assert seen == [["DirectiveThrottle"], ["ThrottleProcess"], ["Migrate"], []]
