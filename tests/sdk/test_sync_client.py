@@ -1,0 +1,83 @@
+"""SyncClient and SyncAttachSession against the real controller, in process.
+
+The sync API blocks its caller, so each test runs the application in a worker thread
+while the controller serves on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from sdk import Directive, DirectiveKind, MigrationPhase, NotFound, Resources, SyncClient
+from tests.helpers import assert_eventually
+from tests.sdk.conftest import Cluster
+
+
+async def test_sync_callback_runs_in_a_thread_and_acks(cluster: Cluster) -> None:
+    await cluster.two_nodes()
+    handled: list[tuple[Directive, str]] = []
+    placed: list[str] = []
+    finish = threading.Event()
+
+    def handler(d: Directive) -> None:
+        handled.append((d, threading.current_thread().name))
+        if d.kind == DirectiveKind.MIGRATE and d.node == placed[0]:
+            raise OSError("no space left on device")
+
+    def app() -> None:
+        with SyncClient.connect(cluster.address) as client:
+            handle = client.register("job", priority="batch", resources=Resources(gpus=1))
+            placed.append(handle.wait_placed(timeout=10).node)
+            with handle.attach(on_directive=handler) as session:
+                session.wait_connected(timeout=5)
+                assert finish.wait(30)
+
+    application = asyncio.ensure_future(asyncio.to_thread(app))
+    try:
+        await assert_eventually(lambda: handled or application.done(), message="no PLACEMENT")
+        source = placed[0]
+        await cluster.admin.migrate("job", to=cluster.other_node(source))
+        moved = await cluster.migration_done("job")
+        assert moved.phase == MigrationPhase.RUNNING, moved.error  # acked ok
+        await cluster.admin.migrate("job", to=source)
+        refused = await cluster.migration_done("job")
+        assert refused.phase == MigrationPhase.FAILED  # acked failed
+        assert "OSError: no space left on device" in refused.error
+    finally:
+        finish.set()
+        await application
+    assert [d.kind for d, _ in handled[:3]] == [
+        DirectiveKind.PLACEMENT,
+        DirectiveKind.MIGRATE,
+        DirectiveKind.MIGRATE,
+    ]
+    [event] = await assert_eventually(lambda: cluster.failed_acks("default/job"))
+    assert f"directive {handled[2][0].id} failed: OSError" in event.message
+    threads = {name for _, name in handled}
+    assert threads and "aiwo-sdk" not in threads  # never on the SDK's loop thread
+    assert threading.current_thread().name not in threads  # nor on the caller's
+
+
+async def test_sync_iterator_and_failed_ack_on_exception(cluster: Cluster) -> None:
+    await cluster.add_node("node-1")
+    seen: list[Directive] = []
+
+    def app() -> None:
+        with SyncClient.connect(cluster.address) as client:
+            handle = client.register("job", resources=Resources(gpus=1))
+            handle.wait_placed(timeout=10)
+            with pytest.raises(RuntimeError, match="checkpoint failed"):
+                with handle.attach() as session:
+                    for d in session.directives():
+                        seen.append(d)
+                        assert d.kind == DirectiveKind.PLACEMENT
+                        raise RuntimeError("checkpoint failed")
+            with pytest.raises(NotFound):
+                client.get("nothing-here")
+
+    await asyncio.to_thread(app)
+    [event] = await assert_eventually(lambda: cluster.failed_acks("default/job"))
+    assert f"directive {seen[0].id} failed: RuntimeError: checkpoint failed" in event.message
