@@ -25,7 +25,10 @@ def can_ever_fit(
 
 
 def never_fits(state: ClusterState, demand: Demand, workload: str) -> Unschedulable | None:
-    """Like `can_ever_fit`, on the nodes of `state` as if they were empty."""
+    """Like `can_ever_fit`, on the nodes of `state` as if they were empty. No nodes: None
+    (a cluster still coming up, or one whose nodes all left, is not a verdict on the work)."""
+    if state.size == 0:
+        return None
     empty = state.empty_copy()
     fr = run_filters(empty, demand, build_filters(STATIC_FILTERS))
     if fr.count:

@@ -230,6 +230,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 )
             )
         reader = asyncio.create_task(self._read(session, context), name=f"app-read-{key}")
+        get: asyncio.Future[types_pb2.Directive] | None = None
         try:
             while not reader.done() and self.leadership.is_leader:
                 get = asyncio.ensure_future(session.queue.get())
@@ -247,6 +248,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             if isinstance(error, ValidationError):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         finally:
+            if get is not None:
+                get.cancel()  # cancelled while waiting (shutdown): no task left pending
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader

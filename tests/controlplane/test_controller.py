@@ -102,6 +102,32 @@ async def test_workload_is_placed_and_agent_gets_the_assignment(
         await agent.stop()
 
 
+async def test_work_registered_before_any_node_waits_and_is_placed_when_one_joins(
+    controller: Controller, stubs: Stubs
+) -> None:
+    await register(stubs, "early", gpus=1, milli=1000, memory=1000)
+
+    async def get() -> types_pb2.Workload:
+        return await stubs.workload.Get(
+            workload_pb2.GetWorkloadRequest(name="early", namespace="default")
+        )
+
+    async def judged() -> types_pb2.Workload | None:
+        w = await get()
+        return w if "0/0" in w.message else None
+
+    waiting = await assert_eventually(judged, message="the placement pass never judged it")
+    assert waiting.phase == types_pb2.WORKLOAD_PHASE_PENDING  # not UNSCHEDULABLE: none to judge
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    await agent.start()
+    try:
+        await assert_eventually(
+            lambda: controller.state.placements.get("default/early") is not None
+        )
+    finally:
+        await agent.stop()
+
+
 async def test_register_is_idempotent_and_conflicts_are_refused(
     controller: Controller, stubs: Stubs
 ) -> None:

@@ -134,6 +134,12 @@ def test_never_flag_in_plan() -> None:
     assert u.never
 
 
+def test_with_no_nodes_work_waits_and_is_not_never() -> None:
+    # Register keeps such work pending ("the cluster may still grow"); the plan must agree.
+    [u] = optimize(snapshot([], [workload("a/w").wants(gpus=1)]), 0.0, CONFIG).unschedulable
+    assert not u.never and "0/0" in u.reason
+
+
 def test_work_on_an_unknown_node_is_noted_and_ignored() -> None:
     snap = snapshot(
         [node("n1").gpus(1)],
