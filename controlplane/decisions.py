@@ -110,10 +110,14 @@ class Decisions:
         batch.cache_updates.append(("commands", suffix, command))
         batch.commands.append((node, command))
 
-    def stage_directive(self, batch: Batch, workload: str, now: float, **fields: object) -> None:
+    def stage_directive(
+        self, batch: Batch, workload: str, now: float, directive_id: str = "", **fields: object
+    ) -> None:
+        """A directive for the workload's app; `directive_id` re-sends one under its own id
+        (the SDK then re-acks it from memory instead of handling it twice)."""
         batch.directives.append(
             types_pb2.Directive(
-                id=uuid.uuid4().hex[:12],
+                id=directive_id or uuid.uuid4().hex[:12],
                 workload=workload,
                 time_unix=now,
                 **fields,  # type: ignore[arg-type]

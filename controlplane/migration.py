@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,23 @@ class Migrations:
         self._acks[ack.command_id] = ack
         _bound(self._acks)
         self._wake.set()
+
+    def unanswered_directive(self, key: str, now: float) -> types_pb2.Directive | None:
+        """The directive a migration of `key` still waits on, under its own id, for an app that
+        (re-)attaches: its stream may have dropped before the directive or its ack got
+        through. None when nothing waits on the app."""
+        m = self.cache.get(key)
+        if m is None or not m.pending_directive or m.pending_directive in self._directive_acks:
+            return None
+        if m.phase == CHECKPOINTING:
+            fields = _checkpoint_fields(m, m.phase_deadline_unix)
+        elif m.phase == STARTING and not m.managed:
+            placement = self.state.placements.get(key)
+            milli = placement.milli_gpu if placement else 0
+            fields = _migrate_fields(m, m.target_node, m.target_gpus, milli, m.phase_deadline_unix)
+        else:
+            return None
+        return types_pb2.Directive(id=m.pending_directive, workload=key, time_unix=now, **fields)
 
     def on_directive_ack(self, workload: str, ack: workload_pb2.DirectiveAck) -> None:
         self._directive_acks[ack.directive_id] = ack
@@ -380,16 +398,9 @@ class Migrations:
                 now,
                 f"migrating from {m.source_node} to {node}",
             )
+            deadline = now + self.config.directive_timeout_s
             self.decisions.stage_directive(
-                batch,
-                key,
-                now,
-                kind=types_pb2.DIRECTIVE_KIND_MIGRATE,
-                node=node,
-                gpus=list(gpus),
-                milli_gpu=placement.milli_gpu,
-                reason=m.reason,
-                deadline_unix=now + self.config.directive_timeout_s,
+                batch, key, now, **_migrate_fields(m, node, gpus, placement.milli_gpu, deadline)
             )
             if not attached:
                 # Nobody to tell now: the record is the placement, and Attach sends it.
@@ -440,17 +451,18 @@ class Migrations:
         self._emit(key, nxt, now)
 
     def _stage_checkpoint_directive(
-        self, batch: Batch, key: str, m: migration_pb2.Migration, now: float, note: str
+        self,
+        batch: Batch,
+        key: str,
+        m: migration_pb2.Migration,
+        now: float,
+        note: str,
+        directive_id: str = "",
     ) -> migration_pb2.Migration:
         """Ask the attached app to checkpoint; the record waits for its ack (or the deadline)."""
         deadline = now + self.config.directive_timeout_s
         self.decisions.stage_directive(
-            batch,
-            key,
-            now,
-            kind=types_pb2.DIRECTIVE_KIND_CHECKPOINT,
-            reason=f"migrating to {m.target_node}: {m.reason}",
-            deadline_unix=deadline,
+            batch, key, now, directive_id, **_checkpoint_fields(m, deadline)
         )
         return _advance(
             m,
@@ -475,7 +487,7 @@ class Migrations:
             if ack is None and resumed:
                 # The ack went to the previous leader, if anywhere: ask again.
                 nxt = self._stage_checkpoint_directive(
-                    batch, key, m, now, "CHECKPOINT directive sent again"
+                    batch, key, m, now, "CHECKPOINT directive sent again", m.pending_directive
                 )
                 self._stage_record(batch, key, nxt)
                 await self._commit(batch, key, nxt)
@@ -1116,6 +1128,27 @@ def _name(phase: int) -> str:
 
 def _phase_name(workload: types_pb2.Workload) -> str:
     return types_pb2.WorkloadPhase.Name(workload.phase).removeprefix("WORKLOAD_PHASE_").lower()
+
+
+def _checkpoint_fields(m: migration_pb2.Migration, deadline_unix: float) -> dict[str, Any]:
+    return {
+        "kind": types_pb2.DIRECTIVE_KIND_CHECKPOINT,
+        "reason": f"migrating to {m.target_node}: {m.reason}",
+        "deadline_unix": deadline_unix,
+    }
+
+
+def _migrate_fields(
+    m: migration_pb2.Migration, node: str, gpus: Sequence[int], milli_gpu: int, deadline_unix: float
+) -> dict[str, Any]:
+    return {
+        "kind": types_pb2.DIRECTIVE_KIND_MIGRATE,
+        "node": node,
+        "gpus": list(gpus),
+        "milli_gpu": milli_gpu,
+        "reason": m.reason,
+        "deadline_unix": deadline_unix,
+    }
 
 
 def _bound(items: OrderedDict[str, Any]) -> None:

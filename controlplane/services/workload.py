@@ -229,6 +229,12 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                     time_unix=time.time(),
                 )
             )
+        if self.migrations is not None:
+            # A migration still waiting on this app: its stream may have dropped before the
+            # directive or the ack got through. The same id: the SDK re-acks what it handled.
+            waiting = self.migrations.unanswered_directive(key, time.time())
+            if waiting is not None:
+                session.send(waiting)
         reader = asyncio.create_task(self._read(session, context), name=f"app-read-{key}")
         get: asyncio.Future[types_pb2.Directive] | None = None
         try:

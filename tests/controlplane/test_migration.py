@@ -477,3 +477,49 @@ async def test_a_workload_preempted_mid_migration_ends_it(fast_controller: Contr
     finally:
         for agent in agents.values():
             await agent.stop()
+
+
+async def test_an_app_that_reattaches_gets_the_unanswered_directive_again(
+    fast_controller: Controller,
+) -> None:
+    """The stream drops after the MIGRATE directive, before the ack: on re-attach the same
+    directive (same id) comes again, and its ack completes the migration."""
+    ctl = fast_controller
+    agents = await two_agents(ctl)
+    client = await Client.connect(ctl.address)
+    channel = grpc.aio.insecure_channel(ctl.address)
+    stubs = Stubs(channel)
+    hello = workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name="svc", namespace="default"))
+
+    async def next_of(call, kind: int) -> types_pb2.Directive:  # type: ignore[no-untyped-def]
+        while True:
+            directive = await asyncio.wait_for(call.read(), 10)
+            if directive.kind == kind:
+                return directive
+
+    try:
+        handle = await client.register("svc", resources=Resources(gpus=1))
+        source = (await handle.wait_placed(10)).node
+        target = "node-b" if source == "node-a" else "node-a"
+        first = stubs.workload.Attach()
+        await first.write(hello)
+        await next_of(first, types_pb2.DIRECTIVE_KIND_PLACEMENT)
+        await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="svc", target_node=target))
+        move = await next_of(first, types_pb2.DIRECTIVE_KIND_MIGRATE)
+        first.cancel()  # gone before it could ack
+        await assert_eventually(lambda: ctl.sessions.apps.get("default/svc") is None)
+
+        second = stubs.workload.Attach()
+        await second.write(hello)
+        again = await next_of(second, types_pb2.DIRECTIVE_KIND_MIGRATE)
+        assert (again.id, again.node, list(again.gpus)) == (move.id, target, list(move.gpus))
+        ack = workload_pb2.DirectiveAck(directive_id=again.id, ok=True)
+        await second.write(workload_pb2.AppMessage(ack=ack))
+        done = await finished(ctl, "default/svc")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
+        second.cancel()
+    finally:
+        await channel.close()
+        await client.close()
+        for agent in agents.values():
+            await agent.stop()
