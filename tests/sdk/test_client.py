@@ -276,6 +276,43 @@ async def test_attach_reconnects_after_controller_restart(cluster: Cluster) -> N
         )
 
 
+async def test_a_directive_sent_again_after_a_restart_is_handled_once(cluster: Cluster) -> None:
+    """The controller restarts while the app handles a MIGRATE: the new one sends the
+    directive it still waits on under the same id, the SDK does not hand it over twice, and
+    the one ack (sent on the new stream) completes the migration."""
+    await cluster.two_nodes()
+    handled: list[Directive] = []
+    release = asyncio.Event()
+
+    async def handler(d: Directive) -> None:
+        handled.append(d)
+        if d.kind == DirectiveKind.MIGRATE:
+            await release.wait()  # still moving when the controller goes away
+
+    async with await Client.connect(cluster.address, config=FAST) as client:
+        handle = await client.register("web", resources=Resources(gpus=1))
+        source = (await handle.wait_placed(timeout=10)).node
+        target = cluster.other_node(source)
+        async with handle.attach(on_directive=handler) as session:
+            await assert_eventually(lambda: handled, message="no PLACEMENT on attach")
+            await cluster.admin.migrate("web", to=target)
+            await assert_eventually(lambda: len(handled) == 2, message="no MIGRATE")
+            await cluster.stop()
+            await cluster.start()
+            await assert_eventually(lambda: session.reconnects >= 1 and session.connected)
+            await assert_eventually(
+                lambda: cluster.controller.migrations.unanswered_directive(
+                    "default/web", time.time()
+                ),
+                message="the new controller does not wait on the MIGRATE",
+            )
+            release.set()
+            moved = await cluster.migration_done("web")
+            assert moved.phase == MigrationPhase.RUNNING, moved.error
+    migrates = [d for d in handled if d.kind == DirectiveKind.MIGRATE]
+    assert len(migrates) == 1 and migrates[0].node == target
+
+
 async def test_attach_to_unknown_workload_raises_not_found(cluster: Cluster) -> None:
     async with await Client.connect(cluster.address, config=FAST) as client:
         async with client.get_handle("ghost").attach() as session:
