@@ -38,6 +38,7 @@ FORWARDED_UNARY = frozenset(
 FORWARDED_STREAMS = frozenset({"/aiwo.v1.WorkloadService/Attach"})
 # Metadata worth carrying to the leader (credentials); grpc's own keys are not.
 _PASSED_METADATA = ("authorization",)
+REFRESH_TIMEOUT_S = 2.0  # how long a write waits to learn who leads before it is refused
 
 
 class Forwarder:
@@ -69,8 +70,10 @@ class Forwarder:
         (it just started, or the leader just changed): a write should not fail for that."""
         target = self.target()
         if target is None and not self._leadership.is_leader and self._refresh is not None:
+            # Bounded: with etcd out of quorum the read would hang for the store's whole
+            # retry budget, and the caller's deadline with it. Unknown: the handler answers.
             with contextlib.suppress(Exception):
-                await self._refresh()
+                await asyncio.wait_for(self._refresh(), REFRESH_TIMEOUT_S)
             target = self.target()
         return target
 

@@ -57,6 +57,7 @@ class Elector:
                 with contextlib.suppress(BaseException):
                     await task
             self.store.epoch = 0
+            self.leader_address = ""  # not us any more; who leads now is asked of etcd
             log.warning("leadership_ended", controller=self.controller_id, epoch=epoch)
 
     async def refresh_leader(self) -> None:

@@ -104,13 +104,25 @@ class EtcdStore:
         self._client = client
         log.info("etcd_connected", endpoints=",".join(self._endpoints))
 
-    async def _retry(self, operation: Callable[[], Awaitable[T]], attempts: int = 6) -> T:
+    async def _retry(
+        self, operation: Callable[[], Awaitable[T]], attempts: int = 6, fenced: bool = False
+    ) -> T:
         """Retry an operation that failed because a member went away (idempotent ops only).
 
         Six attempts back off over ~3 s: enough for the etcd members to elect a new leader
-        when the one that went away was leading (election timeout 1 s by default)."""
+        when the one that went away was leading (election timeout 1 s by default). A fenced
+        write stops retrying once this controller no longer leads (its lease could not be
+        kept: etcd without quorum), so the caller hears so in seconds, not after every
+        attempt's timeout."""
         delay_s = 0.1
+        # A write etcd did not answer may still commit once it recovers (the proposal was in
+        # flight): the caller must not be told that nothing changed.
+        unknown = "; the change may still be applied when etcd recovers" if fenced else ""
         for attempt in range(attempts):
+            if fenced and attempt and self.epoch <= 0:
+                raise StoreUnavailable(
+                    f"etcd did not answer and this controller's lease ran out (no quorum?){unknown}"
+                )
             try:
                 return await operation()
             except (
@@ -118,7 +130,7 @@ class EtcdStore:
                 aetcd.exceptions.ConnectionTimeoutError,
             ) as exc:
                 if attempt == attempts - 1:
-                    raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+                    raise StoreUnavailable(f"{exc or type(exc).__name__}{unknown}") from exc
                 await asyncio.sleep(delay_s)
                 delay_s *= 2
         raise AssertionError("unreachable")
@@ -179,7 +191,8 @@ class EtcdStore:
                     compare=[tx.create(self._keys.leader.encode()) == self.epoch],
                     success=ops,
                     failure=[],
-                )
+                ),
+                fenced=True,
             )
             if not succeeded:
                 self.epoch = 0

@@ -148,6 +148,9 @@ class Agent:
             except (ConnectionError, TimeoutError, OSError) as exc:
                 log.warning("controller_connection_lost", controller=self.target, error=str(exc))
                 self._next_target()
+            except Exception as exc:  # a session never takes the agent down: log, reconnect
+                log.exception("agent_session_failed", controller=self.target, error=str(exc))
+                self._next_target()
             finally:
                 self.connected.clear()
             if stop.is_set():
@@ -206,8 +209,13 @@ class Agent:
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if not task.cancelled() and task.exception() is not None:
-                        raise task.exception()  # type: ignore[misc]
+                    error = None if task.cancelled() else task.exception()
+                    if isinstance(error, asyncio.InvalidStateError):
+                        # A write after the controller ended the stream: its status says why
+                        # (e.g. UNAVAILABLE naming the new leader), so raise that instead.
+                        raise await _finished_call_error(call) from None
+                    if error is not None:
+                        raise error
             finally:
                 for task in tasks:
                     task.cancel()
@@ -374,3 +382,21 @@ def _host_memory_mib() -> int:
     except OSError:
         pass
     return 0
+
+
+async def _finished_call_error(call: Any) -> grpc.aio.AioRpcError:
+    """The status a finished stream ended with, as the error a read would have raised."""
+    code = await call.code()
+    if code == grpc.StatusCode.OK:
+        return grpc.aio.AioRpcError(
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.aio.Metadata(),
+            grpc.aio.Metadata(),
+            "the controller ended the stream",
+        )
+    return grpc.aio.AioRpcError(
+        code,
+        await call.initial_metadata() or grpc.aio.Metadata(),
+        await call.trailing_metadata() or grpc.aio.Metadata(),
+        await call.details(),
+    )

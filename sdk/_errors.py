@@ -136,7 +136,10 @@ def from_status(code: grpc.StatusCode, details: str, target: str) -> AiwoError:
     """Map a gRPC status to the SDK's error type."""
     details = (details or "").strip()
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return ControllerUnavailable(target, "timed out", code=code)
+        # Connected, but the answer did not come in time: say that, not "cannot reach".
+        return ControllerUnavailable(
+            target, "no answer within the deadline", reachable=True, code=code
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         return _unavailable(details, target)
     if code == grpc.StatusCode.FAILED_PRECONDITION and details.startswith("expected_generation"):

@@ -54,13 +54,15 @@ class Leadership:
 
     async def require(self, context: grpc.aio.ServicerContext) -> None:
         if self.store.epoch <= 0:
-            where = ""
             if self.leader_address:
-                where = f"; the leader is at {self.leader_address}"
                 context.set_trailing_metadata(((LEADER_METADATA_KEY, self.leader_address),))
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, f"this controller is not the leader{where}"
-            )
+                why = f"this controller is not the leader; the leader is at {self.leader_address}"
+            else:
+                why = (
+                    "no controller leads right now (an election is under way, or etcd has lost "
+                    "quorum); nothing was changed, try again"
+                )
+            await context.abort(grpc.StatusCode.UNAVAILABLE, why)
 
 
 async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -> NoReturn:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+
+from sdk import AiwoError, ClientConfig, Resources, SyncClient
 from sdk.cli.local_cluster import LocalCluster
 from tests.fault.conftest import LEADER_LEASE_S, NODE_GRACE_S
 from tests.fault.invariants import (
@@ -107,3 +110,50 @@ def test_silent_agent_goes_not_ready_then_ready(ha_cluster: LocalCluster) -> Non
     finally:
         ha_cluster.kill("node-2", signal.SIGCONT)
     check_invariants(ha_cluster, WORKLOADS)
+
+
+def test_lose_etcd_quorum_then_recover(ha_cluster: LocalCluster) -> None:
+    """Two of three etcd members die: no write can be made durable. A write is refused in
+    bounded time, and the refusal says whether anything may still change (a proposal etcd
+    took before it lost quorum can commit once it recovers). Reads are answered from the
+    controllers' caches. Quorum back: one leader again, writes again, the invariants hold,
+    and the refused write is either absent or whole, as its refusal said."""
+    _start(ha_cluster)
+    ha_cluster.kill("etcd-1")
+    ha_cluster.kill("etcd-2")
+    lost = time.monotonic()
+    client = SyncClient.connect(
+        ha_cluster.controller_address, config=ClientConfig(rpc_timeout_s=60)
+    )
+    try:
+        with pytest.raises(AiwoError) as refused:
+            client.register("during-quorum-loss", resources=Resources(gpus=1, milli_gpu=250))
+    finally:
+        client.close()
+    refused_s = time.monotonic() - lost
+    assert refused_s < 15, f"the refusal took {refused_s:.1f}s"  # lease 3 s + one etcd timeout
+    message = str(refused.value)
+    maybe_applied = "may still be applied" in message
+    assert maybe_applied or "nothing was changed" in message, message
+    reader = admin(ha_cluster)
+    try:
+        listed = {f"{w.namespace}/{w.name}" for w in reader.list_workloads()}
+    finally:
+        reader.close()
+    assert set(WORKLOADS) <= listed and "default/during-quorum-loss" not in listed
+
+    ha_cluster.respawn("etcd-1")
+    ha_cluster.respawn("etcd-2")
+    eventually(lambda: len(leaders(ha_cluster)) == 1, 30, "one leader once quorum is back")
+    register_managed(ha_cluster, ["after-quorum"])
+    check_invariants(ha_cluster, [*WORKLOADS, "default/after-quorum"])
+    after = admin(ha_cluster)
+    try:
+        late = [w for w in after.list_workloads() if w.name == "during-quorum-loss"]
+    finally:
+        after.close()
+    if not maybe_applied:
+        assert late == [], "a write refused with 'nothing was changed' was applied"
+    for workload in late:  # committed after all: a whole record, as any other
+        assert workload.generation == 1 and workload.priority > 0
+    print(f"quorum loss: refused after {refused_s:.1f}s ({message}); applied later: {bool(late)}")
