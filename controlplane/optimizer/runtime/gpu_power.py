@@ -55,12 +55,28 @@ def gpu_power(
     for gpu in gpus:
         if not gpu.settable:
             continue  # its node would refuse; nothing is planned, nothing is remembered
-        control = b.gpu(gpu.key)
+        control = b.gpus[gpu.key] if gpu.key in b.gpus else adopted(gpu)
         want = _desired(gpu, verdicts, b, control, now, config, keep)
         p = _diff(gpu, control, want, now, config)
         if p is not None:
             proposals.append(p)
     return proposals
+
+
+def adopted(gpu: RuntimeGpu) -> GpuControl:
+    """What this runtime takes as its own last setting of a GPU it has no memory of: the cap
+    and clock lock the GPU reports. A new leader starts from empty memory, and a cap or lock
+    an old leader set (or anyone else, on a node that lets aiwo control its GPUs) must still
+    be undone when nothing wants it, instead of staying forever."""
+    capped = (
+        gpu.power_limit_min_w - _CAP_TOLERANCE_W
+        <= gpu.power_cap_w
+        < gpu.power_limit_default_w - _CAP_TOLERANCE_W
+    )
+    cap = gpu.power_cap_w if capped else None
+    if cap is None and gpu.clock_lock_mhz is None:
+        return GpuControl()
+    return GpuControl(cap_w=cap, clock_lock_mhz=gpu.clock_lock_mhz, owner="adopted")
 
 
 def _desired(

@@ -127,3 +127,19 @@ def test_no_cap_is_planned_for_a_gpu_whose_node_changes_no_settings() -> None:
     idle = replace(gpu("n1", 0), settable=False)
     busy = replace(gpu("n1", 1, job("a"), job("b"), power=400.0), settable=False)
     assert settle(Loop(), snap(idle, busy)) == []
+
+
+def test_a_cap_left_by_a_previous_leader_is_undone_when_nothing_wants_it() -> None:
+    # A new leader remembers nothing: the cap the GPU reports is taken as its own.
+    served = gpu("n1", 0, ls("a", p99=40.0), cap=200.0, power=200.0)
+    loop = Loop()
+    plan = loop.step(snap(served))
+    assert [type(a).__name__ for a in plan.actions] == ["ResetPowerCap"]
+    assert loop.step(snap(replace(served, power_cap_w=400.0)), dt=30.0).actions == ()
+
+
+def test_only_a_real_cap_below_the_default_is_adopted() -> None:
+    busy = gpu("n1", 0, ls("a", p99=40.0))
+    assert Loop().step(snap(busy)).actions == ()  # at its default: nothing to undo
+    unknown = replace(busy, power_cap_w=0.0)  # a backend that cannot read its limit
+    assert Loop().step(snap(unknown)).actions == ()
