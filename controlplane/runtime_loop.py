@@ -54,7 +54,11 @@ log = structlog.get_logger("aiwo.runtime")
 
 
 def runtime_workload(
-    key: str, workload: types_pb2.Workload, milli: int, p99_ms: float | None
+    key: str,
+    workload: types_pb2.Workload,
+    milli: int,
+    p99_ms: float | None,
+    process_cpu_fraction: float | None = None,
 ) -> RuntimeWorkload:
     spec = workload.spec
     variants = tuple(
@@ -77,6 +81,7 @@ def runtime_workload(
         p99_ms=p99_ms,
         variant=workload.variant,
         variants=variants,
+        process_cpu_fraction=process_cpu_fraction,
     )
 
 
@@ -91,7 +96,9 @@ def build_runtime_snapshot(
             continue
         status = state.slo.status(key, now)
         p99 = status.p99_latency_ms if status is not None else None
-        view = runtime_workload(key, workload, placement.milli_gpu, p99)
+        series = state.telemetry.get(placement.node)
+        throttle = series.throttles.get(key) if series is not None else None
+        view = runtime_workload(key, workload, placement.milli_gpu, p99, throttle)
         for index in placement.gpus:
             on_gpu.setdefault((placement.node, index), []).append(view)
     gpus = []

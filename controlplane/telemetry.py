@@ -43,6 +43,7 @@ class NodeTelemetry:
         self.count = 0  # total samples ever written
         self.nets: list[types_pb2.NetSample] = []
         self.backend: types_pb2.GpuBackend | None = None
+        self.throttles: dict[str, float] = {}  # workload -> cpu fraction in force (0: frozen)
 
     def add(self, report: node_pb2.TelemetryReport) -> None:
         row = self.count % self.slots
@@ -63,6 +64,7 @@ class NodeTelemetry:
             self.nets = list(report.nets)
         if report.HasField("gpu_backend"):
             self.backend = report.gpu_backend
+        self.throttles = {t.workload: t.cpu_fraction for t in report.throttles}
 
     def latest(self, index: int) -> GpuLatest | None:
         if self.count == 0 or not 0 <= index < self.gpu_count:

@@ -262,6 +262,12 @@ def check_telemetry(report: node_pb2.TelemetryReport, gpu_count: int) -> None:
         _check_range(f"{field}.sm_clock_mhz", sample.sm_clock_mhz, -1, 100_000)
         if len(sample.xid_events) > 64:
             raise ValidationError(f"{field}.xid_events", "at most 64 per sample")
+    if len(report.throttles) > 4096:
+        raise ValidationError("telemetry.throttles", "at most 4096")
+    for i, throttle in enumerate(report.throttles):
+        if not throttle.workload or len(throttle.workload) > 254:
+            raise ValidationError(f"telemetry.throttles[{i}].workload", "must be 1-254 characters")
+        _check_range(f"telemetry.throttles[{i}].cpu_fraction", throttle.cpu_fraction, 0, 1)
     for i, net in enumerate(report.nets):
         field = f"telemetry.nets[{i}]"
         if not net.interface or len(net.interface) > 64:

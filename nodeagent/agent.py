@@ -241,6 +241,10 @@ class Agent:
             report.gpus.extend(gpu_sample_pb(s) for s in samples)
             if self.net_sampler is not None:
                 report.nets.extend(net_sample_pb(s) for s in self.net_sampler.sample(now))
+            report.throttles.extend(
+                node_pb2.ProcessThrottle(workload=w, cpu_fraction=f)
+                for w, f in sorted(self.executor.throttles().items())
+            )
             backend = backend_pb(self.backend.state())
             if backend != last_backend:
                 report.gpu_backend.CopyFrom(backend)

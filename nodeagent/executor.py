@@ -40,6 +40,7 @@ class Executor:
         self.transfers = transfers
         self.assigned: dict[str, types_pb2.AssignWorkload] = {}
         self.managed: dict[str, types_pb2.StartWorkload] = {}
+        self._throttles: dict[str, float] = {}  # workload -> cpu fraction set (0: frozen)
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "set_power_limit": self._set_power_limit,
             "reset_power_limit": self._reset_power_limit,
@@ -190,10 +191,23 @@ class Executor:
             raise ActuationError(f"workload {a.workload} is not running on this node")
         if a.freeze:
             await self.throttler.freeze(a.workload)
+            self._throttles[a.workload] = 0.0
             return
         await self.throttler.thaw(a.workload)
         fraction = None if a.cpu_fraction >= 1.0 or a.cpu_fraction <= 0 else a.cpu_fraction
         await self.throttler.set_cpu_fraction(a.workload, fraction)
+        if fraction is None:
+            self._throttles.pop(a.workload, None)
+        else:
+            self._throttles[a.workload] = fraction
+
+    def throttles(self) -> dict[str, float]:
+        """Process throttles in force, by workload: the CPU fraction (0: frozen). Reported in
+        telemetry, so that a leader that did not set one (after a failover) can undo it."""
+        running = self.supervisor.running() if self.supervisor is not None else ()
+        for workload in [w for w in self._throttles if w not in running]:
+            del self._throttles[workload]  # stopped (or restarted: a new process runs free)
+        return dict(self._throttles)
 
 
 def _failed(command: types_pb2.Command, reason: str) -> types_pb2.CommandAck:

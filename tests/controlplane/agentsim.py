@@ -51,6 +51,7 @@ class ScriptedAgent:
         self._tasks: list[asyncio.Task[None]] = []
         self.silent = False
         self.utilization_pct = 50.0
+        self.throttles: dict[str, float] = {}  # process throttles to report as in force
 
     async def start(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.address)
@@ -101,6 +102,10 @@ class ScriptedAgent:
                     sm_clock_mhz=1700,
                 )
                 for g in self.info.gpus
+            ],
+            throttles=[
+                node_pb2.ProcessThrottle(workload=w, cpu_fraction=f)
+                for w, f in sorted(self.throttles.items())
             ],
         )
 

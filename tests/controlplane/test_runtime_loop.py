@@ -85,6 +85,31 @@ async def test_a_node_without_gpu_control_gets_no_power_commands(controller: Con
         await observer.stop()
 
 
+async def test_a_throttle_left_by_a_previous_leader_is_undone(
+    controller: Controller, stubs: Stubs
+) -> None:
+    # The node reports a process throttle this leader never set (its predecessor did).
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
+    agent.throttles = {"default/train": 0.25}
+    await agent.start()
+    try:
+        await _register(stubs, "train", p99_ms=0, priority="batch", milli=500)
+
+        def undone() -> list[types_pb2.Command]:
+            return [
+                c
+                for c in agent.actions("throttle_workload")
+                if c.throttle_workload.workload == "default/train"
+                and c.throttle_workload.cpu_fraction >= 1.0
+            ]
+
+        await assert_eventually(undone, timeout_s=20, message="the throttle was not undone")
+        events = controller.state.events_for("workload/default/train", 50)
+        assert any("by no relief of this controller" in e.message for e in events)
+    finally:
+        await agent.stop()
+
+
 async def test_slo_breach_throttles_the_lower_priority_neighbour(
     controller: Controller, stubs: Stubs
 ) -> None:

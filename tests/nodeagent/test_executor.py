@@ -134,3 +134,33 @@ async def test_without_gpu_control_every_gpu_setting_is_refused_and_nothing_chan
     assert sample.power_limit_w == 700 and sample.sm_clock_mhz <= 1980
     assign = types_pb2.AssignWorkload(workload="default/a", gpus=[0], milli_gpu=500)
     assert (await executor.execute(cmd("w", assign_workload=assign))).ok  # the rest still works
+
+
+async def test_the_throttles_in_force_are_known_for_telemetry(tmp_path: Path) -> None:
+    from nodeagent.throttle.signals import SignalThrottler
+
+    throttler = SignalThrottler()
+    supervisor = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", throttler)
+    executor = Executor(make_backend("sim", count=1, node_name="n1"), supervisor, throttler)
+    sleeper = types_pb2.LaunchSpec(command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    start = types_pb2.StartWorkload(workload="ns/job", uid="u", launch=sleeper, gpus=[0])
+    try:
+        assert (await executor.execute(cmd("s", start_workload=start))).ok
+
+        async def throttle(cid: str, **how: object) -> dict[str, float]:
+            action = types_pb2.ThrottleWorkload(workload="ns/job", **how)  # type: ignore[arg-type]
+            ack = await executor.execute(cmd(cid, throttle_workload=action))
+            assert ack.ok, ack.reason
+            return executor.throttles()
+
+        assert executor.throttles() == {}
+        assert await throttle("t1", cpu_fraction=0.3) == {"ns/job": 0.3}
+        assert await throttle("t2", freeze=True) == {"ns/job": 0.0}
+        assert await throttle("t3", cpu_fraction=1.0) == {}  # unthrottled
+        assert await throttle("t4", cpu_fraction=0.5) == {"ns/job": 0.5}
+        stop = types_pb2.StopWorkload(workload="ns/job", grace_s=2)
+        assert (await executor.execute(cmd("x", stop_workload=stop))).ok
+        assert executor.throttles() == {}  # gone with its process
+    finally:
+        await supervisor.shutdown(1.0)
+        await throttler.close()

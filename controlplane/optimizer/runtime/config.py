@@ -82,7 +82,10 @@ class RuntimeConfig:
     energy_max_step_fraction: an energy cap comes down at most this x max limit per change.
     energy_backoff_s: after an SLO forced a cap up, the energy pass leaves the GPU alone this long.
     idle_to_min: idle GPUs go to their minimum power limit.
-    reissue_after_s: a cap the GPU does not report after this long is sent again.
+    reissue_after_s: a cap the GPU does not report after this long is sent again (and an
+        undo of a throttle no relief holds).
+    unowned_grace_s: a process throttle in force that no relief holds (set before a leader
+        change) is undone once it has been reported so this long.
     variants: whether the variant pass runs.
     variant_pressure_s: pending work must wait this long before a variant is switched for it.
     variant_restore_s: no pressure for this long before a variant is switched back.
@@ -112,6 +115,7 @@ class RuntimeConfig:
     energy_backoff_s: float = 600.0
     idle_to_min: bool = True
     reissue_after_s: float = 30.0
+    unowned_grace_s: float = 10.0
     variants: bool = True
     variant_pressure_s: float = 30.0
     variant_restore_s: float = 300.0
@@ -134,6 +138,7 @@ class RuntimeConfig:
             "migrate_min_interval_s",
             "energy_backoff_s",
             "reissue_after_s",
+            "unowned_grace_s",
             "variant_pressure_s",
             "variant_restore_s",
             "variant_min_dwell_s",

@@ -81,6 +81,8 @@ def guard(
     placed = placed_workloads(snapshot)
     for key in [k for k in b.relief if k not in placed]:
         del b.relief[key]  # gone: nothing left to undo
+    for key in [k for k in b.unowned if k not in placed]:
+        del b.unowned[key]
     quiet = 3 * config.relax_backoff_window_s
     for key in [
         k for k, (_, t) in b.relax_backoff.items() if k not in b.relief and now - t > quiet
@@ -103,6 +105,13 @@ def guard(
             )
             continue
         guarded = protectors(x)
+        breaking_now = any(verdicts[p.key].state is SloState.BREACH for p in guarded)
+        if relief is None and x.workload.process_cpu_fraction is not None and not breaking_now:
+            p = _undo_unowned(x, b, now, config)
+            if p is not None:
+                proposals.append(p)
+        else:
+            b.unowned.pop(key, None)
         if not guarded:
             if relief is not None:
                 proposals.append(
@@ -285,6 +294,35 @@ def _undo(rung: str, x: Placed, reason: Reason) -> tuple[RuntimeAction, ...]:
     if rung == "process_throttle":
         return (UnthrottleProcess(key, x.node, reason),)
     return ()  # power_cap: gpu_power resets it; migrate: nothing to give back
+
+
+def _undo_unowned(
+    x: Placed, b: MemoryBuilder, now: float, config: RuntimeConfig
+) -> Proposal | None:
+    """A process throttle in force that no relief of this runtime holds (a leader before a
+    failover set it): undo it once it has been seen so for `unowned_grace_s` (telemetry lags
+    this runtime's own undo by a report or two), unless a protected SLO breaks now (then the
+    ladder climbs again and owns it). Sent again only after `reissue_after_s`."""
+    key, fraction = x.workload.key, x.workload.process_cpu_fraction
+    since, undone_at = b.unowned.setdefault(key, (now, None))
+    if fraction is None or now - since < config.unowned_grace_s:
+        return None
+    if undone_at is not None and now - undone_at < config.reissue_after_s:
+        return None
+    held = "frozen" if fraction == 0 else f"held to {fraction:.0%} of its CPU"
+    reason = Reason(
+        "throttle_unowned_undone",
+        f"{key}: {held} on {x.node}, by no relief of this controller (set before a leader "
+        "change?): undone",
+        (("cpu_fraction", fraction),),
+    )
+
+    def commit(mb: MemoryBuilder) -> None:
+        mb.unowned[key] = (since, now)
+
+    return Proposal(
+        Urgency.UNDO, (UnthrottleProcess(key, x.node, reason),), commit, f"workload/{key}"
+    )
 
 
 def _shared_gpu(x: Placed, protected: str) -> RuntimeGpu:

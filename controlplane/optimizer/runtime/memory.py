@@ -71,6 +71,8 @@ class RuntimeMemory:
     workload; migrated_at: per workload; action_times: times of the actions of the last minute;
     relax_backoff: per neighbour, (level, when relief was last undone): relief that had to come
     back soon after it was undone is undone more slowly next time (x 2 ** level).
+    unowned: per workload with a process throttle in force that no relief holds, (since when
+    seen so, when last undone).
     """
 
     relief: Mapping[str, Relief] = field(default_factory=dict)
@@ -82,9 +84,13 @@ class RuntimeMemory:
     migrated_at: Mapping[str, float] = field(default_factory=dict)
     action_times: tuple[float, ...] = ()
     relax_backoff: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    unowned: Mapping[str, tuple[float, float | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("relief", "gpus", "slack_since", "pressure_since", "variants", "migrated_at"):
+        for name in (
+            "relief", "gpus", "slack_since", "pressure_since", "variants", "migrated_at",
+            "unowned",
+        ):  # fmt: skip
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "action_times", tuple(self.action_times))
 
@@ -102,6 +108,7 @@ class MemoryBuilder:
     migrated_at: dict[str, float]
     action_times: list[float]
     relax_backoff: dict[str, tuple[int, float]]
+    unowned: dict[str, tuple[float, float | None]]
 
     @classmethod
     def of(cls, memory: RuntimeMemory, now: float) -> MemoryBuilder:
@@ -115,6 +122,7 @@ class MemoryBuilder:
             migrated_at=dict(memory.migrated_at),
             action_times=[t for t in memory.action_times if now - t < ACTION_WINDOW_S],
             relax_backoff=dict(memory.relax_backoff),
+            unowned=dict(memory.unowned),
         )
 
     def gpu(self, key: GpuKey) -> GpuControl:
@@ -131,4 +139,5 @@ class MemoryBuilder:
             migrated_at=self.migrated_at,
             action_times=tuple(self.action_times),
             relax_backoff=self.relax_backoff,
+            unowned=self.unowned,
         )

@@ -50,6 +50,8 @@ class RuntimeWorkload:
     p99_ms: float | None = None
     variant: str = ""  # active variant; "" = the default (first declared)
     variants: tuple[VariantView, ...] = ()
+    # The process throttle its node reports in force (0 = frozen); None = runs free.
+    process_cpu_fraction: float | None = None
 
     @property
     def has_slo(self) -> bool:

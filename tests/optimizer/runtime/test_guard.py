@@ -18,6 +18,7 @@ from controlplane.optimizer.runtime import (
     ThrottleProcess,
     UnthrottleProcess,
 )
+from controlplane.optimizer.runtime.types import RuntimeSnapshot
 from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
 
 NO_ENERGY = RuntimeConfig(energy=False)
@@ -206,3 +207,32 @@ def test_a_gpu_whose_node_changes_no_settings_skips_the_power_cap_rung() -> None
     loop = Loop(ISSUE_LADDER)
     seen = [kinds(loop.step(s, dt=15.0)) for _ in range(4)]
     assert seen == [["DirectiveThrottle"], ["ThrottleProcess"], ["Migrate"], []]
+
+
+def _left_throttled(p99: float) -> RuntimeSnapshot:
+    """A job its node reports held to 30 % of its CPU, beside a service; no relief holds it
+    (the leader that throttled it is gone)."""
+    held = replace(job("b"), process_cpu_fraction=0.3)
+    return snap(gpu("n1", 0, ls("a", p99=p99), held))
+
+
+def test_an_unowned_throttle_is_undone_after_a_grace_and_resent_if_lost() -> None:
+    loop = Loop(NO_ENERGY)
+    s = _left_throttled(p99=50.0)  # the service has slack
+    assert kinds(loop.step(s)) == []  # just seen: telemetry may lag our own undo
+    plan = loop.step(s, dt=10.0)
+    assert kinds(plan) == ["UnthrottleProcess"]
+    assert plan.actions[0].reason.code == "throttle_unowned_undone"
+    assert "held to 30% of its CPU" in plan.actions[0].reason.message
+    assert kinds(loop.step(s, dt=20.0)) == []  # the agent has not reported it yet
+    assert kinds(loop.step(s, dt=10.0)) == ["UnthrottleProcess"]  # lost: sent again
+    freed = snap(gpu("n1", 0, ls("a", p99=50.0), job("b")))
+    assert kinds(loop.step(freed, dt=5.0)) == []
+
+
+def test_while_the_protected_service_breaks_the_ladder_owns_the_throttle() -> None:
+    loop = Loop(NO_ENERGY)
+    s = _left_throttled(p99=150.0)
+    seen = [kinds(loop.step(s, dt=15.0)) for _ in range(3)]
+    assert all("UnthrottleProcess" not in step for step in seen)
+    assert seen[:2] == [["DirectiveThrottle"], ["ThrottleProcess"]]

@@ -34,16 +34,26 @@ class AgentHello(_message.Message):
     def __init__(self, node: _Optional[str] = ..., session_id: _Optional[str] = ..., highest_epoch_seen: _Optional[int] = ...) -> None: ...
 
 class TelemetryReport(_message.Message):
-    __slots__ = ("time_unix", "gpus", "nets", "gpu_backend")
+    __slots__ = ("time_unix", "gpus", "nets", "gpu_backend", "throttles")
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
     NETS_FIELD_NUMBER: _ClassVar[int]
     GPU_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    THROTTLES_FIELD_NUMBER: _ClassVar[int]
     time_unix: float
     gpus: _containers.RepeatedCompositeFieldContainer[_types_pb2.GpuSample]
     nets: _containers.RepeatedCompositeFieldContainer[_types_pb2.NetSample]
     gpu_backend: _types_pb2.GpuBackend
-    def __init__(self, time_unix: _Optional[float] = ..., gpus: _Optional[_Iterable[_Union[_types_pb2.GpuSample, _Mapping]]] = ..., nets: _Optional[_Iterable[_Union[_types_pb2.NetSample, _Mapping]]] = ..., gpu_backend: _Optional[_Union[_types_pb2.GpuBackend, _Mapping]] = ...) -> None: ...
+    throttles: _containers.RepeatedCompositeFieldContainer[ProcessThrottle]
+    def __init__(self, time_unix: _Optional[float] = ..., gpus: _Optional[_Iterable[_Union[_types_pb2.GpuSample, _Mapping]]] = ..., nets: _Optional[_Iterable[_Union[_types_pb2.NetSample, _Mapping]]] = ..., gpu_backend: _Optional[_Union[_types_pb2.GpuBackend, _Mapping]] = ..., throttles: _Optional[_Iterable[_Union[ProcessThrottle, _Mapping]]] = ...) -> None: ...
+
+class ProcessThrottle(_message.Message):
+    __slots__ = ("workload", "cpu_fraction")
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    CPU_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    workload: str
+    cpu_fraction: float
+    def __init__(self, workload: _Optional[str] = ..., cpu_fraction: _Optional[float] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
     __slots__ = ("workload", "kind", "pid", "exit_code", "signal", "detail", "time_unix", "outcome")
