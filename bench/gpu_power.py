@@ -250,27 +250,12 @@ class Decoder:
         """One decode step for `batch` sequences as a callable; True if graph-captured."""
         torch, s = self.torch, self.shape
         f = torch.nn.functional
-        cache = [
-            (
-                torch.randn(
-                    batch,
-                    s.kv_heads,
-                    self.context,
-                    s.head_dim,
-                    device=self.device,
-                    dtype=torch.bfloat16,
-                ),
-                torch.randn(
-                    batch,
-                    s.kv_heads,
-                    self.context,
-                    s.head_dim,
-                    device=self.device,
-                    dtype=torch.bfloat16,
-                ),
-            )
-            for _ in range(s.layers)
-        ]
+        kv_shape = (batch, s.kv_heads, self.context, s.head_dim)
+
+        def kv() -> Any:
+            return torch.randn(*kv_shape, device=self.device, dtype=torch.bfloat16)
+
+        cache = [(kv(), kv()) for _ in range(s.layers)]
         x0 = torch.randn(batch, s.hidden, device=self.device, dtype=torch.bfloat16) * 0.02
 
         def step() -> Any:
