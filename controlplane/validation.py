@@ -172,6 +172,19 @@ def check_workload_ref(name: str, namespace: str) -> None:
     check_name("namespace", namespace)
 
 
+MAX_PAGE_SIZE = 5000
+
+
+def check_page(page_size: int, page_token: str) -> None:
+    """A list page: its size, and a token that is a previous reply's (a workload key)."""
+    if not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise ValidationError("page_size", f"must be 0..{MAX_PAGE_SIZE}, got {page_size}")
+    if page_token:
+        namespace, sep, name = page_token.partition("/")
+        if not sep or not NAME_RE.match(namespace) or not NAME_RE.match(name):
+            raise ValidationError("page_token", "not a token from a previous reply")
+
+
 def check_register_workload(req: workload_pb2.RegisterWorkloadRequest) -> None:
     check_workload_ref(req.name, req.namespace)
     check_workload_spec(req.spec)

@@ -48,13 +48,22 @@ class AdminClient:
         )
         return convert.many(Gpu, reply.gpus)
 
-    async def list_workloads(self, namespace: str | None = None) -> list[Workload]:
-        """Workloads of `namespace`; of every namespace when None."""
-        reply = await self._connection.call(
-            self._stub.ListWorkloads,
-            convert.admin_request("ListWorkloads", namespace=namespace or ""),
-        )
-        return convert.many(Workload, reply.workloads)
+    async def list_workloads(
+        self, namespace: str | None = None, *, page_size: int = 500
+    ) -> list[Workload]:
+        """Workloads of `namespace`; of every namespace when None. Fetched a page at a time
+        (`page_size` each), so a large cluster never needs one oversized reply."""
+        workloads: list[Workload] = []
+        token = ""
+        while True:
+            request = convert.admin_request(
+                "ListWorkloads", namespace=namespace or "", page_size=page_size, page_token=token
+            )
+            reply = await self._connection.call(self._stub.ListWorkloads, request)
+            workloads.extend(convert.many(Workload, reply.workloads))
+            token = reply.next_page_token
+            if not token:
+                return workloads
 
     async def list_events(self, object: str = "", limit: int = 0) -> list[Event]:
         """Newest first. `object` is a prefix such as "workload/default/web" or "node/";

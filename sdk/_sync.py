@@ -270,8 +270,10 @@ class SyncAdminClient:
     def list_gpus(self, node: str | None = None) -> list[Gpu]:
         return self._runner.run(self._client.list_gpus(node))
 
-    def list_workloads(self, namespace: str | None = None) -> list[Workload]:
-        return self._runner.run(self._client.list_workloads(namespace))
+    def list_workloads(
+        self, namespace: str | None = None, *, page_size: int = 500
+    ) -> list[Workload]:
+        return self._runner.run(self._client.list_workloads(namespace, page_size=page_size))
 
     def list_events(self, object: str = "", limit: int = 0) -> list[Event]:
         return self._runner.run(self._client.list_events(object, limit))

@@ -7,6 +7,7 @@ import time
 
 import grpc
 
+from controlplane.auth.principal import ANONYMOUS, current_principal
 from controlplane.decisions import Decisions
 from controlplane.optimizer import OptimizerConfig, explain
 from controlplane.services.common import (
@@ -19,9 +20,10 @@ from controlplane.services.common import (
 from controlplane.services.migration_api import MigrationApi
 from controlplane.snapshot import build_snapshot
 from controlplane.state import ClusterState
-from controlplane.validation import ValidationError, check_name, check_workload_ref
+from controlplane.validation import ValidationError, check_name, check_page, check_workload_ref
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, migration_pb2, types_pb2
 
+DEFAULT_PAGE_SIZE = 500  # workloads per ListWorkloads reply when the request names none
 DEFAULT_EVENT_LIMIT = 100
 MAX_EVENT_LIMIT = 10_000
 
@@ -77,8 +79,22 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ListWorkloadsResponse:
         if request.namespace:
             await validate(context, lambda: check_name("namespace", request.namespace))
+        await validate(context, lambda: check_page(request.page_size, request.page_token))
+        page_size = request.page_size or DEFAULT_PAGE_SIZE
         prefix = f"{request.namespace}/" if request.namespace else ""
-        keys = sorted(key for key, _ in self.state.workloads.items() if key.startswith(prefix))
+        # The token is the last key of the previous page: the next page starts after it, so
+        # a workload added or removed meanwhile never shifts what the pages hold.
+        # Only what the caller may see is paged (the interceptor filters replies too, but a
+        # page emptied after the fact would still carry a token naming a hidden workload).
+        after = request.page_token
+        caller = current_principal.get() or ANONYMOUS
+        keys = sorted(
+            key
+            for key, _ in self.state.workloads.items()
+            if key.startswith(prefix) and key > after and caller.may_use(key.split("/", 1)[0])
+        )
+        more = len(keys) > page_size
+        keys = keys[:page_size]
         now = time.time()
         views = []
         for key in keys:
@@ -89,7 +105,8 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             if status is not None and status.p99_latency_ms is not None:
                 view.p99_latency_ms = status.p99_latency_ms
             views.append(view)
-        return admin_pb2.ListWorkloadsResponse(workloads=views)
+        token = keys[-1] if more and keys else ""
+        return admin_pb2.ListWorkloadsResponse(workloads=views, next_page_token=token)
 
     async def ListEvents(
         self, request: admin_pb2.ListEventsRequest, context: grpc.aio.ServicerContext

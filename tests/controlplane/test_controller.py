@@ -6,6 +6,7 @@ import grpc
 import pytest
 
 from controlplane.server import Controller
+from sdk import AdminClient
 from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
@@ -126,6 +127,55 @@ async def test_work_registered_before_any_node_waits_and_is_placed_when_one_join
         )
     finally:
         await agent.stop()
+
+
+async def test_workloads_are_listed_in_pages(controller: Controller, stubs: Stubs) -> None:
+    names = [("team-a", f"w{i}") for i in range(4)] + [("team-b", f"w{i}") for i in range(3)]
+    for namespace, name in names:
+        await stubs.workload.Register(
+            workload_pb2.RegisterWorkloadRequest(
+                name=name, namespace=namespace, spec=types_pb2.WorkloadSpec(priority_class="batch")
+            )
+        )
+
+    async def pages(namespace: str, size: int) -> list[list[str]]:
+        got, token = [], ""
+        while True:
+            reply = await stubs.admin.ListWorkloads(
+                admin_pb2.ListWorkloadsRequest(
+                    namespace=namespace, page_size=size, page_token=token
+                )
+            )
+            got.append([f"{w.namespace}/{w.name}" for w in reply.workloads])
+            token = reply.next_page_token
+            if not token:
+                return got
+
+    everything = sorted(f"{ns}/{n}" for ns, n in names)
+    assert await pages("", 3) == [everything[:3], everything[3:6], everything[6:]]
+    assert await pages("team-b", 2) == [["team-b/w0", "team-b/w1"], ["team-b/w2"]]
+    assert await pages("", 0) == [everything]  # the default page holds them all
+    # A page ends where the next begins, even if a workload is added meanwhile.
+    first = await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest(page_size=3))
+    await stubs.workload.Register(
+        workload_pb2.RegisterWorkloadRequest(name="a0", namespace="team-a")
+    )
+    rest = await stubs.admin.ListWorkloads(
+        admin_pb2.ListWorkloadsRequest(page_size=10, page_token=first.next_page_token)
+    )
+    assert [w.name for w in rest.workloads][:1] == ["w3"]
+    for bad, field in ((dict(page_size=-1), "page_size"), (dict(page_size=5001), "page_size"),
+                       (dict(page_token="not a token"), "page_token")):  # fmt: skip
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stubs.admin.ListWorkloads(admin_pb2.ListWorkloadsRequest(**bad))  # type: ignore[arg-type]
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (info.value.details() or "").startswith(f"{field}:")
+    admin = await AdminClient.connect(controller.address)
+    try:
+        listed = await admin.list_workloads(page_size=2)  # four round trips, one list
+        assert [f"{w.namespace}/{w.name}" for w in listed] == sorted([*everything, "team-a/a0"])
+    finally:
+        await admin.close()
 
 
 async def test_register_is_idempotent_and_conflicts_are_refused(

@@ -261,6 +261,12 @@ async def test_a_workload_token_lists_only_its_namespaces(
         admin_pb2.ListWorkloadsRequest(), metadata=bearer(token.token)
     )
     assert [(w.namespace, w.name) for w in listed.workloads] == [(OWN, "web")]
+    # Paged, it sees the same, and no token names a workload it may not see.
+    paged = await secure_stubs.admin.ListWorkloads(
+        admin_pb2.ListWorkloadsRequest(page_size=1), metadata=bearer(token.token)
+    )
+    assert [(w.namespace, w.name) for w in paged.workloads] == [(OWN, "web")]
+    assert paged.next_page_token == ""
     everything = await secure_stubs.admin.ListWorkloads(
         admin_pb2.ListWorkloadsRequest(), metadata=admin
     )
