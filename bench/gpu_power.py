@@ -171,6 +171,41 @@ class Meter:
         self.nvml.nvmlShutdown()
 
 
+class SettingsSweep:
+    """Power limits and SM clock locks, each set for a block and always restored.
+
+    Only with --change-settings: the default run reads settings and never writes them."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.nvml = getattr(meter, "nvml", None)
+        self.handle = getattr(meter, "handle", None)
+        self.original_limit_mw: int | None = None
+        if self.nvml is not None:
+            self.original_limit_mw = self.nvml.nvmlDeviceGetPowerManagementLimit(self.handle)
+
+    @contextlib.contextmanager
+    def power_limit(self, watts: float) -> Iterator[None]:
+        if self.nvml is not None:
+            self.nvml.nvmlDeviceSetPowerManagementLimit(self.handle, int(watts * 1000))
+            time.sleep(1.0)  # the limiter settles
+        try:
+            yield
+        finally:
+            if self.nvml is not None and self.original_limit_mw is not None:
+                self.nvml.nvmlDeviceSetPowerManagementLimit(self.handle, self.original_limit_mw)
+
+    @contextlib.contextmanager
+    def sm_clock(self, mhz: int) -> Iterator[None]:
+        if self.nvml is not None:
+            self.nvml.nvmlDeviceSetGpuLockedClocks(self.handle, mhz, mhz)
+            time.sleep(0.5)
+        try:
+            yield
+        finally:
+            if self.nvml is not None:
+                self.nvml.nvmlDeviceResetGpuLockedClocks(self.handle)
+
+
 class NullMeter(Meter):
     """No NVML (a dry run of the script on a machine without a GPU): timings only."""
 
@@ -440,6 +475,9 @@ def main_run(args: argparse.Namespace) -> None:
             latencies = _timed_steps(torch, steps[duty_batch], args.phase_s, duty=duty)
             figures.update(_latency_figures(latencies))
 
+    if args.caps or args.clocks:
+        _sweep_settings(args, torch, meter, steps, decoder)
+
     gemm = _gemm_fn(torch, device, args.gemm_n)
     _timed_steps(torch, gemm, 0.5)
     with meter.phase("matrix work (prefill/training-like)", {"n": args.gemm_n}) as figures:
@@ -475,6 +513,36 @@ def main_run(args: argparse.Namespace) -> None:
     meter.close()
 
 
+def _sweep_settings(
+    args: argparse.Namespace,
+    torch: Any,
+    meter: Meter,
+    steps: dict[int, Callable[[], Any]],
+    decoder: Decoder,
+) -> None:
+    """Decode speed and power under each power limit and SM clock lock asked for: the curve
+    the GPU model lacks for memory-bound work (docs/gpu-model.md section 9)."""
+    if not args.change_settings:
+        raise SystemExit("--caps and --clocks change the GPU's settings: add --change-settings")
+    sweep = SettingsSweep(meter)
+    settings = [("power limit", w, sweep.power_limit(w)) for w in args.caps]
+    settings += [("SM clock lock", m, sweep.sm_clock(m)) for m in args.clocks]
+    for what, value, context in settings:
+        with context:
+            for batch in args.sweep_batches:
+                if batch not in steps:
+                    steps[batch] = decoder.step_fn(batch)[0]
+                extra = {"batch": batch, "setting": what, "value": value}
+                with meter.phase(f"decode batch {batch}, {what} {value:g}", extra) as figures:
+                    latencies = _timed_steps(torch, steps[batch], args.phase_s)
+                    figures.update(_latency_figures(latencies))
+                    figures["tokens_per_s"] = round(
+                        batch * len(latencies) / (sum(latencies) / 1000), 1
+                    )
+    if sweep.original_limit_mw is not None:
+        _emit({"name": "settings restored", "power_limit_w": sweep.original_limit_mw / 1000})
+
+
 def _shape(args: argparse.Namespace) -> DecodeShape:
     return DecodeShape.tiny() if args.dry_run else DecodeShape()
 
@@ -506,13 +574,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--neighbours",
         type=_neighbour_spec,
-        nargs="+",
+        nargs="*",
         default=[("gemm", 1.0), ("gemm", 0.5), ("decode", 1.0)],
     )
     parser.add_argument("--gemm-n", type=int, default=8192)
     parser.add_argument("--scratch", default="/tmp")
     parser.add_argument(
         "--dry-run", action="store_true", help="No NVML, tiny shapes: check the script."
+    )
+    parser.add_argument(
+        "--caps", type=float, nargs="*", default=[], help="Power limits (W) to sweep."
+    )
+    parser.add_argument(
+        "--clocks", type=int, nargs="*", default=[], help="SM clock locks (MHz) to sweep."
+    )
+    parser.add_argument("--sweep-batches", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--change-settings",
+        action="store_true",
+        help="Allow --caps/--clocks to change the GPU's settings (restored after each block).",
     )
     # A neighbour process's own arguments.
     parser.add_argument("--role", choices=["main", "gemm", "decode"], default="main")

@@ -57,3 +57,47 @@ def test_a_dry_run_goes_through_every_phase(tmp_path: Path) -> None:
     )  # fmt: skip
     names = [json.loads(line)["name"] for line in out.read_text().splitlines()]
     assert "decode batch 1" in names and "neighbour gemm-0.5" in names
+
+
+class _RecordingNvml:
+    """pynvml's setting calls, recorded (the GPU boundary: no GPU here)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []
+        self.limit_mw = 700_000
+
+    def nvmlDeviceGetPowerManagementLimit(self, handle: object) -> int:
+        return self.limit_mw
+
+    def nvmlDeviceSetPowerManagementLimit(self, handle: object, mw: int) -> None:
+        self.calls.append(("set_limit", (mw,)))
+        self.limit_mw = mw
+
+    def nvmlDeviceSetGpuLockedClocks(self, handle: object, lo: int, hi: int) -> None:
+        self.calls.append(("lock", (lo, hi)))
+
+    def nvmlDeviceResetGpuLockedClocks(self, handle: object) -> None:
+        self.calls.append(("reset_clocks", ()))
+
+
+def test_a_settings_sweep_always_restores_what_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gpu_power.time, "sleep", lambda _: None)
+    meter = gpu_power.NullMeter(0)
+    meter.nvml, meter.handle = _RecordingNvml(), object()  # type: ignore[attr-defined]
+    sweep = gpu_power.SettingsSweep(meter)
+    with pytest.raises(RuntimeError), sweep.power_limit(400):
+        raise RuntimeError("the workload failed mid-block")
+    with sweep.sm_clock(1200):
+        pass
+    assert meter.nvml.calls == [  # type: ignore[attr-defined]
+        ("set_limit", (400_000,)),
+        ("set_limit", (700_000,)),
+        ("lock", (1200, 1200)),
+        ("reset_clocks", ()),
+    ]
+
+
+def test_sweeping_settings_must_be_asked_for() -> None:
+    args = argparse.Namespace(caps=[400.0], clocks=[], change_settings=False)
+    with pytest.raises(SystemExit, match="add --change-settings"):
+        gpu_power._sweep_settings(args, None, gpu_power.NullMeter(0), {}, None)  # type: ignore[arg-type]
