@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -58,6 +60,31 @@ class Write:
     lease: int | None = None
 
 
+def resolve_endpoints(endpoints: Sequence[str]) -> list[str]:
+    """HOST:PORT endpoints as IPv4 ADDRESS:PORT, the form one multi-member channel takes.
+
+    Host names (etcd-1.internal:2379) are resolved here, once per connect; every address a
+    name has becomes a member of the channel's list. A name that does not resolve is named."""
+    resolved: list[str] = []
+    for endpoint in endpoints:
+        host, _, port = endpoint.rpartition(":")
+        try:
+            ipaddress.IPv4Address(host)
+            addresses = [host]
+        except ValueError:
+            try:
+                infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"etcd endpoint {endpoint}: cannot resolve {host}: {exc}"
+                ) from None
+            addresses = sorted({str(info[4][0]) for info in infos})
+        for address in addresses:
+            if f"{address}:{port}" not in resolved:
+                resolved.append(f"{address}:{port}")
+    return resolved
+
+
 class EtcdStore:
     def __init__(self, endpoints: Sequence[str], keys: Keys, timeout_s: float = 5.0) -> None:
         self._endpoints = list(endpoints)
@@ -76,7 +103,8 @@ class EtcdStore:
     async def connect(self) -> None:
         """One channel to all members: gRPC's pick_first moves to the next member by itself
         when the one in use goes away, so a dead member costs one failed call, retried."""
-        target = "ipv4:" + ",".join(self._endpoints)
+        addresses = await asyncio.to_thread(resolve_endpoints, self._endpoints)
+        target = "ipv4:" + ",".join(addresses)
         host, _, port = target.rpartition(":")
         # aetcd builds its target as f"{host}:{port}"; splitting at the last colon keeps it.
         client = aetcd.Client(
