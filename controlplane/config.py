@@ -44,6 +44,11 @@ class ControllerConfig:
     tls_ca: str = ""  # PEM bundle that signs agent and client certificates
     auth: str = "none"  # "token": bearer tokens with roles; "none": every caller is admin
     tokens_file: str = ""  # hashed tokens accepted besides etcd's (the first admin's)
+    # The link to etcd. Without etcd_ca it is plaintext (loopback and trusted networks only).
+    etcd_ca: str = ""  # PEM bundle that signs the etcd members' certificates: TLS to etcd
+    etcd_cert: str = ""  # PEM: the controller's client certificate, where etcd requires one
+    etcd_key: str = ""  # its private key
+    etcd_server_name: str = ""  # name to expect in the members' certificates (default: host)
     # Limits (docs/reliability.md). Every request and response; gRPC refuses a bigger one
     # with RESOURCE_EXHAUSTED before any handler runs.
     max_message_bytes: int = 4 * 1024 * 1024
@@ -87,6 +92,10 @@ class ControllerConfig:
             missing = ", ".join(name for name, value in tls.items() if not value)
             # tls_ca too: agents are identified by their certificates, so TLS is mutual.
             raise ConfigError(f"{missing}: TLS needs tls_cert, tls_key and tls_ca together")
+        if bool(self.etcd_cert) != bool(self.etcd_key):
+            raise ConfigError("etcd_cert, etcd_key: a client certificate needs its key (set both)")
+        if self.etcd_cert and not self.etcd_ca:
+            raise ConfigError("etcd_ca: a client certificate for etcd needs TLS to etcd (etcd_ca)")
         if not 1024 <= self.max_message_bytes <= 1 << 30:
             raise ConfigError("max_message_bytes: must be between 1024 and 1073741824")
         for name in ("max_workloads_per_namespace", "rate_limit_rps"):

@@ -41,6 +41,10 @@ from sdk._systemd import notify_systemd
 @click.option("--tls-cert", help="The controller's certificate (PEM); enables mutual TLS.")
 @click.option("--tls-key", help="Its private key (PEM).")
 @click.option("--tls-ca", help="CA bundle that signs agent and client certificates.")
+@click.option("--etcd-ca", help="CA bundle of the etcd members' certificates: TLS to etcd.")
+@click.option("--etcd-cert", help="Client certificate (PEM) for etcd's client-cert-auth.")
+@click.option("--etcd-key", help="Its private key (PEM).")
+@click.option("--etcd-server-name", help="Name in the etcd members' certificates, if not the host.")
 @click.option("--auth", type=click.Choice(["none", "token"]), help="Require bearer tokens.")
 @click.option("--tokens-file", help="Hashed tokens accepted besides etcd's (aiwo tokens).")
 @click.option("--max-message-bytes", type=int, help="Largest request or response (4 MiB).")
@@ -81,7 +85,7 @@ async def _serve(config) -> int:  # type: ignore[no-untyped-def]
         return 2
     try:
         controller = Controller(config)
-    except PolicyError as exc:
+    except (PolicyError, StoreUnavailable) as exc:  # a bad policy, an unreadable etcd TLS file
         click.echo(f"aiwo-controller: {exc}", err=True)
         return 2
     stop = asyncio.Event()

@@ -41,7 +41,7 @@ from controlplane.services.node import NodeService
 from controlplane.services.workload import WorkloadService
 from controlplane.sessions import Sessions
 from controlplane.state import ClusterState
-from controlplane.store import EtcdStore
+from controlplane.store import EtcdStore, EtcdTls
 from controlplane.telemetry import TelemetryStore
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
 
@@ -61,7 +61,12 @@ class Controller:
         self.config = config
         self.controller_id = config.controller_id or f"{socket.gethostname()}-{os.getpid()}"
         self.keys = Keys(config.etcd_prefix)
-        self.store = EtcdStore(config.etcd_endpoints, self.keys)
+        tls = None
+        if config.etcd_ca:
+            tls = EtcdTls.load(
+                config.etcd_ca, config.etcd_cert, config.etcd_key, config.etcd_server_name
+            )
+        self.store = EtcdStore(config.etcd_endpoints, self.keys, tls=tls)
         self.state = ClusterState(
             self.store,
             self.keys,

@@ -12,10 +12,15 @@ import ipaddress
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import aetcd
 import aetcd.exceptions
+import aetcd.rpc
+import aetcd.watcher
+import grpc
+import grpc.aio
 import structlog
 
 from controlplane.keys import Keys
@@ -60,6 +65,65 @@ class Write:
     lease: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EtcdTls:
+    """TLS to etcd: the CA of its members' certificates, the client certificate (when etcd
+    runs with --client-cert-auth) and the name the members' certificates carry."""
+
+    ca: bytes
+    cert: bytes | None = None
+    key: bytes | None = None
+    server_name: str = ""
+
+    @classmethod
+    def load(cls, ca: str, cert: str = "", key: str = "", server_name: str = "") -> EtcdTls:
+        def read(path: str) -> bytes:
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise StoreUnavailable(f"etcd TLS file {path}: {exc.strerror or exc}") from None
+
+        return cls(read(ca), read(cert) if cert else None, read(key) if key else None, server_name)
+
+
+class _TlsClient(aetcd.Client):
+    """aetcd's client over a TLS channel (aetcd opens only plaintext ones).
+
+    `connect` is aetcd 1.0's own (client.py), with the channel made by secure_channel; the
+    version is pinned by the test that exercises it (tests/controlplane/test_store.py)."""
+
+    def __init__(self, tls: EtcdTls, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._credentials = grpc.ssl_channel_credentials(tls.ca, tls.key, tls.cert)
+        if tls.server_name:
+            options = dict(self._options)  # type: ignore[has-type]
+            options["grpc.ssl_target_name_override"] = tls.server_name
+            self._options = options
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        if self._is_connecting:  # type: ignore[has-type]
+            await asyncio.wait_for(self._connected.wait(), self._connect_wait_timeout)
+            return
+        try:
+            self._is_connecting = True
+            target = f"{self._host}:{self._port}"
+            self.channel = grpc.aio.secure_channel(
+                target, self._credentials, options=list(self._options.items())
+            )
+            self.kvstub = aetcd.rpc.KVStub(self.channel)
+            self.clusterstub = aetcd.rpc.ClusterStub(self.channel)
+            self.leasestub = aetcd.rpc.LeaseStub(self.channel)
+            self.maintenancestub = aetcd.rpc.MaintenanceStub(self.channel)
+            self._watcher = aetcd.watcher.Watcher(
+                aetcd.rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+            )
+            self._connected.set()
+        finally:
+            self._is_connecting = False
+
+
 def resolve_endpoints(endpoints: Sequence[str]) -> list[str]:
     """HOST:PORT endpoints as IPv4 ADDRESS:PORT, the form one multi-member channel takes.
 
@@ -86,8 +150,15 @@ def resolve_endpoints(endpoints: Sequence[str]) -> list[str]:
 
 
 class EtcdStore:
-    def __init__(self, endpoints: Sequence[str], keys: Keys, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        keys: Keys,
+        timeout_s: float = 5.0,
+        tls: EtcdTls | None = None,
+    ) -> None:
         self._endpoints = list(endpoints)
+        self._tls = tls
         self._keys = keys
         self.keys = keys
         self._timeout_s = timeout_s
@@ -107,18 +178,25 @@ class EtcdStore:
         target = "ipv4:" + ",".join(addresses)
         host, _, port = target.rpartition(":")
         # aetcd builds its target as f"{host}:{port}"; splitting at the last colon keeps it.
-        client = aetcd.Client(
-            host=host,
-            port=int(port),
-            timeout=int(self._timeout_s),
-            options={
+        settings: dict[str, Any] = {
+            "host": host,
+            "port": int(port),
+            "timeout": int(self._timeout_s),
+            "options": {
                 "grpc.keepalive_time_ms": 5_000,
                 "grpc.keepalive_timeout_ms": 3_000,
                 "grpc.keepalive_permit_without_calls": 1,
                 "grpc.initial_reconnect_backoff_ms": 200,
                 "grpc.max_reconnect_backoff_ms": 2_000,
             },
-        )
+        }
+        if self._tls is not None:
+            # The members' certificates name their hosts, not the addresses dialled.
+            name = self._tls.server_name or self._endpoints[0].rpartition(":")[0]
+            tls = EtcdTls(self._tls.ca, self._tls.cert, self._tls.key, name)
+            client: aetcd.Client = _TlsClient(tls, **settings)
+        else:
+            client = aetcd.Client(**settings)
         try:
             await client.connect()
             await asyncio.wait_for(client.status(), self._timeout_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,9 +43,17 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _etcd_health(address: str) -> tuple[bool, str]:
+def _etcd_health(address: str, credentials: dict[str, str] | None = None) -> tuple[bool, str]:
+    """etcd's /health; over TLS with the CLI's certificate on a secured cluster."""
+    scheme, context = "http", None
+    if credentials:
+        scheme = "https"
+        context = ssl.create_default_context(cafile=credentials["ca"])
+        context.load_cert_chain(credentials["cert"], credentials["key"])
     try:
-        with urllib.request.urlopen(f"http://{address}/health", timeout=2) as reply:
+        with urllib.request.urlopen(
+            f"{scheme}://{address}/health", timeout=2, context=context
+        ) as reply:
             body = json.loads(reply.read())
     except (OSError, ValueError) as exc:
         return False, str(exc)
@@ -82,6 +91,8 @@ def collect(cluster: dict[str, object]) -> list[ProcessStatus]:
         except AiwoError:
             continue
     result = []
+    record = cluster.get("credentials")
+    credentials = {str(k): str(v) for k, v in record.items()} if isinstance(record, dict) else None
     for proc in processes:
         role, pid, address = str(proc["role"]), int(proc["pid"]), str(proc.get("address", ""))
         name = str(proc.get("name", role))
@@ -90,7 +101,7 @@ def collect(cluster: dict[str, object]) -> list[ProcessStatus]:
         if not alive:
             detail = "process not running"
         elif role == "etcd":
-            healthy, detail = _etcd_health(address)
+            healthy, detail = _etcd_health(address, credentials)
         elif role == "controller":
             healthy, leader, detail = _controller_health(address)
         elif role == "agent":

@@ -222,12 +222,16 @@ class LocalCluster:
             client = port(f"etcd_client{suffix}", DEFAULT_ETCD_CLIENT_PORT + 10 * (i - 1))
             peer = port(f"etcd_peer{suffix}", DEFAULT_ETCD_PEER_PORT + 10 * (i - 1))
             members.append((f"aiwo-{i}", client, peer))
-        initial = ",".join(f"{name}=http://127.0.0.1:{peer}" for name, _, peer in members)
+        credentials = self.spec.credentials
+        scheme = "https" if credentials is not None else "http"  # secured: TLS to etcd too
+        tls = credentials.etcd_args() if credentials is not None else []
+        initial = ",".join(f"{name}={scheme}://127.0.0.1:{peer}" for name, _, peer in members)
         self.etcd_endpoints = [f"127.0.0.1:{client}" for _, client, _ in members]
         self.etcd_endpoint = ",".join(self.etcd_endpoints)
         started = []
         for name, client, peer in members:
-            client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+            client_url = f"{scheme}://127.0.0.1:{client}"
+            peer_url = f"{scheme}://127.0.0.1:{peer}"
             data_dir = self.state_dir / "etcd" / name
             proc = self._spawn(
                 "etcd",
@@ -245,6 +249,7 @@ class LocalCluster:
                     "--initial-cluster-state", "new",
                     "--initial-cluster-token", "aiwo-local",
                     "--log-level", "warn",
+                    *tls,
                 ],
             )  # fmt: skip
             started.append((proc, client))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdk import ClientConfig, TlsConfig
-from sdk._pki import PkiLayout, init_pki
+from sdk._pki import PkiLayout, init_pki, issue, load_ca, write_pem
 from sdk._tls import read_token_file
 from sdk._tokens import new_file_token, write_secret, write_tokens_file
 
@@ -42,6 +42,13 @@ class LocalCredentials:
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
         pki = init_pki(directory / "certs", nodes, (SERVER_NAME, "127.0.0.1"))
+        # The etcd members' own: serving the controllers, and as peers, each other.
+        etcd = issue(
+            load_ca(pki.directory), "aiwo-etcd", dns_names=[SERVER_NAME],
+            ip_addresses=["127.0.0.1"], server=True, client=True,
+        )  # fmt: skip
+        write_pem(pki.directory / "etcd.pem", etcd.cert_pem, private=False)
+        write_pem(pki.directory / "etcd-key.pem", etcd.key_pem, private=True)
         admin, admin_record = new_file_token("admin", description="aiwo up --secure: the CLI")
         workload, workload_record = new_file_token(
             "workload", [DEMO_NAMESPACE], description="aiwo up --secure: demo workloads"
@@ -66,6 +73,25 @@ class LocalCredentials:
             "--tls-ca", str(pki.ca_cert),
             "--auth", "token",
             "--tokens-file", str(self.tokens_file),
+            # To etcd: TLS, with the controller's certificate as its client certificate.
+            "--etcd-ca", str(pki.ca_cert),
+            "--etcd-cert", str(pki.controller_cert),
+            "--etcd-key", str(pki.controller_key),
+            "--etcd-server-name", SERVER_NAME,
+        ]  # fmt: skip
+
+    def etcd_args(self) -> list[str]:
+        """Every etcd member: TLS for clients and peers, certificates from this CA required."""
+        ca, cert, key = (
+            self.pki.ca_cert,
+            self.pki.directory / "etcd.pem",
+            self.pki.directory / "etcd-key.pem",
+        )
+        return [
+            "--cert-file", str(cert), "--key-file", str(key),
+            "--trusted-ca-file", str(ca), "--client-cert-auth",
+            "--peer-cert-file", str(cert), "--peer-key-file", str(key),
+            "--peer-trusted-ca-file", str(ca), "--peer-client-cert-auth",
         ]  # fmt: skip
 
     def agent_args(self, node: str) -> list[str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from controlplane.config import ConfigError, load_config
+from controlplane.server import Controller
+from controlplane.store import StoreUnavailable
 from nodeagent.config import ConfigError as AgentConfigError
 from nodeagent.config import load_config as load_agent_config
 
@@ -16,6 +18,16 @@ def test_tls_settings_come_together() -> None:
         load_config(environ={}, overrides={"tls_cert": "c.pem", "tls_key": "k.pem"})
     with pytest.raises(ConfigError, match=r"^tls_key, tls_ca:"):
         load_config(environ={}, overrides={"tls_cert": "c.pem"})
+
+
+def test_etcd_tls_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^etcd_cert, etcd_key: a client certificate needs"):
+        load_config(environ={}, overrides={"etcd_ca": "ca.pem", "etcd_cert": "c.pem"})
+    with pytest.raises(ConfigError, match=r"^etcd_ca: a client certificate for etcd needs TLS"):
+        load_config(environ={}, overrides={"etcd_cert": "c.pem", "etcd_key": "k.pem"})
+    config = load_config(environ={"AIWO_CONTROLLER_ETCD_CA": str(tmp_path / "missing.pem")})
+    with pytest.raises(StoreUnavailable, match=r"etcd TLS file .*missing\.pem"):
+        Controller(config)  # named before anything starts
 
 
 def test_auth_mode_is_checked() -> None:

@@ -3,6 +3,8 @@ hold, plaintext is refused — and no token or private key ever reaches a log.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import aetcd
 
 BIN = Path(sys.executable).parent
 DEMO_S = 4  # how long the demo workloads run before the cluster is stopped
@@ -63,6 +67,24 @@ def _key_material(directory: Path) -> list[str]:
     return lines
 
 
+def _etcd_refuses_plaintext(address: str) -> bool:
+    """A plaintext etcd client (anyone on the network) cannot read the cluster's state."""
+
+    async def attempt() -> bool:
+        host, _, port = address.rpartition(":")
+        client = aetcd.Client(host=host, port=int(port), timeout=3)
+        try:
+            await client.get(b"/aiwo/v1/nodes/node-1")
+        except Exception:  # the TLS-only server drops a plaintext HTTP/2 preface
+            return True
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+        return False
+
+    return asyncio.run(attempt())
+
+
 def test_a_secured_local_cluster(tmp_path: Path) -> None:
     state = tmp_path / "state"
     up_log = tmp_path / "up.out"
@@ -112,6 +134,10 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         statuses = json.loads(_cli(state, "cluster", "status", "-o", "json").stdout)
         controllers = [s for s in statuses if s["role"] == "controller"]
         assert controllers and all(s["healthy"] for s in controllers), controllers
+        # etcd serves TLS only, to certificates from the cluster's CA (its health: over TLS).
+        [member] = [s for s in statuses if s["role"] == "etcd"]
+        assert member["healthy"], member
+        assert _etcd_refuses_plaintext(member["address"])
 
         listed = json.loads(
             _cli(state, "--controller", controller, "tokens", "list", "-o", "json").stdout
