@@ -238,8 +238,18 @@ class Controller:
         return [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
 
     def _start_metrics(self) -> None:
+        """Prometheus's endpoint. With TLS configured it is HTTPS, and a scraper presents a
+        certificate signed by tls_ca, as every other caller does (docs/security.md)."""
         host, _, port = self.config.metrics_listen.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host)
+        tls: dict[str, Any] = {}
+        if self.config.tls_cert:
+            tls = {
+                "certfile": self.config.tls_cert,
+                "keyfile": self.config.tls_key,
+                "client_cafile": self.config.tls_ca,
+                "client_auth_required": True,
+            }
+        server, _thread = start_http_server(int(port), addr=host, **tls)
         self._metrics_server = server
         self.metrics_address = f"{host}:{server.server_port}"
 

@@ -8,12 +8,15 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import aetcd
+import pytest
 
 BIN = Path(sys.executable).parent
 DEMO_S = 4  # how long the demo workloads run before the cluster is stopped
@@ -138,6 +141,15 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         [member] = [s for s in statuses if s["role"] == "etcd"]
         assert member["healthy"], member
         assert _etcd_refuses_plaintext(member["address"])
+        # Prometheus's endpoint too: HTTPS, and only with a certificate from the CA.
+        metrics = f"https://{cluster['metrics']}/metrics"
+        context = ssl.create_default_context(cafile=recorded["ca"])
+        context.check_hostname = False  # the controller's certificate names localhost
+        with pytest.raises(OSError):  # no client certificate: the handshake is refused
+            urllib.request.urlopen(metrics, timeout=5, context=context).read()
+        context.load_cert_chain(recorded["cert"], recorded["key"])
+        with urllib.request.urlopen(metrics, timeout=5, context=context) as reply:
+            assert b"aiwo_" in reply.read()
 
         listed = json.loads(
             _cli(state, "--controller", controller, "tokens", "list", "-o", "json").stdout
