@@ -160,6 +160,7 @@ class Controller:
                 self.wake,
                 migrations=self.migrations,
                 logs=self.log_relay,
+                tokens=self.auth.tokens if self.config.auth == "token" else None,
             ),
             self.server,
         )

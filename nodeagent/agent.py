@@ -98,6 +98,42 @@ class Agent:
             agent_version=AGENT_VERSION,
         )
 
+    # ------------------------------------------------------------ credentials
+
+    async def workload_credentials(self, workload: str) -> dict[str, str]:
+        """What a managed workload needs to use the SDK on a secured cluster: the CA, a client
+        certificate (workload_tls_cert) and a token the controller mints for it, in a 0600
+        file. Nothing on a plaintext cluster. Never fatal: without them the workload runs
+        but cannot attach, and the log says why."""
+        config = self.config
+        if not config.tls_cert:
+            return {}
+        if not config.workload_tls_cert:
+            log.warning("workload_without_credentials", workload=workload,
+                        reason="no workload_tls_cert configured")  # fmt: skip
+            return {}
+        env = {
+            "AIWO_TLS_CA": config.tls_ca,
+            "AIWO_TLS_CERT": config.workload_tls_cert,
+            "AIWO_TLS_KEY": config.workload_tls_key,
+            **({"AIWO_TLS_SERVER_NAME": config.tls_server_name} if config.tls_server_name else {}),
+        }
+        request = node_pb2.WorkloadCredentialsRequest(node=config.node, workload=workload)
+        try:
+            async with open_channel(config, self.target, []) as channel:
+                reply = await node_pb2_grpc.NodeServiceStub(channel).WorkloadCredentials(
+                    request, timeout=5
+                )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("workload_token_unavailable", workload=workload,
+                        code=exc.code().name, detail=exc.details())  # fmt: skip
+            return env
+        if reply.token:
+            path = Path(config.state_dir) / "credentials" / (workload.replace("/", "__") + ".token")
+            await asyncio.to_thread(_write_private, path, reply.token)
+            env["AIWO_TOKEN_FILE"] = str(path)
+        return env
+
     # ------------------------------------------------------------ run
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -404,3 +440,14 @@ async def _finished_call_error(call: Any) -> grpc.aio.AioRpcError:
         await call.trailing_metadata() or grpc.aio.Metadata(),
         await call.details(),
     )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A secret file, 0600 from the moment it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+    tmp.replace(path)

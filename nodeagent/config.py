@@ -51,6 +51,11 @@ class AgentConfig:
     tls_key: str = ""
     tls_ca: str = ""
     tls_server_name: str = ""  # name to expect in the controller's certificate, if not its host
+    # A client certificate (no node identity) handed to the managed workloads this agent
+    # starts, with a token it asks the controller for: on a secured cluster they can then
+    # use the SDK. Unset there: they run, but cannot attach.
+    workload_tls_cert: str = ""
+    workload_tls_key: str = ""
 
     def resolved(self) -> AgentConfig:
         node = self.node or socket.gethostname().split(".")[0].lower()
@@ -72,6 +77,10 @@ class AgentConfig:
             raise ConfigError("checkpoint_root: a shared directory needs an absolute path")
         if bool(config.tls_cert) != bool(config.tls_key):
             raise ConfigError("tls_cert, tls_key: a certificate needs its key (set both)")
+        if bool(config.workload_tls_cert) != bool(config.workload_tls_key):
+            raise ConfigError(
+                "workload_tls_cert, workload_tls_key: a certificate needs its key (set both)"
+            )
         return config
 
 

@@ -32,9 +32,11 @@ class Executor:
         throttler: Any | None = None,
         transfers: Any | None = None,
         gpu_control: bool = True,
+        credentials: Callable[[str], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self.backend = backend
         self.gpu_control = gpu_control
+        self.credentials = credentials  # environment a managed workload needs to use the SDK
         self.supervisor = supervisor
         self.throttler = throttler
         self.transfers = transfers
@@ -145,9 +147,13 @@ class Executor:
             if a.launch.restart_policy == types_pb2.RESTART_POLICY_ON_FAILURE
             else "never"
         )
+        # Ours last: a launch spec cannot name another token or certificate. Only for a
+        # process about to start: one already running keeps the token it was given.
+        fresh = a.workload not in self.supervisor.running()
+        credentials = await self.credentials(a.workload) if self.credentials and fresh else {}
         spec = LaunchSpec(
             command=tuple(a.launch.command),
-            env=dict(a.launch.env),
+            env={**dict(a.launch.env), **credentials},
             working_dir=a.launch.working_dir or None,
             restart_policy=policy,
         )

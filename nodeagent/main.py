@@ -65,6 +65,8 @@ log = structlog.get_logger("aiwo.agent")
 @click.option("--tls-key", help="Its private key (PEM).")
 @click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
 @click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
+@click.option("--workload-tls-cert", help="Client certificate for the workloads it starts (PEM).")
+@click.option("--workload-tls-key", help="Its private key (PEM).")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo node agent. Settings: flags > AIWO_AGENT_* env > TOML file."""
     try:
@@ -137,6 +139,7 @@ async def _run(config: AgentConfig) -> int:
         throttler=throttler,
         transfers=transfers,
         gpu_control=config.gpu_control,
+        credentials=agent.workload_credentials,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

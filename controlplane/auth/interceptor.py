@@ -351,6 +351,8 @@ def _claimed_node(message: Message | None) -> str | None:
         return message.node.name
     if isinstance(message, node_pb2.AgentMessage) and message.HasField("hello"):
         return message.hello.node
+    if isinstance(message, node_pb2.WorkloadCredentialsRequest):
+        return message.node
     return None
 
 

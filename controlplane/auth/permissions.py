@@ -111,6 +111,7 @@ RULES: dict[str, Rule] = {
     _WORKLOAD + "Attach": Rule(WORKLOADS_ATTACH, Scope.HELLO),
     _NODE + "Register": Rule(NODE_IDENTITY, mutating=True, object="node/{node.name}"),
     _NODE + "Connect": Rule(NODE_IDENTITY),
+    _NODE + "WorkloadCredentials": Rule(NODE_IDENTITY, mutating=True, object="token/{workload}"),
     _AUTH + "CreateToken": Rule(TOKENS_MANAGE, mutating=True, object="token/{role}"),
     _AUTH + "ListTokens": Rule(TOKENS_MANAGE),
     _AUTH + "RevokeToken": Rule(TOKENS_MANAGE, mutating=True, object="token/{id}"),

@@ -12,6 +12,7 @@ import grpc
 import structlog
 
 from controlplane import lifecycle
+from controlplane.auth.tokens import TokenStore
 from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
@@ -22,15 +23,18 @@ from controlplane.state import ClusterState
 from controlplane.validation import (
     ValidationError,
     check_agent_hello,
+    check_name,
     check_process_event,
     check_register_node,
     check_telemetry,
+    check_workload_ref,
     clip,
 )
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.node_service")
 
+WORKLOAD_TOKEN_TTL_S = 7 * 24 * 3600.0  # a managed workload's token; each start renews it
 HEARTBEAT_DOWN_S = 2.0  # controller -> agent, when there is nothing else to send
 
 
@@ -45,7 +49,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         on_change: asyncio.Event,
         migrations: Migrations | None = None,
         logs: LogRelay | None = None,
+        tokens: TokenStore | None = None,
     ) -> None:
+        self.tokens = tokens  # None: the cluster requires no tokens
         self.migrations = migrations
         self.logs = logs
         self.state = state
@@ -54,6 +60,45 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.leadership = leadership
         self.telemetry_interval_s = telemetry_interval_s
         self.on_change = on_change
+
+    async def WorkloadCredentials(
+        self, request: node_pb2.WorkloadCredentialsRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.WorkloadCredentialsResponse:
+        """A token for a managed workload this node runs (its process uses the SDK)."""
+        namespace, _, name = request.workload.partition("/")
+
+        def check() -> None:
+            check_name("node", request.node)
+            check_workload_ref(name, namespace)
+
+        await validate(context, check)
+        await self.leadership.require(context)
+        key = request.workload
+        workload, placement = self.state.workloads.get(key), self.state.placements.get(key)
+        if workload is None or placement is None or placement.node != request.node:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"workload {key} is not placed on node {request.node}",
+            )
+        assert workload is not None  # abort raised above
+        if not workload.spec.HasField("launch"):
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, f"workload {key} is not one an agent runs"
+            )
+        if self.tokens is None:
+            return node_pb2.WorkloadCredentialsResponse()
+        description = f"managed workload {key} on node {request.node}"
+        try:
+            for info in self.tokens.infos():  # a restart gets a new token; the old one ends
+                if info.description == description and not info.revoked:
+                    await self.tokens.revoke(info.id)
+            token, info = await self.tokens.create(
+                "workload", [namespace], WORKLOAD_TOKEN_TTL_S, description, f"node:{request.node}"
+            )
+        except Exception as exc:
+            await abort_store_error(context, exc)
+        log.info("workload_token_issued", workload=key, node=request.node, token_id=info.id)
+        return node_pb2.WorkloadCredentialsResponse(token=token, expires_unix=info.expires_unix)
 
     async def Register(
         self, request: node_pb2.RegisterNodeRequest, context: grpc.aio.ServicerContext

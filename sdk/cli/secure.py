@@ -101,6 +101,9 @@ class LocalCredentials:
             "--tls-key", str(key),
             "--tls-ca", str(self.pki.ca_cert),
             "--tls-server-name", SERVER_NAME,
+            # For the workloads it starts (with a token it asks the controller for).
+            "--workload-tls-cert", str(self.pki.client_cert),
+            "--workload-tls-key", str(self.pki.client_key),
         ]  # fmt: skip
 
     def client_env(self, token_file: Path) -> dict[str, str]:

@@ -96,3 +96,50 @@ async def test_a_certificate_without_a_node_name_cannot_register(
             await _register(channel, "aiwo-cli")
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "aiwo://node/" in (caught.value.details() or "")
+
+
+async def test_a_node_gets_tokens_only_for_managed_work_placed_on_it(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    """WorkloadCredentials: the token a node hands a workload it starts. Another node's
+    name, work placed elsewhere, and work no agent runs are all refused."""
+    ask = node_pb2.WorkloadCredentialsRequest
+    async with (
+        tls_channel(secure_controller.address, credentials, credentials.node_cert("node-a")) as a,
+        tls_channel(secure_controller.address, credentials, credentials.node_cert("node-b")) as b,
+    ):
+        await _register(a, "node-a")
+        await _register(b, "node-b")
+        state = secure_controller.state
+        for name, launch in (("managed", True), ("app", False)):
+            spec = types_pb2.WorkloadSpec(resources=types_pb2.Resources(gpus=1))
+            if launch:
+                spec.launch.command.append("/opt/train")
+            state.workloads.apply_local(  # the records as the placement pass leaves them
+                f"default/{name}", types_pb2.Workload(name=name, namespace="default", spec=spec)
+            )
+            state.placements.apply_local(
+                f"default/{name}", types_pb2.PlacementRecord(node="node-a", gpus=[0])
+            )
+        stub_a, stub_b = node_pb2_grpc.NodeServiceStub(a), node_pb2_grpc.NodeServiceStub(b)
+        first = await stub_a.WorkloadCredentials(ask(node="node-a", workload="default/managed"))
+        again = await stub_a.WorkloadCredentials(ask(node="node-a", workload="default/managed"))
+        assert first.token and again.token and first.token != again.token
+        infos = {i.id: i for i in secure_controller.auth.tokens.infos()}
+        mine = [i for i in infos.values() if "default/managed on node node-a" in i.description]
+        assert sorted(i.revoked for i in mine) == [False, True]  # the first one is revoked
+        assert all(list(i.namespaces) == ["default"] and i.role == "workload" for i in mine)
+
+        async def refused(stub: node_pb2_grpc.NodeServiceStub, node: str, workload: str) -> str:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.WorkloadCredentials(ask(node=node, workload=workload))
+            return f"{caught.value.code().name}: {caught.value.details()}"
+
+        assert (await refused(stub_b, "node-a", "default/managed")).startswith("PERMISSION_DENIED")
+        assert (await refused(stub_b, "node-b", "default/managed")) == (
+            "FAILED_PRECONDITION: workload default/managed is not placed on node node-b"
+        )
+        assert (await refused(stub_a, "node-a", "default/app")) == (
+            "FAILED_PRECONDITION: workload default/app is not one an agent runs"
+        )
+        assert (await refused(stub_a, "node-a", "nope")).startswith("INVALID_ARGUMENT")

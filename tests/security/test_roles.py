@@ -107,6 +107,10 @@ def _samples(namespace: str) -> list[Sample]:
             node_pb2.AgentMessage(hello=node_pb2.AgentHello(node="node-a")),
             stream=True,
         ),
+        Sample(
+            "/aiwo.v1.NodeService/WorkloadCredentials",
+            node_pb2.WorkloadCredentialsRequest(node="node-a", workload=f"{namespace}/missing"),
+        ),
         Sample("/aiwo.v1.AuthService/CreateToken", auth_pb2.CreateTokenRequest(role="nobody")),
         Sample("/aiwo.v1.AuthService/ListTokens", auth_pb2.ListTokensRequest()),
         Sample("/aiwo.v1.AuthService/RevokeToken", auth_pb2.RevokeTokenRequest(id="0" * 12)),

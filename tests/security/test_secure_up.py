@@ -20,6 +20,18 @@ import pytest
 
 BIN = Path(sys.executable).parent
 DEMO_S = 4  # how long the demo workloads run before the cluster is stopped
+# A managed workload that uses the SDK with what its agent gave it (environment only).
+REPORTER = """
+import os, time
+from sdk import SyncClient
+namespace, name = os.environ["AIWO_WORKLOAD"].split("/")
+with SyncClient.connect(os.environ["AIWO_CONTROLLER"]) as client:
+    with client.get_handle(name, namespace=namespace).attach() as session:
+        session.wait_connected(timeout=20)
+        for _ in range(120):
+            session.report(latency_ms=[7.0] * 10, throughput_per_s=10)
+            time.sleep(0.5)
+"""
 
 
 def _aiwo() -> list[str]:
@@ -156,6 +168,28 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         )
         assert {t["role"] for t in listed} >= {"admin", "workload", "viewer"}
         assert all("token" not in t for t in listed)
+        # A workload an agent starts gets a client certificate and its own token from its
+        # agent (minted by the controller for work placed on that node): it attaches and
+        # reports like any other application.
+        _cli(
+            state, "--controller", controller, "run", "reporter",  # CPU only: GPUs are taken
+            "--", str(BIN / "python"), "-c", REPORTER,
+        )  # fmt: skip
+
+        def reported() -> bool:
+            listed = _cli(state, "--controller", controller, "workloads", "-o", "json").stdout
+            [me] = [w for w in json.loads(listed) if w["name"] == "reporter"]
+            return bool(me.get("p99_latency_ms"))
+
+        deadline = time.monotonic() + 40
+        while not reported():
+            assert time.monotonic() < deadline, "the managed workload never reported"
+            time.sleep(0.5)
+        tokens = json.loads(
+            _cli(state, "--controller", controller, "tokens", "list", "-o", "json").stdout
+        )
+        [issued] = [t for t in tokens if "managed workload default/reporter" in t["description"]]
+        assert issued["role"] == "workload" and issued["namespaces"] == ["default"]
         time.sleep(DEMO_S)  # the demo workloads register and report through their token
     finally:
         up.send_signal(signal.SIGTERM)
@@ -166,7 +200,9 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         *minted,
         (state / "secure" / "admin.token").read_text().strip(),
         (state / "secure" / "workload.token").read_text().strip(),
+        *(f.read_text().strip() for f in state.glob("agents/*/credentials/*.token")),
     ]
+    assert len(secrets) >= 4  # the reporter's, minted for it and handed over by its agent
     keys = _key_material(state / "secure" / "certs")
     assert len(keys) >= 5  # CA, controller, CLI and two nodes
     logs = {p: p.read_text(errors="replace") for p in (state / "logs").glob("*.log")}

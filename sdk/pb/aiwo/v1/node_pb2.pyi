@@ -7,6 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class WorkloadCredentialsRequest(_message.Message):
+    __slots__ = ("node", "workload")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    workload: str
+    def __init__(self, node: _Optional[str] = ..., workload: _Optional[str] = ...) -> None: ...
+
+class WorkloadCredentialsResponse(_message.Message):
+    __slots__ = ("token", "expires_unix")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_UNIX_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires_unix: float
+    def __init__(self, token: _Optional[str] = ..., expires_unix: _Optional[float] = ...) -> None: ...
+
 class RegisterNodeRequest(_message.Message):
     __slots__ = ("node",)
     NODE_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class NodeServiceStub:
                 request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.AgentMessage.SerializeToString,
                 response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.ControllerMessage.FromString,
                 _registered_method=True)
+        self.WorkloadCredentials = channel.unary_unary(
+                '/aiwo.v1.NodeService/WorkloadCredentials',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -64,6 +69,15 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WorkloadCredentials(self, request, context):
+        """A token for a managed workload placed on this node, so that the process the agent starts
+        can use the SDK on a cluster that requires tokens. Minted at each call (the previous one
+        for the same workload and node is revoked); empty when the cluster requires none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +90,11 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.AgentMessage.FromString,
                     response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.ControllerMessage.SerializeToString,
+            ),
+            'WorkloadCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.WorkloadCredentials,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +151,33 @@ class NodeService:
             '/aiwo.v1.NodeService/Connect',
             sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.AgentMessage.SerializeToString,
             sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.ControllerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WorkloadCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.NodeService/WorkloadCredentials',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_node__pb2.WorkloadCredentialsResponse.FromString,
             options,
             channel_credentials,
             insecure,
