@@ -26,6 +26,7 @@ from nodeagent.gpu.base import GpuBackend
 from nodeagent.journal import CommandJournal
 from nodeagent.state import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
+from sdk._tokens import write_secret
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.agent")
@@ -130,7 +131,8 @@ class Agent:
             return env
         if reply.token:
             path = Path(config.state_dir) / "credentials" / (workload.replace("/", "__") + ".token")
-            await asyncio.to_thread(_write_private, path, reply.token)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            await asyncio.to_thread(write_secret, path, reply.token)
             env["AIWO_TOKEN_FILE"] = str(path)
         return env
 
@@ -440,14 +442,3 @@ async def _finished_call_error(call: Any) -> grpc.aio.AioRpcError:
         await call.trailing_metadata() or grpc.aio.Metadata(),
         await call.details(),
     )
-
-
-def _write_private(path: Path, text: str) -> None:
-    """A secret file, 0600 from the moment it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text + "\n")
-    tmp.replace(path)
