@@ -139,6 +139,9 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):
 
             pump = asyncio.create_task(pump_up())
             try:
+                # The leader's acceptance (initial metadata) is the client's sign that its
+                # stream is open: relay it before any message.
+                await context.send_initial_metadata(tuple(await call.initial_metadata() or ()))
                 async for response in call:
                     yield response
             except grpc.aio.AioRpcError as exc:

@@ -299,6 +299,10 @@ class AttachSession:
         writer: asyncio.Task[None] | None = None
         try:
             await call.write(convert.hello_message(self.name, self.namespace))
+            # A write only hands a message to gRPC: until the controller has accepted the
+            # hello (its initial metadata), anything written could go into a call that is
+            # already failing (a controller that is down) and be lost. Wait for it.
+            await call.wait_for_connection()
             self._connected.set()
             writer = asyncio.create_task(self._write(call))
             while True:

@@ -214,6 +214,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         key = f"{hello.namespace}/{hello.name}"
         if self.state.workloads.get(key) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        # Accepted: the SDK counts its stream as open (and what it writes as sent) only now.
+        await context.send_initial_metadata(())
         session = self.sessions.open_app(key)
         placement = self.state.placements.get(key)
         if placement is not None:
