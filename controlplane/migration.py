@@ -267,7 +267,6 @@ class Migrations:
             placed_unix=placement.placed_unix,
         )
         batch = Batch()
-        self._stage_record(batch, key, record)
         await self._commit(batch, key, record)
         self.decisions.events.emit(
             "migration_requested",
@@ -413,9 +412,7 @@ class Migrations:
                     target_gpus=list(gpus),
                     placed_unix=moved.placed_unix,
                 )
-                self._stage_record(batch, key, done)
-                await self._commit(batch, key, done)
-                self._emit(key, done, now)
+                await self._commit(batch, key, done, now)
                 return
             nxt = _advance(
                 m,
@@ -428,9 +425,7 @@ class Migrations:
                 pending_directive=batch.directives[-1].id,
                 phase_deadline_unix=now + self.config.directive_timeout_s,
             )
-            self._stage_record(batch, key, nxt)
-            await self._commit(batch, key, nxt)
-            self._emit(key, nxt, now)
+            await self._commit(batch, key, nxt, now)
             return
         if attached:
             nxt = self._stage_checkpoint_directive(batch, key, m, now, "CHECKPOINT directive sent")
@@ -446,9 +441,7 @@ class Migrations:
                 phase_deadline_unix=self._stop_deadline(now),
             )
         self._stage_message(batch, key, workload, f"migrating to {m.target_node}: checkpointing")
-        self._stage_record(batch, key, nxt)
-        await self._commit(batch, key, nxt)
-        self._emit(key, nxt, now)
+        await self._commit(batch, key, nxt, now)
 
     def _stage_checkpoint_directive(
         self,
@@ -489,7 +482,6 @@ class Migrations:
                 nxt = self._stage_checkpoint_directive(
                     batch, key, m, now, "CHECKPOINT directive sent again", m.pending_directive
                 )
-                self._stage_record(batch, key, nxt)
                 await self._commit(batch, key, nxt)
                 return
             if ack is None:
@@ -518,7 +510,6 @@ class Migrations:
                 pending_command=stop_id,
                 phase_deadline_unix=self._stop_deadline(now),
             )
-            self._stage_record(batch, key, nxt)
             await self._commit(batch, key, nxt)
             return
         result = self._result(m.source_node, m.pending_command)
@@ -550,9 +541,7 @@ class Migrations:
             detail = f"not running on the source ({result.reason})"
         nxt = _advance(m, STOPPED, now, detail, pending_command="")
         batch = Batch()
-        self._stage_record(batch, key, nxt)
-        await self._commit(batch, key, nxt)
-        self._emit(key, nxt, now)
+        await self._commit(batch, key, nxt, now)
         await self._stopped(key, nxt, workload, now)
 
     async def _stopped(
@@ -598,9 +587,7 @@ class Migrations:
                 checkpoint_path=path, phase_deadline_unix=now + self.config.start_timeout_s,
                 placed_unix=moved.placed_unix,
             )  # fmt: skip
-            self._stage_record(batch, key, nxt)
-            await self._commit(batch, key, nxt)
-            self._emit(key, nxt, now)
+            await self._commit(batch, key, nxt, now)
             return
         upload = self._stage_upload(batch, key, m.source_node, now)
         nxt = _advance(
@@ -615,9 +602,7 @@ class Migrations:
             transfer_id=upload,
             phase_deadline_unix=now + self.config.transfer_timeout_s,
         )
-        self._stage_record(batch, key, nxt)
-        await self._commit(batch, key, nxt)
-        self._emit(key, nxt, now)
+        await self._commit(batch, key, nxt, now)
 
     async def _transferring(
         self, key: str, m: migration_pb2.Migration, workload: types_pb2.Workload, now: float
@@ -654,7 +639,6 @@ class Migrations:
                     m.phase_deadline_unix, now + self.config.transfer_timeout_s
                 ),
             )
-            self._stage_record(batch, key, nxt)
             await self._commit(batch, key, nxt)
             return
         if transfer.error:
@@ -713,9 +697,7 @@ class Migrations:
             checkpoint_sha256=sha256,
             phase_deadline_unix=now + self.config.start_timeout_s,
         )
-        self._stage_record(batch, key, nxt)
-        await self._commit(batch, key, nxt)
-        self._emit(key, nxt, now)
+        await self._commit(batch, key, nxt, now)
 
     async def _starting(
         self, key: str, m: migration_pb2.Migration, workload: types_pb2.Workload, now: float
@@ -766,7 +748,6 @@ class Migrations:
             # Idempotent on the agent: the same uid already running returns its pid.
             start = self._stage_start(batch, workload, placement, now, m.checkpoint_path)
             nxt = _advance(m, STARTING, now, "start sent again", pending_command=start)
-            self._stage_record(batch, key, nxt)
             await self._commit(batch, key, nxt)
             return
         if result is None:
@@ -785,7 +766,6 @@ class Migrations:
             started.started_unix = now
             started.updated_unix = now
             batch = Batch()
-            self._stage_record(batch, key, started)
             await self._commit(batch, key, started)
             return
         if exit_event is not None or now - m.started_unix >= self.config.settle_s:
@@ -893,11 +873,9 @@ class Migrations:
         if phase == FAILED:
             changes["error"] = detail
         done = _advance(m, phase, now, detail, **changes)
-        self._stage_record(batch, key, done)
-        await self._commit(batch, key, done)
+        await self._commit(batch, key, done, now)
         self.relay.drop(m.transfer_id)
         self._lost_since.pop(key, None)
-        self._emit(key, done, now)
         MIGRATION_DURATION.labels(result=_name(phase)).observe(max(now - m.requested_unix, 0))
 
     # ------------------------------------------------------------ building blocks
@@ -1041,16 +1019,24 @@ class Migrations:
         if updated != workload:
             self.decisions.stage_workload(batch, key, updated)
 
-    def _stage_record(self, batch: Batch, key: str, record: migration_pb2.Migration) -> None:
+    async def _commit(
+        self,
+        batch: Batch,
+        key: str,
+        record: migration_pb2.Migration,
+        emit_at: float | None = None,
+    ) -> None:
+        """Write the batch with the migration's new record; with `emit_at`, also the event
+        of the step the record took."""
         batch.writes.append(Write(self.keys.migration(key), record.SerializeToString()))
-
-    async def _commit(self, batch: Batch, key: str, record: migration_pb2.Migration) -> None:
         # A step may amend what it staged (a move, then the message): etcd refuses a key
         # twice in one transaction, and the last write is the one meant.
         last = {write.key: i for i, write in enumerate(batch.writes)}
         batch.writes[:] = [w for i, w in enumerate(batch.writes) if last[w.key] == i]
         await self.decisions.commit(batch)
         self.cache.apply_local(key, record)
+        if emit_at is not None:
+            self._emit(key, record, emit_at)
 
     def _result(self, node: str, command_id: str) -> types_pb2.CommandAck | _Lost | None:
         """The ack of a command, LOST when it left the log unseen, None while pending."""
