@@ -8,8 +8,8 @@ import time
 import click
 
 from sdk import LaunchSpec, Resources, RestartPolicy, resolve_priority
-from sdk.cli import _render as render
 from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli.workload import show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
 
@@ -77,18 +77,7 @@ def run(
         resources=Resources(gpus=gpus, milli_gpu=milli_gpu),
         launch=launch,
     )
-    workload = handle.last_seen
-    if wait:
-        handle.wait_placed(timeout)
-        workload = handle.describe()
-    assert workload is not None
-    if output == "json":
-        click.echo(render.to_json(workload))
-    elif workload.placement is not None:
-        click.echo(f"workload {workload.key} runs on {render.placement_text(workload)}")
-    else:
-        why = f": {workload.message}" if workload.message else ""
-        click.echo(f"workload {workload.key} registered ({workload.phase}{why})")
+    show_registered(handle, wait=wait, timeout=timeout, output=output, placed="runs on")
 
 
 @click.command()

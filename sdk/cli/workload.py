@@ -6,7 +6,7 @@ import time
 
 import click
 
-from sdk import ModelVariant, Resources, SloHints, resolve_priority
+from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
 from sdk.cli import _render as render
 from sdk.cli._app import namespace_option, output_option, state
 
@@ -84,6 +84,14 @@ def register(
         service=service,
         labels=dict(_label(label) for label in labels),
     )
+    show_registered(handle, wait=wait, timeout=timeout, output=output, placed="placed on")
+
+
+def show_registered(
+    handle: SyncWorkloadHandle, *, wait: bool, timeout: float, output: str, placed: str
+) -> None:
+    """What `register` and `run` print: the workload (-o json), where it is `placed`, or
+    why it waits; with --wait, after its placement."""
     workload = handle.last_seen
     if wait:
         handle.wait_placed(timeout)
@@ -92,7 +100,7 @@ def register(
     if output == "json":
         click.echo(render.to_json(workload))
     elif workload.placement is not None:
-        click.echo(f"workload {workload.key} placed on {render.placement_text(workload)}")
+        click.echo(f"workload {workload.key} {placed} {render.placement_text(workload)}")
     else:
         why = f": {workload.message}" if workload.message else ""
         click.echo(f"workload {workload.key} registered ({workload.phase}{why})")
