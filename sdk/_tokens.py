@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sdk.pb.aiwo.v1 import auth_pb2
+
 PREFIX = "aiwo_"
 ROLES = ("admin", "operator", "workload", "viewer")
 ALL_NAMESPACES = "*"
@@ -85,6 +87,21 @@ class FileToken:
     revoked: bool = False
     revoked_unix: float = 0.0
     description: str = ""
+
+    def info_pb(self) -> auth_pb2.TokenInfo:
+        """As the API describes a token (the hash stays out)."""
+        return auth_pb2.TokenInfo(
+            id=self.id,
+            role=self.role,
+            namespaces=list(self.namespaces),
+            created_unix=self.created_unix,
+            expires_unix=self.expires_unix,
+            revoked=self.revoked,
+            revoked_unix=self.revoked_unix,
+            description=self.description,
+            created_by="file",
+            source="file",
+        )
 
 
 def new_file_token(

@@ -165,18 +165,7 @@ class TokenStore:
 
 
 def _from_file(record: _tokens.FileToken) -> auth_pb2.TokenRecord:
-    info = auth_pb2.TokenInfo(
-        id=record.id,
-        role=record.role,
-        namespaces=list(record.namespaces),
-        created_unix=record.created_unix,
-        expires_unix=record.expires_unix,
-        revoked=record.revoked,
-        revoked_unix=record.revoked_unix,
-        description=record.description,
-        created_by="file",
-        source="file",
-    )
+    info = record.info_pb()
     try:
         sha256 = bytes.fromhex(record.sha256)
     except ValueError:

@@ -167,18 +167,7 @@ def whoami() -> None:
 
 
 def _file_info(record: FileToken) -> TokenInfo:
-    return TokenInfo(
-        id=record.id,
-        role=record.role,
-        namespaces=tuple(record.namespaces),
-        created_unix=record.created_unix,
-        expires_unix=record.expires_unix,
-        revoked=record.revoked,
-        revoked_unix=record.revoked_unix,
-        description=record.description,
-        created_by="file",
-        source="file",
-    )
+    return TokenInfo.from_pb(record.info_pb())
 
 
 def _when(unix: float) -> str:
