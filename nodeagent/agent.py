@@ -26,6 +26,7 @@ from nodeagent.gpu.base import GpuBackend
 from nodeagent.journal import CommandJournal
 from nodeagent.state import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
+from sdk._errors import finished_call_error
 from sdk._tokens import write_secret
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -251,7 +252,8 @@ class Agent:
                     if isinstance(error, asyncio.InvalidStateError):
                         # A write after the controller ended the stream: its status says why
                         # (e.g. UNAVAILABLE naming the new leader), so raise that instead.
-                        raise await _finished_call_error(call) from None
+                        ended = await finished_call_error(call)
+                        raise ended or ConnectionError("the controller ended the stream")
                     if error is not None:
                         raise error
             finally:
@@ -424,21 +426,3 @@ def _host_memory_mib() -> int:
     except OSError:
         pass
     return 0
-
-
-async def _finished_call_error(call: Any) -> grpc.aio.AioRpcError:
-    """The status a finished stream ended with, as the error a read would have raised."""
-    code = await call.code()
-    if code == grpc.StatusCode.OK:
-        return grpc.aio.AioRpcError(
-            grpc.StatusCode.UNAVAILABLE,
-            grpc.aio.Metadata(),
-            grpc.aio.Metadata(),
-            "the controller ended the stream",
-        )
-    return grpc.aio.AioRpcError(
-        code,
-        await call.initial_metadata() or grpc.aio.Metadata(),
-        await call.trailing_metadata() or grpc.aio.Metadata(),
-        await call.details(),
-    )

@@ -26,7 +26,7 @@ import grpc.aio
 
 from sdk import _convert as convert
 from sdk._channel import Connection
-from sdk._errors import AiwoError, ControllerUnavailable
+from sdk._errors import AiwoError, ControllerUnavailable, finished_call_error
 from sdk._types import Directive, DirectiveKind, Placement
 
 log = logging.getLogger("sdk.attach")
@@ -314,11 +314,7 @@ class AttachSession:
             return error
         except asyncio.InvalidStateError:
             # write() on a call the server already finished: its status says why.
-            code = await call.code()
-            if code == grpc.StatusCode.OK:
-                return None
-            empty = grpc.aio.Metadata()
-            return grpc.aio.AioRpcError(code, empty, empty, await call.details())
+            return await finished_call_error(call)
         finally:
             self._connected.clear()
             if writer is not None:

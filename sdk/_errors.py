@@ -6,6 +6,7 @@ Every message is one line a person can act on; the CLI prints `str(error)` as is
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import grpc
 
@@ -158,3 +159,17 @@ def from_rpc_error(error: grpc.RpcError, target: str) -> AiwoError:
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = error.details() if hasattr(error, "details") else str(error)
     return from_status(code, details or "", target)
+
+
+async def finished_call_error(call: Any) -> grpc.aio.AioRpcError | None:
+    """A stream call the server already finished (a write raised InvalidStateError): the
+    status it ended with, as the error a read would have raised; None when it ended OK."""
+    code = await call.code()
+    if code == grpc.StatusCode.OK:
+        return None
+    return grpc.aio.AioRpcError(
+        code,
+        await call.initial_metadata() or grpc.aio.Metadata(),
+        await call.trailing_metadata() or grpc.aio.Metadata(),  # e.g. where the leader is
+        await call.details(),
+    )
