@@ -11,7 +11,7 @@ import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -193,8 +193,7 @@ class EtcdStore:
         if self._tls is not None:
             # The members' certificates name their hosts, not the addresses dialled.
             name = self._tls.server_name or self._endpoints[0].rpartition(":")[0]
-            tls = EtcdTls(self._tls.ca, self._tls.cert, self._tls.key, name)
-            client: aetcd.Client = _TlsClient(tls, **settings)
+            client: aetcd.Client = _TlsClient(replace(self._tls, server_name=name), **settings)
         else:
             client = aetcd.Client(**settings)
         try:
