@@ -44,6 +44,8 @@ class ControllerConfig:
     tls_ca: str = ""  # PEM bundle that signs agent and client certificates
     auth: str = "none"  # "token": bearer tokens with roles; "none": every caller is admin
     tokens_file: str = ""  # hashed tokens accepted besides etcd's (the first admin's)
+    # Revoked or expired tokens stay listed this long, then their records are deleted.
+    token_retention_s: float = 7 * 24 * 3600.0
     # The link to etcd. Without etcd_ca it is plaintext (loopback and trusted networks only).
     etcd_ca: str = ""  # PEM bundle that signs the etcd members' certificates: TLS to etcd
     etcd_cert: str = ""  # PEM: the controller's client certificate, where etcd requires one
@@ -98,7 +100,7 @@ class ControllerConfig:
             raise ConfigError("etcd_ca: a client certificate for etcd needs TLS to etcd (etcd_ca)")
         if not 1024 <= self.max_message_bytes <= 1 << 30:
             raise ConfigError("max_message_bytes: must be between 1024 and 1073741824")
-        for name in ("max_workloads_per_namespace", "rate_limit_rps"):
+        for name in ("max_workloads_per_namespace", "rate_limit_rps", "token_retention_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0 (0 = no limit)")
         if self.rate_limit_burst < 1:

@@ -20,6 +20,7 @@ from prometheus_client import start_http_server
 
 from controlplane.auth import SERVICE_NAME as AUTH_SERVICE_NAME
 from controlplane.auth import AuthPlane, peer_channel
+from controlplane.auth.sweeper import TokenSweeper
 from controlplane.config import ControllerConfig
 from controlplane.decisions import Decisions
 from controlplane.events import EventLog
@@ -262,6 +263,12 @@ class Controller:
         loops = [
             asyncio.create_task(reconciler.run(), name="reconciler"),
             asyncio.create_task(self.migrations.run(), name="migrations"),
+            asyncio.create_task(
+                TokenSweeper(
+                    self.auth.tokens, self.state, self.store, self.config.token_retention_s
+                ).run(),
+                name="token-sweep",
+            ),
         ]
         if self.config.runtime_enabled:
             runtime = RuntimeLoop(

@@ -125,6 +125,8 @@ class TokenStore:
         description: str,
         created_by: str,
         now: float | None = None,
+        workload: str = "",
+        node: str = "",
     ) -> tuple[str, auth_pb2.TokenInfo]:
         """Mint, store the hash (a fenced write: the leader's alone), return the token."""
         names = _tokens.check_request(role, namespaces, ttl_s)  # raises TokenError
@@ -139,6 +141,8 @@ class TokenStore:
             description=description,
             created_by=created_by,
             source="etcd",
+            workload=workload,
+            node=node,
         )
         await self._put(auth_pb2.TokenRecord(info=info, sha256=_tokens.digest(token)))
         return token, info
@@ -157,6 +161,14 @@ class TokenStore:
         updated.info.revoked_unix = time.time() if now is None else now
         await self._put(updated)
         return updated.info
+
+    async def delete(self, token_ids: list[str]) -> None:
+        """Delete etcd records (the sweep's, for tokens long revoked or expired)."""
+        if not token_ids:
+            return
+        await self._store.commit([Write(self._prefix + token_id, None) for token_id in token_ids])
+        for token_id in token_ids:
+            self._cache.apply_local(token_id, None)
 
     async def _put(self, record: auth_pb2.TokenRecord) -> None:
         await self._store.commit([Write(self._prefix + record.info.id, record.SerializeToString())])

@@ -90,10 +90,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         description = f"managed workload {key} on node {request.node}"
         try:
             for info in self.tokens.infos():  # a restart gets a new token; the old one ends
-                if info.description == description and not info.revoked:
+                if (info.workload, info.node) == (key, request.node) and not info.revoked:
                     await self.tokens.revoke(info.id)
             token, info = await self.tokens.create(
-                "workload", [namespace], WORKLOAD_TOKEN_TTL_S, description, f"node:{request.node}"
+                "workload",
+                [namespace],
+                WORKLOAD_TOKEN_TTL_S,
+                description,
+                f"node:{request.node}",
+                workload=key,
+                node=request.node,
             )
         except Exception as exc:
             await abort_store_error(context, exc)

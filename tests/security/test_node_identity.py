@@ -126,7 +126,7 @@ async def test_a_node_gets_tokens_only_for_managed_work_placed_on_it(
         again = await stub_a.WorkloadCredentials(ask(node="node-a", workload="default/managed"))
         assert first.token and again.token and first.token != again.token
         infos = {i.id: i for i in secure_controller.auth.tokens.infos()}
-        mine = [i for i in infos.values() if "default/managed on node node-a" in i.description]
+        mine = [i for i in infos.values() if (i.workload, i.node) == ("default/managed", "node-a")]
         assert sorted(i.revoked for i in mine) == [False, True]  # the first one is revoked
         assert all(list(i.namespaces) == ["default"] and i.role == "workload" for i in mine)
 

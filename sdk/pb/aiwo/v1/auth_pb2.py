@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sdk/pb/aiwo/v1/auth.proto\x12\x07\x61iwo.v1\"\xc5\x01\n\tTokenInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x14\n\x0c\x63reated_unix\x18\x04 \x01(\x01\x12\x14\n\x0c\x65xpires_unix\x18\x05 \x01(\x01\x12\x0f\n\x07revoked\x18\x06 \x01(\x08\x12\x14\n\x0crevoked_unix\x18\x07 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x12\n\ncreated_by\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\"?\n\x0bTokenRecord\x12 \n\x04info\x18\x01 \x01(\x0b\x32\x12.aiwo.v1.TokenInfo\x12\x0e\n\x06sha256\x18\x02 \x01(\x0c\"Z\n\x12\x43reateTokenRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x12\n\nnamespaces\x18\x02 \x03(\t\x12\r\n\x05ttl_s\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"F\n\x13\x43reateTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12 \n\x04info\x18\x02 \x01(\x0b\x32\x12.aiwo.v1.TokenInfo\"\x13\n\x11ListTokensRequest\"8\n\x12ListTokensResponse\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.aiwo.v1.TokenInfo\" \n\x12RevokeTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x0f\n\rWhoAmIRequest\"Z\n\x0eWhoAmIResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x13\n\x0bpermissions\x18\x04 \x03(\t2\x99\x02\n\x0b\x41uthService\x12H\n\x0b\x43reateToken\x12\x1b.aiwo.v1.CreateTokenRequest\x1a\x1c.aiwo.v1.CreateTokenResponse\x12\x45\n\nListTokens\x12\x1a.aiwo.v1.ListTokensRequest\x1a\x1b.aiwo.v1.ListTokensResponse\x12>\n\x0bRevokeToken\x12\x1b.aiwo.v1.RevokeTokenRequest\x1a\x12.aiwo.v1.TokenInfo\x12\x39\n\x06WhoAmI\x12\x16.aiwo.v1.WhoAmIRequest\x1a\x17.aiwo.v1.WhoAmIResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sdk/pb/aiwo/v1/auth.proto\x12\x07\x61iwo.v1\"\xe5\x01\n\tTokenInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x14\n\x0c\x63reated_unix\x18\x04 \x01(\x01\x12\x14\n\x0c\x65xpires_unix\x18\x05 \x01(\x01\x12\x0f\n\x07revoked\x18\x06 \x01(\x08\x12\x14\n\x0crevoked_unix\x18\x07 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12\x12\n\ncreated_by\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x10\n\x08workload\x18\x0b \x01(\t\x12\x0c\n\x04node\x18\x0c \x01(\t\"?\n\x0bTokenRecord\x12 \n\x04info\x18\x01 \x01(\x0b\x32\x12.aiwo.v1.TokenInfo\x12\x0e\n\x06sha256\x18\x02 \x01(\x0c\"Z\n\x12\x43reateTokenRequest\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x12\n\nnamespaces\x18\x02 \x03(\t\x12\r\n\x05ttl_s\x18\x03 \x01(\x01\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"F\n\x13\x43reateTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12 \n\x04info\x18\x02 \x01(\x0b\x32\x12.aiwo.v1.TokenInfo\"\x13\n\x11ListTokensRequest\"8\n\x12ListTokensResponse\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.aiwo.v1.TokenInfo\" \n\x12RevokeTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x0f\n\rWhoAmIRequest\"Z\n\x0eWhoAmIResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x12\n\nnamespaces\x18\x03 \x03(\t\x12\x13\n\x0bpermissions\x18\x04 \x03(\t2\x99\x02\n\x0b\x41uthService\x12H\n\x0b\x43reateToken\x12\x1b.aiwo.v1.CreateTokenRequest\x1a\x1c.aiwo.v1.CreateTokenResponse\x12\x45\n\nListTokens\x12\x1a.aiwo.v1.ListTokensRequest\x1a\x1b.aiwo.v1.ListTokensResponse\x12>\n\x0bRevokeToken\x12\x1b.aiwo.v1.RevokeTokenRequest\x1a\x12.aiwo.v1.TokenInfo\x12\x39\n\x06WhoAmI\x12\x16.aiwo.v1.WhoAmIRequest\x1a\x17.aiwo.v1.WhoAmIResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,23 +32,23 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sdk.pb.aiwo.v1.auth_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TOKENINFO']._serialized_start=39
-  _globals['_TOKENINFO']._serialized_end=236
-  _globals['_TOKENRECORD']._serialized_start=238
-  _globals['_TOKENRECORD']._serialized_end=301
-  _globals['_CREATETOKENREQUEST']._serialized_start=303
-  _globals['_CREATETOKENREQUEST']._serialized_end=393
-  _globals['_CREATETOKENRESPONSE']._serialized_start=395
-  _globals['_CREATETOKENRESPONSE']._serialized_end=465
-  _globals['_LISTTOKENSREQUEST']._serialized_start=467
-  _globals['_LISTTOKENSREQUEST']._serialized_end=486
-  _globals['_LISTTOKENSRESPONSE']._serialized_start=488
-  _globals['_LISTTOKENSRESPONSE']._serialized_end=544
-  _globals['_REVOKETOKENREQUEST']._serialized_start=546
-  _globals['_REVOKETOKENREQUEST']._serialized_end=578
-  _globals['_WHOAMIREQUEST']._serialized_start=580
-  _globals['_WHOAMIREQUEST']._serialized_end=595
-  _globals['_WHOAMIRESPONSE']._serialized_start=597
-  _globals['_WHOAMIRESPONSE']._serialized_end=687
-  _globals['_AUTHSERVICE']._serialized_start=690
-  _globals['_AUTHSERVICE']._serialized_end=971
+  _globals['_TOKENINFO']._serialized_end=268
+  _globals['_TOKENRECORD']._serialized_start=270
+  _globals['_TOKENRECORD']._serialized_end=333
+  _globals['_CREATETOKENREQUEST']._serialized_start=335
+  _globals['_CREATETOKENREQUEST']._serialized_end=425
+  _globals['_CREATETOKENRESPONSE']._serialized_start=427
+  _globals['_CREATETOKENRESPONSE']._serialized_end=497
+  _globals['_LISTTOKENSREQUEST']._serialized_start=499
+  _globals['_LISTTOKENSREQUEST']._serialized_end=518
+  _globals['_LISTTOKENSRESPONSE']._serialized_start=520
+  _globals['_LISTTOKENSRESPONSE']._serialized_end=576
+  _globals['_REVOKETOKENREQUEST']._serialized_start=578
+  _globals['_REVOKETOKENREQUEST']._serialized_end=610
+  _globals['_WHOAMIREQUEST']._serialized_start=612
+  _globals['_WHOAMIREQUEST']._serialized_end=627
+  _globals['_WHOAMIRESPONSE']._serialized_start=629
+  _globals['_WHOAMIRESPONSE']._serialized_end=719
+  _globals['_AUTHSERVICE']._serialized_start=722
+  _globals['_AUTHSERVICE']._serialized_end=1003
 # @@protoc_insertion_point(module_scope)

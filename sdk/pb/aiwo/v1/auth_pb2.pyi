@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TokenInfo(_message.Message):
-    __slots__ = ("id", "role", "namespaces", "created_unix", "expires_unix", "revoked", "revoked_unix", "description", "created_by", "source")
+    __slots__ = ("id", "role", "namespaces", "created_unix", "expires_unix", "revoked", "revoked_unix", "description", "created_by", "source", "workload", "node")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACES_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,8 @@ class TokenInfo(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    WORKLOAD_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     id: str
     role: str
     namespaces: _containers.RepeatedScalarFieldContainer[str]
@@ -28,7 +30,9 @@ class TokenInfo(_message.Message):
     description: str
     created_by: str
     source: str
-    def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., created_unix: _Optional[float] = ..., expires_unix: _Optional[float] = ..., revoked: _Optional[bool] = ..., revoked_unix: _Optional[float] = ..., description: _Optional[str] = ..., created_by: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+    workload: str
+    node: str
+    def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., namespaces: _Optional[_Iterable[str]] = ..., created_unix: _Optional[float] = ..., expires_unix: _Optional[float] = ..., revoked: _Optional[bool] = ..., revoked_unix: _Optional[float] = ..., description: _Optional[str] = ..., created_by: _Optional[str] = ..., source: _Optional[str] = ..., workload: _Optional[str] = ..., node: _Optional[str] = ...) -> None: ...
 
 class TokenRecord(_message.Message):
     __slots__ = ("info", "sha256")
