@@ -42,6 +42,7 @@ class EventLog:
         self._lease_id: int | None = None
         self._lease_granted = 0.0
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
 
     def emit(
         self,
@@ -87,18 +88,31 @@ class EventLog:
                 self._wake.set()
 
     async def flush(self) -> None:
-        if not self._pending or self._store.epoch <= 0:
-            return
-        lease = await self._lease()
-        batch, self._pending = self._pending, []
-        writes = [Write(key, event.SerializeToString(), lease=lease) for key, event in batch]
-        excess = len(self._state.events) - self._kept
-        if excess > 0:
-            oldest = sorted(key for key, _ in self._state.events.items())[:excess]
-            for suffix in oldest:
-                writes.append(Write(self._keys.events + suffix, None))
-                self._state.events.apply_local(suffix, None)
-        await self._store.commit(writes)
+        """Commit every event emitted so far. One flush at a time: a caller returns only
+        once what it saw pending is stored, not while the flusher's batch is in flight."""
+        async with self._flushing:
+            if not self._pending or self._store.epoch <= 0:
+                return
+            lease = await self._lease()
+            batch, self._pending = self._pending, []
+            writes = [Write(key, event.SerializeToString(), lease=lease) for key, event in batch]
+            excess = len(self._state.events) - self._kept
+            if excess > 0:
+                oldest = sorted(key for key, _ in self._state.events.items())[:excess]
+                for suffix in oldest:
+                    writes.append(Write(self._keys.events + suffix, None))
+                    self._state.events.apply_local(suffix, None)
+            try:
+                await self._store.commit(writes)
+            except FencingError:
+                raise
+            except Exception:
+                # Kept for the next flush (puts are idempotent if this one did land), under
+                # a fresh lease in case etcd lost this one.
+                self._pending[:0] = batch
+                del self._pending[: -self._kept]  # only the newest `kept` would stay anyway
+                self._lease_id = None
+                raise
 
     async def _lease(self) -> int:
         # One lease per TTL period: events written under it expire together.
