@@ -125,6 +125,9 @@ def build_runtime_snapshot(
                     power_w=max(latest.power_w, 0.0),
                     workloads=tuple(on_gpu.get((name, info.index), ())),
                     max_sm_clock_mhz=info.max_sm_clock_mhz if locks else 0,
+                    clock_lock_mhz=series.clock_locks.get(info.index)
+                    if series is not None
+                    else None,
                     idle_power_w=info.idle_power_w,
                     settable=settable,
                 )

@@ -44,6 +44,7 @@ class NodeTelemetry:
         self.nets: list[types_pb2.NetSample] = []
         self.backend: types_pb2.GpuBackend | None = None
         self.throttles: dict[str, float] = {}  # workload -> cpu fraction in force (0: frozen)
+        self.clock_locks: dict[int, tuple[int, int]] = {}  # GPU -> locked (min, max) MHz
 
     def add(self, report: node_pb2.TelemetryReport) -> None:
         row = self.count % self.slots
@@ -65,6 +66,7 @@ class NodeTelemetry:
         if report.HasField("gpu_backend"):
             self.backend = report.gpu_backend
         self.throttles = {t.workload: t.cpu_fraction for t in report.throttles}
+        self.clock_locks = {c.gpu_index: (c.min_mhz, c.max_mhz) for c in report.clock_locks}
 
     def latest(self, index: int) -> GpuLatest | None:
         if self.count == 0 or not 0 <= index < self.gpu_count:

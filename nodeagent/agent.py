@@ -285,6 +285,10 @@ class Agent:
                 node_pb2.ProcessThrottle(workload=w, cpu_fraction=f)
                 for w, f in sorted(self.executor.throttles().items())
             )
+            report.clock_locks.extend(
+                node_pb2.ClockLock(gpu_index=i, min_mhz=lo, max_mhz=hi)
+                for i, (lo, hi) in self.executor.clock_locks.items()
+            )
             backend = backend_pb(self.backend.state())
             if backend != last_backend:
                 report.gpu_backend.CopyFrom(backend)

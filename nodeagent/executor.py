@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import structlog
 
+from nodeagent.clock_locks import ClockLocks
 from nodeagent.gpu.base import ActuationError, GpuBackend, WorkloadLoad
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 
@@ -33,8 +34,10 @@ class Executor:
         transfers: Any | None = None,
         gpu_control: bool = True,
         credentials: Callable[[str], Awaitable[dict[str, str]]] | None = None,
+        clock_locks: ClockLocks | None = None,
     ) -> None:
         self.backend = backend
+        self.clock_locks = clock_locks if clock_locks is not None else ClockLocks()
         self.gpu_control = gpu_control
         self.credentials = credentials  # environment a managed workload needs to use the SDK
         self.supervisor = supervisor
@@ -82,9 +85,11 @@ class Executor:
 
     async def _lock_clocks(self, a: types_pb2.LockClocks) -> None:
         await asyncio.to_thread(self.backend.lock_clocks, a.gpu_index, a.min_mhz, a.max_mhz)
+        self.clock_locks.set(a.gpu_index, a.min_mhz, a.max_mhz)
 
     async def _reset_clocks(self, a: types_pb2.ResetClocks) -> None:
         await asyncio.to_thread(self.backend.reset_clocks, a.gpu_index)
+        self.clock_locks.clear(a.gpu_index)
 
     async def _assign(self, a: types_pb2.AssignWorkload) -> None:
         self.assigned[a.workload] = a

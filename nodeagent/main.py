@@ -88,6 +88,7 @@ async def _run(config: AgentConfig) -> int:
     from pathlib import Path
 
     from nodeagent.agent import Agent
+    from nodeagent.clock_locks import ClockLocks
     from nodeagent.executor import Executor
     from nodeagent.gpu import make_backend
     from nodeagent.net import NetSampler
@@ -140,6 +141,7 @@ async def _run(config: AgentConfig) -> int:
         transfers=transfers,
         gpu_control=config.gpu_control,
         credentials=agent.workload_credentials,
+        clock_locks=ClockLocks(state_dir / "clock-locks.json"),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

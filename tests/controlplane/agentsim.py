@@ -52,6 +52,7 @@ class ScriptedAgent:
         self.silent = False
         self.utilization_pct = 50.0
         self.throttles: dict[str, float] = {}  # process throttles to report as in force
+        self.clock_locks: dict[int, tuple[int, int]] = {}  # clock locks to report as held
 
     async def start(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.address)
@@ -106,6 +107,10 @@ class ScriptedAgent:
             throttles=[
                 node_pb2.ProcessThrottle(workload=w, cpu_fraction=f)
                 for w, f in sorted(self.throttles.items())
+            ],
+            clock_locks=[
+                node_pb2.ClockLock(gpu_index=i, min_mhz=lo, max_mhz=hi)
+                for i, (lo, hi) in sorted(self.clock_locks.items())
             ],
         )
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import grpc
 import pytest
@@ -11,6 +14,11 @@ import pytest
 from controlplane.config import ControllerConfig
 from controlplane.runtime_loop import build_runtime_snapshot
 from controlplane.server import Controller
+from nodeagent.agent import Agent
+from nodeagent.clock_locks import ClockLocks
+from nodeagent.config import AgentConfig
+from nodeagent.executor import Executor
+from nodeagent.gpu import make_backend
 from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
@@ -108,6 +116,59 @@ async def test_a_throttle_left_by_a_previous_leader_is_undone(
         assert any("by no relief of this controller" in e.message for e in events)
     finally:
         await agent.stop()
+
+
+async def test_a_clock_lock_left_by_a_previous_leader_is_undone(controller: Controller) -> None:
+    # The agent reports a lock it holds that this leader never set (NVML cannot read locks
+    # back; the agent remembers its own). Nothing here wants a lock: it is reset.
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    agent.clock_locks = {1: (210, 1200)}
+    await agent.start()
+    try:
+        await assert_eventually(
+            lambda: [c for c in agent.actions("reset_clocks") if c.reset_clocks.gpu_index == 1],
+            timeout_s=20,
+            message="the clock lock was not undone",
+        )
+        assert not [c for c in agent.actions("reset_clocks") if c.reset_clocks.gpu_index == 0]
+        [gpu] = [
+            g
+            for g in build_runtime_snapshot(controller.state, (), time.time()).gpus
+            if g.index == 1
+        ]
+        assert gpu.clock_lock_mhz == (210, 1200)  # as reported (the scripted agent keeps it)
+    finally:
+        await agent.stop()
+
+
+async def test_a_real_agent_reports_the_lock_it_kept_across_its_restart_and_it_is_reset(
+    controller: Controller, tmp_path: Path
+) -> None:
+    # The agent's previous life locked GPU 0's clocks (the file it keeps says so); this one
+    # reports the lock, the leader (which never set it) resets it, the file forgets it.
+    (tmp_path / "clock-locks.json").write_text('{"0": [900, 1200]}')
+    config = AgentConfig(
+        controller=controller.address, node="node-r", backend="sim", sim_gpus=2,
+        state_dir=str(tmp_path), telemetry_interval_s=0.2,
+    ).resolved()  # fmt: skip
+    backend = make_backend("sim", model="H100", count=2, node_name="node-r")
+    executor = Executor(backend, clock_locks=ClockLocks(tmp_path / "clock-locks.json"))
+    agent = Agent(config, backend, executor=executor)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await assert_eventually(
+            lambda: ClockLocks(tmp_path / "clock-locks.json").items() == [],
+            timeout_s=20,
+            message="the lock left by the agent's previous life was not reset",
+        )
+        events = controller.state.events_for("node/node-r", 50)
+        released = "node-r/0: SM clock lock 900-1200 MHz set by no decision of this controller"
+        assert any(e.message.startswith(released) for e in events), [e.message for e in events]
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 5)
 
 
 async def test_slo_breach_throttles_the_lower_priority_neighbour(

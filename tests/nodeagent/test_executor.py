@@ -164,3 +164,32 @@ async def test_the_throttles_in_force_are_known_for_telemetry(tmp_path: Path) ->
     finally:
         await supervisor.shutdown(1.0)
         await throttler.close()
+
+
+async def test_clock_locks_it_holds_are_remembered_across_a_restart(tmp_path: Path) -> None:
+    from nodeagent.clock_locks import ClockLocks
+
+    path = tmp_path / "clock-locks.json"
+    backend = make_backend("sim", model="H100", count=2, node_name="n1")
+    executor = Executor(backend, clock_locks=ClockLocks(path))
+    lock = types_pb2.LockClocks(gpu_index=1, min_mhz=900, max_mhz=1200)
+    assert (await executor.execute(cmd("l", lock_clocks=lock))).ok
+    too_fast = types_pb2.LockClocks(gpu_index=0, min_mhz=900, max_mhz=9000)
+    assert not (await executor.execute(cmd("x", lock_clocks=too_fast))).ok  # not recorded
+    assert executor.clock_locks.items() == [(1, (900, 1200))]
+    # A new agent process on the same state directory knows the lock its predecessor set.
+    assert ClockLocks(path).items() == [(1, (900, 1200))]
+    reset = types_pb2.ResetClocks(gpu_index=1)
+    assert (await executor.execute(cmd("r", reset_clocks=reset))).ok
+    assert executor.clock_locks.items() == [] and ClockLocks(path).items() == []
+
+
+def test_an_unreadable_clock_locks_file_is_no_locks(tmp_path: Path) -> None:
+    from nodeagent.clock_locks import ClockLocks
+
+    path = tmp_path / "clock-locks.json"
+    path.write_text('{"0": "half-written')
+    locks = ClockLocks(path)
+    assert locks.items() == []
+    locks.set(0, 800, 800)  # and it is usable: the next write replaces the file whole
+    assert ClockLocks(path).items() == [(0, (800, 800))]

@@ -158,12 +158,16 @@ def _diff(
     actions: list[RuntimeAction] = []
     if want.cap_w != control.cap_w:
         if want.cap_w is None:
-            actions.append(ResetPowerCap(gpu.node, gpu.index, want.reason))
+            why = _undoing(gpu, control, f"power cap {control.cap_w:g} W", want.reason)
+            actions.append(ResetPowerCap(gpu.node, gpu.index, why))
         else:
             actions.append(SetPowerCap(gpu.node, gpu.index, want.cap_w, want.reason))
     if want.clock_lock_mhz != control.clock_lock_mhz:
         if want.clock_lock_mhz is None:
-            actions.append(ResetClocks(gpu.node, gpu.index, want.reason))
+            assert control.clock_lock_mhz is not None  # they differ
+            lo, hi = control.clock_lock_mhz
+            why = _undoing(gpu, control, f"SM clock lock {lo}-{hi} MHz", want.reason)
+            actions.append(ResetClocks(gpu.node, gpu.index, why))
         else:
             lo, hi = want.clock_lock_mhz
             actions.append(LockClocks(gpu.node, gpu.index, lo, hi, want.reason))
@@ -178,6 +182,19 @@ def _diff(
         mb.gpus[gpu.key] = new
 
     return Proposal(want.urgency, tuple(actions), commit, f"gpu/{gpu.node}/{gpu.index}")
+
+
+def _undoing(gpu: RuntimeGpu, control: GpuControl, setting: str, reason: Reason) -> Reason:
+    """The reason to reset a setting: for one this runtime adopted (an earlier leader's, or
+    an agent's previous life's), say so first, since no decision of its own explains it."""
+    if control.owner != "adopted":
+        return reason
+    return Reason(
+        "adopted_setting_released",
+        f"{gpu.node}/{gpu.index}: {setting} set by no decision of this controller is "
+        f"released; {reason.message}",
+        reason.fields,
+    )
 
 
 def _reissue(

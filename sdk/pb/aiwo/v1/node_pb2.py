@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sdk.pb.aiwo.v1 import types_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sdk/pb/aiwo/v1/node.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"<\n\x1aWorkloadCredentialsRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\"B\n\x1bWorkloadCredentialsResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0c\x65xpires_unix\x18\x02 \x01(\x01\"6\n\x13RegisterNodeRequest\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.aiwo.v1.NodeInfo\"W\n\x14RegisterNodeResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x14telemetry_interval_s\x18\x02 \x01(\x01\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\"J\n\nAgentHello\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x1a\n\x12highest_epoch_seen\x18\x03 \x01(\x03\"\xbf\x01\n\x0fTelemetryReport\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12 \n\x04gpus\x18\x02 \x03(\x0b\x32\x12.aiwo.v1.GpuSample\x12 \n\x04nets\x18\x03 \x03(\x0b\x32\x12.aiwo.v1.NetSample\x12(\n\x0bgpu_backend\x18\x04 \x01(\x0b\x32\x13.aiwo.v1.GpuBackend\x12+\n\tthrottles\x18\x05 \x03(\x0b\x32\x18.aiwo.v1.ProcessThrottle\"9\n\x0fProcessThrottle\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\x14\n\x0c\x63pu_fraction\x18\x02 \x01(\x01\"\x92\x01\n\x0cProcessEvent\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x0e\n\x06signal\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x11\n\ttime_unix\x18\x07 \x01(\x01\x12\x0f\n\x07outcome\x18\x08 \x01(\t\"\x89\x01\n\x0f\x43heckpointChunk\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x0c\n\x04last\x18\x05 \x01(\x08\x12\x13\n\x0btotal_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\"f\n\x13\x43heckpointInstalled\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\"\\\n\x10\x41gentLogsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\x0e\n\x06stderr\x18\x03 \x01(\x08\x12\x12\n\ntail_bytes\x18\x04 \x01(\x03\"u\n\x0e\x41gentLogsReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\"\xe2\x02\n\x0c\x41gentMessage\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.aiwo.v1.AgentHelloH\x00\x12-\n\ttelemetry\x18\x02 \x01(\x0b\x32\x18.aiwo.v1.TelemetryReportH\x00\x12\"\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x13.aiwo.v1.CommandAckH\x00\x12.\n\rprocess_event\x18\x04 \x01(\x0b\x32\x15.aiwo.v1.ProcessEventH\x00\x12\x34\n\x10\x63heckpoint_chunk\x18\x05 \x01(\x0b\x32\x18.aiwo.v1.CheckpointChunkH\x00\x12<\n\x14\x63heckpoint_installed\x18\x06 \x01(\x0b\x32\x1c.aiwo.v1.CheckpointInstalledH\x00\x12-\n\nlogs_reply\x18\x07 \x01(\x0b\x32\x17.aiwo.v1.AgentLogsReplyH\x00\x42\x06\n\x04\x62ody\"u\n\rAssignmentSet\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12,\n\x0b\x61ssignments\x18\x02 \x03(\x0b\x32\x17.aiwo.v1.AssignWorkload\x12\'\n\x07managed\x18\x03 \x03(\x0b\x32\x16.aiwo.v1.StartWorkload\"\xeb\x01\n\x11\x43ontrollerMessage\x12#\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x10.aiwo.v1.CommandH\x00\x12\x18\n\x0eheartbeat_unix\x18\x02 \x01(\x01H\x00\x12&\n\x04sync\x18\x03 \x01(\x0b\x32\x16.aiwo.v1.AssignmentSetH\x00\x12\x34\n\x10\x63heckpoint_chunk\x18\x04 \x01(\x0b\x32\x18.aiwo.v1.CheckpointChunkH\x00\x12\x31\n\x0clogs_request\x18\x05 \x01(\x0b\x32\x19.aiwo.v1.AgentLogsRequestH\x00\x42\x06\n\x04\x62ody2\xfa\x01\n\x0bNodeService\x12G\n\x08Register\x12\x1c.aiwo.v1.RegisterNodeRequest\x1a\x1d.aiwo.v1.RegisterNodeResponse\x12@\n\x07\x43onnect\x12\x15.aiwo.v1.AgentMessage\x1a\x1a.aiwo.v1.ControllerMessage(\x01\x30\x01\x12`\n\x13WorkloadCredentials\x12#.aiwo.v1.WorkloadCredentialsRequest\x1a$.aiwo.v1.WorkloadCredentialsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19sdk/pb/aiwo/v1/node.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"<\n\x1aWorkloadCredentialsRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\"B\n\x1bWorkloadCredentialsResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0c\x65xpires_unix\x18\x02 \x01(\x01\"6\n\x13RegisterNodeRequest\x12\x1f\n\x04node\x18\x01 \x01(\x0b\x32\x11.aiwo.v1.NodeInfo\"W\n\x14RegisterNodeResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x14telemetry_interval_s\x18\x02 \x01(\x01\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\"J\n\nAgentHello\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x1a\n\x12highest_epoch_seen\x18\x03 \x01(\x03\"\xe8\x01\n\x0fTelemetryReport\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12 \n\x04gpus\x18\x02 \x03(\x0b\x32\x12.aiwo.v1.GpuSample\x12 \n\x04nets\x18\x03 \x03(\x0b\x32\x12.aiwo.v1.NetSample\x12(\n\x0bgpu_backend\x18\x04 \x01(\x0b\x32\x13.aiwo.v1.GpuBackend\x12+\n\tthrottles\x18\x05 \x03(\x0b\x32\x18.aiwo.v1.ProcessThrottle\x12\'\n\x0b\x63lock_locks\x18\x06 \x03(\x0b\x32\x12.aiwo.v1.ClockLock\"@\n\tClockLock\x12\x11\n\tgpu_index\x18\x01 \x01(\x05\x12\x0f\n\x07min_mhz\x18\x02 \x01(\x05\x12\x0f\n\x07max_mhz\x18\x03 \x01(\x05\"9\n\x0fProcessThrottle\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\x14\n\x0c\x63pu_fraction\x18\x02 \x01(\x01\"\x92\x01\n\x0cProcessEvent\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x0e\n\x06signal\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12\x11\n\ttime_unix\x18\x07 \x01(\x01\x12\x0f\n\x07outcome\x18\x08 \x01(\t\"\x89\x01\n\x0f\x43heckpointChunk\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x0c\n\x04last\x18\x05 \x01(\x08\x12\x13\n\x0btotal_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\"f\n\x13\x43heckpointInstalled\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\"\\\n\x10\x41gentLogsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08workload\x18\x02 \x01(\t\x12\x0e\n\x06stderr\x18\x03 \x01(\x08\x12\x12\n\ntail_bytes\x18\x04 \x01(\x03\"u\n\x0e\x41gentLogsReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\"\xe2\x02\n\x0c\x41gentMessage\x12$\n\x05hello\x18\x01 \x01(\x0b\x32\x13.aiwo.v1.AgentHelloH\x00\x12-\n\ttelemetry\x18\x02 \x01(\x0b\x32\x18.aiwo.v1.TelemetryReportH\x00\x12\"\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x13.aiwo.v1.CommandAckH\x00\x12.\n\rprocess_event\x18\x04 \x01(\x0b\x32\x15.aiwo.v1.ProcessEventH\x00\x12\x34\n\x10\x63heckpoint_chunk\x18\x05 \x01(\x0b\x32\x18.aiwo.v1.CheckpointChunkH\x00\x12<\n\x14\x63heckpoint_installed\x18\x06 \x01(\x0b\x32\x1c.aiwo.v1.CheckpointInstalledH\x00\x12-\n\nlogs_reply\x18\x07 \x01(\x0b\x32\x17.aiwo.v1.AgentLogsReplyH\x00\x42\x06\n\x04\x62ody\"u\n\rAssignmentSet\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12,\n\x0b\x61ssignments\x18\x02 \x03(\x0b\x32\x17.aiwo.v1.AssignWorkload\x12\'\n\x07managed\x18\x03 \x03(\x0b\x32\x16.aiwo.v1.StartWorkload\"\xeb\x01\n\x11\x43ontrollerMessage\x12#\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x10.aiwo.v1.CommandH\x00\x12\x18\n\x0eheartbeat_unix\x18\x02 \x01(\x01H\x00\x12&\n\x04sync\x18\x03 \x01(\x0b\x32\x16.aiwo.v1.AssignmentSetH\x00\x12\x34\n\x10\x63heckpoint_chunk\x18\x04 \x01(\x0b\x32\x18.aiwo.v1.CheckpointChunkH\x00\x12\x31\n\x0clogs_request\x18\x05 \x01(\x0b\x32\x19.aiwo.v1.AgentLogsRequestH\x00\x42\x06\n\x04\x62ody2\xfa\x01\n\x0bNodeService\x12G\n\x08Register\x12\x1c.aiwo.v1.RegisterNodeRequest\x1a\x1d.aiwo.v1.RegisterNodeResponse\x12@\n\x07\x43onnect\x12\x15.aiwo.v1.AgentMessage\x1a\x1a.aiwo.v1.ControllerMessage(\x01\x30\x01\x12`\n\x13WorkloadCredentials\x12#.aiwo.v1.WorkloadCredentialsRequest\x1a$.aiwo.v1.WorkloadCredentialsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,25 +43,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENTHELLO']._serialized_start=341
   _globals['_AGENTHELLO']._serialized_end=415
   _globals['_TELEMETRYREPORT']._serialized_start=418
-  _globals['_TELEMETRYREPORT']._serialized_end=609
-  _globals['_PROCESSTHROTTLE']._serialized_start=611
-  _globals['_PROCESSTHROTTLE']._serialized_end=668
-  _globals['_PROCESSEVENT']._serialized_start=671
-  _globals['_PROCESSEVENT']._serialized_end=817
-  _globals['_CHECKPOINTCHUNK']._serialized_start=820
-  _globals['_CHECKPOINTCHUNK']._serialized_end=957
-  _globals['_CHECKPOINTINSTALLED']._serialized_start=959
-  _globals['_CHECKPOINTINSTALLED']._serialized_end=1061
-  _globals['_AGENTLOGSREQUEST']._serialized_start=1063
-  _globals['_AGENTLOGSREQUEST']._serialized_end=1155
-  _globals['_AGENTLOGSREPLY']._serialized_start=1157
-  _globals['_AGENTLOGSREPLY']._serialized_end=1274
-  _globals['_AGENTMESSAGE']._serialized_start=1277
-  _globals['_AGENTMESSAGE']._serialized_end=1631
-  _globals['_ASSIGNMENTSET']._serialized_start=1633
-  _globals['_ASSIGNMENTSET']._serialized_end=1750
-  _globals['_CONTROLLERMESSAGE']._serialized_start=1753
-  _globals['_CONTROLLERMESSAGE']._serialized_end=1988
-  _globals['_NODESERVICE']._serialized_start=1991
-  _globals['_NODESERVICE']._serialized_end=2241
+  _globals['_TELEMETRYREPORT']._serialized_end=650
+  _globals['_CLOCKLOCK']._serialized_start=652
+  _globals['_CLOCKLOCK']._serialized_end=716
+  _globals['_PROCESSTHROTTLE']._serialized_start=718
+  _globals['_PROCESSTHROTTLE']._serialized_end=775
+  _globals['_PROCESSEVENT']._serialized_start=778
+  _globals['_PROCESSEVENT']._serialized_end=924
+  _globals['_CHECKPOINTCHUNK']._serialized_start=927
+  _globals['_CHECKPOINTCHUNK']._serialized_end=1064
+  _globals['_CHECKPOINTINSTALLED']._serialized_start=1066
+  _globals['_CHECKPOINTINSTALLED']._serialized_end=1168
+  _globals['_AGENTLOGSREQUEST']._serialized_start=1170
+  _globals['_AGENTLOGSREQUEST']._serialized_end=1262
+  _globals['_AGENTLOGSREPLY']._serialized_start=1264
+  _globals['_AGENTLOGSREPLY']._serialized_end=1381
+  _globals['_AGENTMESSAGE']._serialized_start=1384
+  _globals['_AGENTMESSAGE']._serialized_end=1738
+  _globals['_ASSIGNMENTSET']._serialized_start=1740
+  _globals['_ASSIGNMENTSET']._serialized_end=1857
+  _globals['_CONTROLLERMESSAGE']._serialized_start=1860
+  _globals['_CONTROLLERMESSAGE']._serialized_end=2095
+  _globals['_NODESERVICE']._serialized_start=2098
+  _globals['_NODESERVICE']._serialized_end=2348
 # @@protoc_insertion_point(module_scope)

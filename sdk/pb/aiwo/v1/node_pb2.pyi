@@ -50,18 +50,30 @@ class AgentHello(_message.Message):
     def __init__(self, node: _Optional[str] = ..., session_id: _Optional[str] = ..., highest_epoch_seen: _Optional[int] = ...) -> None: ...
 
 class TelemetryReport(_message.Message):
-    __slots__ = ("time_unix", "gpus", "nets", "gpu_backend", "throttles")
+    __slots__ = ("time_unix", "gpus", "nets", "gpu_backend", "throttles", "clock_locks")
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
     NETS_FIELD_NUMBER: _ClassVar[int]
     GPU_BACKEND_FIELD_NUMBER: _ClassVar[int]
     THROTTLES_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_LOCKS_FIELD_NUMBER: _ClassVar[int]
     time_unix: float
     gpus: _containers.RepeatedCompositeFieldContainer[_types_pb2.GpuSample]
     nets: _containers.RepeatedCompositeFieldContainer[_types_pb2.NetSample]
     gpu_backend: _types_pb2.GpuBackend
     throttles: _containers.RepeatedCompositeFieldContainer[ProcessThrottle]
-    def __init__(self, time_unix: _Optional[float] = ..., gpus: _Optional[_Iterable[_Union[_types_pb2.GpuSample, _Mapping]]] = ..., nets: _Optional[_Iterable[_Union[_types_pb2.NetSample, _Mapping]]] = ..., gpu_backend: _Optional[_Union[_types_pb2.GpuBackend, _Mapping]] = ..., throttles: _Optional[_Iterable[_Union[ProcessThrottle, _Mapping]]] = ...) -> None: ...
+    clock_locks: _containers.RepeatedCompositeFieldContainer[ClockLock]
+    def __init__(self, time_unix: _Optional[float] = ..., gpus: _Optional[_Iterable[_Union[_types_pb2.GpuSample, _Mapping]]] = ..., nets: _Optional[_Iterable[_Union[_types_pb2.NetSample, _Mapping]]] = ..., gpu_backend: _Optional[_Union[_types_pb2.GpuBackend, _Mapping]] = ..., throttles: _Optional[_Iterable[_Union[ProcessThrottle, _Mapping]]] = ..., clock_locks: _Optional[_Iterable[_Union[ClockLock, _Mapping]]] = ...) -> None: ...
+
+class ClockLock(_message.Message):
+    __slots__ = ("gpu_index", "min_mhz", "max_mhz")
+    GPU_INDEX_FIELD_NUMBER: _ClassVar[int]
+    MIN_MHZ_FIELD_NUMBER: _ClassVar[int]
+    MAX_MHZ_FIELD_NUMBER: _ClassVar[int]
+    gpu_index: int
+    min_mhz: int
+    max_mhz: int
+    def __init__(self, gpu_index: _Optional[int] = ..., min_mhz: _Optional[int] = ..., max_mhz: _Optional[int] = ...) -> None: ...
 
 class ProcessThrottle(_message.Message):
     __slots__ = ("workload", "cpu_fraction")
