@@ -59,6 +59,7 @@ def runtime_workload(
     milli: int,
     p99_ms: float | None,
     process_cpu_fraction: float | None = None,
+    directive_factor: float | None = None,
 ) -> RuntimeWorkload:
     spec = workload.spec
     variants = tuple(
@@ -82,6 +83,7 @@ def runtime_workload(
         variant=workload.variant,
         variants=variants,
         process_cpu_fraction=process_cpu_fraction,
+        directive_factor=directive_factor,
     )
 
 
@@ -98,7 +100,9 @@ def build_runtime_snapshot(
         p99 = status.p99_latency_ms if status is not None else None
         series = state.telemetry.get(placement.node)
         throttle = series.throttles.get(key) if series is not None else None
-        view = runtime_workload(key, workload, placement.milli_gpu, p99, throttle)
+        # What the app said it holds, while it still reports (a silent app's word is old).
+        factor = status.throttle_factor if status is not None and not status.stale else None
+        view = runtime_workload(key, workload, placement.milli_gpu, p99, throttle, factor)
         for index in placement.gpus:
             on_gpu.setdefault((placement.node, index), []).append(view)
     gpus = []

@@ -22,10 +22,13 @@ class SloStatus:
     stale: bool
     throughput_per_s: float
     queue_depth: int
+    throttle_factor: float | None = None  # the cooperative throttle the app says it holds
 
 
 class _Ring:
-    __slots__ = ("count", "last_report", "latencies", "queue_depth", "throughput", "times")
+    __slots__ = (
+        "count", "last_report", "latencies", "queue_depth", "throttle", "throughput", "times",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.latencies = np.zeros(RING, dtype=np.float64)
@@ -34,6 +37,7 @@ class _Ring:
         self.last_report = 0.0
         self.throughput = 0.0
         self.queue_depth = 0
+        self.throttle: float | None = None
 
 
 class SloTracker:
@@ -49,6 +53,7 @@ class SloTracker:
         latencies_ms: list[float] | np.ndarray,
         throughput_per_s: float = 0.0,
         queue_depth: int = 0,
+        throttle_factor: float | None = None,
     ) -> None:
         ring = self._rings.setdefault(workload, _Ring())
         values = np.asarray(latencies_ms, dtype=np.float64)[-RING:]
@@ -61,6 +66,7 @@ class SloTracker:
         ring.last_report = now
         ring.throughput = throughput_per_s
         ring.queue_depth = queue_depth
+        ring.throttle = throttle_factor
 
     def status(self, workload: str, now: float) -> SloStatus | None:
         ring = self._rings.get(workload)
@@ -72,7 +78,13 @@ class SloTracker:
         stale = now - ring.last_report > self.stale_after_s
         p99 = float(np.percentile(recent, 99)) if len(recent) and not stale else None
         return SloStatus(
-            p99, len(recent), ring.last_report, stale, ring.throughput, ring.queue_depth
+            p99,
+            len(recent),
+            ring.last_report,
+            stale,
+            ring.throughput,
+            ring.queue_depth,
+            ring.throttle,
         )
 
     def forget(self, workload: str) -> None:

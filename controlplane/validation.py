@@ -253,6 +253,8 @@ def check_metrics(report: workload_pb2.MetricsReport) -> None:
             )
     _check_range("metrics.throughput_per_s", report.throughput_per_s, 0, MAX_RATE)
     _check_range("metrics.queue_depth", report.queue_depth, 0, 100_000_000)
+    if report.HasField("throttle_factor"):
+        _check_range("metrics.throttle_factor", report.throttle_factor, 0, 1)
 
 
 def check_telemetry(report: node_pb2.TelemetryReport, gpu_count: int) -> None:
@@ -281,6 +283,16 @@ def check_telemetry(report: node_pb2.TelemetryReport, gpu_count: int) -> None:
         if not throttle.workload or len(throttle.workload) > 254:
             raise ValidationError(f"telemetry.throttles[{i}].workload", "must be 1-254 characters")
         _check_range(f"telemetry.throttles[{i}].cpu_fraction", throttle.cpu_fraction, 0, 1)
+    locked: set[int] = set()
+    for i, lock in enumerate(report.clock_locks):
+        field = f"telemetry.clock_locks[{i}]"
+        if not 0 <= lock.gpu_index < gpu_count:
+            raise ValidationError(f"{field}.gpu_index", f"no GPU {lock.gpu_index} on this node")
+        if lock.gpu_index in locked:
+            raise ValidationError(f"{field}.gpu_index", f"GPU {lock.gpu_index} twice")
+        locked.add(lock.gpu_index)
+        _check_range(f"{field}.min_mhz", lock.min_mhz, 1, 100_000)
+        _check_range(f"{field}.max_mhz", lock.max_mhz, lock.min_mhz, 100_000)
     for i, net in enumerate(report.nets):
         field = f"telemetry.nets[{i}]"
         if not net.interface or len(net.interface) > 64:

@@ -76,6 +76,7 @@ class AttachSession:
         self._acks: collections.OrderedDict[str, tuple[bool, str]] = collections.OrderedDict()
         self._delivered: set[str] = set()
         self._placement: Placement | None = None
+        self._throttle: float | None = None  # the THROTTLE factor acked, until UNTHROTTLE
         self._connected = asyncio.Event()
         self._error: AiwoError | None = None
         self._closing = False
@@ -88,6 +89,13 @@ class AttachSession:
     def placement(self) -> Placement | None:
         """The latest placement from a PLACEMENT or MIGRATE directive."""
         return self._placement
+
+    @property
+    def throttle(self) -> float | None:
+        """The cooperative throttle in force: the factor of the last THROTTLE directive
+        handled without error, until an UNTHROTTLE; None when the workload runs free.
+        Sent with every metrics report, so that the controller knows it too."""
+        return self._throttle
 
     @property
     def connected(self) -> bool:
@@ -118,7 +126,11 @@ class AttachSession:
         self._raise_if_failed()
         if self._closing:
             raise AiwoError(f"attach session of {self.namespace}/{self.name} is closed")
-        self._send(convert.metrics_message(list(latency_ms), throughput_per_s, queue_depth))
+        self._send(
+            convert.metrics_message(
+                list(latency_ms), throughput_per_s, queue_depth, throttle_factor=self._throttle
+            )
+        )
 
     def on_directive(self, handler: DirectiveHandler) -> None:
         """Handle directives with `handler` (sync or async) instead of iterating."""
@@ -208,17 +220,21 @@ class AttachSession:
         self._outbox.append(message)
         self._wakeup.set()
 
-    def _ack(self, directive_id: str, ok: bool, reason: str = "") -> None:
-        self._acks[directive_id] = (ok, reason)
+    def _ack(self, directive: Directive, ok: bool, reason: str = "") -> None:
+        if ok and directive.kind is DirectiveKind.THROTTLE:
+            self._throttle = directive.factor
+        elif ok and directive.kind is DirectiveKind.UNTHROTTLE:
+            self._throttle = None
+        self._acks[directive.id] = (ok, reason)
         while len(self._acks) > _SEEN_LIMIT:
             self._acks.popitem(last=False)
-        self._delivered.discard(directive_id)
-        self._send(convert.ack_message(directive_id, ok, reason))
+        self._delivered.discard(directive.id)
+        self._send(convert.ack_message(directive.id, ok, reason))
 
     def _ack_pending(self, ok: bool, reason: str = "") -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._ack(pending.id, ok, reason)
+            self._ack(pending, ok, reason)
 
     def _receive(self, directive: Directive) -> None:
         if directive.id in self._acks:
@@ -252,9 +268,9 @@ class AttachSession:
                 raise
             except Exception as exc:
                 log.warning("directive handler failed: %s (%s)", exc, item.kind)
-                self._ack(item.id, False, f"{type(exc).__name__}: {exc}")
+                self._ack(item, False, f"{type(exc).__name__}: {exc}")
             else:
-                self._ack(item.id, True)
+                self._ack(item, True)
 
     # ------------------------------------------------------------ the stream
 

@@ -199,6 +199,7 @@ def metrics_message(
     throughput_per_s: float,
     queue_depth: int,
     time_unix: float | None = None,
+    throttle_factor: float | None = None,
 ) -> Any:
     report = workload_pb2.MetricsReport(
         time_unix=time.time() if time_unix is None else time_unix,
@@ -206,6 +207,8 @@ def metrics_message(
         throughput_per_s=throughput_per_s,
         queue_depth=queue_depth,
     )
+    if throttle_factor is not None:
+        report.throttle_factor = throttle_factor
     return workload_pb2.AppMessage(metrics=report)
 
 

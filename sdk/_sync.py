@@ -199,6 +199,10 @@ class SyncAttachSession:
     def connected(self) -> bool:
         return self._session.connected
 
+    @property
+    def throttle(self) -> float | None:
+        return self._session.throttle
+
     def wait_connected(self, timeout: float | None = None) -> None:
         self._runner.run(self._session.wait_connected(timeout))
 

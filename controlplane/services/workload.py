@@ -279,6 +279,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                     list(report.latency_ms),
                     report.throughput_per_s,
                     report.queue_depth,
+                    report.throttle_factor if report.HasField("throttle_factor") else None,
                 )
             elif kind == "ack" and self.migrations is not None:
                 self.migrations.on_directive_ack(session.workload, message.ack)

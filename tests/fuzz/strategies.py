@@ -324,6 +324,15 @@ def telemetry_reports(gpu_count: int) -> st.SearchStrategy[node_pb2.TelemetryRep
         time_unix=_mostly(st.floats(1.6e9, 2e9), _FLOATS),
         gpus=st.lists(sample, max_size=gpu_count + 1),
         nets=st.lists(messages(types_pb2.NetSample), max_size=2),
+        clock_locks=st.lists(
+            st.builds(
+                node_pb2.ClockLock,
+                gpu_index=_mostly(st.integers(0, max(gpu_count - 1, 0)), _INTS32),
+                min_mhz=_mostly(st.integers(1, 1000), _INTS32),
+                max_mhz=_mostly(st.integers(1000, 2000), _INTS32),
+            ),
+            max_size=2,
+        ),
     )
 
 
@@ -334,6 +343,7 @@ def metrics_reports() -> st.SearchStrategy[workload_pb2.MetricsReport]:
         latency_ms=st.lists(_mostly(st.floats(0, 1000), _FLOATS), max_size=20),
         throughput_per_s=_mostly(st.floats(0, 1e4), _FLOATS),
         queue_depth=_mostly(st.integers(0, 100), _INTS32),
+        throttle_factor=st.none() | _mostly(st.floats(0, 1), _FLOATS),
     )
 
 

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from controlplane.decisions import Batch
 from sdk import (
     AlreadyExists,
     Client,
@@ -29,6 +30,7 @@ from sdk import (
     SloHints,
     Unschedulable,
 )
+from sdk.pb.aiwo.v1 import types_pb2
 from tests.helpers import assert_eventually
 from tests.sdk.conftest import Cluster
 
@@ -323,3 +325,57 @@ async def test_attach_to_unknown_workload_raises_not_found(cluster: Cluster) -> 
                 await session.report(throughput_per_s=1)
             assert session.reconnects == 0  # not retried
         assert "default/ghost" not in cluster.controller.sessions.apps
+
+
+async def test_the_cooperative_throttle_held_is_reported_with_the_metrics(
+    cluster: Cluster,
+) -> None:
+    """The app's THROTTLE acked ok is what it holds until an UNTHROTTLE; every metrics
+    report says so, and a new leader reads it there (it did not send the directive)."""
+    await cluster.add_node("node-a", gpus=1)
+    decisions = cluster.controller.decisions
+
+    async def direct(kind: int, factor: float = 0.0) -> None:
+        batch = Batch()  # as the runtime loop sends a relief rung
+        decisions.stage_directive(batch, "default/web", time.time(), kind=kind, factor=factor)
+        await decisions.commit(batch)
+
+    def held() -> float | None:
+        status = cluster.controller.state.slo.status("default/web", time.time())
+        assert status is not None
+        return status.throttle_factor
+
+    async with await Client.connect(cluster.address, config=FAST) as client:
+        handle = await client.register("web", resources=Resources(gpus=1))
+        await handle.wait_placed(timeout=10)
+        handled: list[Directive] = []
+
+        def on_directive(d: Directive) -> None:
+            handled.append(d)
+            if d.kind == DirectiveKind.THROTTLE and d.factor < 0.2:
+                raise RuntimeError("cannot go that low")
+
+        async with handle.attach() as session:
+            session.on_directive(on_directive)
+            await session.wait_connected(timeout=5)
+            await session.report(latency_ms=[10.0])
+            await assert_eventually(lambda: _throughput(cluster, "default/web") == 0)
+            assert held() is None
+            await direct(types_pb2.DIRECTIVE_KIND_THROTTLE, 0.4)
+            await assert_eventually(lambda: session.throttle == 0.4)
+            await session.report(latency_ms=[10.0], throughput_per_s=1)
+            await assert_eventually(lambda: held() == 0.4)
+            await direct(types_pb2.DIRECTIVE_KIND_THROTTLE, 0.1)  # refused: 0.4 still holds
+
+            async def refused() -> bool:
+                return len(await cluster.failed_acks("default/web")) == 1
+
+            await assert_eventually(refused)
+            assert session.throttle == 0.4
+            await direct(types_pb2.DIRECTIVE_KIND_UNTHROTTLE)
+            await assert_eventually(lambda: session.throttle is None)
+            await session.report(latency_ms=[10.0], throughput_per_s=2)
+            await assert_eventually(lambda: _throughput(cluster, "default/web") == 2)
+            assert held() is None
+        kinds = [d.kind for d in handled if d.kind != DirectiveKind.PLACEMENT]
+        assert kinds == [DirectiveKind.THROTTLE, DirectiveKind.THROTTLE, DirectiveKind.UNTHROTTLE]

@@ -84,8 +84,9 @@ class RuntimeConfig:
     idle_to_min: idle GPUs go to their minimum power limit.
     reissue_after_s: a cap the GPU does not report after this long is sent again (and an
         undo of a throttle no relief holds).
-    unowned_grace_s: a process throttle in force that no relief holds (set before a leader
-        change) is undone once it has been reported so this long.
+    unowned_grace_s: a throttle in force that no relief holds (set before a leader change),
+        a process throttle its node reports or a cooperative one its app reports, is undone
+        once it has been reported so this long.
     variants: whether the variant pass runs.
     variant_pressure_s: pending work must wait this long before a variant is switched for it.
     variant_restore_s: no pressure for this long before a variant is switched back.

@@ -81,8 +81,8 @@ def guard(
     placed = placed_workloads(snapshot)
     for key in [k for k in b.relief if k not in placed]:
         del b.relief[key]  # gone: nothing left to undo
-    for key in [k for k in b.unowned if k not in placed]:
-        del b.unowned[key]
+    for seen in [k for k in b.unowned if k[0] not in placed]:
+        del b.unowned[seen]
     quiet = 3 * config.relax_backoff_window_s
     for key in [
         k for k, (_, t) in b.relax_backoff.items() if k not in b.relief and now - t > quiet
@@ -106,12 +106,16 @@ def guard(
             continue
         guarded = protectors(x)
         breaking_now = any(verdicts[p.key].state is SloState.BREACH for p in guarded)
-        if relief is None and x.workload.process_cpu_fraction is not None and not breaking_now:
-            p = _undo_unowned(x, b, now, config)
-            if p is not None:
-                proposals.append(p)
-        else:
-            b.unowned.pop(key, None)
+        for kind, held in (
+            ("process", x.workload.process_cpu_fraction),
+            ("directive", x.workload.directive_factor),
+        ):
+            if relief is None and held is not None and not breaking_now:
+                p = _undo_unowned(x, kind, held, b, now, config)
+                if p is not None:
+                    proposals.append(p)
+            else:
+                b.unowned.pop((key, kind), None)
         if not guarded:
             if relief is not None:
                 proposals.append(
@@ -297,32 +301,43 @@ def _undo(rung: str, x: Placed, reason: Reason) -> tuple[RuntimeAction, ...]:
 
 
 def _undo_unowned(
-    x: Placed, b: MemoryBuilder, now: float, config: RuntimeConfig
+    x: Placed, kind: str, held: float, b: MemoryBuilder, now: float, config: RuntimeConfig
 ) -> Proposal | None:
-    """A process throttle in force that no relief of this runtime holds (a leader before a
-    failover set it): undo it once it has been seen so for `unowned_grace_s` (telemetry lags
-    this runtime's own undo by a report or two), unless a protected SLO breaks now (then the
-    ladder climbs again and owns it). Sent again only after `reissue_after_s`."""
-    key, fraction = x.workload.key, x.workload.process_cpu_fraction
-    since, undone_at = b.unowned.setdefault(key, (now, None))
-    if fraction is None or now - since < config.unowned_grace_s:
+    """A throttle in force that no relief of this runtime holds (a leader before a failover
+    set it): a process throttle its node reports (`kind` "process", `held` the CPU fraction)
+    or a cooperative one its app reports ("directive", the factor). Undone once it has been
+    seen so for `unowned_grace_s` (reports lag this runtime's own undo by one or two),
+    unless a protected SLO breaks now (then the ladder climbs again and owns it). Sent again
+    only after `reissue_after_s`."""
+    key = x.workload.key
+    since, undone_at = b.unowned.setdefault((key, kind), (now, None))
+    if now - since < config.unowned_grace_s:
         return None
     if undone_at is not None and now - undone_at < config.reissue_after_s:
         return None
-    held = "frozen" if fraction == 0 else f"held to {fraction:.0%} of its CPU"
-    reason = Reason(
-        "throttle_unowned_undone",
-        f"{key}: {held} on {x.node}, by no relief of this controller (set before a leader "
-        "change?): undone",
-        (("cpu_fraction", fraction),),
-    )
+    action: RuntimeAction
+    if kind == "process":
+        what = "frozen" if held == 0 else f"held to {held:.0%} of its CPU"
+        reason = Reason(
+            "throttle_unowned_undone",
+            f"{key}: {what} on {x.node}, by no relief of this controller (set before a "
+            "leader change?): undone",
+            (("cpu_fraction", held),),
+        )
+        action = UnthrottleProcess(key, x.node, reason)
+    else:
+        reason = Reason(
+            "directive_throttle_unowned_undone",
+            f"{key}: its app holds a throttle to {held:.0%} of normal load, by no relief of "
+            "this controller (sent before a leader change?): unthrottle sent",
+            (("factor", held),),
+        )
+        action = DirectiveUnthrottle(key, reason)
 
     def commit(mb: MemoryBuilder) -> None:
-        mb.unowned[key] = (since, now)
+        mb.unowned[(key, kind)] = (since, now)
 
-    return Proposal(
-        Urgency.UNDO, (UnthrottleProcess(key, x.node, reason),), commit, f"workload/{key}"
-    )
+    return Proposal(Urgency.UNDO, (action,), commit, f"workload/{key}")
 
 
 def _shared_gpu(x: Placed, protected: str) -> RuntimeGpu:

@@ -71,7 +71,8 @@ class RuntimeMemory:
     workload; migrated_at: per workload; action_times: times of the actions of the last minute;
     relax_backoff: per neighbour, (level, when relief was last undone): relief that had to come
     back soon after it was undone is undone more slowly next time (x 2 ** level).
-    unowned: per workload with a process throttle in force that no relief holds, (since when
+    unowned: per (workload, "process" or "directive") throttle in force that no relief holds
+    (a process throttle its node reports, a cooperative one its app reports), (since when
     seen so, when last undone).
     """
 
@@ -84,7 +85,7 @@ class RuntimeMemory:
     migrated_at: Mapping[str, float] = field(default_factory=dict)
     action_times: tuple[float, ...] = ()
     relax_backoff: Mapping[str, tuple[int, float]] = field(default_factory=dict)
-    unowned: Mapping[str, tuple[float, float | None]] = field(default_factory=dict)
+    unowned: Mapping[tuple[str, str], tuple[float, float | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (
@@ -108,7 +109,7 @@ class MemoryBuilder:
     migrated_at: dict[str, float]
     action_times: list[float]
     relax_backoff: dict[str, tuple[int, float]]
-    unowned: dict[str, tuple[float, float | None]]
+    unowned: dict[tuple[str, str], tuple[float, float | None]]
 
     @classmethod
     def of(cls, memory: RuntimeMemory, now: float) -> MemoryBuilder:

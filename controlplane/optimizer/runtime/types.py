@@ -52,6 +52,9 @@ class RuntimeWorkload:
     variants: tuple[VariantView, ...] = ()
     # The process throttle its node reports in force (0 = frozen); None = runs free.
     process_cpu_fraction: float | None = None
+    # The cooperative throttle the application reports it holds; None = runs free (or it
+    # does not say: no recent metrics).
+    directive_factor: float | None = None
 
     @property
     def has_slo(self) -> bool:

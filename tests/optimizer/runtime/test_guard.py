@@ -236,3 +236,40 @@ def test_while_the_protected_service_breaks_the_ladder_owns_the_throttle() -> No
     seen = [kinds(loop.step(s, dt=15.0)) for _ in range(3)]
     assert all("UnthrottleProcess" not in step for step in seen)
     assert seen[:2] == [["DirectiveThrottle"], ["ThrottleProcess"]]
+
+
+def _left_directive_throttled(p99: float) -> RuntimeSnapshot:
+    """A job whose app says it holds a cooperative throttle (half its load) that no relief
+    holds: the leader that sent the directive is gone."""
+    held = replace(job("b"), directive_factor=0.5)
+    return snap(gpu("n1", 0, ls("a", p99=p99), held))
+
+
+def test_an_unowned_cooperative_throttle_is_undone_after_a_grace_and_resent_if_lost() -> None:
+    loop = Loop(NO_ENERGY)
+    s = _left_directive_throttled(p99=50.0)
+    assert kinds(loop.step(s)) == []
+    plan = loop.step(s, dt=10.0)
+    assert kinds(plan) == ["DirectiveUnthrottle"]
+    assert plan.actions[0].reason.code == "directive_throttle_unowned_undone"
+    assert "holds a throttle to 50% of normal load" in plan.actions[0].reason.message
+    assert kinds(loop.step(s, dt=20.0)) == []  # the app has not reported since
+    assert kinds(loop.step(s, dt=10.0)) == ["DirectiveUnthrottle"]  # lost: sent again
+    freed = snap(gpu("n1", 0, ls("a", p99=50.0), job("b")))
+    assert kinds(loop.step(freed, dt=5.0)) == []
+
+
+def test_both_kinds_of_unowned_throttle_are_undone_side_by_side() -> None:
+    loop = Loop(NO_ENERGY)
+    held = replace(job("b"), directive_factor=0.5, process_cpu_fraction=0.0)
+    s = snap(gpu("n1", 0, ls("a", p99=50.0), held))
+    assert kinds(loop.step(s)) == []
+    assert sorted(kinds(loop.step(s, dt=10.0))) == ["DirectiveUnthrottle", "UnthrottleProcess"]
+
+
+def test_while_the_protected_service_breaks_the_ladder_owns_the_cooperative_throttle() -> None:
+    loop = Loop(NO_ENERGY)
+    s = _left_directive_throttled(p99=150.0)
+    seen = [kinds(loop.step(s, dt=15.0)) for _ in range(3)]
+    assert all("DirectiveUnthrottle" not in step for step in seen)
+    assert seen[0] == ["DirectiveThrottle"]  # the ladder starts again, and owns it

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sdk.pb.aiwo.v1 import types_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsdk/pb/aiwo/v1/workload.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"_\n\x17RegisterWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\"z\n\x15UpdateWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\x12\x1b\n\x13\x65xpected_generation\x18\x04 \x01(\x03\"<\n\x19\x44\x65registerWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x1c\n\x1a\x44\x65registerWorkloadResponse\"5\n\x12GetWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\".\n\x0b\x41ttachHello\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"e\n\rMetricsReport\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12\x12\n\nlatency_ms\x18\x02 \x03(\x01\x12\x18\n\x10throughput_per_s\x18\x03 \x01(\x01\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x05\"@\n\x0c\x44irectiveAck\x12\x14\n\x0c\x64irective_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x8c\x01\n\nAppMessage\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.aiwo.v1.AttachHelloH\x00\x12)\n\x07metrics\x18\x02 \x01(\x0b\x32\x16.aiwo.v1.MetricsReportH\x00\x12$\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.DirectiveAckH\x00\x42\x06\n\x04\x62ody2\xd4\x02\n\x0fWorkloadService\x12?\n\x08Register\x12 .aiwo.v1.RegisterWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12;\n\x06Update\x12\x1e.aiwo.v1.UpdateWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12U\n\nDeregister\x12\".aiwo.v1.DeregisterWorkloadRequest\x1a#.aiwo.v1.DeregisterWorkloadResponse\x12\x35\n\x03Get\x12\x1b.aiwo.v1.GetWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12\x35\n\x06\x41ttach\x12\x13.aiwo.v1.AppMessage\x1a\x12.aiwo.v1.Directive(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dsdk/pb/aiwo/v1/workload.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"_\n\x17RegisterWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\"z\n\x15UpdateWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12#\n\x04spec\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\x12\x1b\n\x13\x65xpected_generation\x18\x04 \x01(\x03\"<\n\x19\x44\x65registerWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x1c\n\x1a\x44\x65registerWorkloadResponse\"5\n\x12GetWorkloadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\".\n\x0b\x41ttachHello\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x97\x01\n\rMetricsReport\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12\x12\n\nlatency_ms\x18\x02 \x03(\x01\x12\x18\n\x10throughput_per_s\x18\x03 \x01(\x01\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\x05\x12\x1c\n\x0fthrottle_factor\x18\x05 \x01(\x01H\x00\x88\x01\x01\x42\x12\n\x10_throttle_factor\"@\n\x0c\x44irectiveAck\x12\x14\n\x0c\x64irective_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x8c\x01\n\nAppMessage\x12%\n\x05hello\x18\x01 \x01(\x0b\x32\x14.aiwo.v1.AttachHelloH\x00\x12)\n\x07metrics\x18\x02 \x01(\x0b\x32\x16.aiwo.v1.MetricsReportH\x00\x12$\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.DirectiveAckH\x00\x42\x06\n\x04\x62ody2\xd4\x02\n\x0fWorkloadService\x12?\n\x08Register\x12 .aiwo.v1.RegisterWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12;\n\x06Update\x12\x1e.aiwo.v1.UpdateWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12U\n\nDeregister\x12\".aiwo.v1.DeregisterWorkloadRequest\x1a#.aiwo.v1.DeregisterWorkloadResponse\x12\x35\n\x03Get\x12\x1b.aiwo.v1.GetWorkloadRequest\x1a\x11.aiwo.v1.Workload\x12\x35\n\x06\x41ttach\x12\x13.aiwo.v1.AppMessage\x1a\x12.aiwo.v1.Directive(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,12 +44,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETWORKLOADREQUEST']._serialized_end=436
   _globals['_ATTACHHELLO']._serialized_start=438
   _globals['_ATTACHHELLO']._serialized_end=484
-  _globals['_METRICSREPORT']._serialized_start=486
-  _globals['_METRICSREPORT']._serialized_end=587
-  _globals['_DIRECTIVEACK']._serialized_start=589
-  _globals['_DIRECTIVEACK']._serialized_end=653
-  _globals['_APPMESSAGE']._serialized_start=656
-  _globals['_APPMESSAGE']._serialized_end=796
-  _globals['_WORKLOADSERVICE']._serialized_start=799
-  _globals['_WORKLOADSERVICE']._serialized_end=1139
+  _globals['_METRICSREPORT']._serialized_start=487
+  _globals['_METRICSREPORT']._serialized_end=638
+  _globals['_DIRECTIVEACK']._serialized_start=640
+  _globals['_DIRECTIVEACK']._serialized_end=704
+  _globals['_APPMESSAGE']._serialized_start=707
+  _globals['_APPMESSAGE']._serialized_end=847
+  _globals['_WORKLOADSERVICE']._serialized_start=850
+  _globals['_WORKLOADSERVICE']._serialized_end=1190
 # @@protoc_insertion_point(module_scope)

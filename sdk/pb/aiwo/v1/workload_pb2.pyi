@@ -58,16 +58,18 @@ class AttachHello(_message.Message):
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class MetricsReport(_message.Message):
-    __slots__ = ("time_unix", "latency_ms", "throughput_per_s", "queue_depth")
+    __slots__ = ("time_unix", "latency_ms", "throughput_per_s", "queue_depth", "throttle_factor")
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     THROUGHPUT_PER_S_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_FACTOR_FIELD_NUMBER: _ClassVar[int]
     time_unix: float
     latency_ms: _containers.RepeatedScalarFieldContainer[float]
     throughput_per_s: float
     queue_depth: int
-    def __init__(self, time_unix: _Optional[float] = ..., latency_ms: _Optional[_Iterable[float]] = ..., throughput_per_s: _Optional[float] = ..., queue_depth: _Optional[int] = ...) -> None: ...
+    throttle_factor: float
+    def __init__(self, time_unix: _Optional[float] = ..., latency_ms: _Optional[_Iterable[float]] = ..., throughput_per_s: _Optional[float] = ..., queue_depth: _Optional[int] = ..., throttle_factor: _Optional[float] = ...) -> None: ...
 
 class DirectiveAck(_message.Message):
     __slots__ = ("directive_id", "ok", "reason")
