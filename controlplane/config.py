@@ -42,6 +42,7 @@ class ControllerConfig:
     tls_cert: str = ""  # PEM: the controller's certificate (chain)
     tls_key: str = ""  # PEM: its private key
     tls_ca: str = ""  # PEM bundle that signs agent and client certificates
+    tls_crl: str = ""  # PEM CRL(s) of tls_ca's CAs: revoked agent and client certificates
     auth: str = "none"  # "token": bearer tokens with roles; "none": every caller is admin
     tokens_file: str = ""  # hashed tokens accepted besides etcd's (the first admin's)
     # Revoked or expired tokens stay listed this long, then their records are deleted.
@@ -94,6 +95,8 @@ class ControllerConfig:
             missing = ", ".join(name for name, value in tls.items() if not value)
             # tls_ca too: agents are identified by their certificates, so TLS is mutual.
             raise ConfigError(f"{missing}: TLS needs tls_cert, tls_key and tls_ca together")
+        if self.tls_crl and not self.tls_cert:
+            raise ConfigError("tls_crl: revocation needs TLS (tls_cert, tls_key and tls_ca)")
         if bool(self.etcd_cert) != bool(self.etcd_key):
             raise ConfigError("etcd_cert, etcd_key: a client certificate needs its key (set both)")
         if self.etcd_cert and not self.etcd_ca:

@@ -41,6 +41,7 @@ from sdk._systemd import notify_systemd
 @click.option("--tls-cert", help="The controller's certificate (PEM); enables mutual TLS.")
 @click.option("--tls-key", help="Its private key (PEM).")
 @click.option("--tls-ca", help="CA bundle that signs agent and client certificates.")
+@click.option("--tls-crl", help="CRL(s) of those CAs (PEM): revoked certificates are refused.")
 @click.option("--etcd-ca", help="CA bundle of the etcd members' certificates: TLS to etcd.")
 @click.option("--etcd-cert", help="Client certificate (PEM) for etcd's client-cert-auth.")
 @click.option("--etcd-key", help="Its private key (PEM).")
@@ -71,6 +72,7 @@ def main(config_file: str | None, **flags: object) -> None:
 
 
 async def _serve(config) -> int:  # type: ignore[no-untyped-def]
+    from controlplane.auth.revocation import RevocationError
     from controlplane.optimizer import POLICY_NAMES
     from controlplane.optimizer import ConfigError as PolicyError
     from controlplane.server import Controller
@@ -85,7 +87,7 @@ async def _serve(config) -> int:  # type: ignore[no-untyped-def]
         return 2
     try:
         controller = Controller(config)
-    except (PolicyError, StoreUnavailable) as exc:  # a bad policy, an unreadable etcd TLS file
+    except (PolicyError, StoreUnavailable, RevocationError) as exc:  # bad policy, TLS files
         click.echo(f"aiwo-controller: {exc}", err=True)
         return 2
     stop = asyncio.Event()

@@ -31,6 +31,7 @@ NODE_URI_PREFIX = "aiwo://node/"
 CLIENT_URI_PREFIX = "aiwo://client/"
 CA_DAYS = 3650
 LEAF_DAYS = 365
+CRL_DAYS = 3650  # the controller does not enforce next_update (a stale CRL must not lock out)
 # Certificates start a few minutes in the past so that a host whose clock runs slightly
 # behind the CA's does not reject a certificate minted a moment ago.
 BACKDATE = datetime.timedelta(minutes=5)
@@ -176,6 +177,49 @@ def issue_client(ca: Issued, name: str = "cli", days: int = LEAF_DAYS) -> Issued
     return issue(ca, f"aiwo-{name}", uris=[CLIENT_URI_PREFIX + name], client=True, days=days)
 
 
+def revoke(
+    ca: Issued, certs: Sequence[bytes], crl_pem: bytes | None = None, days: int = CRL_DAYS
+) -> bytes:
+    """A CRL signed by `ca`: what `crl_pem` already revoked, plus `certs` (PEM).
+
+    Each certificate must be one `ca` issued: a CRL speaks only for its own issuer.
+    """
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem)
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the CA key must be an ECDSA key")
+    now = _now()
+    entries: dict[int, x509.RevokedCertificate] = {}
+    if crl_pem:
+        old = x509.load_pem_x509_crl(crl_pem)
+        if old.issuer != ca_cert.subject or not old.is_signature_valid(ca_key.public_key()):
+            raise ValueError("the existing CRL was not signed by this CA")
+        entries = {entry.serial_number: entry for entry in old}
+    for pem in certs:
+        cert = x509.load_pem_x509_certificate(pem)
+        if cert.issuer != ca_cert.subject:
+            raise ValueError(
+                f"certificate {cert.subject.rfc4514_string()} was issued by "
+                f"{cert.issuer.rfc4514_string()}, not by this CA"
+            )
+        if cert.serial_number not in entries:
+            entries[cert.serial_number] = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(cert.serial_number)
+                .revocation_date(now)
+                .build()
+            )
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - BACKDATE)
+        .next_update(now + datetime.timedelta(days=days))
+    )
+    for entry in sorted(entries.values(), key=lambda e: e.serial_number):
+        builder = builder.add_revoked_certificate(entry)
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
 def _split_hosts(hosts: Iterable[str]) -> tuple[list[str], list[str]]:
     dns: list[str] = []
     ips: list[str] = []
@@ -232,12 +276,13 @@ def init_pki(
 ) -> PkiLayout:
     """CA (kept when one is there and `reuse_ca`), controller, CLI and one cert per node.
 
-    Layout: ca.pem, ca-key.pem, controller.pem, controller-key.pem, cli.pem, cli-key.pem,
-    nodes/NAME.pem, nodes/NAME-key.pem.
+    Layout: ca.pem, ca-key.pem, crl.pem (revoked certificates; `aiwo certs revoke`),
+    controller.pem, controller-key.pem, cli.pem, cli-key.pem, nodes/NAME.pem, nodes/NAME-key.pem.
     """
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    if reuse_ca and (directory / "ca.pem").exists() and (directory / "ca-key.pem").exists():
+    kept = reuse_ca and (directory / "ca.pem").exists() and (directory / "ca-key.pem").exists()
+    if kept:
         ca = load_ca(directory)
     else:
         ca = create_ca()
@@ -246,6 +291,9 @@ def init_pki(
         directory, "controller", issue_controller(ca, controller_hosts)
     )
     client_cert, client_key = _write_pair(directory, "cli", issue_client(ca, "cli"))
+    crl = directory / "crl.pem"
+    if not kept or not crl.exists():  # a kept CA keeps what it revoked
+        write_pem(crl, revoke(ca, []), private=False)
     layout = PkiLayout(
         directory,
         directory / "ca.pem",

@@ -6,10 +6,13 @@ store's lifecycle and the listening port. docs/security.md explains the model.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import structlog
 
 from controlplane.auth.interceptor import AuthInterceptor
+from controlplane.auth.revocation import RevocationError, Revocations
 from controlplane.auth.service import AuthService
 from controlplane.auth.tls import bind, peer_channel, tls_enabled
 from controlplane.auth.tokens import TokenStore
@@ -29,9 +32,11 @@ class AuthPlane:
     def __init__(self, config: ControllerConfig, store: EtcdStore, leadership: Leadership) -> None:
         self.config = config
         self.tokens = TokenStore(store, config.etcd_prefix, config.tokens_file)
+        self.revocations = _revocations(config)
         self.interceptor = AuthInterceptor(
             self.tokens if config.auth == "token" else None,
             node_identity=tls_enabled(config),
+            revocations=self.revocations,
         )
         self._leadership = leadership
 
@@ -55,3 +60,16 @@ class AuthPlane:
 
     def bind(self, server: grpc.aio.Server) -> int:
         return bind(server, self.config)
+
+
+def _revocations(config: ControllerConfig) -> Revocations | None:
+    """The CRL, read now: a missing or forged one stops the controller at start."""
+    if not config.tls_crl:
+        return None
+    try:
+        ca = Path(config.tls_ca).read_bytes()
+    except OSError as exc:
+        raise RevocationError(f"tls_ca {config.tls_ca}: {exc.strerror or exc}") from None
+    revocations = Revocations(Path(config.tls_crl), ca)
+    revocations.load()
+    return revocations

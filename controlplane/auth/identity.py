@@ -37,3 +37,12 @@ def peer_subject(context: grpc.aio.ServicerContext) -> str:
     except Exception:  # pragma: no cover
         return ""
     return values[0].decode(errors="replace") if values else ""
+
+
+def peer_certificate(context: grpc.aio.ServicerContext) -> bytes | None:
+    """The peer's certificate (PEM) as gRPC verified it; None on a plaintext connection."""
+    try:
+        values = context.auth_context().get("x509_pem_cert", [])
+    except Exception:  # pragma: no cover
+        return None
+    return values[0] if values else None

@@ -24,7 +24,7 @@ import structlog
 from google.protobuf.message import Message
 
 from controlplane.auth import audit
-from controlplane.auth.identity import node_of, peer_subject
+from controlplane.auth.identity import node_of, peer_certificate, peer_subject
 from controlplane.auth.permissions import (
     AUTHENTICATED,
     NODE_IDENTITY,
@@ -38,6 +38,7 @@ from controlplane.auth.permissions import (
     need_for,
 )
 from controlplane.auth.principal import ANONYMOUS, Principal, current_principal, node_principal
+from controlplane.auth.revocation import Revocations
 from controlplane.auth.tokens import AuthenticationError, TokenStore
 from sdk.pb.aiwo.v1 import node_pb2
 
@@ -61,9 +62,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     """`tokens` None: authentication is off and callers act as admins (plaintext dev
     default). `node_identity`: agents must present a certificate naming their node."""
 
-    def __init__(self, tokens: TokenStore | None, node_identity: bool) -> None:
+    def __init__(
+        self,
+        tokens: TokenStore | None,
+        node_identity: bool,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.tokens = tokens
         self.node_identity = node_identity
+        self.revocations = revocations  # the CRL: revoked certificates are refused
 
     async def intercept_service(
         self,
@@ -96,6 +103,7 @@ class _Gate:
 
     async def admit(self, context: grpc.aio.ServicerContext) -> Principal:
         """Authenticate: who is calling."""
+        await self.check_certificate(context)
         rule = self.rule
         if rule is not None and rule.permission == NODE_IDENTITY:
             if not self.owner.node_identity:
@@ -127,6 +135,32 @@ class _Gate:
             await self.refuse(
                 context, grpc.StatusCode.UNAUTHENTICATED, str(exc), Principal("anonymous", "", "")
             )
+
+    async def check_certificate(self, context: grpc.aio.ServicerContext) -> None:
+        """A revoked client certificate is refused, whatever the call."""
+        revocations = self.owner.revocations
+        pem = peer_certificate(context) if revocations is not None else None
+        reason = revocations.reason(pem) if revocations is not None and pem else None
+        if reason is not None:
+            await self.refuse(
+                context,
+                grpc.StatusCode.UNAUTHENTICATED,
+                reason,
+                Principal("certificate", peer_subject(context), ""),
+            )
+
+    async def recheck(self, principal: Principal, context: grpc.aio.ServicerContext) -> None:
+        """On each message of an open stream: a certificate or token revoked since it
+        opened ends it (a stream can live for days)."""
+        await self.check_certificate(context)
+        tokens = self.owner.tokens
+        if tokens is None or principal.kind != "token":
+            return
+        token = bearer_token(self.metadata)
+        try:
+            tokens.authenticate(token or "")
+        except AuthenticationError as exc:
+            await self.refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc), principal)
 
     async def authorize(
         self, principal: Principal, message: Message | None, context: grpc.aio.ServicerContext
@@ -249,13 +283,20 @@ class _Gate:
         principal = await self.admit(context)
         await self.authorize(principal, None, context)  # the role, before any message
         rule = self.rule
-        if rule is not None and (rule.permission == NODE_IDENTITY or rule.scope is Scope.HELLO):
-            # The node or namespace is in the first message: check it when it is read.
-            first = _FirstMessageCheck(
-                context, lambda message: self.authorize(principal, message, context)
-            )
-            return first.iterate(request_iterator), first
-        return request_iterator, context
+
+        async def first(message: Message) -> None:
+            await self.authorize(principal, message, context)
+
+        async def each() -> None:
+            await self.recheck(principal, context)
+
+        # The node or namespace is in the first message: check it when it is read.
+        hello = rule is not None and (rule.permission == NODE_IDENTITY or rule.scope is Scope.HELLO)
+        revocable = self.owner.revocations is not None or principal.kind == "token"
+        if not hello and not revocable:
+            return request_iterator, context
+        checked = _CheckedStream(context, first if hello else None, each if revocable else None)
+        return checked.iterate(request_iterator), checked
 
     def _adapt(
         self,
@@ -305,8 +346,9 @@ class _Gate:
         )
 
 
-class _FirstMessageCheck:
-    """A servicer context whose first `read()` (or first iterated message) is checked.
+class _CheckedStream:
+    """A servicer context whose reads are checked: `first` on the first message (the hello
+    carries the node or namespace), `each` on every message (revocations since it opened).
 
     Servicers here require a hello first and abort otherwise, so a first message without
     a hello is passed through for the servicer to refuse.
@@ -315,18 +357,24 @@ class _FirstMessageCheck:
     def __init__(
         self,
         context: grpc.aio.ServicerContext,
-        check: Callable[[Message], Awaitable[None]],
+        first: Callable[[Message], Awaitable[None]] | None,
+        each: Callable[[], Awaitable[None]] | None,
     ) -> None:
         self._context = context
-        self._check = check
-        self._checked = False
+        self._first = first
+        self._each = each
+        self._seen_first = False
 
     async def _inspect(self, message: Any) -> None:
-        if self._checked or message is grpc.aio.EOF:
+        if message is grpc.aio.EOF:
             return
-        self._checked = True
-        if isinstance(message, Message) and _has_hello(message):
-            await self._check(message)
+        if self._each is not None:
+            await self._each()
+        if self._seen_first:
+            return
+        self._seen_first = True
+        if self._first is not None and isinstance(message, Message) and _has_hello(message):
+            await self._first(message)
 
     async def read(self) -> Any:
         message = await self._context.read()

@@ -93,6 +93,66 @@ def issue(
         click.echo(f"{folder[:-1]} {name}: {cert}  (key {key})")
 
 
+@certs.command("revoke")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The CA's directory (default: STATE_DIR/certs); its crl.pem is updated.",
+)
+@click.option("--node", "nodes", multiple=True, help="The certificate issued to this node.")
+@click.option("--client", "clients", multiple=True, help="A client certificate by name.")
+@click.option(
+    "--cert",
+    "paths",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A certificate file (PEM) the CA issued.",
+)
+def revoke(
+    directory: Path | None,
+    nodes: tuple[str, ...],
+    clients: tuple[str, ...],
+    paths: tuple[Path, ...],
+) -> None:
+    """Revoke certificates: add them to the CA's CRL (crl.pem), which the controller reads
+    as tls_crl. A controller refuses them within a second, open streams included.
+
+    Then issue the node or client a new certificate (`aiwo certs issue`) if it should
+    keep working: the old one stays revoked.
+    """
+    from sdk._pki import load_ca, write_pem
+    from sdk._pki import revoke as with_revoked
+
+    target = (directory or _default_dir()).expanduser()
+    if not nodes and not clients and not paths:
+        raise click.UsageError("name at least one --node, --client or --cert")
+    _check_names([*nodes, *clients])
+    try:
+        ca = load_ca(target)
+    except OSError as exc:
+        raise CliError(f"no CA in {target} ({exc.strerror}); run `aiwo certs init`") from None
+    files = [target / "nodes" / f"{n}.pem" for n in nodes]
+    files += [target / ("cli.pem" if c == "cli" else f"clients/{c}.pem") for c in clients]
+    files += list(paths)
+    pems = []
+    for path in files:
+        try:
+            pems.append(path.read_bytes())
+        except OSError as exc:
+            raise CliError(f"{path}: {exc.strerror}") from None
+    crl_path = target / "crl.pem"
+    try:
+        crl = with_revoked(ca, pems, crl_path.read_bytes() if crl_path.exists() else None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    write_pem(crl_path, crl, private=False)
+    for path in files:
+        click.echo(f"revoked {path}")
+    click.echo(f"CRL {crl_path}: give it to the controller as tls_crl (and to every replica)")
+
+
 def _check_names(names: list[str]) -> None:
     import re
 

@@ -71,6 +71,7 @@ class LocalCredentials:
             "--tls-cert", str(pki.controller_cert),
             "--tls-key", str(pki.controller_key),
             "--tls-ca", str(pki.ca_cert),
+            "--tls-crl", str(pki.directory / "crl.pem"),  # `aiwo certs revoke` adds to it
             "--auth", "token",
             "--tokens-file", str(self.tokens_file),
             # To etcd: TLS, with the controller's certificate as its client certificate.
