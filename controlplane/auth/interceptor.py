@@ -98,6 +98,7 @@ class _Gate:
         self.method = method
         self.rule = rule
         self.metadata = metadata
+        self.certificate: bytes | None = None  # the peer's (PEM), once read
 
     # ------------------------------------------------------------ checks
 
@@ -139,8 +140,11 @@ class _Gate:
     async def check_certificate(self, context: grpc.aio.ServicerContext) -> None:
         """A revoked client certificate is refused, whatever the call."""
         revocations = self.owner.revocations
-        pem = peer_certificate(context) if revocations is not None else None
-        reason = revocations.reason(pem) if revocations is not None and pem else None
+        if revocations is None:
+            return
+        if self.certificate is None:  # read once per call: a stream rechecks every message
+            self.certificate = peer_certificate(context) or b""
+        reason = revocations.reason(self.certificate) if self.certificate else None
         if reason is not None:
             await self.refuse(
                 context,
