@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sdk._target import state_dir
 from sdk.cli._app import CliError
+
+if TYPE_CHECKING:
+    from sdk._pki import Issued
 
 
 def _default_dir() -> Path:
@@ -74,16 +78,12 @@ def issue(
     directory: Path | None, nodes: tuple[str, ...], clients: tuple[str, ...], days: int
 ) -> None:
     """More certificates from an existing CA: new nodes, new clients, or rotation."""
-    from sdk._pki import issue_client, issue_node, load_ca, write_pem
+    from sdk._pki import issue_client, issue_node, write_pem
 
-    target = (directory or _default_dir()).expanduser()
     if not nodes and not clients:
         raise click.UsageError("name at least one --node or --client")
     _check_names([*nodes, *clients])
-    try:
-        ca = load_ca(target)
-    except OSError as exc:
-        raise CliError(f"no CA in {target} ({exc.strerror}); run `aiwo certs init`") from None
+    target, ca = _ca_in(directory)
     made = [("nodes", n, issue_node(ca, n, days)) for n in nodes]
     made += [("clients", c, issue_client(ca, c, days)) for c in clients]
     for folder, name, issued in made:
@@ -122,17 +122,13 @@ def revoke(
     Then issue the node or client a new certificate (`aiwo certs issue`) if it should
     keep working: the old one stays revoked.
     """
-    from sdk._pki import load_ca, write_pem
     from sdk._pki import revoke as with_revoked
+    from sdk._pki import write_pem
 
-    target = (directory or _default_dir()).expanduser()
     if not nodes and not clients and not paths:
         raise click.UsageError("name at least one --node, --client or --cert")
     _check_names([*nodes, *clients])
-    try:
-        ca = load_ca(target)
-    except OSError as exc:
-        raise CliError(f"no CA in {target} ({exc.strerror}); run `aiwo certs init`") from None
+    target, ca = _ca_in(directory)
     files = [target / "nodes" / f"{n}.pem" for n in nodes]
     files += [target / ("cli.pem" if c == "cli" else f"clients/{c}.pem") for c in clients]
     files += list(paths)
@@ -151,6 +147,17 @@ def revoke(
     for path in files:
         click.echo(f"revoked {path}")
     click.echo(f"CRL {crl_path}: give it to the controller as tls_crl (and to every replica)")
+
+
+def _ca_in(directory: Path | None) -> tuple[Path, Issued]:
+    """The CA directory (default STATE_DIR/certs) and its CA, or a one-line error."""
+    from sdk._pki import load_ca
+
+    target = (directory or _default_dir()).expanduser()
+    try:
+        return target, load_ca(target)
+    except OSError as exc:
+        raise CliError(f"no CA in {target} ({exc.strerror}); run `aiwo certs init`") from None
 
 
 def _check_names(names: list[str]) -> None:
