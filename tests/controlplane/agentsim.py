@@ -53,6 +53,7 @@ class ScriptedAgent:
         self.utilization_pct = 50.0
         self.throttles: dict[str, float] = {}  # process throttles to report as in force
         self.clock_locks: dict[int, tuple[int, int]] = {}  # clock locks to report as held
+        self._writing = asyncio.Lock()
 
     async def start(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.address)
@@ -115,8 +116,11 @@ class ScriptedAgent:
         )
 
     async def send(self, message: node_pb2.AgentMessage) -> None:
+        # One write at a time: the heartbeat and the acks come from two tasks, and gRPC
+        # ends a call that is given a second write while one is in flight.
         assert self._call is not None
-        await self._call.write(message)
+        async with self._writing:
+            await self._call.write(message)
 
     def actions(self, kind: str) -> list[types_pb2.Command]:
         return [c for c in self.commands if c.WhichOneof("action") == kind]

@@ -24,8 +24,21 @@ WORKLOADS = ["default/svc-a", "default/svc-b", "default/svc-c"]
 
 def _start(cluster: LocalCluster) -> None:
     eventually(lambda: len(leaders(cluster)) == 1, 20, "one leader")
+    # Every agent registered before a test stops one: on a loaded machine an agent may
+    # still be importing when the workloads are already placed on the others.
+    eventually(lambda: _all_ready(cluster), 30, "every node Ready")
     register_managed(cluster, [w.split("/")[1] for w in WORKLOADS])
     check_invariants(cluster, WORKLOADS)
+
+
+def _all_ready(cluster: LocalCluster) -> bool:
+    client = admin(cluster)
+    try:
+        nodes = client.list_nodes()
+    finally:
+        client.close()
+    expected = {f"node-{i}" for i in range(1, cluster.spec.nodes + 1)}
+    return {n.name for n in nodes if n.state.value == "ready"} == expected
 
 
 def test_kill_9_the_leader(ha_cluster: LocalCluster) -> None:
