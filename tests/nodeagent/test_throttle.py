@@ -162,8 +162,10 @@ async def share_beside_control(
 
 def assert_unthrottled(share: float, control_share: float) -> None:
     # 0.7 of a core on an idle machine; on a loaded one, most of what the control gets (the
-    # control's start-up and scheduler noise over a 2 s window make an exact match unlikely).
-    assert share >= min(0.7, 0.75 * control_share), (
+    # control's start-up and scheduler noise over a 1.5 s window make an exact match
+    # unlikely: 0.75 of the control failed once under a CPU hog, at 0.746). A 0.3-core
+    # throttle still left in force would fail either bound unless the control got < 0.46.
+    assert share >= min(0.7, 0.65 * control_share), (
         f"unthrottled, got {share:.3f} against {control_share:.3f} for the control"
     )
 
