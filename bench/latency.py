@@ -8,6 +8,7 @@ including building the numpy state from the snapshot.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from bench.sequence import pod_order
 from bench.trace import Pod, TraceError, read_nodes, read_pods
+from controlplane.gc_policy import settle
 from controlplane.optimizer import OptimizerConfig, optimize
 from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.place import decide
@@ -91,6 +93,15 @@ def filled_snapshot(
 )
 @click.option("--runs", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--gc",
+    "gc_mode",
+    type=click.Choice(["settled", "default", "both"]),
+    default="settled",
+    show_default=True,
+    help="settled: the heap settled as aiwo-controller settles it (controlplane/gc_policy.py); "
+    "default: CPython's collector as it comes; both: alternate blocks of 50 runs, side by side.",
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def placement_latency(
     nodes_csv: Path | None,
@@ -99,6 +110,7 @@ def placement_latency(
     fill: float,
     runs: int,
     seed: int,
+    gc_mode: str,
     output: str,
 ) -> None:
     """p50/p99 of one optimize() call placing one pending workload."""
@@ -111,32 +123,54 @@ def placement_latency(
         raise click.ClickException(str(e)) from None
     snapshot, upcoming = filled_snapshot(nodes, pods, policy, fill, seed)
     config = OptimizerConfig(policy=policy, seed=seed)
-    times_ms = []
-    placed = 0
+    modes = ["settled", "default"] if gc_mode == "both" else [gc_mode]
+    times_ms: dict[str, list[float]] = {mode: [] for mode in modes}
+    placed = dict.fromkeys(modes, 0)
     for r in range(runs):
+        mode = modes[(r // GC_BLOCK) % len(modes)]
+        if r % GC_BLOCK == 0:
+            _set_gc(mode)
         p = upcoming[r % len(upcoming)]
         w = WorkloadView(f"bench/pending-{r}", 0, _request(p), 1e9)
         snap = Snapshot(snapshot.nodes, (*snapshot.workloads, w))
         t0 = time.perf_counter()
         plan = optimize(snap, 2e9, config)
-        times_ms.append((time.perf_counter() - t0) * 1000.0)
-        placed += len(plan.placements)
-    t = np.array(times_ms)
-    result = {
-        "policy": policy,
-        "nodes": len(nodes),
-        "placed_workloads": len(snapshot.workloads),
-        "runs": runs,
-        "placed": placed,
-        "p50_ms": round(float(np.percentile(t, 50)), 2),
-        "p99_ms": round(float(np.percentile(t, 99)), 2),
-        "max_ms": round(float(t.max()), 2),
-    }
+        times_ms[mode].append((time.perf_counter() - t0) * 1000.0)
+        placed[mode] += len(plan.placements)
+    gc.unfreeze()
+    rows = []
+    for mode, values in times_ms.items():
+        t = np.array(values)
+        rows.append(
+            {
+                "policy": policy,
+                "gc": mode,
+                "nodes": len(nodes),
+                "placed_workloads": len(snapshot.workloads),
+                "runs": len(values),
+                "placed": placed[mode],
+                "p50_ms": round(float(np.percentile(t, 50)), 2),
+                "p99_ms": round(float(np.percentile(t, 99)), 2),
+                "max_ms": round(float(t.max()), 2),
+            }
+        )
     if output == "json":
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
         return
     tab = Table(title=f"optimize() latency, one pending workload ({policy})")
-    for key in result:
+    for key in rows[0]:
         tab.add_column(key, justify="right")
-    tab.add_row(*(str(v) for v in result.values()))
+    for row in rows:
+        tab.add_row(*(str(v) for v in row.values()))
     Console().print(tab)
+
+
+GC_BLOCK = 50  # runs per block when --gc both alternates
+
+
+def _set_gc(mode: str) -> None:
+    if mode == "settled":
+        settle()  # what aiwo-controller does once its state is loaded, and every 5 minutes
+    else:
+        gc.unfreeze()
+        gc.collect()

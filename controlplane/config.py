@@ -34,6 +34,9 @@ class ControllerConfig:
     events_kept: int = 1000
     events_ttl_s: int = 3600
     command_timeout_s: float = 30.0
+    # The process's heap is settled (full collection, then frozen) once loaded and then this
+    # often, so the collector does not pause a decision (controlplane/gc_policy.py). 0 = off.
+    gc_settle_interval_s: float = 300.0
     log_format: str = "console"  # or "json"
     log_level: str = "info"
     ready_file: str = ""
@@ -103,7 +106,12 @@ class ControllerConfig:
             raise ConfigError("etcd_ca: a client certificate for etcd needs TLS to etcd (etcd_ca)")
         if not 1024 <= self.max_message_bytes <= 1 << 30:
             raise ConfigError("max_message_bytes: must be between 1024 and 1073741824")
-        for name in ("max_workloads_per_namespace", "rate_limit_rps", "token_retention_s"):
+        for name in (
+            "max_workloads_per_namespace",
+            "rate_limit_rps",
+            "token_retention_s",
+            "gc_settle_interval_s",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0 (0 = no limit)")
         if self.rate_limit_burst < 1:
