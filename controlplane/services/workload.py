@@ -214,6 +214,10 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         key = f"{hello.namespace}/{hello.name}"
         if self.state.workloads.get(key) is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        # Only the leader accepts: a controller that stopped leading (deposed, or stopping
+        # after its resignation) would take the app's queued reports into a stream it is
+        # about to end, and they would be lost. Refused, they stay queued for the leader.
+        await self.leadership.require(context)
         # Accepted: the SDK counts its stream as open (and what it writes as sent) only now.
         await context.send_initial_metadata(())
         session = self.sessions.open_app(key)
