@@ -35,6 +35,9 @@ async def validate(context: grpc.aio.ServicerContext, check: Callable[[], object
 T = TypeVar("T")
 
 LEADER_METADATA_KEY = "aiwo-leader"
+# Set when no controller leads: an election is under way (or etcd has lost quorum). The
+# refusal is brief, so a caller should ask again soon rather than back off further.
+ELECTING_METADATA_KEY = "aiwo-electing"
 
 
 class Leadership:
@@ -58,6 +61,7 @@ class Leadership:
                 context.set_trailing_metadata(((LEADER_METADATA_KEY, self.leader_address),))
                 why = f"this controller is not the leader; the leader is at {self.leader_address}"
             else:
+                context.set_trailing_metadata(((ELECTING_METADATA_KEY, "1"),))
                 why = (
                     "no controller leads right now (an election is under way, or etcd has lost "
                     "quorum); nothing was changed, try again"

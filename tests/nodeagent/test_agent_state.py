@@ -48,3 +48,13 @@ def test_memory_of_results_is_bounded() -> None:
         state.record(types_pb2.CommandAck(command_id=f"c{i}", ok=True))
     assert isinstance(state.on_command(command("c0", 1), now=0), Execute)
     assert isinstance(state.on_command(command("c4999", 1), now=0), Reply)
+
+
+def test_an_election_under_way_keeps_the_reconnect_backoff_short() -> None:
+    from controlplane.services.common import ELECTING_METADATA_KEY
+    from nodeagent.agent import ELECTION_RETRY_S, backoff_after_refusal
+
+    electing = {ELECTING_METADATA_KEY: "1"}
+    assert backoff_after_refusal(6.4, electing) == ELECTION_RETRY_S == 1.0
+    assert backoff_after_refusal(0.4, electing) == 0.4  # never longer than it was
+    assert backoff_after_refusal(6.4, {}) == 6.4  # down or refusing otherwise: keep backing off
