@@ -50,6 +50,10 @@ _RETRYABLE = frozenset(
 _SEEN_LIMIT = 1024  # directive ids remembered for de-duplication after a reconnect
 _FLUSH_TIMEOUT_S = 2.0  # how long closing waits for queued messages to go out
 _HEALTHY_AFTER_S = 5.0  # a stream that lived this long resets the backoff
+# A controller refusing while no controller leads says so (trailing metadata): the election
+# ends within a lease or so, so the stream is retried within this long, not backed off past.
+ELECTING_METADATA_KEY = "aiwo-electing"
+ELECTION_RETRY_S = 1.0
 
 
 class _End:
@@ -305,6 +309,8 @@ class AttachSession:
                 self._fail(ControllerUnavailable(self._connection.target, detail or ""))
                 return
             delay = policy.delay_s(failures)
+            if error is not None and electing(error):
+                delay = min(delay, ELECTION_RETRY_S)
             log.info("attach stream lost; reconnecting in %.2fs", delay)
             await asyncio.sleep(delay)
             self.reconnects += 1
@@ -354,3 +360,8 @@ class AttachSession:
                     self._outbox.popleft()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the reader sees the status; an unsent message stays queued
+
+
+def electing(error: grpc.aio.AioRpcError) -> bool:
+    """Whether the controller refused because no controller leads (an election is on)."""
+    return any(key == ELECTING_METADATA_KEY for key, _ in error.trailing_metadata() or ())
