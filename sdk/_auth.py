@@ -26,6 +26,8 @@ class TokenInfo:
     description: str
     created_by: str
     source: str  # "etcd" (minted through the API) or "file" (the controller's tokens file)
+    workload: str = ""  # a managed workload's token: "namespace/name" ...
+    node: str = ""  # ... and the node it was issued to (revoked when the workload leaves it)
 
     def status(self, now: float) -> str:
         if self.revoked:
@@ -47,6 +49,8 @@ class TokenInfo:
             description=info.description,
             created_by=info.created_by,
             source=info.source,
+            workload=info.workload,
+            node=info.node,
         )
 
 

@@ -142,3 +142,16 @@ specs = st.builds(
 @given(specs)
 def test_specs_round_trip(spec: t.WorkloadSpec) -> None:
     assert convert.from_pb(t.WorkloadSpec, convert.to_pb(spec)) == spec
+
+
+def test_token_info_carries_every_field_of_the_message() -> None:
+    from sdk._auth import TokenInfo
+    from sdk.pb.aiwo.v1 import auth_pb2
+
+    message_fields = [f.name for f in auth_pb2.TokenInfo.DESCRIPTOR.fields]
+    assert [f.name for f in dataclasses.fields(TokenInfo)] == message_fields
+    info = auth_pb2.TokenInfo(id="1a2b3c4d5e6f", workload="default/web", node="node-1")
+    assert (TokenInfo.from_pb(info).workload, TokenInfo.from_pb(info).node) == (
+        "default/web",
+        "node-1",
+    )
