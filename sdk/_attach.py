@@ -53,6 +53,7 @@ _HEALTHY_AFTER_S = 5.0  # a stream that lived this long resets the backoff
 # A controller refusing while no controller leads says so (trailing metadata): the election
 # ends within a lease or so, so the stream is retried within this long, not backed off past.
 ELECTING_METADATA_KEY = "aiwo-electing"
+ACCEPTED_METADATA_KEY = "aiwo-accepted"  # the controller accepted the stream (initial metadata)
 ELECTION_RETRY_S = 1.0
 
 
@@ -322,9 +323,13 @@ class AttachSession:
         try:
             await call.write(convert.hello_message(self.name, self.namespace))
             # A write only hands a message to gRPC: until the controller has accepted the
-            # hello (its initial metadata), anything written could go into a call that is
-            # already failing (a controller that is down) and be lost. Wait for it.
-            await call.wait_for_connection()
+            # hello, anything written could go into a call it is about to refuse (it is down,
+            # or does not lead) and be lost. Its initial metadata says it accepted; a refusal
+            # comes trailers-only, without the key. (`wait_for_connection` would not do: on
+            # a stream it only waits for our own metadata to be sent.)
+            accepted = await call.initial_metadata()
+            if not any(key == ACCEPTED_METADATA_KEY for key, _ in accepted or ()):
+                return await finished_call_error(call)
             self._connected.set()
             writer = asyncio.create_task(self._write(call))
             while True:

@@ -38,6 +38,9 @@ LEADER_METADATA_KEY = "aiwo-leader"
 # Set when no controller leads: an election is under way (or etcd has lost quorum). The
 # refusal is brief, so a caller should ask again soon rather than back off further.
 ELECTING_METADATA_KEY = "aiwo-electing"
+# The initial metadata of an application stream the leader has accepted (WorkloadService
+# Attach): only then does the SDK count it as open and what it writes as sent.
+ACCEPTED_METADATA_KEY = "aiwo-accepted"
 
 
 class Leadership:

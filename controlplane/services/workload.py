@@ -16,6 +16,7 @@ from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.optimizer import can_ever_fit
 from controlplane.services.common import (
+    ACCEPTED_METADATA_KEY,
     Leadership,
     abort_store_error,
     found,
@@ -218,8 +219,10 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         # after its resignation) would take the app's queued reports into a stream it is
         # about to end, and they would be lost. Refused, they stay queued for the leader.
         await self.leadership.require(context)
-        # Accepted: the SDK counts its stream as open (and what it writes as sent) only now.
-        await context.send_initial_metadata(())
+        # Accepted: the SDK counts its stream as open (and what it writes as sent) only once
+        # it has read this key. A refusal is trailers-only, without it (an empty initial
+        # metadata would look the same as a refusal's to the client).
+        await context.send_initial_metadata(((ACCEPTED_METADATA_KEY, "1"),))
         session = self.sessions.open_app(key)
         placement = self.state.placements.get(key)
         if placement is not None:

@@ -388,3 +388,37 @@ async def test_a_decision_on_a_record_that_changed_meanwhile_writes_nothing(
         await controller.decisions.commit(stale)
     assert await controller.store.get(controller.keys.workload("default/ghost")) is None
     assert controller.state.workloads.get("default/ghost") is None
+
+
+async def test_a_controller_that_has_resigned_refuses_attach_before_accepting_it(
+    controller: Controller, stubs: Stubs
+) -> None:
+    """The window in `stop()` between resigning and closing the server: an app whose stream
+    were accepted there would write its queued reports into a stream about to end."""
+    await assert_eventually(lambda: controller.store.epoch > 0, message="never led")
+    await register(stubs, "web")
+    for task in controller._tasks:  # as stop() does first: no campaign, no leadership
+        task.cancel()
+    await controller.elector.resign()
+    call = stubs.workload.Attach()
+    await call.write(
+        workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name="web", namespace="default"))
+    )
+    # The SDK counts a stream open only once its initial metadata names it accepted.
+    assert "aiwo-accepted" not in dict(await call.initial_metadata() or ())
+    assert await call.code() == grpc.StatusCode.UNAVAILABLE
+    assert "no controller leads right now" in await call.details()
+    assert ("aiwo-electing", "1") in tuple(await call.trailing_metadata() or ())
+
+
+async def test_the_leader_accepts_attach_in_its_initial_metadata(
+    controller: Controller, stubs: Stubs
+) -> None:
+    await assert_eventually(lambda: controller.store.epoch > 0, message="never led")
+    await register(stubs, "web")
+    call = stubs.workload.Attach()
+    await call.write(
+        workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name="web", namespace="default"))
+    )
+    assert dict(await call.initial_metadata() or ()).get("aiwo-accepted") == "1"
+    call.cancel()
