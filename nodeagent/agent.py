@@ -35,6 +35,7 @@ log = structlog.get_logger("aiwo.agent")
 # The controller names its leader in this trailing metadata when it refuses an agent.
 LEADER_METADATA_KEY = "aiwo-leader"
 ELECTING_METADATA_KEY = "aiwo-electing"  # no controller leads yet: ask again soon
+ACCEPTED_METADATA_KEY = "aiwo-accepted"  # the controller accepted the stream
 ELECTION_RETRY_S = 1.0  # the most the agent waits (before jitter) while an election runs
 
 # Must match controlplane.migration: the node label naming a shared checkpoint root.
@@ -236,6 +237,13 @@ class Agent:
                     )
                 )
             )
+            # Nothing goes up until the controller has accepted the hello (it may have
+            # stopped leading since Register): what is written into a stream it refuses is
+            # lost, and process events matter.
+            accepted = await call.initial_metadata()
+            if not any(key == ACCEPTED_METADATA_KEY for key, _ in accepted or ()):
+                refused = await finished_call_error(call)
+                raise refused or ConnectionError("the controller ended the stream")
             self.sessions += 1
             self.connected.set()
             log.info(

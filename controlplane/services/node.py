@@ -17,7 +17,13 @@ from controlplane.decisions import Batch, Decisions
 from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.relays import LogRelay
-from controlplane.services.common import Leadership, abort_store_error, retry_conflicts, validate
+from controlplane.services.common import (
+    ACCEPTED_METADATA_KEY,
+    Leadership,
+    abort_store_error,
+    retry_conflicts,
+    validate,
+)
 from controlplane.sessions import AgentSession, Sessions
 from controlplane.state import ClusterState
 from controlplane.validation import (
@@ -163,6 +169,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, f"node {hello.node!r} is not registered"
             )
         await self.leadership.require(context)
+        # Accepted: the agent sends telemetry, acks and process events only once it has read
+        # this; a refusal above is trailers-only, so nothing it sends is lost in it.
+        await context.send_initial_metadata(((ACCEPTED_METADATA_KEY, "1"),))
         session = self.sessions.open_agent(hello.node)
         session.highest_epoch_seen = hello.highest_epoch_seen
         log.info("agent_connected", node=hello.node, session=session.session_id)

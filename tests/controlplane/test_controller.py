@@ -7,7 +7,7 @@ import pytest
 
 from controlplane.server import Controller
 from sdk import AdminClient
-from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
 from tests.helpers import assert_eventually
@@ -390,25 +390,30 @@ async def test_a_decision_on_a_record_that_changed_meanwhile_writes_nothing(
     assert controller.state.workloads.get("default/ghost") is None
 
 
-async def test_a_controller_that_has_resigned_refuses_attach_before_accepting_it(
+async def test_a_controller_that_has_resigned_refuses_streams_before_accepting_them(
     controller: Controller, stubs: Stubs
 ) -> None:
-    """The window in `stop()` between resigning and closing the server: an app whose stream
-    were accepted there would write its queued reports into a stream about to end."""
+    """The window in `stop()` between resigning and closing the server: an app or agent whose
+    stream were accepted there would write what it queued into a stream about to end."""
     await assert_eventually(lambda: controller.store.epoch > 0, message="never led")
     await register(stubs, "web")
+    await stubs.node.Register(node_pb2.RegisterNodeRequest(node=node_info("node-a", gpus=1)))
     for task in controller._tasks:  # as stop() does first: no campaign, no leadership
         task.cancel()
     await controller.elector.resign()
-    call = stubs.workload.Attach()
-    await call.write(
+    app = stubs.workload.Attach()
+    await app.write(
         workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name="web", namespace="default"))
     )
-    # The SDK counts a stream open only once its initial metadata names it accepted.
-    assert "aiwo-accepted" not in dict(await call.initial_metadata() or ())
-    assert await call.code() == grpc.StatusCode.UNAVAILABLE
-    assert "no controller leads right now" in await call.details()
-    assert ("aiwo-electing", "1") in tuple(await call.trailing_metadata() or ())
+    agent = stubs.node.Connect()
+    await agent.write(node_pb2.AgentMessage(hello=node_pb2.AgentHello(node="node-a")))
+    for call in (app, agent):
+        # SDK and agent count a stream open only once its initial metadata says accepted.
+        assert "aiwo-accepted" not in dict(await call.initial_metadata() or ())
+        assert await call.code() == grpc.StatusCode.UNAVAILABLE
+        # "no controller leads right now", or the leader it last knew (itself, until it
+        # reads the key again): either way the caller retries.
+        assert "lead" in await call.details()
 
 
 async def test_the_leader_accepts_attach_in_its_initial_metadata(
