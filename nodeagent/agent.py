@@ -27,16 +27,12 @@ from nodeagent.journal import CommandJournal
 from nodeagent.state import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
 from sdk._errors import finished_call_error
+from sdk._metadata import ELECTION_RETRY_S, LEADER_METADATA_KEY, accepted, electing
 from sdk._tokens import write_secret
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.agent")
 
-# The controller names its leader in this trailing metadata when it refuses an agent.
-LEADER_METADATA_KEY = "aiwo-leader"
-ELECTING_METADATA_KEY = "aiwo-electing"  # no controller leads yet: ask again soon
-ACCEPTED_METADATA_KEY = "aiwo-accepted"  # the controller accepted the stream
-ELECTION_RETRY_S = 1.0  # the most the agent waits (before jitter) while an election runs
 
 # Must match controlplane.migration: the node label naming a shared checkpoint root.
 SHARED_CHECKPOINTS_LABEL = "aiwo.dev/shared-checkpoints"
@@ -240,8 +236,7 @@ class Agent:
             # Nothing goes up until the controller has accepted the hello (it may have
             # stopped leading since Register): what is written into a stream it refuses is
             # lost, and process events matter.
-            accepted = await call.initial_metadata()
-            if not any(key == ACCEPTED_METADATA_KEY for key, _ in accepted or ()):
+            if not accepted(await call.initial_metadata()):
                 refused = await finished_call_error(call)
                 raise refused or ConnectionError("the controller ended the stream")
             self.sessions += 1
@@ -438,7 +433,7 @@ def backoff_after_refusal(backoff: float, trailers: dict[str, object]) -> float:
     most ELECTION_RETRY_S. The election ends within a lease or so, and after it nodes get
     only a grace window to come back, so growing the backoff further would make a node
     miss it (seen: a 4.7 s backoff past a 3 s grace failed a migration in flight)."""
-    if ELECTING_METADATA_KEY in trailers:
+    if electing(trailers.items()):
         return min(backoff, ELECTION_RETRY_S)
     return backoff
 

@@ -27,6 +27,7 @@ import grpc.aio
 from sdk import _convert as convert
 from sdk._channel import Connection
 from sdk._errors import AiwoError, ControllerUnavailable, finished_call_error
+from sdk._metadata import ELECTION_RETRY_S, accepted, electing
 from sdk._types import Directive, DirectiveKind, Placement
 
 log = logging.getLogger("sdk.attach")
@@ -50,11 +51,6 @@ _RETRYABLE = frozenset(
 _SEEN_LIMIT = 1024  # directive ids remembered for de-duplication after a reconnect
 _FLUSH_TIMEOUT_S = 2.0  # how long closing waits for queued messages to go out
 _HEALTHY_AFTER_S = 5.0  # a stream that lived this long resets the backoff
-# A controller refusing while no controller leads says so (trailing metadata): the election
-# ends within a lease or so, so the stream is retried within this long, not backed off past.
-ELECTING_METADATA_KEY = "aiwo-electing"
-ACCEPTED_METADATA_KEY = "aiwo-accepted"  # the controller accepted the stream (initial metadata)
-ELECTION_RETRY_S = 1.0
 
 
 class _End:
@@ -310,7 +306,7 @@ class AttachSession:
                 self._fail(ControllerUnavailable(self._connection.target, detail or ""))
                 return
             delay = policy.delay_s(failures)
-            if error is not None and electing(error):
+            if error is not None and electing(error.trailing_metadata()):
                 delay = min(delay, ELECTION_RETRY_S)
             log.info("attach stream lost; reconnecting in %.2fs", delay)
             await asyncio.sleep(delay)
@@ -327,8 +323,7 @@ class AttachSession:
             # or does not lead) and be lost. Its initial metadata says it accepted; a refusal
             # comes trailers-only, without the key. (`wait_for_connection` would not do: on
             # a stream it only waits for our own metadata to be sent.)
-            accepted = await call.initial_metadata()
-            if not any(key == ACCEPTED_METADATA_KEY for key, _ in accepted or ()):
+            if not accepted(await call.initial_metadata()):
                 return await finished_call_error(call)
             self._connected.set()
             writer = asyncio.create_task(self._write(call))
@@ -365,8 +360,3 @@ class AttachSession:
                     self._outbox.popleft()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the reader sees the status; an unsent message stays queued
-
-
-def electing(error: grpc.aio.AioRpcError) -> bool:
-    """Whether the controller refused because no controller leads (an election is on)."""
-    return any(key == ELECTING_METADATA_KEY for key, _ in error.trailing_metadata() or ())

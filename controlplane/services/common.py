@@ -10,6 +10,7 @@ import grpc
 from controlplane.decisions import Conflict
 from controlplane.store import EtcdStore, FencingError, StoreUnavailable
 from controlplane.validation import ValidationError
+from sdk._metadata import ELECTING_METADATA_KEY, LEADER_METADATA_KEY
 
 
 async def found(context: grpc.aio.ServicerContext, value: T | None, what: str) -> T:
@@ -33,14 +34,6 @@ async def validate(context: grpc.aio.ServicerContext, check: Callable[[], object
 
 
 T = TypeVar("T")
-
-LEADER_METADATA_KEY = "aiwo-leader"
-# Set when no controller leads: an election is under way (or etcd has lost quorum). The
-# refusal is brief, so a caller should ask again soon rather than back off further.
-ELECTING_METADATA_KEY = "aiwo-electing"
-# The initial metadata of an application stream the leader has accepted (WorkloadService
-# Attach): only then does the SDK count it as open and what it writes as sent.
-ACCEPTED_METADATA_KEY = "aiwo-accepted"
 
 
 class Leadership:

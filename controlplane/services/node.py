@@ -18,7 +18,6 @@ from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.relays import LogRelay
 from controlplane.services.common import (
-    ACCEPTED_METADATA_KEY,
     Leadership,
     abort_store_error,
     retry_conflicts,
@@ -36,6 +35,7 @@ from controlplane.validation import (
     check_workload_ref,
     clip,
 )
+from sdk._metadata import ACCEPTED_METADATA_KEY
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 log = structlog.get_logger("aiwo.node_service")

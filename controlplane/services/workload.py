@@ -16,7 +16,6 @@ from controlplane.metrics import STREAM_MESSAGES
 from controlplane.migration import Migrations
 from controlplane.optimizer import can_ever_fit
 from controlplane.services.common import (
-    ACCEPTED_METADATA_KEY,
     Leadership,
     abort_store_error,
     found,
@@ -35,6 +34,7 @@ from controlplane.validation import (
     clip,
     resolve_priority,
 )
+from sdk._metadata import ACCEPTED_METADATA_KEY
 from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
 
 log = structlog.get_logger("aiwo.workload_service")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 
-from controlplane.services.common import ELECTING_METADATA_KEY as CONTROLLER_KEY
-from sdk._attach import ELECTING_METADATA_KEY, electing
+from controlplane.services import common as controller
+from sdk._metadata import ELECTING_METADATA_KEY, electing
 
 
 def _refusal(*trailers: tuple[str, str]) -> grpc.aio.AioRpcError:
@@ -19,7 +19,7 @@ def _refusal(*trailers: tuple[str, str]) -> grpc.aio.AioRpcError:
 
 
 def test_the_sdk_reads_the_key_the_controller_sets() -> None:
-    assert ELECTING_METADATA_KEY == CONTROLLER_KEY
-    assert electing(_refusal((CONTROLLER_KEY, "1")))
-    assert not electing(_refusal(("aiwo-leader", "10.0.0.2:7070")))
-    assert not electing(_refusal())
+    assert ELECTING_METADATA_KEY == controller.ELECTING_METADATA_KEY
+    assert electing(_refusal((ELECTING_METADATA_KEY, "1")).trailing_metadata())
+    assert not electing(_refusal(("aiwo-leader", "10.0.0.2:7070")).trailing_metadata())
+    assert not electing(_refusal().trailing_metadata())

@@ -1,0 +1,30 @@
+"""The metadata keys the controller, its agents and the SDK agree on, in one place.
+
+- `aiwo-leader` (trailing): a refusing controller names the leader; go there.
+- `aiwo-electing` (trailing): no controller leads yet (an election is under way, or etcd has
+  lost quorum). Brief: ask again within a second rather than back off further.
+- `aiwo-accepted` (initial): the leader accepted a stream (an agent's Connect, an app's
+  Attach). Only then is what the client writes on it sent; a refusal is trailers-only,
+  without it (an empty initial metadata would look the same as a refusal's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LEADER_METADATA_KEY = "aiwo-leader"
+ELECTING_METADATA_KEY = "aiwo-electing"
+ACCEPTED_METADATA_KEY = "aiwo-accepted"
+ELECTION_RETRY_S = 1.0  # after aiwo-electing: ask again within this long (before jitter)
+
+Metadata = Iterable[tuple[str, object]]  # gRPC metadata, or a dict's items()
+
+
+def electing(trailers: Metadata | None) -> bool:
+    """Whether a refusal says that no controller leads right now."""
+    return any(key == ELECTING_METADATA_KEY for key, _ in trailers or ())
+
+
+def accepted(initial: Metadata | None) -> bool:
+    """Whether a stream's initial metadata says the controller accepted it."""
+    return any(key == ACCEPTED_METADATA_KEY for key, _ in initial or ())
