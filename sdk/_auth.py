@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from sdk import _convert as convert
 from sdk._channel import Connection, open_connection
 from sdk._config import ClientConfig
 from sdk._sync import _connect, _LoopThread
@@ -38,20 +39,7 @@ class TokenInfo:
 
     @classmethod
     def from_pb(cls, info: auth_pb2.TokenInfo) -> TokenInfo:
-        return cls(
-            id=info.id,
-            role=info.role,
-            namespaces=tuple(info.namespaces),
-            created_unix=info.created_unix,
-            expires_unix=info.expires_unix,
-            revoked=info.revoked,
-            revoked_unix=info.revoked_unix,
-            description=info.description,
-            created_by=info.created_by,
-            source=info.source,
-            workload=info.workload,
-            node=info.node,
-        )
+        return convert.from_pb(cls, info)  # its fields are the message's (tests/sdk)
 
 
 @dataclass(frozen=True)
