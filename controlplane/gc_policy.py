@@ -36,8 +36,12 @@ def settle() -> float:
     return time.perf_counter() - start
 
 
+def settle_logged(level: str = "debug") -> None:
+    pause = settle()
+    getattr(log, level)("gc_settled", pause_ms=round(pause * 1000, 1), frozen=gc.get_freeze_count())
+
+
 async def settle_periodically(interval_s: float = SETTLE_INTERVAL_S) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        pause = settle()
-        log.debug("gc_settled", pause_ms=round(pause * 1000, 1), frozen=gc.get_freeze_count())
+        settle_logged()

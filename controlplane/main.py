@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 
 import click
-import structlog
 
 from controlplane.config import ConfigError, load_config
 from sdk._logs import configure_logging
 from sdk._systemd import notify_systemd
-
-log = structlog.get_logger("aiwo.controller")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +73,7 @@ def main(config_file: str | None, **flags: object) -> None:
 
 async def _serve(config) -> int:  # type: ignore[no-untyped-def]
     from controlplane.auth.revocation import RevocationError
-    from controlplane.gc_policy import settle, settle_periodically
+    from controlplane.gc_policy import settle_logged, settle_periodically
     from controlplane.optimizer import POLICY_NAMES
     from controlplane.optimizer import ConfigError as PolicyError
     from controlplane.server import Controller
@@ -107,8 +103,7 @@ async def _serve(config) -> int:  # type: ignore[no-untyped-def]
         return 1
     settling = None
     if config.gc_settle_interval_s > 0:  # the caches are loaded: settle them out of the way
-        pause = settle()
-        log.info("gc_settled", pause_ms=round(pause * 1000, 1), frozen=gc.get_freeze_count())
+        settle_logged("info")
         settling = asyncio.create_task(settle_periodically(config.gc_settle_interval_s))
     notify_systemd("READY=1")
     await stop.wait()
