@@ -18,7 +18,7 @@ from controlplane.auth.revocation import RevocationError, Revocations
 from controlplane.config import ControllerConfig
 from controlplane.server import Controller
 from sdk import _tokens
-from sdk._pki import PkiLayout, create_ca, init_pki, issue_client, revoke
+from sdk._pki import Issued, PkiLayout, create_ca, init_pki, issue_client, load_ca, revoke
 from sdk.pb.aiwo.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -56,9 +56,7 @@ def test_init_writes_an_empty_crl_that_a_kept_ca_keeps(pki: PkiLayout) -> None:
     assert again.reason(pki.node_certs["node-a"][0].read_bytes()) is not None
 
 
-def _ca(pki: PkiLayout):  # type: ignore[no-untyped-def]
-    from sdk._pki import load_ca
-
+def _ca(pki: PkiLayout) -> Issued:
     return load_ca(pki.directory)
 
 
