@@ -126,6 +126,7 @@ def placement_latency(
     modes = ["settled", "default"] if gc_mode == "both" else [gc_mode]
     times_ms: dict[str, list[float]] = {mode: [] for mode in modes}
     placed = dict.fromkeys(modes, 0)
+    full_collections = dict.fromkeys(modes, 0)  # CPython gen-2 collections inside the calls
     for r in range(runs):
         mode = modes[(r // GC_BLOCK) % len(modes)]
         if r % GC_BLOCK == 0:
@@ -133,9 +134,11 @@ def placement_latency(
         p = upcoming[r % len(upcoming)]
         w = WorkloadView(f"bench/pending-{r}", 0, _request(p), 1e9)
         snap = Snapshot(snapshot.nodes, (*snapshot.workloads, w))
+        collections = gc.get_stats()[2]["collections"]
         t0 = time.perf_counter()
         plan = optimize(snap, 2e9, config)
         times_ms[mode].append((time.perf_counter() - t0) * 1000.0)
+        full_collections[mode] += gc.get_stats()[2]["collections"] - collections
         placed[mode] += len(plan.placements)
     gc.unfreeze()
     rows = []
@@ -152,6 +155,7 @@ def placement_latency(
                 "p50_ms": round(float(np.percentile(t, 50)), 2),
                 "p99_ms": round(float(np.percentile(t, 99)), 2),
                 "max_ms": round(float(t.max()), 2),
+                "full_collections_in_calls": full_collections[mode],
             }
         )
     if output == "json":

@@ -35,7 +35,8 @@ class ControllerConfig:
     events_ttl_s: int = 3600
     command_timeout_s: float = 30.0
     # The process's heap is settled (full collection, then frozen) once loaded and then this
-    # often, so the collector does not pause a decision (controlplane/gc_policy.py). 0 = off.
+    # often, so no collection inside a decision traverses it (controlplane/gc_policy.py).
+    # 0 = off.
     gc_settle_interval_s: float = 300.0
     log_format: str = "console"  # or "json"
     log_level: str = "info"
