@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.slo.run import RunResult
-from nodeagent.gpu import perf
-from nodeagent.gpu.models import get_model
+from gpumodel import perf
+from gpumodel.models import get_model
 
 BATCH_GOAL = 0.8  # the goal: at least 80 % of batch throughput kept
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from bench.slo.scenario import GpuSlot
 from bench.slo.service import LlmService
-from nodeagent.gpu.models import GpuModel
+from gpumodel.models import GpuModel
 
 
 @dataclass

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nodeagent.gpu import perf
-from nodeagent.gpu.models import GpuModel
+from gpumodel import perf
+from gpumodel.models import GpuModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from bench.slo.bound import BATCH_GOAL, energy_bound
 from bench.slo.run import EXTRA_MODES, MODES, RunResult
-from nodeagent.gpu import perf
+from gpumodel import perf
 
 METRICS = (
     "slo_attainment_pct",

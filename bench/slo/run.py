@@ -19,8 +19,8 @@ from bench.slo.service import LlmService
 from bench.slo.trace import LlmTrace
 from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.slo import SloTracker
-from nodeagent.gpu import perf
-from nodeagent.gpu.models import get_model
+from gpumodel import perf
+from gpumodel.models import get_model
 
 MODES = ("none", "priority", "aiwo")
 # An extra run, on request: the priority placement with aiwo's runtime control on top.

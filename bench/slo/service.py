@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from nodeagent.gpu import perf
+from gpumodel import perf
 
 
 @dataclass(frozen=True, slots=True)

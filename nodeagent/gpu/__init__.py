@@ -16,7 +16,7 @@ def make_backend(
     An unknown kind or model raises ValueError with the accepted values.
     """
     if kind == "sim":
-        from nodeagent.gpu.models import UnknownGpuModelError
+        from gpumodel.models import UnknownGpuModelError
         from nodeagent.gpu.sim import SimulatedGpuBackend
 
         try:

@@ -25,6 +25,7 @@ import math
 import threading
 from typing import Any
 
+from gpumodel.models import UnknownGpuModelError, get_model, model_from_nvml_name
 from nodeagent.gpu.base import (
     UNAVAILABLE,
     ActuationError,
@@ -34,7 +35,6 @@ from nodeagent.gpu.base import (
     GpuSample,
     WorkloadLoad,
 )
-from nodeagent.gpu.models import UnknownGpuModelError, get_model, model_from_nvml_name
 
 _MIB = 1024 * 1024
 _MAX_EVENTS_PER_SAMPLE = 64  # bound the drain loop; a storm of XIDs is reported in batches

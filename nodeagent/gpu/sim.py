@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nodeagent.gpu import perf
+from gpumodel import perf
+from gpumodel.models import GpuModel, get_model
 from nodeagent.gpu.base import (
     ActuationError,
     BackendState,
@@ -41,7 +42,6 @@ from nodeagent.gpu.base import (
     ThrottleReason,
     WorkloadLoad,
 )
-from nodeagent.gpu.models import GpuModel, get_model
 
 # Busy fraction of its share for a latency service with no measured duty [E]: serving traffic
 # with headroom for its p99 target leaves it idle about half the time.

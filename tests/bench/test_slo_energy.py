@@ -9,8 +9,8 @@ import pytest
 from bench.slo.bound import energy_bound
 from bench.slo.report import per_seed
 from bench.slo.run import RunResult
-from nodeagent.gpu import perf
-from nodeagent.gpu.models import get_model
+from gpumodel import perf
+from gpumodel.models import get_model
 
 A100 = get_model("A100-80GB")
 HOUR = 3600.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.slo.gpu import batch_demand_w, gpu_tick, latency_demand_w
+from gpumodel.models import get_model
 from nodeagent.gpu.base import WorkloadLoad
-from nodeagent.gpu.models import get_model
 from nodeagent.gpu.sim import SimulatedGpuBackend
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 
 from controlplane.optimizer.runtime.curve import curve_of
 from controlplane.optimizer.runtime.types import RuntimeGpu, WorkloadClass
-from nodeagent.gpu import perf
+from gpumodel import perf
 
 
 def gpu_power_split_w(gpu: RuntimeGpu) -> dict[str, float]:

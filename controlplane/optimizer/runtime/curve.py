@@ -1,7 +1,7 @@
 """A GPU's performance/power curve for the runtime core: the agent's documented model.
 
-The equations are nodeagent/gpu/perf.py's (docs/gpu-model.md); the parameters come from
-nodeagent/gpu/models.py by model name. Both are pure modules, imported rather than copied, so
+The equations are gpumodel/perf.py's (docs/gpu-model.md); the parameters come from
+gpumodel/models.py by model name. Both are pure modules, imported rather than copied, so
 the optimizer caps against the same curve the simulated agent obeys. A model the table does not
 know gets the table's defaults for unknown parts: alpha 0.45 and P0 = 0.21 x max limit
 (gpu-models.md §2), idle 15 % of the max limit [E].
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from controlplane.optimizer.runtime.types import RuntimeGpu, WorkloadClass
-from nodeagent.gpu import perf
-from nodeagent.gpu.models import (
+from gpumodel import perf
+from gpumodel.models import (
     DEFAULT_CURVE_ALPHA,
     P0_FRACTION_OF_MAX_LIMIT,
     UnknownGpuModelError,

@@ -6,7 +6,7 @@ import pytest
 
 from controlplane.optimizer.runtime import Relief, ResetPowerCap, RuntimeConfig, SetPowerCap
 from controlplane.optimizer.runtime.budget import batch_keep, relief_factor
-from nodeagent.gpu import perf
+from gpumodel import perf
 from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
 
 

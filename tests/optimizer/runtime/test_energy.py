@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from controlplane.optimizer.runtime import ResetPowerCap, RuntimeConfig, SetPowerCap
-from nodeagent.gpu import perf
+from gpumodel import perf
 from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
 
 

@@ -7,7 +7,7 @@ sourced. Specs are frozen; callers that need other numbers build a `GpuModel` wi
 `dataclasses.replace` and pass it to the simulator.
 
 Throughput-curve parameters (`curve_alpha`, `curve_p0_w`) belong to the performance model of
-nodeagent/gpu/perf.py (gpu-models.md section 2): the V100 uses the fit to the Zeus traces
+gpumodel/perf.py (gpu-models.md section 2): the V100 uses the fit to the Zeus traces
 (alpha 0.43, P0 36 W); every other model uses the recommended alpha 0.45 and
 P0 = 0.21 x max power limit, the mean P0/max-limit ratio of the three fitted GPUs
 (36/250, 83/300, 55/260) — an estimate.

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from nodeagent.gpu import perf
+from gpumodel import perf
 
 # Zeus NSDI'23 V100 median throughput by cap / max limit (gpu-models.md section 2 table).
 ZEUS_V100 = {0.4: 0.57, 0.5: 0.73, 0.6: 0.86, 0.7: 0.91, 0.8: 0.95, 0.9: 0.98}

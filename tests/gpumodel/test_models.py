@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodeagent.gpu.models import (
+from gpumodel.models import (
     UnknownGpuModelError,
     canonical_model_name,
     get_model,
