@@ -3,7 +3,7 @@
 # the hardware, in one go, with every output in OUTDIR. It changes no GPU setting: gpu-check sets
 # the power limit to the value it already has, the agent runs with --no-gpu-control (it reports
 # no power-limit/clock-lock capability, so the controller plans no caps, and it refuses any that
-# come), and bench.gpu_power only reads.
+# come), and bench.gpu_measure only reads.
 #
 #   bench/gpu_session.sh OUTDIR
 #
@@ -37,8 +37,8 @@ echo "exit status $?" >>"$out/gpu-check.txt"
 fi
 
 if [[ $parts == *" power "* ]]; then
-step "power and speed (bench.gpu_power)"
-PYTHONPATH=$repo timeout "${POWER_TIMEOUT_S:-330}" $py -m bench.gpu_power \
+step "power and speed (bench.gpu_measure)"
+PYTHONPATH=$repo timeout "${POWER_TIMEOUT_S:-330}" $py -m bench.gpu_measure \
     --out "$out/gpu-power.jsonl" ${POWER_ARGS:-} >"$out/gpu-power.log" 2>&1
 echo "exit status $?" >>"$out/gpu-power.log"
 fi

@@ -20,12 +20,12 @@ from rich.table import Table
 
 from bench.sequence import pod_order
 from bench.trace import Pod, TraceError, read_nodes, read_pods
-from controlplane.gc_policy import settle
+from controlplane.app.gc_policy import settle
 from controlplane.optimizer import OptimizerConfig, optimize
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.place import decide
 from controlplane.optimizer.policy import POLICY_NAMES, build_policy
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import (
     Assignment,
     NodeView,
@@ -99,7 +99,7 @@ def filled_snapshot(
     type=click.Choice(["settled", "default", "both"]),
     default="settled",
     show_default=True,
-    help="settled: the heap settled as aiwo-controller settles it (controlplane/gc_policy.py); "
+    help="settled: the heap settled as aiwo-controller settles it (controlplane/app/gc_policy.py); "
     "default: CPython's collector as it comes; both: alternate blocks of 50 runs, side by side.",
 )
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")

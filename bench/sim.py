@@ -13,11 +13,11 @@ import numpy as np
 
 from bench.sequence import pod_order
 from bench.trace import Pod
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.place import decide
 from controlplane.optimizer.policy import build_policy
 from controlplane.optimizer.scores import PluginContext
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import NodeView
 from controlplane.optimizer.typical import TypicalPods
 

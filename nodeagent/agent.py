@@ -24,7 +24,7 @@ from nodeagent.convert import backend_pb, gpu_info_pb, gpu_sample_pb, net_sample
 from nodeagent.executor import Executor
 from nodeagent.gpu.base import GpuBackend
 from nodeagent.journal import CommandJournal
-from nodeagent.state import AgentState, Execute, Reply
+from nodeagent.state_machine import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
 from sdk._errors import finished_call_error
 from sdk._metadata import ELECTION_RETRY_S, LEADER_METADATA_KEY, accepted, electing
@@ -34,7 +34,7 @@ from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 log = structlog.get_logger("aiwo.agent")
 
 
-# Must match controlplane.migration: the node label naming a shared checkpoint root.
+# Must match controlplane.leader.migration: the node label naming a shared checkpoint root.
 SHARED_CHECKPOINTS_LABEL = "aiwo.dev/shared-checkpoints"
 SILENCE_LIMIT_S = 8.0  # the controller sends a heartbeat every 2 s
 AGENT_VERSION = "0.1.0"

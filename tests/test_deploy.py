@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import load_config as load_controller_config
+from controlplane.app.config import load_config as load_controller_config
 from nodeagent.config import load_config as load_agent_config
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"

@@ -30,7 +30,7 @@ from controlplane.optimizer.runtime import (
     WorkloadClass,
     plan_runtime,
 )
-from controlplane.slo import SloTracker
+from controlplane.view.latency import SloTracker
 
 _DIRECTIVES = (DirectiveThrottle, DirectiveUnthrottle, Migrate)
 

@@ -18,7 +18,7 @@ from bench.slo.scenario import Scenario, cooperative_jobs, place, workloads
 from bench.slo.service import LlmService
 from bench.slo.trace import LlmTrace
 from controlplane.optimizer.runtime import RuntimeConfig
-from controlplane.slo import SloTracker
+from controlplane.view.latency import SloTracker
 from gpumodel import perf
 from gpumodel.models import get_model
 

@@ -9,7 +9,7 @@ Defaults (every one is a field, so a run can change it):
 - Control: a pass every 5 s; agent commands take effect 1 s after they are sent, cooperative
   directives 2 s (the application's handler), a migration checkpoints for 30 s on the old GPU
   and restarts for 30 s before it runs on the new one [E].
-- The controller's rolling p99: controlplane.slo.SloTracker over 30 s, stale after 10 s.
+- The controller's rolling p99: controlplane.view.latency.SloTracker over 30 s, stale after 10 s.
 
 Placements:
 - "spread" (the runs `none` and `aiwo`): the training jobs are running when the services land;

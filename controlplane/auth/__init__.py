@@ -11,14 +11,14 @@ from pathlib import Path
 import grpc
 import structlog
 
+from controlplane.app.config import ControllerConfig
 from controlplane.auth.interceptor import AuthInterceptor
 from controlplane.auth.revocation import RevocationError, Revocations
 from controlplane.auth.service import AuthService
 from controlplane.auth.tls import bind, peer_channel, tls_enabled
 from controlplane.auth.tokens import TokenStore
-from controlplane.config import ControllerConfig
-from controlplane.services.common import Leadership
-from controlplane.store import EtcdStore
+from controlplane.etcd.store import EtcdStore
+from controlplane.rpc.common import Leadership
 from sdk.pb.aiwo.v1 import auth_pb2_grpc
 
 log = structlog.get_logger("aiwo.controller")

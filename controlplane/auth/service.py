@@ -7,7 +7,7 @@ import structlog
 
 from controlplane.auth.principal import ANONYMOUS, current_principal
 from controlplane.auth.tokens import FileTokenImmutable, TokenNotFound, TokenStore
-from controlplane.services.common import Leadership, abort_store_error
+from controlplane.rpc.common import Leadership, abort_store_error
 from sdk._tokens import TokenError
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
 

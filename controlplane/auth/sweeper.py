@@ -9,8 +9,8 @@ import structlog
 
 from controlplane.auth.sweep import Sweep, sweep
 from controlplane.auth.tokens import TokenStore
-from controlplane.state import ClusterState
-from controlplane.store import EtcdStore, FencingError
+from controlplane.etcd.store import EtcdStore, FencingError
+from controlplane.view.cluster import ClusterState
 
 log = structlog.get_logger("aiwo.auth")
 

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import structlog
 
-from controlplane.config import ControllerConfig
+from controlplane.app.config import ControllerConfig
 
 log = structlog.get_logger("aiwo.controller")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import structlog
 
 from controlplane.auth.principal import Principal
-from controlplane.cache import PrefixCache
-from controlplane.store import EtcdStore, Write
+from controlplane.etcd.cache import PrefixCache
+from controlplane.etcd.store import EtcdStore, Write
 from sdk import _tokens
 from sdk.pb.aiwo.v1 import auth_pb2
 

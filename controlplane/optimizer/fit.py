@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import STATIC_FILTERS, build_filters, run_filters
 from controlplane.optimizer.place import summarize
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import NodeView, Request, Unschedulable
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.state import ClusterState
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.types import MILLI_PER_GPU
 from controlplane.optimizer.typical import Shape
 

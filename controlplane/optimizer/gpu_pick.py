@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.state import ClusterState
 
 # Above this many subsets the exhaustive search gives way to a greedy one (16 GPUs choose 8 is
 # 12,870; real nodes have 8, where the largest case is 70).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.config import OptimizerConfig
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import build_filters
@@ -12,7 +13,6 @@ from controlplane.optimizer.gpu_pick import pick_gpus
 from controlplane.optimizer.place import decide, summarize
 from controlplane.optimizer.policy import Policy, build_policy
 from controlplane.optimizer.preempt import Eviction, Victim, find_eviction
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import (
     Placement,
     Plan,

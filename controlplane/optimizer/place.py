@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import Filter, FilterResult, run_filters
 from controlplane.optimizer.gpu_pick import pick_gpus
 from controlplane.optimizer.policy import Policy
 from controlplane.optimizer.scores import ScoreInput
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import Candidate
 
 

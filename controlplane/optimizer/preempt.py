@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import Filter, build_filters, run_filters
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import MILLI_PER_GPU
 
 # Nodes with at most this many eligible victims get an exact search over all subsets (2^8 = 256);

@@ -6,8 +6,8 @@ from dataclasses import replace
 import grpc
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
 from tests.helpers import EtcdMember
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import ConfigError, ControllerConfig, load_config
+from controlplane.app.config import ConfigError, ControllerConfig, load_config
 
 
 def test_layers_flags_over_env_over_file(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk import AdminClient
 from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
@@ -371,7 +371,7 @@ async def test_a_decision_on_a_record_that_changed_meanwhile_writes_nothing(
     controller: Controller, stubs: Stubs
 ) -> None:
     """A pass that decided on a workload must not write it back after a Deregister."""
-    from controlplane.decisions import Batch, Conflict
+    from controlplane.leader.decisions import Batch, Conflict
 
     await register(stubs, "ghost", gpus=1)
     workload = controller.state.workloads.get("default/ghost")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from controlplane.decisions import Batch
-from controlplane.server import Controller
+from controlplane.app.server import Controller
+from controlplane.leader.decisions import Batch
 from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.executor import Executor

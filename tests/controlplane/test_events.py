@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from tests.helpers import assert_eventually
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from controlplane.gc_policy import settle
+from controlplane.app.gc_policy import settle
 
 
 class _Node:

@@ -7,7 +7,7 @@ import time
 import grpc
 import pytest
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
@@ -89,7 +89,7 @@ async def test_follower_takes_over_when_the_leader_steps_down(make_controller) -
 
 
 async def test_a_deposed_leader_cannot_write(make_controller) -> None:  # type: ignore[no-untyped-def]
-    from controlplane.store import FencingError, Write
+    from controlplane.etcd.store import FencingError, Write
 
     leader, follower = await _pair(make_controller)
     epoch = leader.store.epoch

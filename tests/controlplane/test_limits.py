@@ -9,10 +9,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from controlplane.config import ConfigError, load_config
-from controlplane.main import main as controller_main
-from controlplane.ratelimit import RETRY_AFTER_METADATA_KEY, RateLimiter, peer_address
-from controlplane.server import Controller
+from controlplane.app.config import ConfigError, load_config
+from controlplane.app.main import main as controller_main
+from controlplane.app.server import Controller
+from controlplane.rpc.ratelimit import RETRY_AFTER_METADATA_KEY, RateLimiter, peer_address
 from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, types_pb2, workload_pb2
 from tests.controlplane.conftest import Stubs
 

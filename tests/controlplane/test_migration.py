@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from controlplane.migration import MigrationConfig
-from controlplane.server import Controller
+from controlplane.app.server import Controller
+from controlplane.leader.migration import MigrationConfig
 from sdk import Client, Directive, DirectiveKind, Resources
 from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2, node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
@@ -452,7 +452,7 @@ async def test_a_workload_that_runs_itself_is_told_to_move(fast_controller: Cont
 
 async def test_a_workload_preempted_mid_migration_ends_it(fast_controller: Controller) -> None:
     """The placement is the optimizer's again: the migration stops driving it, once."""
-    from controlplane.decisions import Batch
+    from controlplane.leader.decisions import Batch
 
     ctl = fast_controller
     agents = await two_agents(ctl)

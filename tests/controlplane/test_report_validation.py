@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.validation import ValidationError, check_metrics, check_telemetry
+from controlplane.rpc.validation import ValidationError, check_metrics, check_telemetry
 from sdk.pb.aiwo.v1 import node_pb2, workload_pb2
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.runtime_loop import build_runtime_snapshot
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
+from controlplane.leader.runtime_loop import build_runtime_snapshot
 from nodeagent.agent import Agent
 from nodeagent.clock_locks import ClockLocks
 from nodeagent.config import AgentConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.keys import Keys
-from controlplane.store import EtcdStore, StoreUnavailable, resolve_endpoints
+from controlplane.etcd.keys import Keys
+from controlplane.etcd.store import EtcdStore, StoreUnavailable, resolve_endpoints
 from tests.helpers import EtcdMember
 
 

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from controlplane.config import ControllerConfig
-from controlplane.decisions import Batch
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
+from controlplane.leader.decisions import Batch
 from sdk import SyncAdminClient, SyncClient, WorkloadPhase
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.e2e.cluster_helpers import BIN, cli, cli_json, local_cluster, wait_for

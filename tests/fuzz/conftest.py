@@ -15,8 +15,8 @@ from dataclasses import fields, replace
 import grpc
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import node_info
 from tests.controlplane.conftest import Stubs

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, Phase, settings
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, node_pb2, workload_pb2
 
 # CI stability: the same examples every run, no example database, no per-example deadline

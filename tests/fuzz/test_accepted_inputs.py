@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from controlplane.optimizer import OptimizerConfig, can_ever_fit, explain, optimize
 from controlplane.optimizer.types import Snapshot
-from controlplane.snapshot import node_view_of, request_of, workload_view_of
-from controlplane.validation import (
+from controlplane.rpc.validation import (
     ValidationError,
     check_node_info,
     check_workload_spec,
     resolve_priority,
 )
+from controlplane.view.snapshot import node_view_of, request_of, workload_view_of
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.fuzz.harness import FUZZ
 from tests.fuzz.strategies import node_infos, workload_specs

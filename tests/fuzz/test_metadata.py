@@ -8,8 +8,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from tests.fuzz.conftest import fuzz_config
 from tests.fuzz.harness import FUZZ, Method, all_methods, assert_alive, call_unary, diff, snapshot
 from tests.fuzz.strategies import odd_text, requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import node_info
 from tests.controlplane.conftest import Stubs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 from tests.fuzz.harness import diff, snapshot
 from tests.fuzz.test_streams import ATTACH, CONNECT, NODE, run_stream

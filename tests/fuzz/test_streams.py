@@ -18,9 +18,9 @@ from google.protobuf.message import Message
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from controlplane.decisions import Batch
-from controlplane.server import Controller
-from controlplane.validation import MAX_EVENT_MESSAGE_CHARS, PROCESS_EVENT_KINDS
+from controlplane.app.server import Controller
+from controlplane.leader.decisions import Batch
+from controlplane.rpc.validation import MAX_EVENT_MESSAGE_CHARS, PROCESS_EVENT_KINDS
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 from tests.fuzz.harness import (
     CALL_TIMEOUT_S,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from tests.fuzz.harness import (
     CALL_TIMEOUT_S,
     FUZZ,

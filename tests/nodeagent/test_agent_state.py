@@ -1,6 +1,6 @@
 """The agent's pure command state machine: fencing, idempotency, deadlines."""
 
-from nodeagent.state import AgentState, Execute, Reply
+from nodeagent.state_machine import AgentState, Execute, Reply
 from sdk.pb.aiwo.v1 import types_pb2
 
 
@@ -51,7 +51,7 @@ def test_memory_of_results_is_bounded() -> None:
 
 
 def test_an_election_under_way_keeps_the_reconnect_backoff_short() -> None:
-    from controlplane.services.common import ELECTING_METADATA_KEY
+    from controlplane.rpc.common import ELECTING_METADATA_KEY
     from nodeagent.agent import ELECTION_RETRY_S, backoff_after_refusal
 
     electing = {ELECTING_METADATA_KEY: "1"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nodeagent.journal import INTERRUPTED_REASON, CommandJournal
-from nodeagent.state import AgentState, Execute, Reply
+from nodeagent.state_machine import AgentState, Execute, Reply
 from sdk.pb.aiwo.v1 import types_pb2
 
 

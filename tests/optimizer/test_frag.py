@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.frag import FragModel
 from controlplane.optimizer.gpu_pick import nvlink_pick
 from controlplane.optimizer.scores.fgd import best_per_node, unique_gpu_options
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.typical import TypicalPods
 from tests.optimizer.builders import node
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.state import ClusterState
+from controlplane.optimizer.capacity import ClusterState
 from tests.optimizer.builders import node
 
 

@@ -7,8 +7,8 @@ from functools import partial
 import grpc
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk import AdminClient, Event, Migration
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info

@@ -107,7 +107,7 @@ def control_plane(
     stopped, with its agents, on exit."""
     logs.mkdir(parents=True, exist_ok=True)
     argv = [
-        *_program("aiwo-controller", "controlplane.main"),
+        *_program("aiwo-controller", "controlplane.app.main"),
         "--listen", listen,
         "--etcd-endpoints", etcd.endpoint,
         "--etcd-prefix", prefix or f"/aiwo-sdk-test/{uuid.uuid4().hex[:12]}/v1",

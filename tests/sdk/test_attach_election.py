@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 
-from controlplane.services import common as controller
+from controlplane.rpc import common as controller
 from sdk._metadata import ELECTING_METADATA_KEY, electing
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from controlplane.decisions import Batch
+from controlplane.leader.decisions import Batch
 from sdk import (
     AlreadyExists,
     Client,

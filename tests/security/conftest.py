@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk._pki import PkiLayout, create_ca, init_pki, issue_node
 from sdk.pb.aiwo.v1 import admin_pb2_grpc, auth_pb2_grpc, node_pb2_grpc, workload_pb2_grpc

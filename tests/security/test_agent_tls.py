@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.gpu import make_backend

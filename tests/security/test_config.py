@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import ConfigError, load_config
-from controlplane.server import Controller
-from controlplane.store import StoreUnavailable
+from controlplane.app.config import ConfigError, load_config
+from controlplane.app.server import Controller
+from controlplane.etcd.store import StoreUnavailable
 from nodeagent.config import ConfigError as AgentConfigError
 from nodeagent.config import load_config as load_agent_config
 

@@ -8,7 +8,7 @@ import grpc
 import pytest
 import structlog
 
-from controlplane.server import Controller
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 from tests.controlplane.agentsim import node_info
 from tests.helpers import assert_eventually

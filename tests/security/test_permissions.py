@@ -9,6 +9,7 @@ import pytest
 import structlog
 from prometheus_client import REGISTRY
 
+from controlplane.app.server import Controller
 from controlplane.auth.interceptor import bearer_token
 from controlplane.auth.permissions import (
     NODES_CORDON,
@@ -23,7 +24,6 @@ from controlplane.auth.permissions import (
     denial,
     need_for,
 )
-from controlplane.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, node_pb2, workload_pb2
 from tests.controlplane.agentsim import node_info
 from tests.security.conftest import Credentials, Stubs, bearer

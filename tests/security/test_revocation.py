@@ -13,10 +13,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from controlplane.auth import revocation
 from controlplane.auth.revocation import RevocationError, Revocations
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
 from sdk import _tokens
 from sdk._pki import Issued, PkiLayout, create_ca, init_pki, issue_client, load_ca, revoke
 from sdk.pb.aiwo.v1 import (
@@ -185,7 +185,7 @@ async def test_a_revoked_client_certificate_is_refused_even_with_a_good_token(
 
 
 def test_tls_crl_needs_tls() -> None:
-    from controlplane.config import ConfigError
+    from controlplane.app.config import ConfigError
 
     with pytest.raises(ConfigError, match="tls_crl: revocation needs TLS"):
         replace(ControllerConfig(), tls_crl="/etc/aiwo/crl.pem").validate()

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
+from controlplane.app.server import Controller
 from controlplane.auth.permissions import (
     AUTHENTICATED,
     NODE_IDENTITY,
@@ -25,7 +26,6 @@ from controlplane.auth.permissions import (
     RULES,
     need_for,
 )
-from controlplane.server import Controller
 from sdk.pb.aiwo.v1 import (
     admin_pb2,
     auth_pb2,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk import (
     AdminClient,
     ClientConfig,

@@ -8,9 +8,9 @@ import time
 import aetcd
 import pytest
 
+from controlplane.app.server import Controller
 from controlplane.auth.sweep import Revocation, Sweep, sweep
 from controlplane.auth.sweeper import TokenSweeper
-from controlplane.server import Controller
 from sdk.pb.aiwo.v1 import auth_pb2, types_pb2
 from tests.helpers import EtcdMember, assert_eventually
 

@@ -12,8 +12,8 @@ import grpc
 import pytest
 import structlog
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, types_pb2, workload_pb2
 from tests.helpers import assert_eventually

@@ -9,8 +9,8 @@ import pytest
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from controlplane.config import ControllerConfig
-from controlplane.server import Controller
+from controlplane.app.config import ControllerConfig
+from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc
 from tests.security.conftest import Credentials, Stubs, bearer, tls_channel
 

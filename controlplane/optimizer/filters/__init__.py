@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters.base import Filter, GpuFilter, NodeFilter, is_gpu_filter
 from controlplane.optimizer.filters.cpu import Cpu
@@ -16,7 +17,6 @@ from controlplane.optimizer.filters.gpu_model import GpuModel
 from controlplane.optimizer.filters.gpu_share import GpuShare
 from controlplane.optimizer.filters.memory import Memory
 from controlplane.optimizer.filters.node_condition import NodeNotCordoned, NodeReady
-from controlplane.optimizer.state import ClusterState
 
 # name -> factory. Order matters: a node rejected by several filters is counted under the
 # first, so conditions come first, then what could never change by waiting (count, model),

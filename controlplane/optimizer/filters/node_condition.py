@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.state import ClusterState
 
 
 class NodeReady:

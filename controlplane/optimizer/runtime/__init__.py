@@ -30,7 +30,7 @@ from controlplane.optimizer.runtime.attribution import (
 from controlplane.optimizer.runtime.config import DEFAULT_LADDER, LADDER_STEPS, RuntimeConfig
 from controlplane.optimizer.runtime.memory import GpuControl, Relief, RuntimeMemory, VariantSwitch
 from controlplane.optimizer.runtime.plan import RuntimePlan, plan_runtime
-from controlplane.optimizer.runtime.slo import SloState, SloVerdict
+from controlplane.optimizer.runtime.slo_judge import SloState, SloVerdict
 from controlplane.optimizer.runtime.types import (
     GpuKey,
     PendingWork,

@@ -23,7 +23,7 @@ from controlplane.optimizer.runtime.actions import Reason
 from controlplane.optimizer.runtime.config import RuntimeConfig
 from controlplane.optimizer.runtime.curve import curve_of, demand_w
 from controlplane.optimizer.runtime.memory import GpuControl
-from controlplane.optimizer.runtime.slo import SloState, SloVerdict
+from controlplane.optimizer.runtime.slo_judge import SloState, SloVerdict
 from controlplane.optimizer.runtime.types import RuntimeGpu
 
 _ROUND_W = 5.0  # caps are set in 5 W steps: finer than telemetry noise is not worth a command

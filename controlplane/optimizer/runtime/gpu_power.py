@@ -24,7 +24,7 @@ from controlplane.optimizer.runtime.config import RuntimeConfig
 from controlplane.optimizer.runtime.energy import decide_energy
 from controlplane.optimizer.runtime.memory import GpuControl, MemoryBuilder
 from controlplane.optimizer.runtime.proposal import Proposal, Urgency
-from controlplane.optimizer.runtime.slo import SloVerdict
+from controlplane.optimizer.runtime.slo_judge import SloVerdict
 from controlplane.optimizer.runtime.types import RuntimeGpu, RuntimeSnapshot
 
 _CAP_TOLERANCE_W = 1.0  # telemetry reports the limit in force; within this it is ours

@@ -28,7 +28,7 @@ from controlplane.optimizer.runtime.actions import (
 from controlplane.optimizer.runtime.config import RuntimeConfig
 from controlplane.optimizer.runtime.memory import MemoryBuilder, Relief
 from controlplane.optimizer.runtime.proposal import Proposal, Urgency
-from controlplane.optimizer.runtime.slo import SloState, SloVerdict
+from controlplane.optimizer.runtime.slo_judge import SloState, SloVerdict
 from controlplane.optimizer.runtime.types import (
     GpuKey,
     RuntimeGpu,

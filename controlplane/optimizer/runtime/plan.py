@@ -21,7 +21,7 @@ from controlplane.optimizer.runtime.gpu_power import gpu_power
 from controlplane.optimizer.runtime.guard import guard
 from controlplane.optimizer.runtime.memory import MemoryBuilder, RuntimeMemory
 from controlplane.optimizer.runtime.proposal import Proposal
-from controlplane.optimizer.runtime.slo import SloState, SloVerdict, judge_all
+from controlplane.optimizer.runtime.slo_judge import SloState, SloVerdict, judge_all
 from controlplane.optimizer.runtime.types import RuntimeSnapshot
 from controlplane.optimizer.runtime.variants import track_pressure, variant_pass
 

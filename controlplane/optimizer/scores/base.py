@@ -8,8 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.state import ClusterState
 
 MAX_SCORE = 100
 

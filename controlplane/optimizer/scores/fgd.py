@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.optimizer.capacity import ClusterState
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.frag import FragModel
 from controlplane.optimizer.scores.base import ScoreInput, Scores
-from controlplane.optimizer.state import ClusterState
 from controlplane.optimizer.types import MILLI_PER_GPU
 from controlplane.optimizer.typical import TypicalPods
 

@@ -8,7 +8,7 @@ import pytest
 
 from controlplane.optimizer.errors import ConfigError
 from controlplane.optimizer.runtime import RuntimeConfig, SloState
-from controlplane.optimizer.runtime.slo import judge
+from controlplane.optimizer.runtime.slo_judge import judge
 from tests.optimizer.runtime.builders import ls
 
 

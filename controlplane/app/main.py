@@ -1,0 +1,118 @@
+"""`aiwo-controller`: the central control plane process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from controlplane.app.config import ConfigError, load_config
+from sdk._logs import configure_logging
+from sdk._systemd import notify_systemd
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="AIWO_CONFIG",
+    help="TOML file ([controller] table).",
+)
+@click.option("--listen", help="gRPC address HOST:PORT (port 0 = any free port).")
+@click.option("--etcd-endpoints", help="Comma-separated etcd client endpoints HOST:PORT.")
+@click.option("--etcd-prefix", help="Key prefix in etcd (default /aiwo/v1).")
+@click.option("--metrics-listen", help="Prometheus endpoint HOST:PORT; '' disables it.")
+@click.option("--controller-id", help="This replica's id (default host-pid).")
+@click.option("--policy", help="Placement policy name.")
+@click.option(
+    "--preemption-min-runtime-s",
+    type=float,
+    help="Work placed less than this long ago is never preempted.",
+)
+@click.option("--node-grace-s", type=float, help="Seconds without heartbeat before NotReady.")
+@click.option("--eviction-grace-s", type=float, help="Seconds NotReady before rescheduling.")
+@click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
+@click.option("--log-format", type=click.Choice(["console", "json"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--ready-file", help="Write {address, metrics, pid} as JSON here once serving.")
+@click.option("--tls-cert", help="The controller's certificate (PEM); enables mutual TLS.")
+@click.option("--tls-key", help="Its private key (PEM).")
+@click.option("--tls-ca", help="CA bundle that signs agent and client certificates.")
+@click.option("--tls-crl", help="CRL(s) of those CAs (PEM): revoked certificates are refused.")
+@click.option("--etcd-ca", help="CA bundle of the etcd members' certificates: TLS to etcd.")
+@click.option("--etcd-cert", help="Client certificate (PEM) for etcd's client-cert-auth.")
+@click.option("--etcd-key", help="Its private key (PEM).")
+@click.option("--etcd-server-name", help="Name in the etcd members' certificates, if not the host.")
+@click.option("--auth", type=click.Choice(["none", "token"]), help="Require bearer tokens.")
+@click.option("--tokens-file", help="Hashed tokens accepted besides etcd's (aiwo tokens).")
+@click.option("--max-message-bytes", type=int, help="Largest request or response (4 MiB).")
+@click.option(
+    "--max-workloads-per-namespace", type=int, help="Registration limit; 0 = none (10000)."
+)
+@click.option("--rate-limit-rps", type=float, help="Requests/s per client; 0 = none (200).")
+@click.option("--rate-limit-burst", type=int, help="Requests a client may burst (400).")
+def main(config_file: str | None, **flags: object) -> None:
+    """Run the aiwo controller. Settings: flags > AIWO_CONTROLLER_* env > TOML file."""
+    try:
+        config = load_config(config_file, overrides=flags)
+    except ConfigError as exc:
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(config.log_format, config.log_level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
+        pass
+    sys.exit(asyncio.run(_serve(config)))
+
+
+async def _serve(config) -> int:  # type: ignore[no-untyped-def]
+    from controlplane.app.gc_policy import settle_logged, settle_periodically
+    from controlplane.app.server import Controller
+    from controlplane.auth.revocation import RevocationError
+    from controlplane.etcd.store import StoreUnavailable
+    from controlplane.optimizer import POLICY_NAMES
+    from controlplane.optimizer import ConfigError as PolicyError
+
+    if config.policy not in POLICY_NAMES:
+        click.echo(
+            f"aiwo-controller: policy: unknown {config.policy!r} "
+            f"(known: {', '.join(POLICY_NAMES)})",
+            err=True,
+        )
+        return 2
+    try:
+        controller = Controller(config)
+    except (PolicyError, StoreUnavailable, RevocationError) as exc:  # bad policy, TLS files
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await controller.start()
+    except (StoreUnavailable, OSError) as exc:
+        click.echo(f"aiwo-controller: {exc}", err=True)
+        await controller.stop(0)
+        return 1
+    settling = None
+    if config.gc_settle_interval_s > 0:  # the caches are loaded: settle them out of the way
+        settle_logged("info")
+        settling = asyncio.create_task(settle_periodically(config.gc_settle_interval_s))
+    notify_systemd("READY=1")
+    await stop.wait()
+    if settling is not None:
+        settling.cancel()
+    notify_systemd("STOPPING=1")
+    await controller.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Durable state: the fenced etcd store, the key layout, the list+watch cache, the election."""

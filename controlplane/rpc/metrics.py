@@ -1,0 +1,158 @@
+"""Prometheus metrics, prefix `aiwo_`, bounded labels.
+
+Per-GPU gauges are read from the telemetry ring buffers at scrape time by a collector,
+so ingesting a sample never touches a metric object.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from controlplane.view.cluster import ClusterState
+
+MAX_WORKLOAD_SERIES = 2000
+
+RPC_LATENCY = Histogram(
+    "aiwo_rpc_duration_seconds",
+    "Latency of unary RPCs handled by the controller.",
+    ["method", "code"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+STREAM_MESSAGES = Counter(
+    "aiwo_stream_messages_total", "Messages received on streams.", ["stream", "kind"]
+)
+EVENTS = Counter("aiwo_events_total", "Decisions and other events, by kind.", ["kind"])
+OPTIMIZE_LATENCY = Histogram(
+    "aiwo_optimize_duration_seconds",
+    "Time of one optimizer pass (snapshot, policy, commit).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+MIGRATION_DURATION = Histogram(
+    "aiwo_migration_duration_seconds",
+    "From a migration's request to its end; result running (moved) or failed (rolled back).",
+    ["result"],
+    buckets=(0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300),
+)
+
+
+class ClusterCollector(Collector):
+    """Reads the controller's state at scrape time."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from sdk.pb.aiwo.v1 import types_pb2
+
+        gauges = {
+            "utilization": GaugeMetricFamily(
+                "aiwo_gpu_utilization_ratio", "GPU busy fraction (0-1).", labels=["node", "gpu"]
+            ),
+            "memory": GaugeMetricFamily(
+                "aiwo_gpu_memory_used_bytes", "GPU memory in use.", labels=["node", "gpu"]
+            ),
+            "power": GaugeMetricFamily(
+                "aiwo_gpu_power_watts", "GPU power draw.", labels=["node", "gpu"]
+            ),
+            "limit": GaugeMetricFamily(
+                "aiwo_gpu_power_limit_watts", "Enforced GPU power limit.", labels=["node", "gpu"]
+            ),
+            "temperature": GaugeMetricFamily(
+                "aiwo_gpu_temperature_celsius", "GPU temperature.", labels=["node", "gpu"]
+            ),
+        }
+        for node, series in self._state.telemetry.nodes():
+            for index in range(series.gpu_count):
+                latest = series.latest(index)
+                if latest is None:
+                    continue
+                labels = [node, str(index)]
+                gauges["utilization"].add_metric(labels, latest.utilization_pct / 100.0)
+                gauges["memory"].add_metric(labels, latest.memory_used_mib * 1024 * 1024)
+                gauges["power"].add_metric(labels, latest.power_w)
+                gauges["limit"].add_metric(labels, latest.power_limit_w)
+                gauges["temperature"].add_metric(labels, latest.temperature_c)
+        yield from gauges.values()
+
+        nodes = GaugeMetricFamily("aiwo_nodes", "Nodes by state.", labels=["state"])
+        counts: dict[str, int] = {}
+        for record in self._state.nodes.values():
+            name = types_pb2.NodeState.Name(record.state).removeprefix("NODE_STATE_").lower()
+            counts[name] = counts.get(name, 0) + 1
+        for name, count in counts.items():
+            nodes.add_metric([name], count)
+        yield nodes
+
+        workloads = GaugeMetricFamily("aiwo_workloads", "Workloads by phase.", labels=["phase"])
+        phases: dict[str, int] = {}
+        for workload in self._state.workloads.values():
+            name = types_pb2.WorkloadPhase.Name(workload.phase)
+            name = name.removeprefix("WORKLOAD_PHASE_").lower()
+            phases[name] = phases.get(name, 0) + 1
+        for name, count in phases.items():
+            workloads.add_metric([name], count)
+        yield workloads
+
+        energy = GaugeMetricFamily(
+            "aiwo_workload_energy_joules",
+            "GPU energy attributed to a workload since this leader started (shared GPUs split).",
+            labels=["namespace", "workload"],
+        )
+        # Bounded by the number of workloads, which registration limits; not by churn.
+        for key, joules in sorted(self._state.energy_j.items())[:MAX_WORKLOAD_SERIES]:
+            namespace, _, name = key.partition("/")
+            energy.add_metric([namespace, name], joules)
+        yield energy
+
+        commands = GaugeMetricFamily("aiwo_commands_pending", "Commands not yet acked.")
+        commands.add_metric([], len(self._state.commands))
+        yield commands
+
+
+def register_collector(state: ClusterState) -> Callable[[], None]:
+    collector = ClusterCollector(state)
+    REGISTRY.register(collector)
+    return lambda: REGISTRY.unregister(collector)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Times unary RPCs by method and status code."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        inner = handler.unary_unary
+
+        async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                return await inner(request, context)
+            except BaseException:
+                code = "ERROR"
+                raise
+            finally:
+                status = context.code() if hasattr(context, "code") else None
+                if status is not None and status != grpc.StatusCode.OK:
+                    code = status.name
+                RPC_LATENCY.labels(method=method, code=code).observe(time.perf_counter() - start)
+
+        return grpc.unary_unary_rpc_method_handler(
+            timed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,1 +1,0 @@
-"""gRPC servicers: thin adapters between the wire and the controller's state and decisions."""

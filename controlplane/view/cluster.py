@@ -1,0 +1,144 @@
+"""The controller's read model: etcd caches plus what lives only in memory.
+
+Everything a service or the optimizer reads comes from here; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controlplane.etcd.cache import PrefixCache
+from controlplane.etcd.keys import Keys
+from controlplane.etcd.store import EtcdStore
+from controlplane.view.latency import SloTracker
+from controlplane.view.telemetry import TelemetryStore
+from sdk.pb.aiwo.v1 import types_pb2
+
+
+@dataclass
+class Liveness:
+    """Heartbeats are kept in memory only (KEP-589's lesson): etcd sees state changes."""
+
+    last_heartbeat: dict[str, float] = field(default_factory=dict)
+
+    def beat(self, node: str, now: float) -> None:
+        self.last_heartbeat[node] = now
+
+    def grace_all(self, nodes: list[str], now: float) -> None:
+        """After a leader change, every node starts with a full grace window."""
+        for node in nodes:
+            self.last_heartbeat[node] = now
+
+
+class ClusterState:
+    def __init__(self, store: EtcdStore, keys: Keys, telemetry: TelemetryStore) -> None:
+        self.keys = keys
+        self.nodes: PrefixCache[types_pb2.Node] = PrefixCache(store, keys.nodes, types_pb2.Node)
+        self.workloads: PrefixCache[types_pb2.Workload] = PrefixCache(
+            store, keys.workloads, types_pb2.Workload
+        )
+        self.placements: PrefixCache[types_pb2.PlacementRecord] = PrefixCache(
+            store, keys.placements, types_pb2.PlacementRecord
+        )
+        self.commands: PrefixCache[types_pb2.Command] = PrefixCache(
+            store, keys.commands, types_pb2.Command
+        )
+        self.events: PrefixCache[types_pb2.Event] = PrefixCache(store, keys.events, types_pb2.Event)
+        self.telemetry = telemetry
+        self.slo = SloTracker()
+        self.liveness = Liveness()
+        # Written by the leader's runtime loop: attributed energy and SLO verdicts.
+        self.energy_j: dict[str, float] = {}
+        self.slo_status: dict[str, str] = {}
+
+    @property
+    def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]
+        return (self.nodes, self.workloads, self.placements, self.commands, self.events)
+
+    # ------------------------------------------------------------ derived views
+
+    def node_workloads(self, node: str) -> list[types_pb2.PlacementRecord]:
+        return [p for p in self.placements.values() if p.node == node]
+
+    def pending_commands(self, node: str) -> list[types_pb2.Command]:
+        prefix = f"{node}/"
+        return sorted(
+            (c for key, c in self.commands.items() if key.startswith(prefix)),
+            key=lambda c: c.id,
+        )
+
+    def workload_view(self, key: str) -> types_pb2.Workload | None:
+        """The stored workload with its placement and live SLO figures merged in."""
+        stored = self.workloads.get(key)
+        if stored is None:
+            return None
+        view = types_pb2.Workload()
+        view.CopyFrom(stored)
+        placement = self.placements.get(key)
+        if placement is not None:
+            view.node = placement.node
+            view.gpus[:] = placement.gpus
+            view.milli_gpu = placement.milli_gpu
+            view.placed_unix = placement.placed_unix
+            view.variant = placement.variant or view.variant
+        view.energy_j = self.energy_j.get(key, view.energy_j)
+        view.slo_status = self.slo_status.get(key, "")
+        return view
+
+    def gpu_views(self, node_name: str) -> list[types_pb2.Gpu]:
+        node = self.nodes.get(node_name)
+        if node is None:
+            return []
+        allocated: dict[int, int] = {}
+        holders: dict[int, list[str]] = {}
+        for placement in self.node_workloads(node_name):
+            for index in placement.gpus:
+                allocated[index] = allocated.get(index, 0) + placement.milli_gpu
+                holders.setdefault(index, []).append(placement.workload)
+        series = self.telemetry.get(node_name)
+        gpus = []
+        for info in node.info.gpus:
+            gpu = types_pb2.Gpu(
+                node=node_name,
+                index=info.index,
+                model=info.model,
+                uuid=info.uuid,
+                memory_total_mib=info.memory_total_mib,
+                milli_allocated=min(allocated.get(info.index, 0), 1000),
+                workloads=sorted(holders.get(info.index, [])),
+            )
+            latest = series.latest(info.index) if series is not None else None
+            if latest is not None:
+                gpu.memory_used_mib = int(latest.memory_used_mib)
+                gpu.utilization_pct = latest.utilization_pct
+                gpu.power_w = latest.power_w
+                gpu.power_limit_w = latest.power_limit_w
+                gpu.temperature_c = latest.temperature_c
+                gpu.sm_clock_mhz = int(latest.sm_clock_mhz)
+                gpu.sample_unix = latest.time_unix
+            gpus.append(gpu)
+        return gpus
+
+    def node_view(self, name: str) -> types_pb2.Node | None:
+        stored = self.nodes.get(name)
+        if stored is None:
+            return None
+        view = types_pb2.Node()
+        view.CopyFrom(stored)
+        view.last_heartbeat_unix = self.liveness.last_heartbeat.get(
+            name, stored.last_heartbeat_unix
+        )
+        placed = self.node_workloads(name)
+        view.workloads = len(placed)
+        view.gpu_milli_allocated = sum(p.milli_gpu * len(p.gpus) for p in placed)
+        return view
+
+    def events_for(self, object_prefix: str, limit: int) -> list[types_pb2.Event]:
+        """Newest first. Keys sort by time, so sorting keys sorts events."""
+        chosen = []
+        for _, event in sorted(self.events.items(), key=lambda kv: kv[0], reverse=True):
+            if not object_prefix or event.object.startswith(object_prefix):
+                chosen.append(event)
+                if len(chosen) >= limit:
+                    break
+        return chosen
