@@ -286,7 +286,7 @@ class LocalCluster:
                 name,
                 f"127.0.0.1:{port}",
                 [
-                    *program("aiwo-controller", "controlplane.main"),
+                    *program("aiwo-controller", "controlplane.app.main"),
                     "--listen", f"127.0.0.1:{port}",
                     "--etcd-endpoints", self.etcd_endpoint,
                     "--metrics-listen", f"127.0.0.1:{metrics}",
