@@ -22,7 +22,7 @@ from bench.sequence import pod_order
 from bench.trace import Pod, TraceError, read_nodes, read_pods
 from controlplane.app.gc_policy import settle
 from controlplane.optimizer import OptimizerConfig, optimize
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.place import decide
 from controlplane.optimizer.policy import POLICY_NAMES, build_policy
@@ -51,7 +51,7 @@ def filled_snapshot(
 ) -> tuple[Snapshot, list[Pod]]:
     """The cluster after placing shuffled trace pods until `fill` × GPU capacity has arrived."""
     rng = np.random.default_rng(seed)
-    state = ClusterState.of_nodes(nodes, seed=seed)
+    state = CapacityArrays.of_nodes(nodes, seed=seed)
     order = pod_order(pods, state.gpu_capacity_milli, 1.0, rng)
     pol = build_policy(policy)
     filters = build_filters()

@@ -13,7 +13,7 @@ import numpy as np
 
 from bench.sequence import pod_order
 from bench.trace import Pod
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.place import decide
 from controlplane.optimizer.policy import build_policy
@@ -47,7 +47,7 @@ def run_seed(
     plugin_args: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SeedResult:
     rng = np.random.default_rng(seed)
-    state = ClusterState.of_nodes(nodes, tie_priority=np.zeros(len(nodes), dtype=np.int64))
+    state = CapacityArrays.of_nodes(nodes, tie_priority=np.zeros(len(nodes), dtype=np.int64))
     capacity = state.gpu_capacity_milli
     order = pod_order(pods, capacity, tune, rng)
     state.tie_priority[:] = rng.permutation(len(nodes))

@@ -1,1 +1,5 @@
-"""The leader's write side: decisions committed to etcd, events, reconciliation, the runtime loop, lifecycle, migration and relays to agents and apps."""
+"""The leader's write side.
+
+Decisions committed to etcd, events, reconciliation, the runtime loop, lifecycle, migration,
+and the relays that carry commands to agents and directives to apps.
+"""

@@ -27,7 +27,7 @@ def stable_priority(names: Sequence[str], seed: int) -> np.ndarray:
 
 
 @dataclass
-class ClusterState:
+class CapacityArrays:
     names: tuple[str, ...]
     models: tuple[str, ...]  # model id -> name
     cpu_total: np.ndarray  # int64[N], milli-CPU
@@ -75,7 +75,7 @@ class ClusterState:
     @classmethod
     def of_nodes(
         cls, nodes: Sequence[NodeView], tie_priority: np.ndarray | None = None, seed: int = 0
-    ) -> ClusterState:
+    ) -> CapacityArrays:
         n = len(nodes)
         counts = np.fromiter((len(node.gpus) for node in nodes), dtype=np.int64, count=n)
         g = int(counts.max(initial=0)) or 1
@@ -110,9 +110,9 @@ class ClusterState:
             nvlink=tuple(nvlink),
         )
 
-    def empty_copy(self) -> ClusterState:
+    def empty_copy(self) -> CapacityArrays:
         """The same nodes with nothing placed on them (static arrays shared, not copied)."""
-        return ClusterState(
+        return CapacityArrays(
             names=self.names,
             models=self.models,
             cpu_total=self.cpu_total,

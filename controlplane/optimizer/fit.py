@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import STATIC_FILTERS, build_filters, run_filters
 from controlplane.optimizer.place import summarize
@@ -21,10 +21,10 @@ def can_ever_fit(
     """
     if not nodes:
         return None
-    return never_fits(ClusterState.of_nodes(nodes), Demand.of(request), workload)
+    return never_fits(CapacityArrays.of_nodes(nodes), Demand.of(request), workload)
 
 
-def never_fits(state: ClusterState, demand: Demand, workload: str) -> Unschedulable | None:
+def never_fits(state: CapacityArrays, demand: Demand, workload: str) -> Unschedulable | None:
     """Like `can_ever_fit`, on the nodes of `state` as if they were empty. No nodes: None
     (a cluster still coming up, or one whose nodes all left, is not a verdict on the work)."""
     if state.size == 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.types import MILLI_PER_GPU
 from controlplane.optimizer.typical import Shape
 
@@ -39,13 +39,13 @@ class FragModel:
         self.ge = (f >= milli[None, :]).astype(np.int32)
         self.sm = np.where(f < milli[None, :], f, 0).astype(np.int64)
         self._models = [s[3] for s in shapes]
-        self._state: ClusterState | None = None
+        self._state: CapacityArrays | None = None
         self._version = np.zeros(0, dtype=np.int64)
         self.cnt = np.zeros((0, t), dtype=np.int32)
         self.small = np.zeros((0, t), dtype=np.int64)
         self.node_ok = np.zeros((0, t), dtype=bool)
 
-    def sync(self, state: ClusterState) -> None:
+    def sync(self, state: CapacityArrays) -> None:
         """Bring the per-node sums up to date with `state` (whole rebuild for a new state)."""
         if self._state is not state:
             self._state = state
@@ -83,7 +83,7 @@ class FragModel:
         hosted = node_ok & (cnt >= self.need) & (cpu[:, None] >= self.cpu)
         return np.where(hosted, small, total[:, None]) @ self.weights
 
-    def before(self, state: ClusterState, nodes: np.ndarray) -> np.ndarray:
+    def before(self, state: CapacityArrays, nodes: np.ndarray) -> np.ndarray:
         return self.frag(
             self.cnt[nodes],
             self.small[nodes],

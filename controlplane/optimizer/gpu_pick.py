@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 # Above this many subsets the exhaustive search gives way to a greedy one (16 GPUs choose 8 is
@@ -23,7 +23,11 @@ MAX_SUBSETS = 5_000
 
 
 def pick_gpus(
-    state: ClusterState, demand: Demand, node: int, ok_row: np.ndarray, suggested: int | None = None
+    state: CapacityArrays,
+    demand: Demand,
+    node: int,
+    ok_row: np.ndarray,
+    suggested: int | None = None,
 ) -> tuple[int, ...]:
     if demand.gpus == 0:
         return ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.config import OptimizerConfig
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import build_filters
@@ -25,12 +25,12 @@ from controlplane.optimizer.types import (
 
 def prepare(
     snapshot: Snapshot, config: OptimizerConfig, exclude: str | None = None
-) -> tuple[ClusterState, Policy, list[str]]:
+) -> tuple[CapacityArrays, Policy, list[str]]:
     """State with every placed workload's capacity taken, and the policy having seen the mix.
 
     `exclude` leaves one workload's own capacity free (used by explain for placed work).
     """
-    state = ClusterState.of_nodes(snapshot.nodes, seed=config.seed)
+    state = CapacityArrays.of_nodes(snapshot.nodes, seed=config.seed)
     demands = [Demand.of(w.request, w.service) for w in snapshot.workloads]
     placed = [
         (w, d)
@@ -98,7 +98,7 @@ def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
 
 
 def _victims(
-    snapshot: Snapshot, state: ClusterState, now: float, config: OptimizerConfig
+    snapshot: Snapshot, state: CapacityArrays, now: float, config: OptimizerConfig
 ) -> list[Victim]:
     out = []
     for w in snapshot.workloads:
@@ -122,7 +122,7 @@ def _victims(
 
 
 def _preempt(
-    state: ClusterState, demand: Demand, w: WorkloadView, e: Eviction, now: float, policy: str
+    state: CapacityArrays, demand: Demand, w: WorkloadView, e: Eviction, now: float, policy: str
 ) -> tuple[Placement, list[Preemption]]:
     node_name = state.names[e.node]
     for v in e.victims:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import Filter, FilterResult, run_filters
 from controlplane.optimizer.gpu_pick import pick_gpus
@@ -26,7 +26,7 @@ class Choice:
 
 
 def decide(
-    state: ClusterState,
+    state: CapacityArrays,
     demand: Demand,
     policy: Policy,
     filters: Sequence[Filter],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters import Filter, build_filters, run_filters
 from controlplane.optimizer.types import MILLI_PER_GPU
@@ -54,7 +54,7 @@ class Eviction:
 
 
 def find_eviction(
-    state: ClusterState, demand: Demand, priority: int, victims: Sequence[Victim]
+    state: CapacityArrays, demand: Demand, priority: int, victims: Sequence[Victim]
 ) -> Eviction | None:
     eligible: dict[int, list[Victim]] = {}
     for v in victims:
@@ -91,7 +91,7 @@ def _static_filters() -> tuple[Filter, ...]:
 
 
 def _fits(
-    state: ClusterState, demand: Demand, node: int, freed: Sequence[Victim], accepted: np.ndarray
+    state: CapacityArrays, demand: Demand, node: int, freed: Sequence[Victim], accepted: np.ndarray
 ) -> np.ndarray | None:
     cpu = int(state.cpu_free[node]) + sum(v.demand.cpu_milli for v in freed)
     mem = int(state.mem_free[node]) + sum(v.demand.memory_mib for v in freed)
@@ -108,7 +108,7 @@ def _fits(
 
 
 def _cheapest_on_node(
-    state: ClusterState,
+    state: CapacityArrays,
     demand: Demand,
     node: int,
     victims: list[Victim],

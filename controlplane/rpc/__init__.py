@@ -1,1 +1,1 @@
-"""The RPC edge: the gRPC service handlers, validation, rate limits, forwarding to the leader, metrics."""
+"""The RPC edge: the gRPC service handlers, validation, rate limits, forwarding, metrics."""

@@ -1,1 +1,4 @@
-"""The read model: what the controller knows now (cluster, telemetry, latency, sessions), and the snapshot handed to the optimizer."""
+"""The read model: what the controller knows now, and the snapshot handed to the optimizer.
+
+The cluster (nodes, workloads, placements), telemetry, latency, sessions.
+"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.frag import FragModel
 from controlplane.optimizer.gpu_pick import nvlink_pick
@@ -29,7 +29,7 @@ def test_typical_pods_keep_the_most_frequent_shapes_covering_the_share() -> None
 
 
 def test_fragmentation_of_a_node_by_hand() -> None:
-    state = ClusterState.of_nodes([node("n1").gpus(2).cpu(8000).build()])
+    state = CapacityArrays.of_nodes([node("n1").gpus(2).cpu(8000).build()])
     state.allocate(0, (1,), share(700, cpu=1000))  # GPUs free: [1000, 300]
     shapes, weights = TypicalPods.of([share(500)] * 3 + [share(1000, cpu=16_000)]).shapes()
     m = FragModel(shapes, weights)

@@ -1,17 +1,17 @@
-"""ClusterState built from node views: one row per node, GPUs in their listed order."""
+"""CapacityArrays built from node views: one row per node, GPUs in their listed order."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from tests.optimizer.builders import node
 
 
 def test_nodes_of_mixed_gpu_counts_and_models() -> None:
     linked = {1: (2,), 2: (1,)}
     mixed = node("mixed").gpus(1, "H100", 81_920).gpus(2, "A100", 40_960, linked).build()
-    state = ClusterState.of_nodes(
+    state = CapacityArrays.of_nodes(
         [node("cpu").build(), mixed, node("three").gpus(3, "A100", 40_960).build()]
     )
     assert state.names == ("cpu", "mixed", "three")
@@ -30,8 +30,8 @@ def test_nodes_of_mixed_gpu_counts_and_models() -> None:
 
 
 def test_no_nodes_and_no_gpus_anywhere() -> None:
-    empty = ClusterState.of_nodes([])
+    empty = CapacityArrays.of_nodes([])
     assert empty.size == 0 and empty.gpu_present.shape == (0, 1)
-    cpu_only = ClusterState.of_nodes([node("a").build(), node("b").build()])
+    cpu_only = CapacityArrays.of_nodes([node("a").build(), node("b").build()])
     assert cpu_only.gpu_present.shape == (2, 1) and not cpu_only.gpu_present.any()
     assert cpu_only.gpu_capacity_milli == 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters.base import Filter, GpuFilter, NodeFilter, is_gpu_filter
 from controlplane.optimizer.filters.cpu import Cpu
@@ -52,7 +52,7 @@ class FilterResult:
 
 
 def run_filters(
-    state: ClusterState, demand: Demand, filters: Sequence[Filter], count: bool = True
+    state: CapacityArrays, demand: Demand, filters: Sequence[Filter], count: bool = True
 ) -> FilterResult:
     alive = np.ones(state.size, dtype=bool)
     gpu_ok = state.gpu_present

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 
@@ -22,7 +22,7 @@ class NodeFilter(Protocol):
 
     def applies(self, demand: Demand) -> bool: ...
 
-    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         """bool[N]: True where the node passes."""
         ...
 
@@ -33,7 +33,7 @@ class GpuFilter(Protocol):
 
     def applies(self, demand: Demand) -> bool: ...
 
-    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def usable(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         """bool[N, G]: True where the GPU passes."""
         ...
 

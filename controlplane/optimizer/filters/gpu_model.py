@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 
@@ -15,5 +15,5 @@ class GpuModel:
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0 and bool(demand.models)
 
-    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def usable(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         return state.accepted_gpus(demand)

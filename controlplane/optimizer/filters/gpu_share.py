@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 
@@ -19,5 +19,5 @@ class GpuShare:
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0
 
-    def usable(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def usable(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         return state.gpu_free >= demand.milli

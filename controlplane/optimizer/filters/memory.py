@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 
@@ -15,5 +15,5 @@ class Memory:
     def applies(self, demand: Demand) -> bool:
         return demand.memory_mib > 0
 
-    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         return state.mem_free >= demand.memory_mib

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 
@@ -15,7 +15,7 @@ class NodeReady:
     def applies(self, demand: Demand) -> bool:
         return True
 
-    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         return state.ready
 
 
@@ -26,5 +26,5 @@ class NodeNotCordoned:
     def applies(self, demand: Demand) -> bool:
         return True
 
-    def passes(self, state: ClusterState, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
         return ~state.cordoned

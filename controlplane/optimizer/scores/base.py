@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 
 MAX_SCORE = 100
@@ -16,7 +16,7 @@ MAX_SCORE = 100
 
 @dataclass(frozen=True, slots=True)
 class ScoreInput:
-    state: ClusterState
+    state: CapacityArrays
     demand: Demand
     nodes: np.ndarray  # int[K], indices of the feasible nodes
     gpu_ok: np.ndarray  # bool[K, G], GPUs on those nodes that passed every GPU filter

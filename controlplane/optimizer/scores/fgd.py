@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controlplane.optimizer.capacity import ClusterState
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.frag import FragModel
 from controlplane.optimizer.scores.base import ScoreInput, Scores
@@ -64,7 +64,7 @@ class FragmentationMixin:
         if self.learning:
             self.typical.observe_many(demands)
 
-    def model(self, state: ClusterState) -> FragModel | None:
+    def model(self, state: CapacityArrays) -> FragModel | None:
         gen = self.typical.generation
         stale = self._model is None or (
             gen != self._seen
