@@ -266,14 +266,18 @@ class Resources(_message.Message):
     def __init__(self, gpus: _Optional[int] = ..., milli_gpu: _Optional[int] = ..., gpu_memory_mib: _Optional[int] = ..., gpu_models: _Optional[_Iterable[str]] = ..., cpu_milli: _Optional[int] = ..., memory_mib: _Optional[int] = ...) -> None: ...
 
 class SloHints(_message.Message):
-    __slots__ = ("p99_latency_ms", "throughput_target", "deadline_unix")
+    __slots__ = ("p99_latency_ms", "throughput_target", "deadline_unix", "ttft_ms", "tpot_ms")
     P99_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     THROUGHPUT_TARGET_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_UNIX_FIELD_NUMBER: _ClassVar[int]
+    TTFT_MS_FIELD_NUMBER: _ClassVar[int]
+    TPOT_MS_FIELD_NUMBER: _ClassVar[int]
     p99_latency_ms: float
     throughput_target: float
     deadline_unix: float
-    def __init__(self, p99_latency_ms: _Optional[float] = ..., throughput_target: _Optional[float] = ..., deadline_unix: _Optional[float] = ...) -> None: ...
+    ttft_ms: float
+    tpot_ms: float
+    def __init__(self, p99_latency_ms: _Optional[float] = ..., throughput_target: _Optional[float] = ..., deadline_unix: _Optional[float] = ..., ttft_ms: _Optional[float] = ..., tpot_ms: _Optional[float] = ...) -> None: ...
 
 class ModelVariant(_message.Message):
     __slots__ = ("name", "resources", "latency_factor", "accuracy_cost")
