@@ -84,7 +84,7 @@ class ProcessThrottle(_message.Message):
     def __init__(self, workload: _Optional[str] = ..., cpu_fraction: _Optional[float] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
-    __slots__ = ("workload", "kind", "pid", "exit_code", "signal", "detail", "time_unix", "outcome")
+    __slots__ = ("workload", "kind", "pid", "exit_code", "signal", "detail", "time_unix", "outcome", "port")
     WORKLOAD_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class ProcessEvent(_message.Message):
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
     workload: str
     kind: str
     pid: int
@@ -101,7 +102,8 @@ class ProcessEvent(_message.Message):
     detail: str
     time_unix: float
     outcome: str
-    def __init__(self, workload: _Optional[str] = ..., kind: _Optional[str] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., detail: _Optional[str] = ..., time_unix: _Optional[float] = ..., outcome: _Optional[str] = ...) -> None: ...
+    port: int
+    def __init__(self, workload: _Optional[str] = ..., kind: _Optional[str] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., detail: _Optional[str] = ..., time_unix: _Optional[float] = ..., outcome: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
 
 class CheckpointChunk(_message.Message):
     __slots__ = ("transfer_id", "workload", "offset", "data", "last", "total_bytes", "sha256")

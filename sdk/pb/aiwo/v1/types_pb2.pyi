@@ -292,7 +292,7 @@ class ModelVariant(_message.Message):
     def __init__(self, name: _Optional[str] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., latency_factor: _Optional[float] = ..., accuracy_cost: _Optional[float] = ...) -> None: ...
 
 class LaunchSpec(_message.Message):
-    __slots__ = ("command", "env", "working_dir", "restart_policy")
+    __slots__ = ("command", "env", "working_dir", "restart_policy", "serve", "health_path")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -304,11 +304,15 @@ class LaunchSpec(_message.Message):
     ENV_FIELD_NUMBER: _ClassVar[int]
     WORKING_DIR_FIELD_NUMBER: _ClassVar[int]
     RESTART_POLICY_FIELD_NUMBER: _ClassVar[int]
+    SERVE_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_PATH_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     env: _containers.ScalarMap[str, str]
     working_dir: str
     restart_policy: RestartPolicy
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., restart_policy: _Optional[_Union[RestartPolicy, str]] = ...) -> None: ...
+    serve: bool
+    health_path: str
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., restart_policy: _Optional[_Union[RestartPolicy, str]] = ..., serve: _Optional[bool] = ..., health_path: _Optional[str] = ...) -> None: ...
 
 class WorkloadSpec(_message.Message):
     __slots__ = ("priority_class", "priority", "slo", "resources", "variants", "launch", "labels", "service")
