@@ -19,6 +19,7 @@ from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore, Write
 from controlplane.leader.events import EventLog
+from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.optimizer.types import Placement, Plan
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
@@ -160,30 +161,12 @@ class Decisions:
         record: types_pb2.PlacementRecord,
         now: float,
     ) -> None:
-        key = record.workload
         if workload.spec.launch.command:
             self.stage_command(
-                batch,
-                record.node,
-                now,
-                start_workload=types_pb2.StartWorkload(
-                    workload=key,
-                    launch=workload.spec.launch,
-                    gpus=list(record.gpus),
-                    uid=workload.uid,
-                ),
+                batch, record.node, now, start_workload=start_workload(workload, record)
             )
         self.stage_command(
-            batch,
-            record.node,
-            now,
-            assign_workload=types_pb2.AssignWorkload(
-                workload=key,
-                gpus=list(record.gpus),
-                milli_gpu=record.milli_gpu,
-                priority=workload.priority,
-                p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-            ),
+            batch, record.node, now, assign_workload=assign_workload(workload, record)
         )
 
     def stage_release(self, batch: Batch, key: str, node: str, now: float, stop: bool) -> None:

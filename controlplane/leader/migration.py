@@ -35,6 +35,7 @@ from controlplane.etcd.store import EtcdStore, FencingError, Write
 from controlplane.leader.decisions import Batch, Decisions
 from controlplane.leader.lifecycle import exit_text
 from controlplane.leader.lifecycle import on_process_event as lifecycle_event
+from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.leader.migration_target import NoTarget, choose_target
 from controlplane.leader.relays import CheckpointRelay
 from controlplane.optimizer import OptimizerConfig
@@ -927,13 +928,7 @@ class Migrations:
             batch,
             node,
             now,
-            assign_workload=types_pb2.AssignWorkload(
-                workload=key,
-                gpus=list(gpus),
-                milli_gpu=record.milli_gpu,
-                priority=workload.priority,
-                p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-            ),
+            assign_workload=assign_workload(workload, record),
         )
         return record
 
@@ -988,13 +983,7 @@ class Migrations:
             batch,
             placement.node,
             now,
-            start_workload=types_pb2.StartWorkload(
-                workload=placement.workload,
-                launch=workload.spec.launch,
-                gpus=list(placement.gpus),
-                uid=workload.uid,
-                checkpoint_dir=checkpoint_dir,
-            ),
+            start_workload=start_workload(workload, placement, checkpoint_dir),
         )
         return batch.commands[-1][1].id
 

@@ -14,6 +14,7 @@ import structlog
 from controlplane.auth.tokens import TokenStore
 from controlplane.leader import lifecycle
 from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.leader.migration import Migrations
 from controlplane.leader.relays import LogRelay
 from controlplane.rpc.common import (
@@ -214,25 +215,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             workload = self.state.workloads.get(placement.workload)
             if workload is None:
                 continue
-            sync.assignments.append(
-                types_pb2.AssignWorkload(
-                    workload=placement.workload,
-                    gpus=list(placement.gpus),
-                    milli_gpu=placement.milli_gpu,
-                    priority=workload.priority,
-                    p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-                )
-            )
+            sync.assignments.append(assign_workload(workload, placement))
             held = self.migrations is not None and self.migrations.holds_start(placement.workload)
             if workload.spec.launch.command and not held:
-                sync.managed.append(
-                    types_pb2.StartWorkload(
-                        workload=placement.workload,
-                        launch=workload.spec.launch,
-                        gpus=list(placement.gpus),
-                        uid=workload.uid,
-                    )
-                )
+                sync.managed.append(start_workload(workload, placement))
         session.send(node_pb2.ControllerMessage(sync=sync))
         for command in self.state.pending_commands(session.node):
             session.send(node_pb2.ControllerMessage(command=command))
