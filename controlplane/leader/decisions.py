@@ -99,9 +99,13 @@ class Decisions:
         batch.writes.append(Write(self.keys.node(node.name), node.SerializeToString()))
         batch.cache_updates.append(("nodes", node.name, node))
 
-    def stage_command(self, batch: Batch, node: str, now: float, **action: object) -> None:
+    def stage_command(
+        self, batch: Batch, node: str, now: float, command_id: str = "", **action: object
+    ) -> None:
+        """A command for `node`'s agent; `command_id` when the caller named it already (a
+        migration's record refers to its commands by id). Ids sort by time in the log."""
         command = types_pb2.Command(
-            id=f"{int(now * 1000):013d}-{uuid.uuid4().hex[:8]}",
+            id=command_id or f"{int(now * 1000):013d}-{uuid.uuid4().hex[:8]}",
             epoch=self.store.epoch,
             deadline_unix=now + self.command_timeout_s,
             **action,  # type: ignore[arg-type]
