@@ -76,17 +76,10 @@ async def _serve(config) -> int:  # type: ignore[no-untyped-def]
     from controlplane.app.server import Controller
     from controlplane.auth.revocation import RevocationError
     from controlplane.etcd.store import StoreUnavailable
-    from controlplane.optimizer import POLICY_NAMES
     from controlplane.optimizer import ConfigError as PolicyError
 
-    if config.policy not in POLICY_NAMES:
-        click.echo(
-            f"aiwo-controller: policy: unknown {config.policy!r} "
-            f"(known: {', '.join(POLICY_NAMES)})",
-            err=True,
-        )
-        return 2
     try:
+        # The policy is checked once, where Controller builds its OptimizerConfig.
         controller = Controller(config)
     except (PolicyError, StoreUnavailable, RevocationError) as exc:  # bad policy, TLS files
         click.echo(f"aiwo-controller: {exc}", err=True)
