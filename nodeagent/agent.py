@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -428,7 +429,7 @@ class Agent:
         tmp.replace(self.state_file)
 
 
-def backoff_after_refusal(backoff: float, trailers: dict[str, object]) -> float:
+def backoff_after_refusal(backoff: float, trailers: Mapping[str, object]) -> float:
     """The backoff once a controller refused: while it says an election is under way, at
     most ELECTION_RETRY_S. The election ends within a lease or so, and after it nodes get
     only a grace window to come back, so growing the backoff further would make a node

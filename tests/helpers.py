@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -23,8 +23,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The helper returns only a truthy result, so None and False are never what it returns: the
+# overloads strip them (`lambda: ready and record` gives the record's type).
+@overload
 async def assert_eventually(
-    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    check: Callable[[], Awaitable[T | Literal[False] | None]],
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def assert_eventually(
+    check: Callable[[], T | Literal[False] | None],
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+async def assert_eventually(
+    check: Callable[[], Awaitable[T | Literal[False] | None]]
+    | Callable[[], T | Literal[False] | None],
     timeout_s: float = 10.0,
     interval_s: float = 0.05,
     message: str = "condition not met",

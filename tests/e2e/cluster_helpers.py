@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sdk import (
     ControllerUnavailable,
@@ -59,7 +59,9 @@ def local_cluster(
         cluster.stop(grace_s=3)
 
 
-def wait_for(check: Callable[[], T], timeout_s: float = 20, message: str = "") -> T:
+def wait_for(
+    check: Callable[[], T | Literal[False] | None], timeout_s: float = 20, message: str = ""
+) -> T:
     """Poll `check` until it returns something truthy (AssertionError counts as not yet)."""
     deadline = time.monotonic() + timeout_s
     last: BaseException | None = None

@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from sdk import MigrationPhase, Resources, SyncAdminClient, SyncClient, WorkloadPhase
+from sdk import Migration, MigrationPhase, Resources, SyncAdminClient, SyncClient, WorkloadPhase
 from tests.e2e.cluster_helpers import (
     assert_contiguous,
     cli,
@@ -25,7 +25,7 @@ from tests.e2e.cluster_helpers import (
 )
 
 
-def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> object:
+def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> Migration:
     return wait_for(
         lambda: (m := admin.get_migration(name)).done and m, timeout_s, f"{name} migration"
     )
@@ -214,7 +214,7 @@ def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
             cluster.kill("controller", signal.SIGKILL)
             cluster.respawn("controller")
             done = finished(admin, "counter", timeout_s=90)
-            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
+            assert done.phase == MigrationPhase.RUNNING, done.error
             assert client.get("counter").node == target
             moved_at = max(counts(log))
             wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
@@ -235,7 +235,7 @@ def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> 
             source = start_counter(client, "counter", log)
             done = admin.migrate("counter", other(source))
             done = finished(admin, "counter")
-            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
+            assert done.phase == MigrationPhase.RUNNING, done.error
             phases = [step.phase for step in done.history]  # type: ignore[attr-defined]
             assert MigrationPhase.TRANSFERRING not in phases
             assert done.checkpoint_path == str(shared / "default" / "counter")  # type: ignore[attr-defined]
