@@ -217,28 +217,6 @@ def ack_message(directive_id: str, ok: bool, reason: str = "") -> Any:
     return workload_pb2.AppMessage(ack=ack)
 
 
-def admin_request(method: str, **fields: Any) -> Any:
-    """The request message of an AdminService method, e.g. ("ListGpus", node="n1")."""
-    names = {
-        "ListNodes": admin_pb2.ListNodesRequest,
-        "GetNode": admin_pb2.GetNodeRequest,
-        "ListGpus": admin_pb2.ListGpusRequest,
-        "ListWorkloads": admin_pb2.ListWorkloadsRequest,
-        "ListEvents": admin_pb2.ListEventsRequest,
-        "Cordon": admin_pb2.CordonRequest,
-        "Uncordon": admin_pb2.CordonRequest,
-        "Describe": admin_pb2.DescribeRequest,
-        "Explain": admin_pb2.ExplainRequest,
-        "ClusterInfo": admin_pb2.ClusterInfoRequest,
-        "Migrate": admin_pb2.MigrateRequest,
-        "GetMigration": admin_pb2.GetMigrationRequest,
-        "ListMigrations": admin_pb2.ListMigrationsRequest,
-        "Drain": admin_pb2.DrainRequest,
-        "Logs": admin_pb2.LogsRequest,
-    }
-    return names[method](**fields)
-
-
 def logs_from_pb(msg: Any) -> mig.WorkloadLogs:
     """By hand: a bytes field, which the descriptor-driven conversion does not need."""
     return mig.WorkloadLogs(

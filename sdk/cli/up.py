@@ -13,7 +13,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from sdk._target import state_dir as default_state_dir
+from sdk import state_dir as default_state_dir
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
 
 # The demo: two latency-critical inference services and two batch training jobs.
