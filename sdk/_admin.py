@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from sdk import _convert as convert
-from sdk._channel import Connection, open_connection
+from sdk._channel import Connection, ConnectionClient, open_connection
 from sdk._config import ClientConfig
 from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc
 
 
-class AdminClient:
+class AdminClient(ConnectionClient):
     """An asyncio client of AdminService; create it with `await AdminClient.connect()`."""
 
     def __init__(self, connection: Connection) -> None:
@@ -186,17 +184,3 @@ class AdminClient:
             ),
         )
         return convert.logs_from_pb(reply)
-
-    async def close(self) -> None:
-        await self._connection.close()
-
-    async def __aenter__(self) -> AdminClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from sdk import _convert as convert
-from sdk._channel import Connection, open_connection
+from sdk._channel import Connection, ConnectionClient, open_connection
 from sdk._config import ClientConfig
 from sdk._sync import _connect, _LoopThread
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
@@ -52,7 +51,7 @@ class Identity:
     permissions: tuple[str, ...]
 
 
-class AuthClient:
+class AuthClient(ConnectionClient):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._stub = auth_pb2_grpc.AuthServiceStub(connection.channel)
@@ -94,20 +93,6 @@ class AuthClient:
         return Identity(
             reply.principal, reply.role, tuple(reply.namespaces), tuple(reply.permissions)
         )
-
-    async def close(self) -> None:
-        await self._connection.close()
-
-    async def __aenter__(self) -> AuthClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 class SyncAuthClient:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from functools import partial
@@ -20,12 +19,12 @@ from controlplane.leader.relays import LogRelay
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
+    pump,
     retry_conflicts,
     validate,
 )
 from controlplane.rpc.metrics import STREAM_MESSAGES
 from controlplane.rpc.validation import (
-    ValidationError,
     check_agent_hello,
     check_name,
     check_process_event,
@@ -181,30 +180,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         try:
             # A controller that stops leading (paused past its lease, deposed) ends the stream,
             # so the agent goes to the new leader instead of talking to a follower.
-            while not reader.done() and self.leadership.is_leader:
-                # Wake for the reader too: a stream the agent closed, or one refused for
-                # bad input, ends now rather than at the next heartbeat.
-                get = asyncio.ensure_future(session.queue.get())
-                done, _ = await asyncio.wait(
-                    {get, reader}, timeout=HEARTBEAT_DOWN_S, return_when=asyncio.FIRST_COMPLETED
-                )
-                if get in done:
-                    message = get.result()
-                else:
-                    get.cancel()
-                    message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
-                if reader.done() or not self.leadership.is_leader:
-                    break
-                await context.write(message)
-            if not reader.done():
-                await self.leadership.require(context)
-            error = reader.exception()
-            if isinstance(error, ValidationError):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            await pump(
+                context,
+                session.queue,
+                reader,
+                self.leadership,
+                HEARTBEAT_DOWN_S,
+                idle=lambda: node_pb2.ControllerMessage(heartbeat_unix=time.time()),
+                drop_when_ending=True,
+            )
         finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
             self.sessions.close_agent(session)
             log.info("agent_disconnected", node=hello.node, session=session.session_id)
 
