@@ -136,3 +136,15 @@ def cli(cluster: LocalCluster, *args: str, ok: bool = True) -> subprocess.Comple
 
 def cli_json(cluster: LocalCluster, *args: str) -> object:
     return json.loads(cli(cluster, *args, "-o", "json").stdout)
+
+
+@contextmanager
+def clients(cluster: LocalCluster) -> Iterator[tuple[SyncAdminClient, SyncClient]]:
+    """An admin and a workload client of the cluster's controller, closed on the way out."""
+    admin = SyncAdminClient.connect(cluster.controller_address)
+    client = SyncClient.connect(cluster.controller_address)
+    try:
+        yield admin, client
+    finally:
+        client.close()
+        admin.close()
