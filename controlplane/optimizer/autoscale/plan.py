@@ -22,7 +22,7 @@ import math
 
 from controlplane.optimizer.autoscale.config import AutoscaleConfig
 from controlplane.optimizer.autoscale.memory import AutoscaleMemory, ServiceMemory
-from controlplane.optimizer.autoscale.reasons import num, slo_text
+from controlplane.optimizer.autoscale.reasons import Fields, num, slo_text
 from controlplane.optimizer.autoscale.scale_in import pick_removals
 from controlplane.optimizer.autoscale.types import (
     ScaleDecision,
@@ -231,21 +231,23 @@ def _plan_service(
         reason += "; " + "; ".join(notes)
     if blocked:
         reason += "; blocked: " + blocked
-    fields = {
-        "current": str(current),
-        "desired": str(desired),
-        "ready": str(ready),
-        "starting": str(starting),
-        "rate_rps": num(rate_rps),
-        "forecast_rps": num(forecast_rps),
-        "horizon_s": num(horizon_s),
-        "cold_start_s": num(cold_start_s),
-        "concurrency": num(concurrency),
-        "per_replica_rps": num(per_replica_rps),
-        "per_replica_concurrency": num(per_replica_conc),
-        "panic": "true" if panicking else "false",
-        "stabilized": str(stabilized),
-        "room": str(view.room),
-        "room_by_preemption": str(view.room_by_preemption),
-    }
+    fields = Fields(
+        {
+            "current": current,
+            "desired": desired,
+            "ready": ready,
+            "starting": starting,
+            "rate_rps": rate_rps,
+            "forecast_rps": forecast_rps,
+            "horizon_s": horizon_s,
+            "cold_start_s": cold_start_s,
+            "concurrency": concurrency,
+            "per_replica_rps": per_replica_rps,
+            "per_replica_concurrency": per_replica_conc,
+            "panic": panicking,
+            "stabilized": stabilized,
+            "room": view.room,
+            "room_by_preemption": view.room_by_preemption,
+        }
+    )
     return ScaleDecision(view.key, current, desired, remove, needs_room, blocked, reason, fields)
