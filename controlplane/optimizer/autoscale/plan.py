@@ -82,6 +82,8 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
     # that were ready at either (more replicas = a lower load per replica = the safe side).
     serving = max(memory.last_ready, ready)
     stable, panic, forecaster = memory.stable, memory.panic, memory.forecaster
+    rate_limit, concurrency_limit = memory.rate_limit, memory.concurrency_limit
+    over = 1.0 + config.tolerance
     for sample in view.traffic:
         interval_s = sample.interval_s if sample.interval_s > 0.0 else 1.0
         end = sample.time_unix
@@ -92,11 +94,25 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
         if has_slo and serving > 0:
             ratio = _slo_ratio(sample, targets, memory)
             if ratio is not None:
-                memory.rate_limit.observe(
-                    sample.arrivals / interval_s / serving, ratio, interval_s, end, config
+                # Known short: sustained demand (the stable window) above what the ready
+                # replicas carry at the estimate, by more than the tolerance. A breach then
+                # is no news about the estimate.
+                sustained_rps, sustained_conc = stable.read(end)
+                rate_limit.observe(
+                    sample.arrivals / interval_s / serving,
+                    ratio,
+                    interval_s,
+                    end,
+                    config,
+                    sustained_rps > serving * rate_limit.value * over,
                 )
-                memory.concurrency_limit.observe(
-                    sample.in_flight / serving, ratio, interval_s, end, config
+                concurrency_limit.observe(
+                    sample.in_flight / serving,
+                    ratio,
+                    interval_s,
+                    end,
+                    config,
+                    sustained_conc > serving * concurrency_limit.value * over,
                 )
 
 
@@ -164,8 +180,8 @@ def _plan_service(
                     f"scale-in waits out the {num(config.scale_down_stabilization_s)} s "
                     f"stabilization window (its highest recommendation: {stabilized})"
                 )
-        if wanted == 0 and (held > 0 or panic_rps > 0.0 or panic_concurrency > 0.0):
-            wanted = 1
+        if current == 0 and (held > 0 or panic_rps > 0.0 or panic_concurrency > 0.0):
+            wanted = max(wanted, 1)  # demand with no replica at all: start one now
             notes.append(f"scale from zero: {held} requests held with no ready replica")
         if ready > 0 and wanted > current:
             wanted = max(current, min(wanted, math.ceil(ready * config.max_scale_up_rate)))
