@@ -150,8 +150,13 @@ def _plan_service(
 
     rec_up = _ceil(need)
     rec_down = _ceil(need / (1.0 - config.tolerance))
+    base_window_s = config.scale_down_stabilization_s
+    window_s = memory.recommendations.window_s
+    if memory.flap_level and now - memory.flap_unix > 3.0 * window_s:
+        memory.flap_level = 0  # calm for three windows: back to the configured window
+        memory.recommendations.window_s = window_s = base_window_s
     memory.recommendations.push(now, rec_down)
-    settled = now - memory.first_seen_unix >= config.scale_down_stabilization_s
+    settled = now - memory.first_seen_unix >= base_window_s
     stabilized = memory.recommendations.max()
 
     lo = max(0, view.min_replicas)
@@ -177,7 +182,7 @@ def _plan_service(
             wanted = current
             if rec_down < current:
                 notes.append(
-                    f"scale-in waits out the {num(config.scale_down_stabilization_s)} s "
+                    f"scale-in waits out the {num(window_s)} s "
                     f"stabilization window (its highest recommendation: {stabilized})"
                 )
         if current == 0 and (held > 0 or panic_rps > 0.0 or panic_concurrency > 0.0):
@@ -209,12 +214,17 @@ def _plan_service(
     remove = pick_removals(view.replicas, current - desired) if desired < current else ()
     if desired != current:
         direction = 1 if desired > current else -1
-        if memory.last_direction and direction != memory.last_direction:
-            changes = memory.direction_changes
-            changes.append(now)
-            horizon = now - config.scale_down_stabilization_s
-            while changes and changes[0] < horizon:
-                changes.pop(0)
+        if (
+            direction > 0
+            and memory.last_direction < 0
+            and now - memory.last_change_unix < memory.recommendations.window_s
+            and config.flap_backoff_max > 0
+        ):
+            # Down, then up again within the window: this service's load swings wider than
+            # the dead band. Wait twice as long before the next scale-in (up to 2 ** max).
+            memory.flap_level = min(memory.flap_level + 1, config.flap_backoff_max)
+            memory.flap_unix = now
+            memory.recommendations.window_s = window_s = base_window_s * 2**memory.flap_level
         memory.last_direction = direction
         memory.last_change_unix = now
 
@@ -262,6 +272,7 @@ def _plan_service(
             "per_replica_concurrency": per_replica_conc,
             "panic": panicking,
             "stabilized": stabilized,
+            "stabilization_s": window_s,
             "room": view.room,
             "room_by_preemption": view.room_by_preemption,
         }

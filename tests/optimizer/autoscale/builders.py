@@ -150,7 +150,7 @@ class World:
             rho = arrivals / self.step_s / (n * self.capacity_rps)
             # Flat until the knee, then steep: the hockey stick of a batching engine's TTFT.
             ttft = 300.0 + 1700.0 * rho**6
-            in_flight = arrivals
+            in_flight = round(arrivals / self.step_s * 0.5)  # Little: ~0.5 s in the engine
             self.served += arrivals
             if ttft > TTFT_TARGET_MS:
                 self.breaches += arrivals
