@@ -74,11 +74,10 @@ class LearnedLimit:
         if ratio > 1.0:
             if now - self.last_cut_unix < config.learn_cut_cooldown_s:
                 return  # the same burst: one lesson
-            # The estimate that let it break bounds growth until the bound relaxes; under
-            # overload the load that broke bounds it (never below the estimate).
-            broke_at = max(load, value) if overloaded else value
-            if broke_at < self._relaxed_ceiling(now, config):
-                self.ceiling = broke_at
+            # The estimate that let it break bounds growth until the bound relaxes. A breach
+            # under known overload is no news: it neither cuts nor bounds.
+            if not overloaded and value < self._relaxed_ceiling(now, config):
+                self.ceiling = value
                 self.ceiling_unix = now
             if not overloaded:
                 self.value = max(_FLOOR, value * (1.0 - config.learn_cut))
