@@ -78,7 +78,7 @@ class Gateway:
         )
         app = web.Application(client_max_size=self.config.max_body_bytes)
         app.router.add_get("/healthz", self._healthz)
-        app.router.add_route("*", "/{tail:.*}", ProxyHandler(state))
+        app.router.add_route("*", "/{tail:.*}", ProxyHandler(state).handle)
         host, port = split_host_port(self.config.listen)
         self.port = await self._serve(app, host, port)
         if self.config.metrics_listen:

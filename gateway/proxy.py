@@ -69,7 +69,7 @@ class ProxyHandler:
         )
         self._retry_after = str(max(1, math.ceil(state.config.queue_timeout_s / 4)))
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         target = parse_target(request.raw_path)
         if target is None:
