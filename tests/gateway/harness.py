@@ -132,6 +132,7 @@ class Replica:
         app.router.add_get("/die-before", self._die_before)
         app.router.add_get("/die-during", self._die_during)
         app.router.add_get("/status/{code}", self._status)
+        app.router.add_get("/gzip", self._gzip)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -201,6 +202,15 @@ class Replica:
         assert request.transport is not None
         request.transport.close()
         return response
+
+    async def _gzip(self, request: web.Request) -> web.Response:
+        """A compressed body: it must reach the client as sent, still compressed."""
+        import gzip
+
+        return web.Response(
+            body=gzip.compress(b"z" * 1000),
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+        )
 
     async def _status(self, request: web.Request) -> web.Response:
         self.seen.append(request.raw_path)

@@ -4,6 +4,7 @@ a real grpc.aio GatewayService: routing, streaming, balancing and the error answ
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 
 import aiohttp
@@ -229,3 +230,25 @@ async def test_replica_5xx_passes_through_and_counts_as_error(
     await assert_eventually(lambda: controller.total("svc", "completed") == 1)
     # A 5xx from the app is not a dead replica: it stays in rotation.
     assert gateway.table.pick(("default", "svc"), now_s=0.0) is not None
+
+
+async def test_head_no_content_and_compressed_bodies_pass_unchanged(
+    controller: FakeController,
+    make_replica: ReplicaFactory,
+    make_gateway: GatewayFactory,
+    http: aiohttp.ClientSession,
+) -> None:
+    replica = await make_replica("a")
+    controller.set("svc", {"a": replica.address})
+    gateway = await make_gateway()
+    await assert_eventually(lambda: gateway.table.has_listed(("default", "svc")))
+    async with http.head(url(gateway, "/s/default/svc/echo")) as response:
+        assert response.status == 200 and await response.read() == b""
+    async with http.get(url(gateway, "/s/default/svc/status/204")) as response:
+        assert response.status == 204 and await response.read() == b""
+    async with http.get(url(gateway, "/s/default/svc/gzip"), auto_decompress=False) as response:
+        raw = await response.read()
+        assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(raw) == b"z" * 1000
+    async with http.get(url(gateway, "/s/default/svc/gzip")) as response:
+        assert await response.read() == b"z" * 1000
