@@ -59,6 +59,14 @@ class _Gone(Exception):
     """The service was deleted while the request waited."""
 
 
+class _ClientLeft(Exception):
+    """The client closed its connection while its request was held."""
+
+
+# A held request looks at its client this often: one that left frees its place in the queue.
+_HOLD_CHECK_S = 1.0
+
+
 class ProxyHandler:
     def __init__(self, state: ProxyState) -> None:
         self.s = state
@@ -88,9 +96,11 @@ class ProxyHandler:
         except web.HTTPRequestEntityTooLarge:
             return self._reject_counted(key, "too_large", 413, self._too_large_text())
         try:
-            replica = await self._acquire(key, started)
+            replica = await self._acquire(key, started, request)
         except _Gone:
             return self._reject_counted(key, "not_found", 404, f"no service {key[0]}/{key[1]}\n")
+        except _ClientLeft:
+            return self._reject_counted(key, "client_closed", 503, "client left\n")
         if replica is None:
             return self._unavailable(key, f"no ready replica of {key[0]}/{key[1]}")
         return await self._forward(request, key, replica, upstream_path, body, started)
@@ -135,7 +145,9 @@ class ProxyHandler:
             self.s.table.start(replica)
         return replica
 
-    async def _acquire(self, key: ServiceKey, started: float) -> Replica | None:
+    async def _acquire(
+        self, key: ServiceKey, started: float, request: web.Request
+    ) -> Replica | None:
         replica = self._take(key)
         if replica is not None:
             return replica
@@ -157,8 +169,12 @@ class ProxyHandler:
                 remaining = deadline - now
                 if remaining <= 0:
                     return None
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise _ClientLeft
                 back = self.s.table.next_ejection_end_s(key, now)
-                await self.s.holds.wait(min(remaining, back - now) if back else remaining)
+                wait_s = min(remaining, back - now) if back else remaining
+                await self.s.holds.wait(min(wait_s, _HOLD_CHECK_S))
         finally:
             self.s.holds.leave(key)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from tests.gateway.conftest import GatewayFactory, ReplicaFactory, url
 from tests.gateway.harness import FakeController
@@ -76,6 +77,21 @@ async def test_full_hold_queue_answers_503_at_once(
     replica = await make_replica("cold-0")
     controller.set("cold", {"cold-0": replica.address}, max_replicas=2)
     assert await asyncio.gather(*held) == [200, 200]
+
+
+async def test_a_client_that_leaves_frees_its_place(
+    controller: FakeController, make_gateway: GatewayFactory, http: aiohttp.ClientSession
+) -> None:
+    controller.set("cold", {}, max_replicas=2)
+    gateway = await make_gateway(queue_size=1, queue_timeout_s=120.0)
+    await assert_eventually(lambda: gateway.table.known(("default", "cold")))
+    with pytest.raises(asyncio.TimeoutError):
+        async with http.get(
+            url(gateway, "/s/default/cold/x"), timeout=aiohttp.ClientTimeout(total=0.5)
+        ):
+            pass
+    await assert_eventually(lambda: gateway.holds.count(("default", "cold")) == 0)
+    await assert_eventually(lambda: controller.total("cold", "rejected") == 1)
 
 
 async def test_service_deleted_while_held_is_404(
