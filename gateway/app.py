@@ -133,13 +133,22 @@ class Gateway:
         for replica in self.table.take_forgotten():
             forgotten.setdefault(replica.service, []).append(replica.name)
         for key in set(self.table.services()) | set(held) | set(forgotten):
-            per_name: dict[str, int] = dict.fromkeys(forgotten.get(key, ()), 0)
+            # Per replica name: in flight, and whether every entry of that name is draining
+            # (a replica restarted on a new address is listed once more under its name).
+            per_name: dict[str, tuple[int, bool]] = dict.fromkeys(forgotten.get(key, ()), (0, True))
             for replica in self.table.replicas(key):
-                per_name[replica.name] = per_name.get(replica.name, 0) + replica.in_flight
+                count, draining = per_name.get(replica.name, (0, True))
+                per_name[replica.name] = (
+                    count + replica.in_flight,
+                    draining and not replica.listed,
+                )
             gauges[key] = ServiceGauge(
-                in_flight=sum(per_name.values()),
+                in_flight=sum(count for count, _ in per_name.values()),
                 queued=held.get(key, 0),
-                replicas=tuple(ReplicaGauge(n, c) for n, c in sorted(per_name.items())),
+                replicas=tuple(
+                    ReplicaGauge(name, count, draining)
+                    for name, (count, draining) in sorted(per_name.items())
+                ),
             )
         return gauges
 

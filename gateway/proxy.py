@@ -211,7 +211,7 @@ class ProxyHandler:
                 # Nothing reached the replica: safe to try another one at once.
                 self.s.table.finish(replica)
                 self.s.traffic.replica_refused(key, replica.name)
-                self._eject(key, replica, repr(error))
+                self._eject(key, replica, str(error))
                 retry = self._take(key, frozenset(tried))
                 if retry is None:
                     self.s.traffic.failed_unrouted(key)

@@ -72,6 +72,7 @@ class LatencyAccumulator:
 class ReplicaGauge:
     replica: str
     in_flight: int
+    draining: bool = False  # out of the endpoints, finishing (or just finished) its requests
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class ReplicaTotals:
     in_flight: int
     completed: int
     errors: int
+    draining: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,14 +205,16 @@ def _totals(
         counts = _ServiceCounts(
             LatencyAccumulator(rng), LatencyAccumulator(rng), LatencyAccumulator(rng)
         )
-    in_flight = {g.replica: g.in_flight for g in gauge.replicas}
-    names = sorted(set(in_flight) | set(counts.replicas))
+    gauges = {g.replica: g for g in gauge.replicas}
+    names = sorted(set(gauges) | set(counts.replicas))
     replicas = tuple(
         ReplicaTotals(
             replica=name,
-            in_flight=in_flight.get(name, 0),
+            in_flight=gauges[name].in_flight if name in gauges else 0,
             completed=counts.replicas.get(name, _ReplicaCounts()).completed,
             errors=counts.replicas.get(name, _ReplicaCounts()).errors,
+            # A replica with events but no gauge was forgotten earlier: drained.
+            draining=gauges[name].draining if name in gauges else True,
         )
         for name in names
     )

@@ -61,6 +61,7 @@ def report_to_proto(gateway: str, interval: Interval) -> gateway_pb2.TrafficRepo
                         in_flight=r.in_flight,
                         completed=r.completed,
                         errors=r.errors,
+                        draining=r.draining,
                     )
                     for r in s.replicas
                 ],

@@ -133,6 +133,7 @@ class Replica:
         app.router.add_get("/die-during", self._die_during)
         app.router.add_get("/status/{code}", self._status)
         app.router.add_get("/gzip", self._gzip)
+        app.router.add_get("/slow", self._slow)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -202,6 +203,12 @@ class Replica:
         assert request.transport is not None
         request.transport.close()
         return response
+
+    async def _slow(self, request: web.Request) -> web.Response:
+        """A slow replica: answers after `ms` milliseconds."""
+        self.seen.append(request.raw_path)
+        await asyncio.sleep(float(request.query.get("ms", "50")) / 1000.0)
+        return web.Response(text=self.name, headers={"X-Replica": self.name})
 
     async def _gzip(self, request: web.Request) -> web.Response:
         """A compressed body: it must reach the client as sent, still compressed."""

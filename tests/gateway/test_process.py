@@ -159,7 +159,14 @@ async def test_mutual_tls_with_the_gateway_s_own_certificate(
         assert await _eventually_ok(port, "/s/default/svc/echo") == "r-0"
         identities = [p.get("x509_subject_alternative_name", []) for p in controller.peers]
         assert [b"aiwo://gateway/gw-tls"] in identities
-        status, _ = await _get(bare_port, "/healthz")
-        assert status == 503  # never got a snapshot
+
+        async def bare_health() -> int:
+            try:
+                return (await _get(bare_port, "/healthz"))[0]
+            except aiohttp.ClientConnectionError:
+                return 0  # not listening yet
+
+        assert await assert_eventually(bare_health, timeout_s=60) == 503  # never a snapshot
+        assert controller.watch_calls == len(controller.peers)
     finally:
         await controller.stop()

@@ -134,10 +134,10 @@ async def test_scale_in_drains_without_a_failed_request(
     await assert_eventually(
         lambda: [r.name for r in gateway.table.replicas(("default", "svc")) if r.listed] == ["r-1"]
     )
-    # The controller sees r-0 still busy, so it does not stop it yet...
+    # The controller sees r-0 draining and still busy, so it does not stop it yet...
     await assert_eventually(
         lambda: any(
-            r.replica == "r-0" and r.in_flight == 1
+            r.replica == "r-0" and r.in_flight == 1 and r.draining
             for report, s in controller.service_reports("svc")
             for r in s.replicas
         )
@@ -148,12 +148,11 @@ async def test_scale_in_drains_without_a_failed_request(
     assert leaving.seen == ["/hold"]
     leaving.release.set()
     assert await asyncio.wait_for(in_flight, 30) == (200, "r-0")
-    # The drain's end is reported: r-0 with nothing in flight, then forgotten.
-    marks = len(controller.reports)
+    # The drain's end is reported: r-0 draining with nothing in flight, then forgotten.
     await assert_eventually(
         lambda: any(
-            r.replica == "r-0" and r.in_flight == 0
-            for report in controller.reports[marks - 1 :]
+            r.replica == "r-0" and r.in_flight == 0 and r.draining
+            for report in controller.reports
             for s in report.services
             for r in s.replicas
         )
@@ -162,3 +161,49 @@ async def test_scale_in_drains_without_a_failed_request(
         lambda: [r.name for r in gateway.table.replicas(("default", "svc"))] == ["r-1"]
     )
     assert controller.total("svc", "errors") == 0 and controller.total("svc", "completed") == 6
+
+
+async def test_scale_in_under_load_fails_no_request(
+    controller: FakeController,
+    make_replica: ReplicaFactory,
+    make_gateway: GatewayFactory,
+    http: aiohttp.ClientSession,
+) -> None:
+    """The controller's protocol end to end: take the replica out of the endpoints, wait
+    until the reports show it idle, then stop it; requests keep flowing all along."""
+    leaving, staying = await make_replica("r-0"), await make_replica("r-1")
+    controller.set("svc", {"r-0": leaving.address, "r-1": staying.address})
+    gateway = await make_gateway(report_interval_s=0.1)
+    await assert_eventually(lambda: gateway.table.has_listed(("default", "svc")))
+
+    async def get() -> int:
+        async with http.get(url(gateway, "/s/default/svc/slow?ms=80")) as response:
+            await response.read()
+            return response.status
+
+    async def traffic(n: int) -> list[int]:
+        tasks = []
+        for _ in range(n):
+            tasks.append(asyncio.create_task(get()))
+            await asyncio.sleep(0.005)
+        return await asyncio.gather(*tasks)
+
+    load = asyncio.create_task(traffic(300))
+    await assert_eventually(lambda: len(leaving.seen) >= 20)
+    controller.set("svc", {"r-1": staying.address})
+
+    def idle() -> bool:  # what the controller waits for before SIGTERM
+        return any(
+            r.replica == "r-0" and r.in_flight == 0 and r.draining
+            for report in controller.reports
+            for s in report.services
+            for r in s.replicas
+        )
+
+    await assert_eventually(idle, timeout_s=30)
+    served_before_stop = len(leaving.seen)
+    await leaving.stop()  # SIGTERM, once idle
+    statuses = await asyncio.wait_for(load, 60)
+    assert statuses == [200] * 300
+    assert len(leaving.seen) == served_before_stop
+    assert controller.total("svc", "errors") == 0

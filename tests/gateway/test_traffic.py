@@ -42,7 +42,11 @@ def test_interval_counts_and_summaries() -> None:
     agg.completed(SVC, "r-0", 50.0, error=True)
     agg.rejected(SVC)
     agg.chunk_gap(SVC, 3.0)
-    gauge = ServiceGauge(in_flight=1, queued=2, replicas=(ReplicaGauge("r-2", 1),))
+    gauge = ServiceGauge(
+        in_flight=1,
+        queued=2,
+        replicas=(ReplicaGauge("r-0", 0), ReplicaGauge("r-1", 0), ReplicaGauge("r-2", 1, True)),
+    )
     interval = agg.flush(101.0, {SVC: gauge})
     assert interval.length_s == 1.0 and interval.end_s == 101.0
     [s] = interval.services
@@ -56,6 +60,7 @@ def test_interval_counts_and_summaries() -> None:
     assert (by_name["r-0"].completed, by_name["r-0"].errors) == (4, 1)
     assert (by_name["r-1"].completed, by_name["r-1"].errors) == (4, 0)
     assert (by_name["r-2"].in_flight, by_name["r-2"].completed) == (1, 0)
+    assert [r.replica for r in s.replicas if r.draining] == ["r-2"]
     # The next interval starts empty; a service with only a gauge is still listed.
     nxt = agg.flush(102.0, {SVC: ServiceGauge(0, 0, ())})
     assert [(s.arrivals, s.latency.count) for s in nxt.services] == [(0, 0)]
