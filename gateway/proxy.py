@@ -103,7 +103,14 @@ class ProxyHandler:
             return self._reject_counted(key, "client_closed", 503, "client left\n")
         if replica is None:
             return self._unavailable(key, f"no ready replica of {key[0]}/{key[1]}")
-        return await self._forward(request, key, replica, upstream_path, body, started)
+        # The replica(s) this request holds; released here whatever happens below (a
+        # cancelled handler included), so no in-flight count can leak.
+        holding = [replica]
+        try:
+            return await self._forward(request, key, holding, upstream_path, body, started)
+        finally:
+            for held in holding:
+                self.s.table.finish(held)
 
     # -- answers without a replica ---------------------------------------------------------
 
@@ -184,11 +191,12 @@ class ProxyHandler:
         self,
         request: web.Request,
         key: ServiceKey,
-        replica: Replica,
+        holding: list[Replica],
         upstream_path: str,
         body: bytes,
         started: float,
     ) -> web.StreamResponse:
+        replica = holding[0]
         headers = request_headers(
             request.headers.items(), request.remote, request.host, request.scheme
         )
@@ -209,7 +217,7 @@ class ProxyHandler:
                 )
             except _CONNECT_FAILURES as error:
                 # Nothing reached the replica: safe to try another one at once.
-                self.s.table.finish(replica)
+                self.s.table.finish(holding.pop())
                 self.s.traffic.replica_refused(key, replica.name)
                 self._eject(key, replica, str(error))
                 retry = self._take(key, frozenset(tried))
@@ -217,6 +225,7 @@ class ProxyHandler:
                     self.s.traffic.failed_unrouted(key)
                     self.s.metrics.requests.labels("bad_gateway").inc()
                     return self._bad_gateway(key, replica)
+                holding.append(retry)
                 replica = retry
                 continue
             except _BROKEN as error:
@@ -295,7 +304,6 @@ class ProxyHandler:
         outcome: str | None = None,
     ) -> None:
         elapsed_s = time.monotonic() - started
-        self.s.table.finish(replica)
         self.s.traffic.completed(key, replica.name, elapsed_s * 1000.0, error)
         self.s.metrics.latency.observe(elapsed_s)
         if eject:

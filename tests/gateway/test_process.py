@@ -160,12 +160,15 @@ async def test_mutual_tls_with_the_gateway_s_own_certificate(
         identities = [p.get("x509_subject_alternative_name", []) for p in controller.peers]
         assert [b"aiwo://gateway/gw-tls"] in identities
 
-        async def bare_health() -> int:
+        async def bare_unhealthy() -> bool:
             try:
-                return (await _get(bare_port, "/healthz"))[0]
+                status, _ = await _get(bare_port, "/healthz")
             except aiohttp.ClientConnectionError:
-                return 0  # not listening yet
+                return False  # not listening yet
+            assert status == 503  # listening, but it never got a snapshot
+            return True
 
-        assert await assert_eventually(bare_health, timeout_s=60) == 503  # never a snapshot
+        unhealthy: bool = await assert_eventually(bare_unhealthy, timeout_s=60)
+        assert unhealthy
     finally:
         await controller.stop()

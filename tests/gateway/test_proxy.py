@@ -252,3 +252,24 @@ async def test_head_no_content_and_compressed_bodies_pass_unchanged(
     assert gzip.decompress(raw) == b"z" * 1000
     async with http.get(url(gateway, "/s/default/svc/gzip")) as response:
         assert await response.read() == b"z" * 1000
+
+
+async def test_a_client_leaving_mid_stream_leaks_nothing_and_ejects_no_one(
+    controller: FakeController,
+    make_replica: ReplicaFactory,
+    make_gateway: GatewayFactory,
+    http: aiohttp.ClientSession,
+) -> None:
+    replica = await make_replica("a")
+    controller.set("svc", {"a": replica.address})
+    gateway = await make_gateway()
+    await assert_eventually(lambda: gateway.table.has_listed(("default", "svc")))
+    response = await http.get(url(gateway, "/s/default/svc/sse?n=50"))
+    assert await response.content.readuntil(b"\n\n") == b"data: 0\n\n"
+    response.close()  # the client goes away mid-stream
+    replica.release.set()
+    [entry] = gateway.table.replicas(("default", "svc"))
+    await assert_eventually(lambda: entry.in_flight == 0)
+    assert entry.routable(time.monotonic())  # not the replica's fault
+    await assert_eventually(lambda: controller.total("svc", "completed") == 1)
+    assert controller.total("svc", "errors") == 0
