@@ -31,6 +31,8 @@ class ServiceMemory:
     flap_unix: how many times (capped) a scale-in was followed by a scale-up within the window,
     and when last: the window is 2 ** flap_level x the configured one.
     last_ratio / last_measure / last_p99_ms: the latest SLO reading, for the reason line.
+    zero_ready_unix: the last call that saw (or followed) no ready replica: the gateway's TTFT
+    then includes time held, so the next seconds teach nothing about capacity.
     """
 
     __slots__ = (
@@ -52,6 +54,7 @@ class ServiceMemory:
         "rate_limit",
         "recommendations",
         "stable",
+        "zero_ready_unix",
     )
 
     def __init__(self, now: float, config: AutoscaleConfig) -> None:
@@ -73,6 +76,7 @@ class ServiceMemory:
         self.last_measure = ""
         self.last_p99_ms = 0.0
         self.last_target_ms = 0.0
+        self.zero_ready_unix = -math.inf
 
 
 class AutoscaleMemory:

@@ -34,6 +34,7 @@ from controlplane.optimizer.autoscale.types import (
 )
 
 _EPS = 1e-9
+_HELD_SETTLE_S = 15.0  # held requests are answered within seconds of a replica appearing
 
 
 def plan_scale(
@@ -91,29 +92,38 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
         stable.add(end, interval_s, sample.arrivals, concurrency)
         panic.add(end, interval_s, sample.arrivals, concurrency)
         forecaster.add(end, interval_s, sample.arrivals, config)
-        if has_slo and serving > 0:
-            ratio = _slo_ratio(sample, targets, memory)
-            if ratio is not None:
-                # Known short: sustained demand (the stable window) above what the ready
-                # replicas carry at the estimate, by more than the tolerance. A breach then
-                # is no news about the estimate.
-                sustained_rps, sustained_conc = stable.read(end)
-                rate_limit.observe(
-                    sample.arrivals / interval_s / serving,
-                    ratio,
-                    interval_s,
-                    end,
-                    config,
-                    sustained_rps > serving * rate_limit.value * over,
-                )
-                concurrency_limit.observe(
-                    sample.in_flight / serving,
-                    ratio,
-                    interval_s,
-                    end,
-                    config,
-                    sustained_conc > serving * concurrency_limit.value * over,
-                )
+        # The gateway's TTFT includes time held for want of a replica: samples with requests
+        # held, or within _HELD_SETTLE_S of a time with no ready replica, say nothing about
+        # what a replica sustains.
+        if not has_slo:
+            continue
+        ratio = _slo_ratio(sample, targets, memory)  # recorded for the reason line in any case
+        if (
+            ratio is not None
+            and serving > 0
+            and not sample.queued
+            and end - memory.zero_ready_unix >= _HELD_SETTLE_S
+        ):
+            # Known short: sustained demand (the stable window) above what the ready
+            # replicas carry at the estimate, by more than the tolerance. A breach then
+            # is no news about the estimate.
+            sustained_rps, sustained_conc = stable.read(end)
+            rate_limit.observe(
+                sample.arrivals / interval_s / serving,
+                ratio,
+                interval_s,
+                end,
+                config,
+                sustained_rps > serving * rate_limit.value * over,
+            )
+            concurrency_limit.observe(
+                sample.in_flight / serving,
+                ratio,
+                interval_s,
+                end,
+                config,
+                sustained_conc > serving * concurrency_limit.value * over,
+            )
 
 
 def _plan_service(
@@ -125,6 +135,8 @@ def _plan_service(
         if replica.state == "ready":
             ready += 1
     current = ready + starting
+    if ready == 0 or memory.last_ready == 0:
+        memory.zero_ready_unix = now
     _learn(view, memory, ready, config)
     memory.last_ready = ready
 

@@ -150,3 +150,16 @@ def test_one_odd_day_does_not_move_the_profile_much() -> None:
     assert forecaster.forecast(10.0, now, 90.0, config) <= 15.0 + 1e-6
     # A day quieter than the profile does not take the profile's full rise.
     assert forecaster.forecast(1.0, now, 90.0, config) <= 1.5 + 1e-6
+
+
+def test_time_held_at_zero_does_not_count_against_capacity() -> None:
+    # The gateway's TTFT includes the time a request was held for want of a replica: the
+    # seconds after a scale from zero break the target, but not because a replica was slow.
+    config = AutoscaleConfig(prior_rate_per_replica_rps=10.0)
+    memory = AutoscaleMemory()
+    plan_one(service((), (sample(1.0, 6, queued=6),)), memory, 1.0, config)
+    for t in range(2, 12):
+        d = plan_one(service(ready(1), (sample(float(t), 6, ttft_ms=45_000.0),)), memory,
+                     float(t), config)  # fmt: skip
+    assert d.fields["per_replica_rps"] == "10"
+    assert "TTFT p99 45 s > 2 s" in d.reason  # still reported
