@@ -143,3 +143,24 @@ def test_every_decision_carries_its_numbers() -> None:
     assert "TTFT p99 1.6 s <= 2 s" in d.reason
     for key in ("rate_rps", "forecast_rps", "per_replica_rps", "cold_start_s", "horizon_s"):
         assert d.fields[key]
+
+
+@pytest.mark.parametrize(
+    ("room", "by_preemption", "desired", "needs_room", "blocked"),
+    [
+        (10, 0, 8, 0, False),  # all on free capacity
+        (0, 10, 8, 6, False),  # all by preempting batch work: reachable, not blocked
+        (2, 1, 5, 1, True),  # 3 of 6 fit; the rest is blocked
+        (0, 0, 2, 0, True),
+    ],
+)
+def test_room_table(
+    room: int, by_preemption: int, desired: int, needs_room: int, blocked: bool
+) -> None:
+    # 8 req/s at the prior 1 req/s per replica, TTFT at the edge (no learning): 8 wanted.
+    view = service(ready(2), (sample(1.0, 8, ttft_ms=1900.0),), room=room,
+                   room_by_preemption=by_preemption)  # fmt: skip
+    d = plan_one(view, AutoscaleMemory(), 1.0)
+    assert (d.desired, d.needs_room, d.blocked is not None) == (desired, needs_room, blocked)
+    if needs_room:
+        assert f"{needs_room} of" in d.reason and "preempted" in d.reason
