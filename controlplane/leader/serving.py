@@ -82,6 +82,7 @@ class ServingDriver:
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
+        self.state.traffic.start_listening(time.time())
         while self.decisions.store.epoch > 0:
             try:
                 await asyncio.wait_for(self.kick.wait(), self.interval_s)

@@ -51,6 +51,13 @@ class TrafficStore:
         self._gateways: dict[str, _Gateway] = {}
         self._samples_kept = samples_kept
         self._seq = 0
+        self.listening_since_unix = 0.0  # when this controller began to take reports
+
+    def start_listening(self, now: float) -> None:
+        """A new leader: what earlier reports said is stale, and gateways need a moment to
+        find this controller before their silence means anything."""
+        self._gateways.clear()
+        self.listening_since_unix = now
 
     def add(
         self, report: gateway_pb2.TrafficReport, received_unix: float, known: set[str]
@@ -111,10 +118,13 @@ class TrafficStore:
     def drained(self, replica: str, since_unix: float, now: float) -> bool:
         """True when every gateway still reporting has, in a report whose whole interval
         began after `since_unix` (so it had already taken the replica out of its
-        endpoints), no request in flight on `replica`."""
-        for gateway in self._gateways.values():
-            if now - gateway.last_unix > GATEWAY_SILENT_S:
-                continue  # gone: it routes nothing
+        endpoints), no request in flight on `replica`. With no gateway reporting, only once
+        the drain (and this controller's listening) has lasted GATEWAY_SILENT_S: a gateway
+        that is just connecting must not lose requests to an early stop."""
+        live = [g for g in self._gateways.values() if now - g.last_unix <= GATEWAY_SILENT_S]
+        if not live:
+            return now - max(since_unix, self.listening_since_unix) >= GATEWAY_SILENT_S
+        for gateway in live:
             if gateway.last_unix - gateway.interval_s < since_unix:
                 return False  # no report yet that covers only time after the drain began
             if gateway.in_flight.get(replica, 0) > 0:
