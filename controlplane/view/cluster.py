@@ -56,6 +56,8 @@ class ClusterState:
         # Written by the leader's runtime loop: attributed energy and SLO verdicts.
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
+        # Written by the leader's autoscaler: per service, what keeps it from what it needs.
+        self.scale_blocked: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]
