@@ -61,6 +61,8 @@ class Reporter:
 
     def __init__(self, channel: grpc.aio.Channel, interval_s: float = 0.2) -> None:
         self.in_flight: dict[str, int] = {}
+        self.arrivals = 3  # per report
+        self.queued = 0  # held for want of a ready replica
         self.interval_s = interval_s
         self.sent = 0
         stub = gateway_pb2_grpc.GatewayServiceStub(channel)
@@ -82,9 +84,10 @@ class Reporter:
                     gateway_pb2.ServiceTraffic(
                         namespace="default",
                         name="chat",
-                        arrivals=3,
-                        completed=3,
+                        arrivals=self.arrivals,
+                        completed=self.arrivals,
                         in_flight=sum(self.in_flight.values()),
+                        queued=self.queued,
                         replicas=replicas,
                     )
                 ],
