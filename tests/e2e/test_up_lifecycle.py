@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,9 +56,11 @@ def cluster_file(state: Path, up: subprocess.Popen[str]) -> dict:
     return wait_for(ready, 60, "cluster.json was not written")
 
 
-def node_ready(state: Path) -> bool:
+def node_ready(state: Path, count: int = 1) -> bool:
     out = aiwo(state, "nodes", "-o", "json")
-    return out.returncode == 0 and any(n["state"] == "ready" for n in json.loads(out.stdout))
+    if out.returncode != 0:
+        return False
+    return sum(n["state"] == "ready" for n in json.loads(out.stdout)) >= count
 
 
 @contextmanager
@@ -121,3 +124,55 @@ def test_second_up_refuses_at_once_and_the_first_clusters_work_survives(tmp_path
         assert not [p["pid"] for p in cluster["processes"] if _alive(p["pid"])]
         wait_for(lambda: node_ready(state), 30, "node-1 not ready after the restart")
     assert third.returncode == 0
+
+
+def workload(state: Path, name: str) -> dict:
+    out = aiwo(state, "workloads", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    return next(w for w in json.loads(out.stdout) if w["name"] == name)
+
+
+def test_the_readme_run_example_works_and_logs_say_why_a_workload_failed(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with running(start_up(state, "--nodes", "2")) as up:
+        cluster_file(state, up)
+        wait_for(lambda: node_ready(state, 2), 30, "nodes not ready")
+        # As the README writes it: a bare `python`, which on this machine (and a user's)
+        # may be a system interpreter without aiwo's dependencies.
+        run = aiwo(state, "run", "counter", "--gpus", "1", "--", "python", "-m",
+                   "sdk.examples.counter")  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        wait_for(lambda: workload(state, "counter")["phase"] == "running", 30, "not running")
+        wait_for(lambda: aiwo(state, "logs", "counter").stdout.strip(), 30, "prints nothing")
+        assert workload(state, "counter")["phase"] == "running"  # it did not fail meanwhile
+
+        # A process that fails at once prints nothing on stdout: logs shows its stderr.
+        bad = aiwo(state, "run", "broken", "--gpus", "1", "--", "python", "-c",
+                   "import no_such_module_here")  # fmt: skip
+        assert bad.returncode == 0, bad.stderr
+        wait_for(lambda: workload(state, "broken")["phase"] == "failed", 30, "did not fail")
+        logs = aiwo(state, "logs", "broken")
+        assert logs.returncode == 0 and logs.stdout == ""
+        assert "no standard output" in logs.stderr
+        assert "ModuleNotFoundError: No module named 'no_such_module_here'" in logs.stderr
+
+        # A command that cannot be started leaves no output at all: logs says what happened.
+        aiwo(state, "run", "nocmd", "--gpus", "1", "--", "/nonexistent/cmd")
+        wait_for(lambda: workload(state, "nocmd")["phase"] == "failed", 30, "did not fail")
+        logs = aiwo(state, "logs", "nocmd")
+        assert logs.returncode == 0 and logs.stdout == ""
+        assert re.search(r"no output on node-\d; failed: start failed", logs.stderr), logs.stderr
+
+        # Bad --tail is refused; a workload that never ran anywhere is not the controller's fault.
+        tail = aiwo(state, "logs", "counter", "--tail", "-5")
+        assert tail.returncode == 2 and "--tail" in tail.stderr
+        last = aiwo(state, "logs", "counter", "--tail", "1")
+        assert last.returncode == 0 and len(last.stdout.splitlines()) == 1
+        where = workload(state, "counter")["node"]
+        elsewhere = "node-2" if where == "node-1" else "node-1"
+        never = aiwo(state, "logs", "counter", "--node", elsewhere)
+        assert never.returncode == 1
+        assert never.stderr == (
+            "aiwo: workload default/counter has no log on this node: its process has not "
+            f"started here ({elsewhere})\n"
+        )
