@@ -16,6 +16,7 @@ import math
 import os
 import signal as signals
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -149,6 +150,19 @@ class _Managed:
         return self.process.pid
 
 
+def default_base_env(environ: Mapping[str, str], executable: str) -> dict[str, str]:
+    """The agent's environment without its AIWO_* settings (they may carry the agent's
+    credentials), with the agent's own interpreter's directory first on PATH: a launch
+    command's bare `python` / `python3` is then the Python aiwo runs in, which has the
+    SDK, as `aiwo run NAME -- python -m sdk.examples.counter` expects. A launch spec that
+    sets PATH (or names an interpreter by its path) decides for itself."""
+    env = {k: v for k, v in environ.items() if not k.startswith("AIWO_")}
+    own_bin = str(Path(executable).parent)  # not resolved: a venv's bin is the point
+    rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != own_bin]
+    env["PATH"] = os.pathsep.join([own_bin, *rest])
+    return env
+
+
 class Supervisor:
     def __init__(
         self,
@@ -173,7 +187,7 @@ class Supervisor:
         self.throttler = throttler
         self._on_event = on_event
         if base_env is None:
-            base_env = {k: v for k, v in os.environ.items() if not k.startswith("AIWO_")}
+            base_env = default_base_env(os.environ, sys.executable)
         self._base_env = dict(base_env)
         self._leftover_grace_s = leftover_grace_s
         # Marks every child (AIWO_OWNER) so that a restarted agent can find what its previous

@@ -141,7 +141,8 @@ def up(
     except (KeyboardInterrupt, _Stop):
         console.print("\nstopping…")
     except ClusterError as exc:
-        console.print(f"[red]aiwo up: {exc}[/red]")
+        # click.echo, not rich: one line however long (rich wraps at the terminal's width).
+        click.echo(f"aiwo up: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -149,7 +150,8 @@ def up(
             viewer.terminate()
             _wait_quietly(viewer, 2.0)
         cluster.stop()
-        console.print(f"stopped {len(cluster.procs)} processes")
+        if cluster.procs:  # nothing started (e.g. the directory is another cluster's): quiet
+            console.print(f"stopped {len(cluster.procs)} processes")
 
 
 def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> None:
