@@ -73,6 +73,7 @@ class Decisions:
             "placements": self.state.placements,
             "nodes": self.state.nodes,
             "commands": self.state.commands,
+            "services": self.state.services,  # controlplane/leader/serving.py
         }
 
     def stage_workload(self, batch: Batch, key: str, workload: types_pb2.Workload) -> None:
