@@ -41,6 +41,7 @@ for command in (
     top.top,
     workload.register,
     workload.deregister,
+    workload.update,
     run.run,
     run.logs,
     migrate.migrate,

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from sdk._target import state_dir as default_state_dir
+from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
 
 # The demo: two latency-critical inference services and two batch training jobs.
@@ -27,6 +28,17 @@ DEMO_WORKLOADS: tuple[tuple[str, str], ...] = (
 
 class _Stop(Exception):
     pass
+
+
+def _known_gpu_model(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The simulated agents would start and then die on an unknown model: refuse it here,
+    with the accepted names (gpumodel's table: the agents' sim backend reads the same)."""
+    from gpumodel.models import UnknownGpuModelError, get_model
+
+    try:
+        return get_model(value).name
+    except UnknownGpuModelError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("up")
@@ -44,7 +56,13 @@ class _Stop(Exception):
     help="Simulated node agents to start.",
 )
 @click.option("--gpus-per-node", default=8, show_default=True, type=click.IntRange(1, 64))
-@click.option("--gpu-model", default="H100", show_default=True, help="Simulated GPU model.")
+@click.option(
+    "--gpu-model",
+    default="H100",
+    show_default=True,
+    callback=_known_gpu_model,
+    help="Simulated GPU model (H100, A100-80GB, L4, ...: a wrong name lists them all).",
+)
 @click.option("--policy", default="default", show_default=True, help="Placement policy.")
 @click.option(
     "--controllers",
@@ -95,9 +113,17 @@ def up(
     if secure:
         from sdk.cli.secure import LocalCredentials
 
-        credentials = LocalCredentials.prepare(
-            directory, [f"node-{i}" for i in range(1, nodes + 1)]
-        )
+        holder = holder_pid(directory)
+        if holder is not None:  # before certificates are written into a live cluster's dir
+            click.echo(f"aiwo up: {ClusterLocked(directory, holder)}", err=True)
+            raise SystemExit(1)
+        try:
+            credentials = LocalCredentials.prepare(
+                directory, [f"node-{i}" for i in range(1, nodes + 1)]
+            )
+        except OSError as exc:
+            click.echo(f"aiwo up: cannot write credentials in {directory}: {exc}", err=True)
+            raise SystemExit(1) from None
     spec = ClusterSpec(
         directory,
         nodes,
@@ -115,6 +141,7 @@ def up(
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
+    failed = False
     viewer: subprocess.Popen[bytes] | None = None
     try:
         with console.status("starting etcd, the controller and the agents…"):
@@ -141,6 +168,7 @@ def up(
     except (KeyboardInterrupt, _Stop):
         console.print("\nstopping…")
     except ClusterError as exc:
+        failed = True
         # click.echo, not rich: one line however long (rich wraps at the terminal's width).
         click.echo(f"aiwo up: {exc}", err=True)
         raise SystemExit(1) from None
@@ -150,7 +178,8 @@ def up(
             viewer.terminate()
             _wait_quietly(viewer, 2.0)
         cluster.stop()
-        if cluster.procs:  # nothing started (e.g. the directory is another cluster's): quiet
+        # After an error its one line is the last word; with nothing started, say nothing.
+        if cluster.procs and not failed:
             console.print(f"stopped {len(cluster.procs)} processes")
 
 
