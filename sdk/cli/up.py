@@ -13,6 +13,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
+from sdk._target import read_cluster_file
 from sdk._target import state_dir as default_state_dir
 from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
@@ -78,7 +79,17 @@ def _known_gpu_model(ctx: click.Context, param: click.Parameter, value: str) -> 
     type=click.IntRange(1, 9),
     help="etcd members, as one cluster on loopback (3 or 5 tolerate failures).",
 )
-@click.option("--demo", is_flag=True, help="Also start the example workloads and a live view.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also start the example workloads and a live view, from an empty cluster "
+    "(the state dir's etcd data and agent state are wiped first; logs are kept).",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run in the background: return once the cluster is up; `aiwo down` stops it.",
+)
 @click.option(
     "--secure",
     is_flag=True,
@@ -100,6 +111,7 @@ def up(
     controllers: int,
     etcd_members: int,
     demo: bool,
+    detach: bool,
     secure: bool,
     duration: float | None,
 ) -> None:
@@ -109,6 +121,9 @@ def up(
     """
     console = Console(stderr=True)
     directory = (state_dir or default_state_dir()).expanduser().resolve()
+    if detach:
+        _detach(directory)
+        return
     credentials = None
     if secure:
         from sdk.cli.secure import LocalCredentials
@@ -133,6 +148,7 @@ def up(
         controllers=controllers,
         etcd_members=etcd_members,
         credentials=credentials,
+        fresh_state=demo,  # the demo starts from a known state, not the last run's
     )
     cluster = LocalCluster(spec)
 
@@ -300,3 +316,51 @@ def _print_summary(console: Console, cluster: LocalCluster) -> None:
     for workload in workloads:
         where = f"{workload.node} GPUs {list(workload.gpus)}" if workload.node else "-"
         console.print(f"  {workload.namespace}/{workload.name}: {workload.phase} on {where}")
+
+
+def _detach(directory: Path) -> None:
+    """Start this same `aiwo up` (less --detach) in a session of its own, its output in
+    STATE_DIR/logs/up.log; return once it has written cluster.json, or fail with its
+    last line if it exits first."""
+    holder = holder_pid(directory)
+    if holder is not None:
+        click.echo(f"aiwo up: {ClusterLocked(directory, holder if holder > 0 else None)}", err=True)
+        raise SystemExit(1)
+    try:
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        click.echo(
+            f"aiwo up: cannot use {directory} as the state directory: {exc.strerror}", err=True
+        )
+        raise SystemExit(1) from None
+    log_path = directory / "logs" / "up.log"
+    argv = [a for a in sys.argv[1:] if a != "--detach"]
+    if "--state-dir" not in argv and not any(a.startswith("--state-dir=") for a in argv):
+        argv += ["--state-dir", str(directory)]  # the child must not guess it differently
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            [*program("aiwo", "sdk.cli.main"), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in this shell is not meant for it
+        )
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            click.echo(lines[-1] if lines else f"aiwo up: exited with code {child.returncode}",
+                       err=True)  # fmt: skip
+            raise SystemExit(1)
+        cluster = read_cluster_file(directory)
+        if cluster is not None and cluster.get("pid") == child.pid:
+            click.echo(
+                f"aiwo is up in the background (pid {child.pid}): controller "
+                f"{', '.join(cluster.get('controllers') or [cluster['controller']])}; "
+                f"`aiwo down` stops it; output in {log_path}"
+            )
+            return
+        time.sleep(0.1)
+    child.terminate()
+    click.echo(f"aiwo up: the cluster did not start within 120s; see {log_path}", err=True)
+    raise SystemExit(1)
