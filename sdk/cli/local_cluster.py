@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from sdk.cli.cluster_lock import ClusterLock, ClusterLocked
+from sdk.cli.state_files import AGENTS, ETCD_DATA, entries, wipe
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -76,6 +77,7 @@ class ClusterSpec:
     agent_args: tuple[str, ...] = ()
     default_ports: bool = True  # prefer 2379/7070/9464…; False: any free ports
     gateway: bool = False  # also run aiwo-gateway (`aiwo up` does; tests mostly need not)
+    fresh_state: bool = False  # start from empty etcd data and agent state (the demo)
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -148,6 +150,8 @@ class LocalCluster:
             raise ClusterError(f"cannot lock {self.state_dir}: {exc.strerror}") from None
         # The lock was free, so whatever a killed cluster left running here is stale.
         self._reap_stale()
+        if self.spec.fresh_state:
+            wipe(entries(self.state_dir, (ETCD_DATA, AGENTS)))
         try:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

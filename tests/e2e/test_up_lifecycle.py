@@ -176,3 +176,76 @@ def test_the_readme_run_example_works_and_logs_say_why_a_workload_failed(tmp_pat
             "aiwo: workload default/counter has no log on this node: its process has not "
             f"started here ({elsewhere})\n"
         )
+
+
+def test_down_stops_a_detached_cluster_and_reset_wipes_it_only_when_stopped(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state"
+    started = aiwo(state, "up", "--detach", "--nodes", "1", "--gpus-per-node", "2",
+                   timeout_s=150)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("aiwo is up in the background (pid ")
+    cluster = json.loads((state / "cluster.json").read_text())
+    try:
+        wait_for(lambda: node_ready(state), 30, "node-1 not ready")
+        # A workload that runs itself but whose process never attached is not "running".
+        registered = aiwo(state, "register", "ghost", "--gpus", "1", "--wait")
+        assert registered.returncode == 0, registered.stderr
+
+        def ghost_shown_placed() -> bool:
+            ghost = workload(state, "ghost")
+            return ghost["phase"] == "placed" and ghost["message"].endswith(
+                "its process is not attached"
+            )
+
+        wait_for(ghost_shown_placed, 20, "a process-less workload shown as running")
+
+        refused = aiwo(state, "reset", "--yes")
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            f"aiwo: a cluster is running in {state.resolve()} (pid {cluster['pid']}); "
+            "stop it first (`aiwo down`)\n"
+        )
+        assert (state / "etcd").is_dir()
+    finally:
+        down = aiwo(state, "down")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout == f"stopped the cluster in {state.resolve()} (pid {cluster['pid']})\n"
+    assert not [p["pid"] for p in cluster["processes"] if _alive(p["pid"])]
+    again = aiwo(state, "down")
+    assert again.returncode == 1
+    assert again.stderr == f"aiwo: no cluster is running in {state.resolve()}\n"
+
+    (tmp_path / "state" / "mine.txt").write_text("not aiwo's")
+    declined = subprocess.run(
+        [str(BIN / "aiwo"), "reset"], env=_env(state), input="n\n",
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert declined.returncode == 1 and (state / "etcd").is_dir()
+    wiped = aiwo(state, "reset", "--yes")
+    assert wiped.returncode == 0, wiped.stderr
+    assert sorted(p.name for p in state.iterdir()) == ["mine.txt"]  # only aiwo's entries go
+
+
+def test_the_demo_starts_from_an_empty_cluster(tmp_path: Path) -> None:
+    from sdk import SyncClient
+    from sdk.cli.local_cluster import ClusterSpec, LocalCluster
+
+    state = tmp_path / "state"
+    first = LocalCluster(ClusterSpec(state, nodes=1, gpus_per_node=2, default_ports=False))
+    first.start()
+    try:
+        with SyncClient.connect(first.controller_address) as client:
+            client.register("left-over")
+    finally:
+        first.stop()
+    for fresh, expected in ((False, ["left-over"]), (True, [])):
+        spec = ClusterSpec(state, nodes=1, gpus_per_node=2, default_ports=False, fresh_state=fresh)
+        cluster = LocalCluster(spec)
+        cluster.start()
+        try:
+            out = aiwo(state, "--controller", cluster.controller_address, "workloads", "-o", "json")
+            assert [w["name"] for w in json.loads(out.stdout)] == expected
+        finally:
+            cluster.stop()
