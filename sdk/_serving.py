@@ -93,6 +93,11 @@ class Service:
     created_unix: float = 0.0
     generation: int = 0
     replicas_failed: int = 0  # replaced because not ready in time, since creation
+    deleting: bool = False  # being deleted: every replica drains, then the record goes
+    # Replacing replicas that ended for good backs off: the next waits until then; the
+    # streak counts such failures since a replica was last ready.
+    replace_after_unix: float = 0.0
+    failure_streak: int = 0
 
     def __post_init__(self) -> None:
         _freeze(self)
