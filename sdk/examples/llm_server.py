@@ -246,7 +246,8 @@ async def _handle(
                     writer.write(_simple(503, "Service Unavailable", b"loading\n"))
             elif route == "/stats":
                 stats = {"running": engine.running, "waiting": engine.waiting,
-                         "served": engine.served, "speeds": engine.speeds.source}  # fmt: skip
+                         "served": engine.served, "pid": os.getpid(),
+                         "speeds": engine.speeds.source}  # fmt: skip
                 writer.write(_simple(200, "OK", json.dumps(stats).encode(), "application/json"))
             elif method not in ("GET", "POST"):
                 writer.write(_simple(405, "Method Not Allowed", b"GET or POST\n"))
