@@ -70,7 +70,7 @@ class Autoscaler:
         self.decisions = decisions
         self.driver = driver
         self.planner = planner
-        self.blocked: dict[str, str] = {}  # for `aiwo explain`: what blocks each service
+        self.blocked = state.scale_blocked  # for `aiwo explain`: what blocks each service
         self.last_reason: dict[str, str] = {}  # and why it has the count it has
 
     async def pass_once(self, now: float) -> None:

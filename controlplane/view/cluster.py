@@ -60,6 +60,8 @@ class ClusterState:
         # Whether a workload's application is attached (WorkloadService.Attach) here; set by
         # the server, which holds the sessions. None: not known (shown as stored).
         self.app_attached: Callable[[str], bool] | None = None
+        # Written by the leader's autoscaler: per service, what keeps it from what it needs.
+        self.scale_blocked: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]

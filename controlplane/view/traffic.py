@@ -32,9 +32,9 @@ class ServiceSample:
     rejected: int
     in_flight: int
     queued: int
-    ttft_p99_ms: float
-    chunk_gap_p99_ms: float
-    latency_p99_ms: float
+    ttft_p99_ms: float | None  # None: nothing measured in the interval
+    chunk_gap_p99_ms: float | None
+    latency_p99_ms: float | None
 
 
 @dataclass
@@ -93,9 +93,9 @@ class TrafficStore:
                 rejected=traffic.rejected,
                 in_flight=traffic.in_flight,
                 queued=traffic.queued,
-                ttft_p99_ms=traffic.ttft.p99_ms,
-                chunk_gap_p99_ms=traffic.chunk_gap.p99_ms,
-                latency_p99_ms=traffic.latency.p99_ms,
+                ttft_p99_ms=_p99(traffic.ttft),
+                chunk_gap_p99_ms=_p99(traffic.chunk_gap),
+                latency_p99_ms=_p99(traffic.latency),
             )
             window = self._samples.setdefault(key, deque(maxlen=self._samples_kept))
             window.append(sample)
@@ -131,6 +131,14 @@ class TrafficStore:
                 return False
         return True
 
+    def replica_in_flight(self, replica: str, now: float) -> int:
+        """Requests in flight on `replica` over every gateway still reporting."""
+        return sum(
+            g.in_flight.get(replica, 0)
+            for g in self._gateways.values()
+            if now - g.last_unix <= GATEWAY_SILENT_S
+        )
+
     def gateways(self, now: float) -> list[str]:
         return sorted(n for n, g in self._gateways.items() if now - g.last_unix <= GATEWAY_SILENT_S)
 
@@ -140,3 +148,7 @@ class TrafficStore:
     def _expire(self, now: float) -> None:
         for name in [n for n, g in self._gateways.items() if now - g.last_unix > GATEWAY_SILENT_S]:
             del self._gateways[name]
+
+
+def _p99(summary: gateway_pb2.LatencySummary) -> float | None:
+    return summary.p99_ms if summary.count else None

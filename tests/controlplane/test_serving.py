@@ -189,3 +189,32 @@ async def test_reserved_env_and_missing_spec_are_refused(
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details().startswith("target:")
+
+
+async def test_explain_and_metrics_describe_a_service(
+    controller: Controller, stubs: Stubs, serving: serving_pb2_grpc.ServingServiceStub
+) -> None:
+    from prometheus_client.core import Metric
+
+    from controlplane.rpc.metrics import ClusterCollector
+    from sdk.pb.aiwo.v1 import admin_pb2
+
+    await serving.CreateService(create("chat", service_spec(1, 3)))
+    await assert_eventually(lambda: controller.state.workloads.get("default/chat-0") is not None)
+    explained = await stubs.admin.Explain(
+        admin_pb2.ExplainRequest(name="chat", namespace="default")
+    )
+    assert explained.summary.startswith("service default/chat has 1 replica(s), 0 ready; desired 1")
+    assert "1 pending" in explained.summary and "waiting for a placement" in explained.summary
+    assert any(e.kind == "replica_created" for e in explained.events)
+
+    families: dict[str, Metric] = {m.name: m for m in ClusterCollector(controller.state).collect()}
+    samples = {
+        (s.labels.get("service"), s.labels.get("state")): s.value
+        for s in families["aiwo_service_replicas"].samples
+    }
+    assert samples[("chat", "pending")] == 1 and samples[("chat", "ready")] == 0
+    desired = families["aiwo_service_desired_replicas"].samples
+    assert [(s.labels, s.value) for s in desired] == [
+        ({"namespace": "default", "service": "chat"}, 1)
+    ]
