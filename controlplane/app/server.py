@@ -88,6 +88,7 @@ class Controller:
             TelemetryStore(config.telemetry_window_s, config.telemetry_interval_s),
         )
         self.sessions = Sessions()
+        self.state.app_attached = self.sessions.app_attached
         self.events = EventLog(
             self.store, self.state, self.keys, config.events_kept, config.events_ttl_s
         )

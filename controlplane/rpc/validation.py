@@ -63,7 +63,16 @@ def _check_range(field: str, value: float, low: float, high: float) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(field, f"must be a finite number, got {value}")
     if not low <= value <= high:
-        raise ValidationError(field, f"must be between {low:g} and {high:g}, got {value:g}")
+        raise ValidationError(
+            field, f"must be between {_number(low)} and {_number(high)}, got {_number(value)}"
+        )
+
+
+def _number(value: float) -> str:
+    """Integers as integers ("16777216", not "1.67772e+07"); other numbers compactly."""
+    if float(value).is_integer() and abs(value) < 1e18:
+        return str(int(value))
+    return f"{value:g}"
 
 
 def _check_map(field: str, entries: dict[str, str], max_entries: int = MAX_MAP_ENTRIES) -> None:
