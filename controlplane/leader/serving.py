@@ -125,7 +125,12 @@ class ServingDriver:
         return owned
 
     def step_input(
-        self, key: str, service: serving_pb2.Service, owned: dict[str, str], now: float
+        self,
+        key: str,
+        service: serving_pb2.Service,
+        owned: dict[str, str],
+        now: float,
+        scan: bool = False,
     ) -> replica_step.StepInput:
         namespace = service.namespace
         world: dict[str, replica_step.ReplicaWorld] = {}
@@ -146,12 +151,15 @@ class ServingDriver:
                 wkey, replica.state_since_unix, now
             ):
                 drained.add(replica.workload)
-        prefix = f"{namespace}/{service.name}-"
-        taken = frozenset(
-            wkey.split("/", 1)[1]
-            for wkey, _ in self.state.workloads.items()
-            if wkey.startswith(prefix) and owned.get(wkey) != key
-        )
+        taken: frozenset[str] = frozenset()
+        active = sum(1 for r in service.replicas if r.state != replica_step.DRAINING)
+        if scan or active < service.desired:  # only a pass that may create needs the scan
+            prefix = f"{namespace}/{service.name}-"
+            taken = frozenset(
+                wkey.split("/", 1)[1]
+                for wkey, _ in self.state.workloads.items()
+                if wkey.startswith(prefix) and owned.get(wkey) != key
+            )
         return replica_step.StepInput(
             service=service,
             world=world,
@@ -164,6 +172,10 @@ class ServingDriver:
         self, key: str, service: serving_pb2.Service, owned: dict[str, str], now: float
     ) -> replica_step.Step:
         result = replica_step.step(self.step_input(key, service, owned, now), now)
+        namespace = service.namespace
+        if any(self.state.workloads.get(f"{namespace}/{r.workload}") for r in result.create):
+            # A name another workload holds (the scan was skipped): decide again with it.
+            result = replica_step.step(self.step_input(key, service, owned, now, True), now)
         if not (result.changed or result.create or result.remove):
             return result
         batch = Batch()
