@@ -56,3 +56,39 @@ async def test_a_held_request_scales_from_zero_with_its_reason(controller: Contr
             if reporter is not None:
                 await reporter.close()
             await agent.stop()
+
+
+async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) -> None:  # type: ignore[no-untyped-def]
+    from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
+
+    controller = await make_controller(preemption_min_runtime_s=0.0)
+    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
+    await agent.start()
+    try:
+        async with grpc.aio.insecure_channel(controller.address) as channel:
+            workloads = workload_pb2_grpc.WorkloadServiceStub(channel)
+            await workloads.Register(
+                workload_pb2.RegisterWorkloadRequest(
+                    name="train",
+                    namespace="default",
+                    spec=types_pb2.WorkloadSpec(
+                        priority_class="batch", resources=types_pb2.Resources(gpus=2)
+                    ),
+                )
+            )
+            await assert_eventually(lambda: controller.state.placements.get("default/train"))
+            serving = serving_pb2_grpc.ServingServiceStub(channel)
+            await serving.CreateService(create("chat", service_spec(1, 2)))
+            # The GPUs are the batch job's: the replica's placement preempts it.
+            await assert_eventually(lambda: "default/chat-0" in starts(agent))
+            placed = controller.state.placements.get("default/chat-0")
+            assert placed is not None and placed.node == "node-a"
+            events = controller.state.events_for("workload/default/train", 50)
+            preempted = [e for e in events if e.kind == "workload_preempted"]
+            assert len(preempted) == 1 and "default/chat-0" in preempted[0].message
+            explained = await admin_pb2_grpc.AdminServiceStub(channel).Explain(
+                admin_pb2.ExplainRequest(name="chat", namespace="default")
+            )
+            assert explained.summary.startswith("service default/chat has 1 replica(s)")
+    finally:
+        await agent.stop()
