@@ -79,6 +79,7 @@ class ServingDriver:
         self.before_pass: Callable[[float], object] | None = None
         state.services.subscribe(lambda *_: self.kick.set())
         state.placements.subscribe(lambda *_: self.kick.set())
+        state.nodes.subscribe(lambda *_: self.kick.set())  # a silent node's replicas leave
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
@@ -141,11 +142,13 @@ class ServingDriver:
             if workload is None:
                 continue
             placement = self.state.placements.get(wkey)
+            node = self.state.nodes.get(placement.node) if placement is not None else None
             world[replica.workload] = replica_step.ReplicaWorld(
                 phase=workload.phase,
                 message=workload.message,
                 node=placement.node if placement is not None else "",
                 placed_unix=placement.placed_unix if placement is not None else 0.0,
+                node_ready=node is None or node.state == types_pb2.NODE_STATE_READY,
             )
             if replica.state == replica_step.DRAINING and self.state.traffic.drained(
                 wkey, replica.state_since_unix, now

@@ -285,3 +285,17 @@ def test_drained_needs_every_gateway_to_have_the_replica_out_and_idle() -> None:
     quiet.start_listening(NOW)
     assert not quiet.drained("default/chat-1", NOW, NOW + 5)
     assert quiet.drained("default/chat-1", NOW, NOW + 15)
+
+
+def test_a_ready_replica_on_a_silent_node_leaves_the_endpoints() -> None:
+    svc = service(1, replica(0, READY, endpoint="h:0"))
+    world = {"chat-0": ReplicaWorld(PLACED, node="n1", placed_unix=NOW - 10, node_ready=False)}
+    result = step(StepInput(svc, world), NOW)
+    assert states(result.service) == [("chat-0", STARTING)]
+    assert result.service is not None and endpoints_of(result.service) == []
+    assert result.remove == () and result.create == ()  # not replaced: it may come back
+    back = on_process_event(result.service, ProcessFacts("chat-0", "ready", port=1, host="h"), NOW)
+    assert back is not None and endpoints_of(back) == [("chat-0", "h:1")]
+    # The node heartbeats again without its agent reconnecting: routable again as it was.
+    again = step(StepInput(result.service, {"chat-0": placed()}), NOW + 5)
+    assert again.service is not None and endpoints_of(again.service) == [("chat-0", "h:0")]
