@@ -37,6 +37,14 @@ from sdk._migration import (
     WorkloadLogs,
 )
 from sdk._priority import DEFAULT_PRIORITY_CLASS, PRIORITY_CLASSES, resolve_priority
+from sdk._serving import (
+    Replica,
+    ReplicaState,
+    ScaleRecord,
+    Service,
+    ServiceSpec,
+    make_service_spec,
+)
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
 from sdk._target import read_cluster_file, resolve_target, resolve_target_with_source, state_dir
 from sdk._tls import read_token_file
@@ -154,8 +162,13 @@ __all__ = [
     "Placement",
     "PlacementTimeout",
     "ReconnectPolicy",
+    "Replica",
+    "ReplicaState",
     "Resources",
     "RestartPolicy",
+    "ScaleRecord",
+    "Service",
+    "ServiceSpec",
     "SloHints",
     "SyncAdminClient",
     "SyncAttachSession",
@@ -177,6 +190,7 @@ __all__ = [
     "issue_client",
     "issue_node",
     "load_ca",
+    "make_service_spec",
     "make_spec",
     "new_file_token",
     "read_cluster_file",

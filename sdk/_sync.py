@@ -293,3 +293,8 @@ class SyncAdminClient(Blocking[AdminClient]):
     list_migrations = blocking(AdminClient.list_migrations)
     drain = blocking(AdminClient.drain)
     logs = blocking(AdminClient.logs)
+    create_service = blocking(AdminClient.create_service)
+    get_service = blocking(AdminClient.get_service)
+    list_services = blocking(AdminClient.list_services)
+    scale_service = blocking(AdminClient.scale_service)
+    delete_service = blocking(AdminClient.delete_service)

@@ -79,7 +79,7 @@ class PolicySpec:
 def parse_policy(name: str, plugin_args: Mapping[str, Mapping[str, Any]]) -> PolicySpec:
     """Check the policy name and every plugin's parameters; ConfigError names the field."""
     if name not in POLICIES:
-        raise ConfigError("policy", f"unknown policy {name!r} (known: {', '.join(POLICIES)})")
+        raise ConfigError("policy", f"unknown {name!r} (known: {', '.join(POLICIES)})")
     parsed: dict[str, Any] = {}
     for plugin, args in plugin_args.items():
         spec = SCORES.get(plugin)
