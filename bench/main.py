@@ -174,5 +174,9 @@ from bench.failover import failover  # noqa: E402  (registers on `main`)
 
 main.add_command(failover)
 
+from bench.autoscale.cli import autoscale  # noqa: E402  (registers on `main`)
+
+main.add_command(autoscale)
+
 if __name__ == "__main__":
     sys.exit(main())
