@@ -41,6 +41,11 @@ class Targets:
     tpot_ms: float
 
 
+_STATE = (
+    "q_tokens", "q_requests", "q_dreq", "q_dtok", "batch", "decode_left", "held_s", "in_flight",
+)  # fmt: skip
+
+
 class FluidService:
     """The pool's state and its one-second step. Scalars only: this is the hot loop."""
 
@@ -73,7 +78,7 @@ class FluidService:
 
     def copy(self) -> FluidService:
         other = FluidService(self.model, self.timeout_s)
-        for name in self.__slots__[2:]:
+        for name in _STATE:
             setattr(other, name, getattr(self, name))
         return other
 
@@ -225,18 +230,36 @@ def good_requests(
     return np.maximum(0.0, good - dropped)
 
 
-def window_attainment(
-    state: FluidService, ready: int, demand: Demand, lo: int, hi: int, targets: Targets,
-    life_s: int,
-) -> tuple[float, float, FluidService]:  # fmt: skip
-    """Good and total requests of seconds [lo, hi) with `ready` replicas from `state` (copied)."""
+def segments_good(
+    state: FluidService, segments: list[tuple[int, int, int]], demand: Demand,
+    targets: Targets, life_s: int,
+) -> tuple[F64, FluidService]:  # fmt: skip
+    """Good requests per second over consecutive segments (lo, hi, ready replicas), from a copy
+    of `state`; and the state at the end of the first segment."""
     s = state.copy()
-    n = hi - lo
+    lo0, hi_end = segments[0][0], segments[-1][1]
+    n = hi_end - lo0
     wait, step, tpot, drop = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     a, p = demand.arrivals, demand.prompt_tokens
     dr, dt = demand.decode_requests, demand.decode_tokens
-    for i in range(n):
-        t = lo + i
-        wait[i], step[i], tpot[i], _, _, drop[i] = s.step(ready, 0, a[t], p[t], dr[t], dt[t])
-    good = good_requests(demand, lo, hi, wait, step, tpot, drop, targets, s.model, life_s)
-    return float(good.sum()), float(a[lo:hi].sum()), s
+    after_first = s
+    for k, (lo, hi, ready) in enumerate(segments):
+        for t in range(lo, hi):
+            i = t - lo0
+            wait[i], step[i], tpot[i], _, _, drop[i] = s.step(ready, 0, a[t], p[t], dr[t], dt[t])
+        if k == 0:
+            after_first = s.copy()
+    good = good_requests(demand, lo0, hi_end, wait, step, tpot, drop, targets, s.model, life_s)
+    return good, after_first
+
+
+def window_attainment(
+    state: FluidService, ready: int, demand: Demand, lo: int, hi: int, targets: Targets,
+    life_s: int, tail_s: int = 0,
+) -> tuple[float, float, FluidService]:  # fmt: skip
+    """Good and total requests arriving in [lo, hi) with `ready` replicas from `state` (copied),
+    run on for `tail_s` more seconds so late arrivals finish; and the state at hi."""
+    end = min(demand.seconds, hi + tail_s)
+    segments = [(lo, hi, ready)] + ([(hi, end, ready)] if end > hi else [])
+    good, after = segments_good(state, segments, demand, targets, life_s)
+    return float(good[: hi - lo].sum()), float(demand.arrivals[lo:hi].sum()), after
