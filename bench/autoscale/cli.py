@@ -47,6 +47,7 @@ DEFAULT_SERVEGEN = _SHARED / "servegen" / "m-small"
 DEFAULT_TTFT_MS = 2000.0
 DEFAULT_TPOT_MS = 50.0
 DEFAULT_AIWO_PERIOD_S = 1  # the controller builds a snapshot about once a second
+STATIC_GOAL = 32  # issue 10: the default rate scale makes the peak need about 32 replicas
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ def autoscale(
         )
     model = PRESETS[gpu]
     targets = Targets(ttft_ms, tpot_ms)
+    cold = model.cold_start_s if cold_start_s is None else cold_start_s
     try:
         if "aiwo" in policies:
             from bench.autoscale.aiwo import config_with
@@ -218,20 +220,27 @@ def autoscale(
         if trace_csv is not None:
             seconds = min(seconds, int(length_days * 86_400) - start_s)
         rate, prompt, decode = expected(start_s, seconds)
-        scale = rate_scale or default_rate_scale(rate, prompt, decode, model, targets)
-        err.print(f"rate scale {scale:.4g}" + ("" if rate_scale else " (peak needs ~32 replicas)"))
+        demands: dict[int, Demand] = {}
+        if rate_scale is None:
+            guess = default_rate_scale(rate, prompt, decode, model, targets)
+            scale, demands[seeds[0]], n = _calibrate(
+                sampler, start_s, seconds, seeds[0], model, targets, cold, guess
+            )
+            err.print(f"rate scale {scale:.4g}: the peak minute needs {n} replicas (goal ~32)")
+        else:
+            scale = rate_scale
+            err.print(f"rate scale {scale:.4g}")
         if plot_path is not None and not plot.available():
             err.print("matplotlib is not installed (pip install -e '.[dev]'): no plot")
             plot_path = None
-        demands: dict[int, Demand] = {}
         for seed in seeds:
-            demands[seed] = sampler(start_s, seconds, scale, seed)
+            if seed not in demands:
+                demands[seed] = sampler(start_s, seconds, scale, seed)
     except DemandError as e:
         raise click.ClickException(str(e)) from None
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     sample_s = time.perf_counter() - started
-    cold = model.cold_start_s if cold_start_s is None else cold_start_s
     for seed, demand in demands.items():
         sc = Scenario(demand, model, targets, cold, max_replicas or 10_000)
         sizing = size_static(sc)
@@ -281,6 +290,30 @@ def autoscale(
     Console().print(table(summary, title))
     if summary["goals"]:
         Console().print(summary["goals"])
+
+
+def _calibrate(
+    sampler: Any, start_s: int, seconds: int, seed: int, model: Any, targets: Targets,
+    cold: float, guess: float, replicas: int = STATIC_GOAL, tries: int = 4,
+) -> tuple[float, Demand, int]:  # fmt: skip
+    """The rate scale at which the static count (the peak minute's need) is ~`replicas`, the
+    first seed's demand at it, and that count.
+
+    The first guess sizes the busiest 600 s window at steady-state capacity; bursts inside the
+    peak minute need more, so the static count is measured on a sample and the scale corrected
+    in proportion, a few times (bursts do not grow exactly with the scale).
+    """
+    scale = guess
+    for _ in range(tries):
+        demand = sampler(start_s, seconds, scale, seed)
+        n = size_static(Scenario(demand, model, targets, cold, 10 * replicas)).static_replicas
+        if abs(n - replicas) <= 1:
+            break
+        scale *= replicas / n
+    else:
+        demand = sampler(start_s, seconds, scale, seed)
+        n = size_static(Scenario(demand, model, targets, cold, 10 * replicas)).static_replicas
+    return scale, demand, n
 
 
 def _source(servegen_dir: Path | None, trace_csv: Path | None) -> tuple[Any, Any, Any, float]:
