@@ -57,6 +57,8 @@ class RunResult:
     # per PLOT_BIN_S: replicas held (mean), attainment %
     replicas_series: F64 = field(default_factory=lambda: np.zeros(0))
     attainment_series: F64 = field(default_factory=lambda: np.zeros(0))
+    good_series: F64 = field(default_factory=lambda: np.zeros(0))  # requests within SLO
+    arrived_series: F64 = field(default_factory=lambda: np.zeros(0))
 
 
 def size_static(sc: Scenario, candidates: int = 12) -> Sizing:
@@ -197,7 +199,7 @@ def _result(
     arrived = np.add.reduceat(d.arrivals, bins)
     att = 100.0 * np.add.reduceat(good, bins) / np.maximum(arrived, 1e-9)
     att = np.where(arrived > 0, att, 100.0)
-    return RunResult(name, seed, metrics, rep, att)
+    return RunResult(name, seed, metrics, rep, att, np.add.reduceat(good, bins), arrived)
 
 
 def demand_series(d: Demand) -> F64:
