@@ -89,3 +89,19 @@ def test_small_run_gives_runs_and_scenario(tmp_path: Path) -> None:
     assert sc["cold_start_s"] == 60.0 and sc["days"] == pytest.approx(0.01, abs=1e-3)
     assert summary["runs"]["oracle"]["gpu_hours"] <= summary["runs"]["static"]["gpu_hours"]
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(not AZURE_CONV.exists(), reason="shared data not mounted")
+def test_runs_without_matplotlib_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.autoscale import plot
+
+    monkeypatch.setattr(plot, "available", lambda: False)
+    png = tmp_path / "p.png"
+    code, out = _run(
+        "--trace", str(AZURE_CONV), "--days", "0.005", "--rate-scale", "5",
+        "--policies", "static", "--plot", str(png), "--workers", "1",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "matplotlib is not installed" in out and not png.exists()
