@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ DEFAULT_SERVEGEN = _SHARED / "servegen" / "m-small"
 DEFAULT_TTFT_MS = 2000.0
 DEFAULT_TPOT_MS = 50.0
 DEFAULT_AIWO_PERIOD_S = 1  # the controller builds a snapshot about once a second
+AIWO_PRIOR_UTILIZATION = 0.7  # HPA's target utilization, applied to aiwo's starting estimate
 STATIC_GOAL = 32  # issue 10: the default rate scale makes the peak need about 32 replicas
 
 
@@ -94,7 +95,13 @@ def make_policy(name: str, sc: Scenario, sizing: Sizing) -> Policy:
         return Oracle(sizing)
     from bench.autoscale.aiwo import Aiwo
 
-    return Aiwo(sizing, _aiwo["period_s"], _aiwo["config"], _aiwo["start_day"])
+    config = _aiwo["config"]
+    if "prior_rate_per_replica_rps" not in _aiwo["set_fields"]:
+        # The operator's load test, as HPA's and KPA's targets get it: 70 % of what one
+        # replica sustained at the SLO is where the core's learned capacity starts.
+        prior = round(AIWO_PRIOR_UTILIZATION * sizing.capacity_rps, 3)
+        config = replace(config, prior_rate_per_replica_rps=prior)
+    return Aiwo(sizing, _aiwo["period_s"], config, _aiwo["start_day"])
 
 
 def _job(job: Job) -> RunResult:
@@ -213,7 +220,8 @@ def autoscale(
             from bench.autoscale.aiwo import config_with
 
             _aiwo.update(period_s=aiwo_period_s, config=config_with(aiwo_overrides),
-                         start_day=start_day)  # fmt: skip
+                         start_day=start_day,
+                         set_fields={o.partition("=")[0] for o in aiwo_overrides})  # fmt: skip
         source, sampler, expected, length_days = _source(servegen_dir, trace_csv)
         run_days = check_days(days, start_day, length_days, source)
         start_s, seconds = start_day * 86_400, round(run_days * 86_400)
@@ -273,6 +281,11 @@ def autoscale(
         "measured_in_flight_per_replica": round(first[1].capacity_in_flight, 3),
         "aiwo_period_s": aiwo_period_s if "aiwo" in policies else None,
         "aiwo_set": list(aiwo_overrides),
+        "aiwo_prior_rate_per_replica_rps": (
+            None
+            if "aiwo" not in policies or "prior_rate_per_replica_rps" in _aiwo["set_fields"]
+            else round(AIWO_PRIOR_UTILIZATION * first[1].capacity_rps, 3)
+        ),
         "seeds": seeds,
     }
     summary["wall_s"] = {"total": round(time.perf_counter() - started, 2),
