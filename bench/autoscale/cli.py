@@ -35,6 +35,7 @@ from bench.autoscale.run import (
 from gpumodel.serving import PRESETS
 
 POLICY_NAMES = ("static", "hpa", "kpa", "oracle", "aiwo")
+DEFAULT_POLICIES = ",".join(POLICY_NAMES)
 _SHARED = next(
     (p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared").is_dir()),
     Path("shared") / "data",
@@ -142,7 +143,7 @@ def _run(jobs: list[Job], workers: int) -> Iterator[RunResult]:
     default=None,
     help="demand x this (default: the peak 600 s window needs ~32 replicas)",
 )
-@click.option("--policies", "policies_text", default=",".join(POLICY_NAMES), show_default=True)
+@click.option("--policies", "policies_text", default=DEFAULT_POLICIES, show_default=True)
 @click.option("--seeds", "seeds_text", default="0", show_default=True, help="e.g. 0-2")
 @click.option(
     "--ttft-ms", type=click.FloatRange(min=1.0), default=DEFAULT_TTFT_MS, show_default=True
@@ -204,8 +205,11 @@ def autoscale(
     """SLO attainment, GPU-hours and energy of static, HPA, KPA, the oracle and aiwo."""
     started = time.perf_counter()
     policies = parse_policies(policies_text)
-    seeds = parse_seeds(seeds_text)
     err = Console(stderr=True)
+    if policies_text == DEFAULT_POLICIES and not _core_present():
+        policies.remove("aiwo")
+        err.print("the autoscaler core (controlplane.optimizer.autoscale) is missing: no aiwo run")
+    seeds = parse_seeds(seeds_text)
     if servegen_dir is not None and trace_csv is not None:
         raise click.UsageError("give --servegen or --trace, not both")
     if rate_scale is not None and not 0 < rate_scale <= 1000:
@@ -327,6 +331,14 @@ def _calibrate(
         demand = sampler(start_s, seconds, scale, seed)
         n = size_static(Scenario(demand, model, targets, cold, 10 * replicas)).static_replicas
     return scale, demand, n
+
+
+def _core_present() -> bool:
+    try:
+        from controlplane.optimizer import autoscale  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return False
+    return hasattr(autoscale, "plan_scale")
 
 
 def _source(servegen_dir: Path | None, trace_csv: Path | None) -> tuple[Any, Any, Any, float]:
