@@ -174,6 +174,14 @@ from bench.failover import failover  # noqa: E402  (registers on `main`)
 
 main.add_command(failover)
 
+from bench.load.cli import load  # noqa: E402  (registers on `main`)
+
+main.add_command(load)
+
+from bench.load.gateway_bench import gateway  # noqa: E402  (registers on `main`)
+
+main.add_command(gateway)
+
 from bench.autoscale.cli import autoscale  # noqa: E402  (registers on `main`)
 
 main.add_command(autoscale)

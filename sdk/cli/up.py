@@ -107,6 +107,7 @@ def up(
         controllers=controllers,
         etcd_members=etcd_members,
         credentials=credentials,
+        gateway=True,
     )
     cluster = LocalCluster(spec)
 
@@ -160,6 +161,7 @@ def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> No
         f"  controller  {', '.join(cluster.controller_addresses)}\n"
         f"  metrics     {', '.join(f'http://{m}/metrics' for m in cluster.metrics_addresses)}\n"
         f"  etcd        {cluster.etcd_endpoint}\n"
+        f"  gateway     http://{cluster.gateway_address}/s/NAMESPACE/NAME/PATH\n"
         f"  state       {directory} (logs in {cluster.log_dir})\n"
         + _security_line(cluster)
         + "In another shell: [bold]aiwo nodes[/bold], [bold]aiwo gpus[/bold], "
