@@ -10,6 +10,7 @@ install: $(STAMP)
 
 # Reinstall only when the project's metadata changes (editable install: code edits need nothing).
 $(STAMP): pyproject.toml
+	@echo "installing aiwo (editable, with its dev tools: grpcio-tools, pytest, ruff, mypy) into $(VENV); about a minute on a first run"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

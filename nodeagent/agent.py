@@ -73,6 +73,8 @@ class Agent:
         self.sessions = 0  # successful connections so far
         self.last_contact = time.monotonic()  # the last message from a controller
         self._running: set[asyncio.Task[None]] = set()
+        # The service replicas' prober (nodeagent.probe.ReplicaProber), set by main.
+        self.prober: Any | None = None
 
     # ------------------------------------------------------------ identity
 
@@ -241,6 +243,7 @@ class Agent:
                 raise refused or ConnectionError("the controller ended the stream")
             self.sessions += 1
             self.connected.set()
+            self._announce_ready_replicas()
             log.info(
                 "agent_connected",
                 controller=self.target,
@@ -406,8 +409,17 @@ class Agent:
                 detail=event.detail,
                 time_unix=event.time_unix,
                 outcome=getattr(event, "outcome", ""),
+                port=getattr(event, "port", 0),
             )
         )
+
+    def _announce_ready_replicas(self) -> None:
+        """A controller that has just become leader (or restarted) knows no endpoints: tell
+        it which replicas here are ready, first thing on every stream."""
+        if self.prober is None:
+            return
+        for event in self.prober.ready_events():
+            self.report_supervisor_event(event)
 
     def report_process_event(self, event: node_pb2.ProcessEvent) -> None:
         with contextlib.suppress(asyncio.QueueFull):

@@ -92,6 +92,7 @@ async def _run(config: AgentConfig) -> int:
     from nodeagent.executor import Executor
     from nodeagent.gpu import make_backend
     from nodeagent.net import NetSampler
+    from nodeagent.probe import ReplicaProber
     from nodeagent.supervisor import Supervisor
     from nodeagent.throttle import ThrottleConfig, detect_throttler
     from nodeagent.transfers import Transfers
@@ -118,6 +119,7 @@ async def _run(config: AgentConfig) -> int:
         capabilities=(throttler.capability, "managed-workloads"),
         shared_checkpoints=config.checkpoint_root if config.shared_checkpoints else "",
     )
+    agent.prober = ReplicaProber(on_event=agent.report_supervisor_event)
     supervisor = Supervisor(
         log_dir=state_dir / "logs",
         checkpoint_root=Path(config.checkpoint_root),
@@ -126,6 +128,7 @@ async def _run(config: AgentConfig) -> int:
         on_event=agent.report_supervisor_event,
         # Node name and state dir: unique to this agent, the same across its restarts.
         owner=f"{config.node}@{config.state_dir}",
+        replicas=agent.prober,
     )
     # Workloads left running by a previous life of this agent would run twice once the
     # controller's assignment set restarts them: stop them first.
@@ -162,6 +165,7 @@ async def _run(config: AgentConfig) -> int:
     await agent.run(stop)
     ready.cancel()
     await supervisor.shutdown()
+    await agent.prober.close()
     await throttler.close()
     backend.close()
     return 0

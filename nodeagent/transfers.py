@@ -170,7 +170,10 @@ class Transfers:
             reply.size_bytes = size
             reply.truncated = size > len(data)
         except FileNotFoundError:
-            reply.reason = f"workload {request.workload} has no log on this node"
+            reply.reason = (
+                f"workload {request.workload} has no log on this node: "
+                "its process has not started here"
+            )
         except (ActuationError, OSError) as exc:
             reply.reason = getattr(exc, "reason", None) or f"cannot read the log: {exc}"
         await self.send(node_pb2.AgentMessage(logs_reply=reply))

@@ -35,6 +35,14 @@ from sdk._migration import (
     WorkloadLogs,
 )
 from sdk._priority import DEFAULT_PRIORITY_CLASS, PRIORITY_CLASSES, resolve_priority
+from sdk._serving import (
+    Replica,
+    ReplicaState,
+    ScaleRecord,
+    Service,
+    ServiceSpec,
+    make_service_spec,
+)
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
 from sdk._target import read_cluster_file, resolve_target, state_dir
 from sdk._types import (
@@ -102,8 +110,13 @@ __all__ = [
     "Placement",
     "PlacementTimeout",
     "ReconnectPolicy",
+    "Replica",
+    "ReplicaState",
     "Resources",
     "RestartPolicy",
+    "ScaleRecord",
+    "Service",
+    "ServiceSpec",
     "SloHints",
     "SyncAdminClient",
     "SyncAttachSession",
@@ -119,6 +132,7 @@ __all__ = [
     "WorkloadLogs",
     "WorkloadPhase",
     "WorkloadSpec",
+    "make_service_spec",
     "make_spec",
     "read_cluster_file",
     "resolve_priority",

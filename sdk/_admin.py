@@ -8,8 +8,9 @@ from sdk import _convert as convert
 from sdk._channel import Connection, open_connection
 from sdk._config import ClientConfig
 from sdk._migration import DrainResult, Migration, WorkloadLogs
+from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
-from sdk.pb.aiwo.v1 import admin_pb2_grpc
+from sdk.pb.aiwo.v1 import admin_pb2_grpc, serving_pb2_grpc
 
 
 class AdminClient:
@@ -18,6 +19,7 @@ class AdminClient:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._stub = admin_pb2_grpc.AdminServiceStub(connection.channel)
+        self._serving = serving_pb2_grpc.ServingServiceStub(connection.channel)
 
     @classmethod
     async def connect(
@@ -190,6 +192,66 @@ class AdminClient:
             ),
         )
         return convert.logs_from_pb(reply)
+
+    # ------------------------------------------------------------ services (ServingService)
+
+    async def create_service(
+        self, name: str, spec: ServiceSpec, *, namespace: str | None = None
+    ) -> Service:
+        """Create a service (build `spec` with `make_service_spec`). The same spec again
+        returns the stored service; a different one for an existing name raises
+        `AlreadyExists`; a bad one `InvalidArgument` naming the field, creating nothing."""
+        request = convert.serving_request(
+            "CreateService", name=name, namespace=self._namespace(namespace), spec=spec
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.CreateService, request)
+        )
+
+    async def get_service(self, name: str, namespace: str | None = None) -> Service:
+        request = convert.serving_request(
+            "GetService", name=name, namespace=self._namespace(namespace)
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.GetService, request)
+        )
+
+    async def list_services(self, namespace: str | None = None) -> list[Service]:
+        """Services of `namespace`; of every namespace when None."""
+        request = convert.serving_request("ListServices", namespace=namespace or "")
+        reply = await self._connection.call(self._serving.ListServices, request)
+        return convert.many(Service, reply.services)
+
+    async def scale_service(
+        self,
+        name: str,
+        replicas: int | None = None,
+        *,
+        auto: bool = False,
+        namespace: str | None = None,
+    ) -> Service:
+        """Pin the service at `replicas` (within its min..max) until `auto=True` hands the
+        count back to the autoscaler. Exactly one of the two."""
+        if (replicas is None) == (not auto):
+            raise ValueError("scale_service: give replicas=N or auto=True, not both or neither")
+        target = {"auto": True} if auto else {"replicas": replicas}
+        request = convert.serving_request(
+            "ScaleService", name=name, namespace=self._namespace(namespace), **target
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.ScaleService, request)
+        )
+
+    async def delete_service(self, name: str, namespace: str | None = None) -> None:
+        """Drain every replica (out of the gateway first, then stopped once its requests
+        are done) and remove the service."""
+        request = convert.serving_request(
+            "DeleteService", name=name, namespace=self._namespace(namespace)
+        )
+        await self._connection.call(self._serving.DeleteService, request)
+
+    def _namespace(self, namespace: str | None) -> str:
+        return namespace or self._connection.config.namespace
 
     async def close(self) -> None:
         await self._connection.close()

@@ -18,6 +18,7 @@ from sdk._attach import AttachSession
 from sdk._client import Client, WorkloadHandle
 from sdk._config import ClientConfig
 from sdk._migration import DrainResult, Migration, WorkloadLogs
+from sdk._serving import Service, ServiceSpec
 from sdk._types import (
     ClusterInfo,
     Description,
@@ -331,6 +332,32 @@ class SyncAdminClient:
         return self._runner.run(
             self._client.logs(name, namespace, stderr=stderr, tail_bytes=tail_bytes, node=node)
         )
+
+    def create_service(
+        self, name: str, spec: ServiceSpec, *, namespace: str | None = None
+    ) -> Service:
+        return self._runner.run(self._client.create_service(name, spec, namespace=namespace))
+
+    def get_service(self, name: str, namespace: str | None = None) -> Service:
+        return self._runner.run(self._client.get_service(name, namespace))
+
+    def list_services(self, namespace: str | None = None) -> list[Service]:
+        return self._runner.run(self._client.list_services(namespace))
+
+    def scale_service(
+        self,
+        name: str,
+        replicas: int | None = None,
+        *,
+        auto: bool = False,
+        namespace: str | None = None,
+    ) -> Service:
+        return self._runner.run(
+            self._client.scale_service(name, replicas, auto=auto, namespace=namespace)
+        )
+
+    def delete_service(self, name: str, namespace: str | None = None) -> None:
+        self._runner.run(self._client.delete_service(name, namespace))
 
     def close(self) -> None:
         try:

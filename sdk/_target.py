@@ -67,3 +67,28 @@ def resolve_target_with_source(
 
 def resolve_target(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     return resolve_target_with_source(explicit, environ)[0]
+
+
+_SCHEMES = ("ipv4:", "ipv6:", "dns:///", "dns:")
+
+
+def check_target(target: str) -> None:
+    """Refuse a target whose port cannot exist (e.g. "127.0.0.1:99999"), which gRPC would
+    otherwise report as a refused connection. Other forms (unix:, names) pass through."""
+    from sdk._errors import InvalidArgument
+
+    rest = target
+    for scheme in _SCHEMES:
+        if rest.startswith(scheme):
+            rest = rest[len(scheme) :]
+            break
+    else:
+        if "://" in rest or rest.startswith("unix:"):
+            return
+    for address in rest.split(","):
+        _, sep, port = address.rpartition(":")
+        if sep and port.isdigit() and not 1 <= int(port) <= 65535:
+            raise InvalidArgument(
+                f"controller address {target}: port {port} is invalid (must be 1..65535)",
+                field="controller",
+            )

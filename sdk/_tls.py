@@ -19,7 +19,7 @@ import grpc
 
 from sdk._config import ClientConfig, TlsConfig
 from sdk._errors import AiwoError
-from sdk._target import read_cluster_file
+from sdk._target import check_target, read_cluster_file
 
 ENV_TOKEN = "AIWO_TOKEN"
 ENV_TOKEN_FILE = "AIWO_TOKEN_FILE"
@@ -130,6 +130,7 @@ def open_channel(
     address: str, tls: TlsConfig | None, options: list[tuple[str, Any]] | None = None
 ) -> grpc.aio.Channel:
     """A TLS channel when `tls` is set, else a plaintext one."""
+    check_target(address)
     opts = [*(options or []), *channel_options(tls)]
     if tls is None:
         return grpc.aio.insecure_channel(address, options=opts or None)

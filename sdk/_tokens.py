@@ -26,7 +26,7 @@ from pathlib import Path
 from sdk.pb.aiwo.v1 import auth_pb2
 
 PREFIX = "aiwo_"
-ROLES = ("admin", "operator", "workload", "viewer")
+ROLES = ("admin", "operator", "workload", "viewer", "gateway")
 ALL_NAMESPACES = "*"
 _TOKEN_RE = re.compile(r"^aiwo_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import structlog
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 log = structlog.get_logger("aiwo.auth")
 
@@ -125,10 +125,12 @@ def _signed_by(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> boo
     return crl.is_signature_valid(key)
 
 
+# No DSA: cryptography deprecates it, and naming dsa.DSAPublicKey here warned on every
+# start of every process that imports this (the warning buried `aiwo up`'s real errors).
+# aiwo's CA signs with EC (sdk/cli/certs); a DSA-signed CRL is not trusted.
 _SIGNING_KEYS = (
     ec.EllipticCurvePublicKey,
     rsa.RSAPublicKey,
-    dsa.DSAPublicKey,
     ed25519.Ed25519PublicKey,
     ed448.Ed448PublicKey,
 )

@@ -73,6 +73,7 @@ class Decisions:
             "placements": self.state.placements,
             "nodes": self.state.nodes,
             "commands": self.state.commands,
+            "services": self.state.services,  # controlplane/leader/serving.py
         }
 
     def stage_workload(self, batch: Batch, key: str, workload: types_pb2.Workload) -> None:
@@ -315,9 +316,12 @@ class Decisions:
         message: str,
         now: float,
         phase: int = types_pb2.WORKLOAD_PHASE_PENDING,
+        record: types_pb2.Workload | None = None,
     ) -> None:
-        """Release a workload's placement and requeue it (or set `phase`)."""
-        workload = self.state.workloads.get(key)
+        """Release a workload's placement and requeue it (or set `phase`). `record`: the
+        workload as the same batch writes it (e.g. with a new spec), else the cached one;
+        one write per key, as etcd allows in a transaction."""
+        workload = record if record is not None else self.state.workloads.get(key)
         self.stage_placement(batch, key, None)
         if workload is not None:
             updated = types_pb2.Workload()

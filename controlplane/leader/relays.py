@@ -114,6 +114,11 @@ class LogsUnavailable(Exception):
     """No answer from the node, or the node said why not."""
 
 
+class LogRefused(LogsUnavailable):
+    """The node answered: it has no such log (the process never started there) or cannot
+    read it. Not the controller's or the network's fault."""
+
+
 class LogRelay:
     """Asks an agent for the tail of a workload's log and waits for the answer."""
 
@@ -146,7 +151,7 @@ class LogRelay:
         finally:
             self._waiting.pop(request_id, None)
         if not reply.ok:
-            raise LogsUnavailable(reply.reason or f"node {session.node} refused")
+            raise LogRefused(reply.reason or f"node {session.node} refused")
         return reply
 
     def on_reply(self, node: str, reply: node_pb2.AgentLogsReply) -> None:

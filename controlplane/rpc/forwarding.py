@@ -1,8 +1,9 @@
 """Followers forward writes and application streams to the leader, byte for byte.
 
-Reads are served from every replica's own cache. Writes and WorkloadService.Attach go to
-the leader: a follower proxies them over one channel, without decoding them (the handler is
-replaced by one that takes and returns raw bytes), so every status and message the leader
+Reads are served from every replica's own cache, except those of telemetry, which only
+the leader receives (FORWARDED_READS). Writes and WorkloadService.Attach go to the leader:
+a follower proxies them over one channel, without decoding them (the handler is replaced
+by one that takes and returns raw bytes), so every status and message the leader
 produces reaches the caller unchanged. Agents are not proxied: NodeService refuses on a
 follower and names the leader, and agents connect there directly, so that liveness is
 judged on a direct stream.
@@ -31,10 +32,30 @@ FORWARDED_UNARY = frozenset(
         "/aiwo.v1.AdminService/Uncordon",
         "/aiwo.v1.AdminService/Migrate",
         "/aiwo.v1.AdminService/Drain",
+        "/aiwo.v1.ServingService/CreateService",
+        "/aiwo.v1.ServingService/ScaleService",
+        "/aiwo.v1.ServingService/DeleteService",
         # A read, but only the leader holds the agents' streams the logs come through.
         "/aiwo.v1.AdminService/Logs",
     }
 )
+# Reads of what only the leader knows: agents stream telemetry (power, temperature,
+# heartbeats, energy, p99 and SLO status) to the leader alone, so a follower's own view of
+# it is stale or empty. A follower forwards these; when the leader cannot be reached it
+# answers from its own view rather than not at all (a failover is under way).
+FORWARDED_READS = frozenset(
+    {
+        "/aiwo.v1.AdminService/ListNodes",
+        "/aiwo.v1.AdminService/GetNode",
+        "/aiwo.v1.AdminService/ListGpus",
+        "/aiwo.v1.AdminService/ListWorkloads",
+        "/aiwo.v1.AdminService/Describe",
+        "/aiwo.v1.AdminService/Explain",
+        "/aiwo.v1.WorkloadService/Get",
+    }
+)
+READ_TIMEOUT_S = 5.0  # then the follower's own (possibly stale) answer is better than none
+_LEADER_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 FORWARDED_STREAMS = frozenset({"/aiwo.v1.WorkloadService/Attach"})
 # Metadata worth carrying to the leader (credentials); grpc's own keys are not.
 _PASSED_METADATA = ("authorization",)
@@ -103,12 +124,42 @@ class ForwardingInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, forwarder: Forwarder) -> None:
         self._forwarder = forwarder
 
+    async def _read(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """A telemetry read: the leader's answer, else this replica's own."""
+        local = await continuation(details)
+        target = self._forwarder.target()  # no etcd round trip: a read must stay cheap
+        if target is None or local is None or local.unary_unary is None:
+            return local
+        forwarder, method = self._forwarder, details.method
+        deserialize, serialize = local.request_deserializer, local.response_serializer
+        handle = local.unary_unary
+
+        async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            call = forwarder.channel(target).unary_unary(method)
+            try:
+                return await call(request, metadata=_metadata(context), timeout=READ_TIMEOUT_S)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in _LEADER_UNREACHABLE:
+                    await context.abort(exc.code(), exc.details() or "")
+                    raise AssertionError("unreachable") from None
+                log.info("read_served_locally", method=method, leader=target, code=exc.code().name)
+            reply = await handle(deserialize(request) if deserialize else request, context)
+            return serialize(reply) if serialize else reply
+
+        return grpc.unary_unary_rpc_method_handler(unary)
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method = details.method
+        if method in FORWARDED_READS:
+            return await self._read(continuation, details)
         if method not in FORWARDED_UNARY and method not in FORWARDED_STREAMS:
             return await continuation(details)
         target = await self._forwarder.resolve()

@@ -10,7 +10,7 @@ import grpc
 from controlplane.etcd.store import FencingError, StoreUnavailable
 from controlplane.leader.decisions import Conflict
 from controlplane.leader.migration import MigrationRefused, Migrations
-from controlplane.leader.relays import LogRelay, LogsUnavailable
+from controlplane.leader.relays import LogRefused, LogRelay, LogsUnavailable
 from controlplane.rpc.common import Leadership, abort_store_error, found, validate
 from controlplane.rpc.validation import ValidationError, check_name, check_workload_ref
 from controlplane.view.cluster import ClusterState
@@ -132,6 +132,10 @@ class MigrationApi:
             reply = await self.log_relay.fetch(
                 session, key, request.stderr, request.tail_bytes or DEFAULT_LOG_TAIL_BYTES
             )
+        except LogRefused as exc:
+            # The node is up and answered; UNAVAILABLE would blame the controller.
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{exc} ({node})")
+            raise AssertionError("unreachable") from None
         except LogsUnavailable as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise AssertionError("unreachable") from None

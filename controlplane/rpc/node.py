@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import grpc
@@ -66,6 +67,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.leadership = leadership
         self.telemetry_interval_s = telemetry_interval_s
         self.on_change = on_change
+        # Service replicas' news (ready, unready, exits): controlplane/leader/serving.py.
+        self.on_replica_event: (
+            Callable[[str, node_pb2.ProcessEvent, float], Awaitable[None]] | None
+        ) = None
 
     async def WorkloadCredentials(
         self, request: node_pb2.WorkloadCredentialsRequest, context: grpc.aio.ServicerContext
@@ -341,6 +346,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.decisions.events.emit(
             f"process_{event.kind}", f"workload/{event.workload}", text, now, **fields
         )
+        if self.on_replica_event is not None:
+            await self.on_replica_event(node_name, event, now)
         if self.migrations is not None and self.migrations.on_process_event(node_name, event):
             return  # a migration drives this workload now
         await lifecycle.on_process_event(self.state, self.decisions, node_name, event, now)

@@ -73,7 +73,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 return self.state.workload_view(key) or existing  # idempotent
             await context.abort(
                 grpc.StatusCode.ALREADY_EXISTS,
-                f"workload {key} exists with a different spec; use Update",
+                f"workload {key} exists with a different spec; change it with Update "
+                "(`aiwo update`), or deregister it first",
             )
         await self._reject_if_namespace_full(request.namespace, context)
         await self._reject_if_never_fits(request.spec, context)
@@ -149,11 +150,15 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             updated.generation = current.generation + 1
             updated.priority = resolve_priority(request.spec)
             batch = Batch()
-            self.decisions.stage_workload(batch, key, updated)
             placement = self.state.placements.get(key)
             if placement is not None and resources_changed:
                 # New resources need a new placement: release the old one and requeue.
-                self.decisions.unplace(batch, key, placement, "resources changed; requeued", now)
+                # `unplace` writes the updated record (etcd refuses a key twice in a txn).
+                self.decisions.unplace(
+                    batch, key, placement, "resources changed; requeued", now, record=updated
+                )
+            else:
+                self.decisions.stage_workload(batch, key, updated)
             try:
                 await self.decisions.commit(batch)
                 break

@@ -5,6 +5,7 @@ Everything a service or the optimizer reads comes from here; nothing here writes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controlplane.etcd.cache import PrefixCache
@@ -12,7 +13,8 @@ from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
 from controlplane.view.latency import SloTracker
 from controlplane.view.telemetry import TelemetryStore
-from sdk.pb.aiwo.v1 import types_pb2
+from controlplane.view.traffic import TrafficStore
+from sdk.pb.aiwo.v1 import serving_pb2, types_pb2
 
 
 @dataclass
@@ -44,16 +46,33 @@ class ClusterState:
             store, keys.commands, types_pb2.Command
         )
         self.events: PrefixCache[types_pb2.Event] = PrefixCache(store, keys.events, types_pb2.Event)
+        # Services with replicas (docs/serving.md); gateway traffic stays in memory.
+        self.services: PrefixCache[serving_pb2.Service] = PrefixCache(
+            store, keys.services, serving_pb2.Service
+        )
+        self.traffic = TrafficStore()
         self.telemetry = telemetry
         self.slo = SloTracker()
         self.liveness = Liveness()
         # Written by the leader's runtime loop: attributed energy and SLO verdicts.
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
+        # Whether a workload's application is attached (WorkloadService.Attach) here; set by
+        # the server, which holds the sessions. None: not known (shown as stored).
+        self.app_attached: Callable[[str], bool] | None = None
+        # Written by the leader's autoscaler: per service, what keeps it from what it needs.
+        self.scale_blocked: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]
-        return (self.nodes, self.workloads, self.placements, self.commands, self.events)
+        return (
+            self.nodes,
+            self.workloads,
+            self.placements,
+            self.commands,
+            self.events,
+            self.services,
+        )
 
     # ------------------------------------------------------------ derived views
 
@@ -83,7 +102,24 @@ class ClusterState:
             view.variant = placement.variant or view.variant
         view.energy_j = self.energy_j.get(key, view.energy_j)
         view.slo_status = self.slo_status.get(key, "")
+        self._phase_from_process(key, view)
         return view
+
+    def _phase_from_process(self, key: str, view: types_pb2.Workload) -> None:
+        """A workload that runs itself (no launch spec) is RUNNING only while its process is
+        attached. The stored phase turns RUNNING when the node acknowledges the assignment,
+        which says nothing of the process, and nothing would turn it back when the process
+        ends: after a restart, or a killed demo, it read "running" for ever. A managed
+        workload's phase comes from its process's events on the node, so it is left alone."""
+        if (
+            view.phase != types_pb2.WORKLOAD_PHASE_RUNNING
+            or view.spec.launch.command
+            or self.app_attached is None
+            or self.app_attached(key)
+        ):
+            return
+        view.phase = types_pb2.WORKLOAD_PHASE_PLACED
+        view.message = f"placed on {view.node or 'a node'}; its process is not attached"
 
     def gpu_views(self, node_name: str) -> list[types_pb2.Gpu]:
         node = self.nodes.get(node_name)

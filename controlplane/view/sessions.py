@@ -84,6 +84,9 @@ class Sessions:
         if not sessions:
             self.apps.pop(session.workload, None)
 
+    def app_attached(self, workload: str) -> bool:
+        return bool(self.apps.get(workload))
+
     def direct(self, directive: types_pb2.Directive) -> int:
         """Send to every attached session of the workload; returns how many got it."""
         return sum(s.send(directive) for s in self.apps.get(directive.workload, []))

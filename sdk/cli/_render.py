@@ -139,7 +139,8 @@ def placement_text(workload: Workload) -> str:
     if not workload.node:
         return "-"
     gpus = ",".join(str(i) for i in workload.gpus)
-    return f"{workload.node}[{gpus}]" if gpus else workload.node
+    # CPU-only work (no GPU requested) is allowed; say so rather than print an empty list.
+    return f"{workload.node}[{gpus}]" if gpus else f"{workload.node} (CPU only)"
 
 
 def share_text(workload: Workload) -> str:

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from sdk.cli.cluster_lock import ClusterLock, ClusterLocked
+from sdk.cli.state_files import AGENTS, ETCD_DATA, entries, wipe
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from sdk.cli.secure import LocalCredentials
 
@@ -29,6 +32,7 @@ DEFAULT_ETCD_CLIENT_PORT = 2379
 DEFAULT_ETCD_PEER_PORT = 2380
 DEFAULT_CONTROLLER_PORT = 7070
 DEFAULT_METRICS_PORT = 9464
+CLUSTER_MARKER = "AIWO_LOCAL_CLUSTER"  # in every child's environment: the state dir
 DEFAULT_GATEWAY_PORT = 8080  # aiwo-gateway: http://127.0.0.1:8080/s/NAMESPACE/NAME/PATH
 DEFAULT_GATEWAY_METRICS_PORT = 9108
 
@@ -73,6 +77,7 @@ class ClusterSpec:
     agent_args: tuple[str, ...] = ()
     default_ports: bool = True  # prefer 2379/7070/9464…; False: any free ports
     gateway: bool = False  # also run aiwo-gateway (`aiwo up` does; tests mostly need not)
+    fresh_state: bool = False  # start from empty etcd data and agent state (the demo)
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -124,12 +129,34 @@ class LocalCluster:
         self.ports: dict[str, int] = {}
         self.started_unix = time.time()
         self._logs: list[IO[bytes]] = []
+        self.lock = ClusterLock(spec.state_dir)
 
     # ------------------------------------------------------------ start
 
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ClusterError(
+                f"cannot use {self.state_dir} as the state directory: {exc.strerror}"
+            ) from None
+        # Before anything is started or reaped: a second `aiwo up` on a live directory
+        # must leave the running cluster alone.
+        try:
+            self.lock.acquire()
+        except ClusterLocked as exc:
+            raise ClusterError(str(exc)) from None
+        except OSError as exc:
+            raise ClusterError(f"cannot lock {self.state_dir}: {exc.strerror}") from None
+        # The lock was free, so whatever a killed cluster left running here is stale.
+        self._reap_stale()
+        if self.spec.fresh_state:
+            wipe(entries(self.state_dir, (ETCD_DATA, AGENTS)))
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.lock.release()
+            raise ClusterError(f"cannot create {self.log_dir}: {exc.strerror}") from None
         previous = self._previous_ports()
         try:
             self._start_etcd(previous)
@@ -166,7 +193,14 @@ class LocalCluster:
         log_path = self.log_dir / f"{name}.log"
         log = open(log_path, "ab")  # closed in stop()
         self._logs.append(log)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            # Marks the child as this cluster's, so that a later `aiwo up` can find it
+            # if this one is killed without stopping it (see `_reap_stale`).
+            CLUSTER_MARKER: str(self.state_dir),
+            **(env_extra or {}),
+        }
         popen = subprocess.Popen(
             argv,
             stdout=log,
@@ -458,26 +492,46 @@ class LocalCluster:
                     proc.popen.wait()
                 # Children the process left in its group go too.
                 _signal_group(proc, signal.SIGKILL)
-        self._reap_workloads()
         for log in self._logs:
             log.close()
         self._logs.clear()
+        if not self.lock.held:
+            return  # not ours: another cluster's workloads and cluster.json stay as they are
+        self._reap_workloads()
         path = self.state_dir / "cluster.json"
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
+        self.lock.release()
 
     def _reap_workloads(self) -> None:
         """Managed workloads run in sessions of their own; an agent that was killed (or
-        ran out of grace) leaves them behind. They carry AIWO_OWNER=node@agent-state-dir."""
+        ran out of grace) leaves them behind. They carry AIWO_OWNER=node@agent-state-dir.
+        Only the lock's holder may do this: the processes are the cluster's."""
+        assert self.lock.held, "reaping another cluster's workloads"
         marker = f"@{self.state_dir / 'agents'}/".encode()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError, ProcessLookupError):
-                env = (entry / "environ").read_bytes().split(b"\0")
-                if any(v.startswith(b"AIWO_OWNER=") and marker in v for v in env):
-                    os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
+        _kill_groups(lambda env: any(v.startswith(b"AIWO_OWNER=") and marker in v for v in env))
+
+    def _reap_stale(self) -> None:
+        """What a killed `aiwo up` on this directory left running: its etcd, controllers,
+        agents (marked CLUSTER_MARKER) and their managed workloads (AIWO_OWNER)."""
+        mine = f"{CLUSTER_MARKER}={self.state_dir}".encode()
+        _kill_groups(lambda env: mine in env)
+        self._reap_workloads()
+
+
+def _kill_groups(match: Callable[[list[bytes]], bool]) -> None:
+    """SIGKILL the process group of every process whose environment `match`es."""
+    own = os.getpgid(0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ProcessLookupError):
+            env = (entry / "environ").read_bytes().split(b"\0")
+            if match(env):
+                group = os.getpgid(int(entry.name))
+                if group != own:
+                    os.killpg(group, signal.SIGKILL)
 
 
 def _signal_group(proc: Proc, sig: signal.Signals) -> None:

@@ -7,7 +7,7 @@ import click
 from sdk.cli import bench as bench_module
 from sdk.cli import certs as certs_module
 from sdk.cli import cluster as cluster_module
-from sdk.cli import commands, migrate, run, top, workload
+from sdk.cli import commands, lifecycle, migrate, run, serve, top, workload
 from sdk.cli import tokens as tokens_module
 from sdk.cli._app import AiwoGroup, CliState
 from sdk.cli.credentials import client_config, credential_options
@@ -41,18 +41,25 @@ for command in (
     top.top,
     workload.register,
     workload.deregister,
+    workload.update,
     run.run,
     run.logs,
+    serve.serve,
+    serve.services,
+    serve.scale,
     migrate.migrate,
     migrate.drain,
     migrate.migrations,
     bench_module.bench,
     up,
+    lifecycle.down,
+    lifecycle.reset,
     cluster_module.cluster,
     certs_module.certs,
     tokens_module.tokens,
 ):
     cli.add_command(command)
+commands.describe.add_command(serve.describe_service)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import time
 
 import click
 
-from sdk import LaunchSpec, Resources, RestartPolicy, resolve_priority
+from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
 from sdk.cli._app import namespace_option, output_option, state
 from sdk.cli.workload import show_registered
 
@@ -87,9 +87,9 @@ def run(
 @click.option(
     "--tail",
     "tail_lines",
-    default=-1,
-    type=int,
-    help="Only the last N lines (-1: all that was fetched).",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Only the last N lines (default: all that was fetched).",
 )
 @click.option(
     "--limit-bytes",
@@ -104,7 +104,7 @@ def logs(
     workload: str,
     namespace: str | None,
     stderr: bool,
-    tail_lines: int,
+    tail_lines: int | None,
     limit_bytes: int,
     node: str | None,
     follow: bool,
@@ -114,15 +114,16 @@ def logs(
     admin = state().admin()
     result = admin.logs(workload, namespace, stderr=stderr, tail_bytes=limit_bytes, node=node)
     data = result.data
-    if tail_lines >= 0:
-        lines = data.splitlines(keepends=True)
-        data = b"".join(lines[-tail_lines:]) if tail_lines else b""
+    if tail_lines is not None:
+        data = _last_lines(data, tail_lines)
     elif result.truncated and not follow:
         click.echo(
             f"[last {len(result.data)} of {result.size_bytes} bytes on {result.node}]", err=True
         )
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
+    if not stderr and not result.data and not follow:
+        _hint_stderr(admin, workload, namespace, result.node)
     size = result.size_bytes
     while follow:
         time.sleep(1.0)
@@ -137,3 +138,37 @@ def logs(
             sys.stdout.buffer.write(result.data[-new:] if new <= len(result.data) else result.data)
             sys.stdout.flush()
         size = result.size_bytes
+
+
+STDERR_HINT_LINES = 20  # enough for a Python traceback's end
+
+
+def _last_lines(data: bytes, count: int) -> bytes:
+    return b"".join(data.splitlines(keepends=True)[-count:]) if count else b""
+
+
+def _hint_stderr(admin: SyncAdminClient, workload: str, namespace: str | None, node: str) -> None:
+    """No standard output: a process that failed at once (a missing module, a wrong
+    command) said why on standard error. Show its end there, so that `aiwo logs NAME` of a
+    failed workload is never silent."""
+    try:
+        err = admin.logs(workload, namespace, stderr=True, tail_bytes=16 * 1024, node=node)
+    except AiwoError:
+        return
+    if not err.data:
+        _hint_status(admin, workload, namespace, node)
+        return
+    tail = _last_lines(err.data, STDERR_HINT_LINES)
+    click.echo(f"[no standard output on {node}; the end of standard error (--stderr):]", err=True)
+    sys.stderr.buffer.write(tail if tail.endswith(b"\n") else tail + b"\n")
+    sys.stderr.flush()
+
+
+def _hint_status(admin: SyncAdminClient, workload: str, namespace: str | None, node: str) -> None:
+    """No output at all (e.g. its command could not be started): say what became of it."""
+    try:
+        described = admin.describe_workload(workload, namespace).workload
+    except AiwoError:
+        return
+    if described is not None and described.message:
+        click.echo(f"[no output on {node}; {described.phase}: {described.message}]", err=True)

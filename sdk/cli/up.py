@@ -13,7 +13,9 @@ from types import FrameType
 import click
 from rich.console import Console
 
+from sdk._target import read_cluster_file
 from sdk._target import state_dir as default_state_dir
+from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
 
 # The demo: two latency-critical inference services and two batch training jobs.
@@ -27,6 +29,17 @@ DEMO_WORKLOADS: tuple[tuple[str, str], ...] = (
 
 class _Stop(Exception):
     pass
+
+
+def _known_gpu_model(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The simulated agents would start and then die on an unknown model: refuse it here,
+    with the accepted names (gpumodel's table: the agents' sim backend reads the same)."""
+    from gpumodel.models import UnknownGpuModelError, get_model
+
+    try:
+        return get_model(value).name
+    except UnknownGpuModelError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command("up")
@@ -44,7 +57,13 @@ class _Stop(Exception):
     help="Simulated node agents to start.",
 )
 @click.option("--gpus-per-node", default=8, show_default=True, type=click.IntRange(1, 64))
-@click.option("--gpu-model", default="H100", show_default=True, help="Simulated GPU model.")
+@click.option(
+    "--gpu-model",
+    default="H100",
+    show_default=True,
+    callback=_known_gpu_model,
+    help="Simulated GPU model (H100, A100-80GB, L4, ...: a wrong name lists them all).",
+)
 @click.option("--policy", default="default", show_default=True, help="Placement policy.")
 @click.option(
     "--controllers",
@@ -60,7 +79,17 @@ class _Stop(Exception):
     type=click.IntRange(1, 9),
     help="etcd members, as one cluster on loopback (3 or 5 tolerate failures).",
 )
-@click.option("--demo", is_flag=True, help="Also start the example workloads and a live view.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also start the example workloads and a live view, from an empty cluster "
+    "(the state dir's etcd data and agent state are wiped first; logs are kept).",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run in the background: return once the cluster is up; `aiwo down` stops it.",
+)
 @click.option(
     "--secure",
     is_flag=True,
@@ -82,6 +111,7 @@ def up(
     controllers: int,
     etcd_members: int,
     demo: bool,
+    detach: bool,
     secure: bool,
     duration: float | None,
 ) -> None:
@@ -91,13 +121,24 @@ def up(
     """
     console = Console(stderr=True)
     directory = (state_dir or default_state_dir()).expanduser().resolve()
+    if detach:
+        _detach(directory)
+        return
     credentials = None
     if secure:
         from sdk.cli.secure import LocalCredentials
 
-        credentials = LocalCredentials.prepare(
-            directory, [f"node-{i}" for i in range(1, nodes + 1)]
-        )
+        holder = holder_pid(directory)
+        if holder is not None:  # before certificates are written into a live cluster's dir
+            click.echo(f"aiwo up: {ClusterLocked(directory, holder)}", err=True)
+            raise SystemExit(1)
+        try:
+            credentials = LocalCredentials.prepare(
+                directory, [f"node-{i}" for i in range(1, nodes + 1)]
+            )
+        except OSError as exc:
+            click.echo(f"aiwo up: cannot write credentials in {directory}: {exc}", err=True)
+            raise SystemExit(1) from None
     spec = ClusterSpec(
         directory,
         nodes,
@@ -108,6 +149,7 @@ def up(
         etcd_members=etcd_members,
         credentials=credentials,
         gateway=True,
+        fresh_state=demo,  # the demo starts from a known state, not the last run's
     )
     cluster = LocalCluster(spec)
 
@@ -116,6 +158,7 @@ def up(
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
+    failed = False
     viewer: subprocess.Popen[bytes] | None = None
     try:
         with console.status("starting etcd, the controller and the agents…"):
@@ -142,7 +185,9 @@ def up(
     except (KeyboardInterrupt, _Stop):
         console.print("\nstopping…")
     except ClusterError as exc:
-        console.print(f"[red]aiwo up: {exc}[/red]")
+        failed = True
+        # click.echo, not rich: one line however long (rich wraps at the terminal's width).
+        click.echo(f"aiwo up: {exc}", err=True)
         raise SystemExit(1) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -150,7 +195,9 @@ def up(
             viewer.terminate()
             _wait_quietly(viewer, 2.0)
         cluster.stop()
-        console.print(f"stopped {len(cluster.procs)} processes")
+        # After an error its one line is the last word; with nothing started, say nothing.
+        if cluster.procs and not failed:
+            console.print(f"stopped {len(cluster.procs)} processes")
 
 
 def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> None:
@@ -271,3 +318,51 @@ def _print_summary(console: Console, cluster: LocalCluster) -> None:
     for workload in workloads:
         where = f"{workload.node} GPUs {list(workload.gpus)}" if workload.node else "-"
         console.print(f"  {workload.namespace}/{workload.name}: {workload.phase} on {where}")
+
+
+def _detach(directory: Path) -> None:
+    """Start this same `aiwo up` (less --detach) in a session of its own, its output in
+    STATE_DIR/logs/up.log; return once it has written cluster.json, or fail with its
+    last line if it exits first."""
+    holder = holder_pid(directory)
+    if holder is not None:
+        click.echo(f"aiwo up: {ClusterLocked(directory, holder if holder > 0 else None)}", err=True)
+        raise SystemExit(1)
+    try:
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        click.echo(
+            f"aiwo up: cannot use {directory} as the state directory: {exc.strerror}", err=True
+        )
+        raise SystemExit(1) from None
+    log_path = directory / "logs" / "up.log"
+    argv = [a for a in sys.argv[1:] if a != "--detach"]
+    if "--state-dir" not in argv and not any(a.startswith("--state-dir=") for a in argv):
+        argv += ["--state-dir", str(directory)]  # the child must not guess it differently
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(
+            [*program("aiwo", "sdk.cli.main"), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in this shell is not meant for it
+        )
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            click.echo(lines[-1] if lines else f"aiwo up: exited with code {child.returncode}",
+                       err=True)  # fmt: skip
+            raise SystemExit(1)
+        cluster = read_cluster_file(directory)
+        if cluster is not None and cluster.get("pid") == child.pid:
+            click.echo(
+                f"aiwo is up in the background (pid {child.pid}): controller "
+                f"{', '.join(cluster.get('controllers') or [cluster['controller']])}; "
+                f"`aiwo down` stops it; output in {log_path}"
+            )
+            return
+        time.sleep(0.1)
+    child.terminate()
+    click.echo(f"aiwo up: the cluster did not start within 120s; see {log_path}", err=True)
+    raise SystemExit(1)

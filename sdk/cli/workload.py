@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
 import click
 
@@ -40,7 +42,12 @@ def _label(text: str) -> tuple[str, str]:
 @click.option("--gpu-model", "gpu_models", multiple=True, help="Accepted model; repeatable.")
 @click.option("--p99-ms", default=0.0, type=float, help="p99 latency target (ms).")
 @click.option("--throughput", default=0.0, type=float, help="Throughput target (per s).")
-@click.option("--deadline-s", default=0.0, type=float, help="Finish within this many seconds.")
+@click.option(
+    "--deadline-s",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Finish within this many seconds (0: no deadline).",
+)
 @click.option("--variant", "variants", multiple=True, help="NAME[:MILLI_GPU[:LATENCY_FACTOR]].")
 @click.option("--service", default="", help="Replicas of one service spread across nodes.")
 @click.option("--label", "labels", multiple=True, help="KEY=VALUE; repeatable.")
@@ -110,7 +117,70 @@ def show_registered(
 @click.argument("name")
 @namespace_option
 def deregister(name: str, namespace: str | None) -> None:
-    """Remove a workload; its placement is released."""
+    """Remove a workload; its placement is released. For a service: drain every replica
+    (out of the gateway first, stopped once its requests are done), then remove it."""
+    from sdk.cli.serve import deregister_service
+
+    if deregister_service(name, namespace):
+        return
     handle = state().client().get_handle(name, namespace=namespace)
     handle.deregister()
     click.echo(f"workload {handle.key} deregistered")
+
+
+@click.command()
+@click.argument("name")
+@namespace_option
+@click.option("--priority", default=None, help="Class name or 0..1000.")
+@click.option("--gpus", default=None, type=click.IntRange(min=0), help="Whole GPUs.")
+@click.option("--milli-gpu", default=None, type=click.IntRange(0, 1000), help="GPU share.")
+@click.option("--gpu-memory-mib", default=None, type=click.IntRange(min=0), help="Per GPU.")
+@click.option("--p99-ms", default=None, type=click.FloatRange(min=0), help="p99 target (ms).")
+@click.option("--throughput", default=None, type=click.FloatRange(min=0), help="Per second.")
+@click.option("--deadline-s", default=None, type=click.FloatRange(min=0), help="From now; 0: none.")
+@click.option("--label", "labels", multiple=True, help="KEY=VALUE; replaces all labels.")
+@output_option
+def update(
+    name: str,
+    namespace: str | None,
+    priority: str | None,
+    gpus: int | None,
+    milli_gpu: int | None,
+    gpu_memory_mib: int | None,
+    p99_ms: float | None,
+    throughput: float | None,
+    deadline_s: float | None,
+    labels: tuple[str, ...],
+    output: str,
+) -> None:
+    """Change a registered workload's spec: only the options given change.
+
+    Conditional on the generation just read, so a concurrent change is reported, not undone.
+    """
+    if priority is not None:
+        resolve_priority(priority)
+    handle = state().client().get_handle(name, namespace=namespace)
+    current = handle.describe().spec
+    resources, slo = current.resources, current.slo
+    resource_changes: dict[str, Any] = {
+        k: v
+        for k, v in (("gpus", gpus), ("milli_gpu", milli_gpu), ("gpu_memory_mib", gpu_memory_mib))
+        if v is not None
+    }
+    slo_changes: dict[str, float] = {}
+    if p99_ms is not None:
+        slo_changes["p99_latency_ms"] = p99_ms
+    if throughput is not None:
+        slo_changes["throughput_target"] = throughput
+    if deadline_s is not None:
+        slo_changes["deadline_unix"] = time.time() + deadline_s if deadline_s else 0.0
+    workload = handle.update(
+        priority=priority,
+        resources=dataclasses.replace(resources, **resource_changes) if resource_changes else None,
+        slo=dataclasses.replace(slo, **slo_changes) if slo_changes else None,
+        labels=dict(_label(label) for label in labels) if labels else None,
+    )
+    if output == "json":
+        click.echo(render.to_json(workload))
+    else:
+        click.echo(f"workload {workload.key} updated (generation {workload.generation})")

@@ -82,13 +82,34 @@ async def test_workload_is_placed_and_agent_gets_the_assignment(
         created = await register(stubs, "web", gpus=1, milli=500, memory=10_000)
         assert created.phase == types_pb2.WORKLOAD_PHASE_PENDING
 
-        async def running() -> types_pb2.Workload | None:
+        async def shown(phase: int) -> types_pb2.Workload | None:
             got = await stubs.workload.Get(
                 workload_pb2.GetWorkloadRequest(name="web", namespace="default")
             )
-            return got if got.phase == types_pb2.WORKLOAD_PHASE_RUNNING else None
+            return got if got.phase == phase else None
 
-        workload = await assert_eventually(running, message="workload not running")
+        # The node has it (acked): stored as running, but until its own process attaches
+        # (it runs itself: no launch spec) the controller cannot say it runs.
+        await assert_eventually(
+            lambda: (
+                (w := controller.state.workloads.get("default/web")) is not None
+                and w.phase == types_pb2.WORKLOAD_PHASE_RUNNING
+            ),
+            message="assignment not acked",
+        )
+        placed = await shown(types_pb2.WORKLOAD_PHASE_PLACED)
+        assert (
+            placed is not None and placed.message == "placed on node-a; its process is not attached"
+        )
+        app = stubs.workload.Attach()
+        await app.write(
+            workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name="web", namespace="default"))
+        )
+        await app.read()  # its placement directive: the session is open
+        workload = await assert_eventually(
+            lambda: shown(types_pb2.WORKLOAD_PHASE_RUNNING), message="workload not running"
+        )
+        app.cancel()
         assert workload.node == "node-a" and len(workload.gpus) == 1 and workload.milli_gpu == 500
         assigns = agent.actions("assign_workload")
         assert assigns and assigns[0].assign_workload.workload == "default/web"

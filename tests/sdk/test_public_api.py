@@ -55,6 +55,13 @@ PUBLIC = {
     "MigrationStep",
     "DrainResult",
     "WorkloadLogs",
+    # services (ServingService)
+    "Service",
+    "ServiceSpec",
+    "Replica",
+    "ReplicaState",
+    "ScaleRecord",
+    "make_service_spec",
     # priorities
     "PRIORITY_CLASSES",
     "DEFAULT_PRIORITY_CLASS",
