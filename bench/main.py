@@ -155,5 +155,9 @@ from bench.load.gateway_bench import gateway  # noqa: E402  (registers on `main`
 
 main.add_command(gateway)
 
+from bench.autoscale.cli import autoscale  # noqa: E402  (registers on `main`)
+
+main.add_command(autoscale)
+
 if __name__ == "__main__":
     sys.exit(main())
