@@ -40,6 +40,7 @@ from sdk._serving import (
     ReplicaState,
     ScaleRecord,
     Service,
+    ServiceDemand,
     ServiceSpec,
     make_service_spec,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "RestartPolicy",
     "ScaleRecord",
     "Service",
+    "ServiceDemand",
     "ServiceSpec",
     "SloHints",
     "SyncAdminClient",

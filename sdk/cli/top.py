@@ -11,6 +11,7 @@ from rich.text import Text
 
 from sdk import Gpu, Node, NodeState, SyncAdminClient, Workload
 from sdk.cli import _render as render
+from sdk.cli import _services_render as services_render
 from sdk.cli._app import state
 
 
@@ -31,11 +32,15 @@ def frame(admin: SyncAdminClient) -> RenderableType:
     nodes = admin.list_nodes()
     gpus = admin.list_gpus()
     workloads = admin.list_workloads(None)
-    return Group(
+    parts: list[RenderableType] = [
         summary(nodes, gpus, workloads),
         render.gpus_table(gpus, bars=True),
         render.workloads_table(workloads, namespaces=True),
-    )
+    ]
+    services = admin.list_services(None)
+    if services:  # replicas, demand and SLO of each service
+        parts.append(services_render.top_table(services))
+    return Group(*parts)
 
 
 @click.command()

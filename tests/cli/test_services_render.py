@@ -14,6 +14,7 @@ from sdk import (
     ReplicaState,
     ScaleRecord,
     Service,
+    ServiceDemand,
     ServiceSpec,
     SloHints,
     WorkloadSpec,
@@ -82,3 +83,15 @@ def test_tables_fit_80_columns_one_row_per_line() -> None:
     assert any("Endpoints" in line and "10.0.0.1:40001" in line for line in view)
     rows = [line for line in view if line.startswith("chat-")]
     assert [row.split()[0] for row in rows] == ["chat-0", "chat-1", "chat-2", "chat-3"]
+
+
+def test_top_shows_replicas_demand_and_slo_in_80_columns() -> None:
+    busy = chat(demand=ServiceDemand(window_s=10, arrivals_per_s=9.8, in_flight=7,
+                                     ttft_p99_ms=2500, chunk_gap_p99_ms=40))  # fmt: skip
+    lines = rendered(render.top_table([busy, chat(name="idle")]))
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 4
+    assert lines[2].split()[:7] == ["shop/chat", "2/4", "1-4", "9.8", "7", "0", "2500/500"]
+    assert "-/500" in lines[3]  # a target with nothing measured yet
+    view = "\n".join(rendered(render.service_view(busy)))
+    assert "9.8 req/s, 7 in flight" in view
+    assert render.service_json(busy)["demand"]["arrivals_per_s"] == 9.8

@@ -67,6 +67,9 @@ def test_scale_in_under_load_drains_without_a_failed_request(
     wait_settled(admin, "drain", 3, 60, "3 replicas ready")
     with Load(service_url(cluster, "drain"), rate_per_s=8) as load:
         wait_for(lambda: load.sent >= 20, 30, "load under way")
+        # The gateway's measurements reach `describe` and `top`.
+        wait_for(lambda: admin.get_service("drain").demand.arrivals_per_s > 0, 20, "demand")
+        assert "default/drain" in cli(cluster, "top", "--once").stdout
         cli(cluster, "scale", "drain", "--replicas", "1")
         service = wait_settled(admin, "drain", 1, 90, "scaled in to 1")
         sent_before = load.sent
