@@ -21,10 +21,8 @@ from sdk import (
 )
 from sdk.cli import _services_render as render
 
-NOW = time.time()
-
-
 def chat(**changes: object) -> Service:
+    now = time.time()  # per call: ages are rendered against the clock when printed
     spec = ServiceSpec(
         min_replicas=1, max_replicas=4, health_path="/healthz",
         template=WorkloadSpec(
@@ -33,16 +31,16 @@ def chat(**changes: object) -> Service:
         ),
     )  # fmt: skip
     replicas = (
-        Replica("chat-0", 0, "node-1", "10.0.0.1:40001", ReplicaState.READY, NOW - 300),
-        Replica("chat-1", 1, "node-2", "10.0.0.2:40002", ReplicaState.READY, NOW - 90),
-        Replica("chat-2", 2, "node-3", "10.0.0.3:40003", ReplicaState.STARTING, NOW - 4),
-        Replica("chat-3", 3, "node-4", "", ReplicaState.CRASH_LOOP, NOW - 2, restarts=3,
+        Replica("chat-0", 0, "node-1", "10.0.0.1:40001", ReplicaState.READY, now - 300),
+        Replica("chat-1", 1, "node-2", "10.0.0.2:40002", ReplicaState.READY, now - 90),
+        Replica("chat-2", 2, "node-3", "10.0.0.3:40003", ReplicaState.STARTING, now - 4),
+        Replica("chat-3", 3, "node-4", "", ReplicaState.CRASH_LOOP, now - 2, restarts=3,
                 message="crash loop: exited with code 1, next try in 8.0 s"),
     )  # fmt: skip
     fields: dict[str, object] = dict(
         name="chat", namespace="shop", spec=spec, desired=4, ready=2, replicas=replicas,
-        last_scale=ScaleRecord(NOW - 42, 2, 4, "scale shop/chat 2 → 4: 9.8 req/s"),
-        created_unix=NOW - 600, replicas_failed=1,
+        last_scale=ScaleRecord(now - 42, 2, 4, "scale shop/chat 2 → 4: 9.8 req/s"),
+        created_unix=now - 600, replicas_failed=1,
     )  # fmt: skip
     fields.update(changes)
     return Service(**fields)  # type: ignore[arg-type]
