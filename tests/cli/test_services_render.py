@@ -21,6 +21,7 @@ from sdk import (
 )
 from sdk.cli import _services_render as render
 
+
 def chat(**changes: object) -> Service:
     now = time.time()  # per call: ages are rendered against the clock when printed
     spec = ServiceSpec(
