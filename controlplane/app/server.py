@@ -25,6 +25,7 @@ from controlplane.auth.sweeper import TokenSweeper
 from controlplane.etcd.election import Elector
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore, EtcdTls
+from controlplane.leader.autoscale_input import CorePlanner
 from controlplane.leader.autoscaler import Autoscaler
 from controlplane.leader.decisions import Decisions
 from controlplane.leader.events import EventLog
@@ -119,7 +120,9 @@ class Controller:
         self.wake = asyncio.Event()
         # Services with replicas (docs/serving.md): the driver runs while leading.
         self.serving = ServingDriver(self.state, self.decisions, self.wake)
-        self.autoscaler = Autoscaler(self.state, self.decisions, self.serving)
+        self.autoscaler = Autoscaler(
+            self.state, self.decisions, self.serving, planner=CorePlanner(self.optimizer_config)
+        )
         self.serving.before_pass = self.autoscaler.pass_once
         self.leadership = Leadership(self.store)
         self.auth = AuthPlane(config, self.store, self.leadership)

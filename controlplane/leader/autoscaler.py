@@ -10,6 +10,7 @@ service that has requests waiting.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import structlog
 
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.serving import ServingDriver, stage_service
+from controlplane.rpc.metrics import AUTOSCALE_LATENCY
 from controlplane.view.cluster import ClusterState
 from sdk.pb.aiwo.v1 import serving_pb2
 
@@ -77,6 +79,7 @@ class Autoscaler:
         services = [(k, s) for k, s in self.state.services.items() if not s.deleting]
         if not services:
             return
+        start = time.perf_counter()
         plan = self.planner(self.state, services, now)
         for decision in plan:
             self.blocked[decision.service] = decision.blocked
@@ -86,6 +89,7 @@ class Autoscaler:
                 await self._commit(decision, now)
             except Conflict:
                 self.driver.kick.set()  # the record changed meanwhile: decide again
+        AUTOSCALE_LATENCY.observe(time.perf_counter() - start)
         known = {k for k, _ in services}
         for gone in set(self.blocked) - known:
             self.blocked.pop(gone, None)

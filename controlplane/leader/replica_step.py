@@ -54,6 +54,7 @@ class ReplicaWorld:
     message: str = ""
     node: str = ""  # its placement's node; "" = not placed
     placed_unix: float = 0.0
+    node_ready: bool = True  # False: the node stopped heartbeating (it may come back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,19 @@ def step(data: StepInput, now: float) -> Step:
             _set_state(replica, STARTING, now)
         elif replica.state == PENDING:
             _set_state(replica, STARTING, now)
+        elif replica.state == READY and not world.node_ready:
+            # Out of the endpoints while its node is silent; the agent re-sends "ready"
+            # when it reconnects, or the node's eviction requeues the replica.
+            _set_state(replica, STARTING, now, _node_silent(world.node))
+        elif (
+            replica.state == STARTING
+            and world.node_ready
+            and replica.endpoint
+            and replica.message == _node_silent(world.node)
+        ):
+            # Its node is back and nothing said the process went: routable again (an agent
+            # that reconnected re-sends "ready" as well, which changes nothing then).
+            _set_state(replica, READY, now)
         timeout_s = load_timeout_s(svc.spec)
         if (
             world.node
@@ -241,6 +255,10 @@ def step(data: StepInput, now: float) -> Step:
         return Step(None, True, tuple(created), tuple(remove), tuple(events))
     changed = svc != data.service
     return Step(svc, changed, tuple(created), tuple(remove), tuple(events))
+
+
+def _node_silent(node: str) -> str:
+    return f"node {node} not ready"
 
 
 def _message(svc: serving_pb2.Service, world: Mapping[str, ReplicaWorld]) -> str:

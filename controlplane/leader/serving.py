@@ -79,6 +79,7 @@ class ServingDriver:
         self.before_pass: Callable[[float], object] | None = None
         state.services.subscribe(lambda *_: self.kick.set())
         state.placements.subscribe(lambda *_: self.kick.set())
+        state.nodes.subscribe(lambda *_: self.kick.set())  # a silent node's replicas leave
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
@@ -125,7 +126,12 @@ class ServingDriver:
         return owned
 
     def step_input(
-        self, key: str, service: serving_pb2.Service, owned: dict[str, str], now: float
+        self,
+        key: str,
+        service: serving_pb2.Service,
+        owned: dict[str, str],
+        now: float,
+        scan: bool = False,
     ) -> replica_step.StepInput:
         namespace = service.namespace
         world: dict[str, replica_step.ReplicaWorld] = {}
@@ -136,22 +142,27 @@ class ServingDriver:
             if workload is None:
                 continue
             placement = self.state.placements.get(wkey)
+            node = self.state.nodes.get(placement.node) if placement is not None else None
             world[replica.workload] = replica_step.ReplicaWorld(
                 phase=workload.phase,
                 message=workload.message,
                 node=placement.node if placement is not None else "",
                 placed_unix=placement.placed_unix if placement is not None else 0.0,
+                node_ready=node is None or node.state == types_pb2.NODE_STATE_READY,
             )
             if replica.state == replica_step.DRAINING and self.state.traffic.drained(
                 wkey, replica.state_since_unix, now
             ):
                 drained.add(replica.workload)
-        prefix = f"{namespace}/{service.name}-"
-        taken = frozenset(
-            wkey.split("/", 1)[1]
-            for wkey, _ in self.state.workloads.items()
-            if wkey.startswith(prefix) and owned.get(wkey) != key
-        )
+        taken: frozenset[str] = frozenset()
+        active = sum(1 for r in service.replicas if r.state != replica_step.DRAINING)
+        if scan or active < service.desired:  # only a pass that may create needs the scan
+            prefix = f"{namespace}/{service.name}-"
+            taken = frozenset(
+                wkey.split("/", 1)[1]
+                for wkey, _ in self.state.workloads.items()
+                if wkey.startswith(prefix) and owned.get(wkey) != key
+            )
         return replica_step.StepInput(
             service=service,
             world=world,
@@ -164,6 +175,10 @@ class ServingDriver:
         self, key: str, service: serving_pb2.Service, owned: dict[str, str], now: float
     ) -> replica_step.Step:
         result = replica_step.step(self.step_input(key, service, owned, now), now)
+        namespace = service.namespace
+        if any(self.state.workloads.get(f"{namespace}/{r.workload}") for r in result.create):
+            # A name another workload holds (the scan was skipped): decide again with it.
+            result = replica_step.step(self.step_input(key, service, owned, now, True), now)
         if not (result.changed or result.create or result.remove):
             return result
         batch = Batch()

@@ -37,6 +37,11 @@ OPTIMIZE_LATENCY = Histogram(
     "Time of one optimizer pass (snapshot, policy, commit).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+AUTOSCALE_LATENCY = Histogram(
+    "aiwo_autoscale_duration_seconds",
+    "Time of one autoscale pass (snapshot, room, plan_scale, commits) over every service.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 MIGRATION_DURATION = Histogram(
     "aiwo_migration_duration_seconds",
     "From a migration's request to its end; result running (moved) or failed (rolled back).",

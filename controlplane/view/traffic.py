@@ -37,12 +37,17 @@ class ServiceSample:
     latency_p99_ms: float | None
 
 
+DRAINED_KEPT_S = 3600.0  # how long a gateway's "drained" word about a replica is kept
+
+
 @dataclass
 class _Gateway:
     last_unix: float = 0.0
     interval_s: float = 1.0
     # replica workload key ("namespace/name") -> in flight at the end of the last report
     in_flight: dict[str, int] = field(default_factory=dict)
+    # replica key -> when this gateway reported it draining with nothing in flight
+    drained: dict[str, float] = field(default_factory=dict)
 
 
 class TrafficStore:
@@ -73,13 +78,20 @@ class TrafficStore:
         gateway.last_unix = received_unix
         gateway.interval_s = report.interval_s
         gateway.in_flight = {}
+        if len(gateway.drained) > 4096:  # bounded: old words about long-gone replicas go
+            gateway.drained = {
+                k: t for k, t in gateway.drained.items() if received_unix - t < DRAINED_KEPT_S
+            }
         waiting = []
         for traffic in report.services:
             key = f"{traffic.namespace}/{traffic.name}"
             if key not in known:
                 continue
             for replica in traffic.replicas:
-                gateway.in_flight[f"{traffic.namespace}/{replica.replica}"] = replica.in_flight
+                rkey = f"{traffic.namespace}/{replica.replica}"
+                gateway.in_flight[rkey] = replica.in_flight
+                if replica.draining and replica.in_flight == 0:
+                    gateway.drained[rkey] = received_unix
             self._seq += 1
             sample = ServiceSample(
                 seq=self._seq,
@@ -116,19 +128,24 @@ class TrafficStore:
         return [s for s in window if s.received_unix >= now - window_s]
 
     def drained(self, replica: str, since_unix: float, now: float) -> bool:
-        """True when every gateway still reporting has, in a report whose whole interval
-        began after `since_unix` (so it had already taken the replica out of its
-        endpoints), no request in flight on `replica`. With no gateway reporting, only once
-        the drain (and this controller's listening) has lasted GATEWAY_SILENT_S: a gateway
-        that is just connecting must not lose requests to an early stop."""
+        """True when no gateway still reporting can send `replica` another request or has
+        one in flight on it: each has reported it `draining` with `in_flight` 0 since the
+        drain began (the gateway's own signal that it has the replica out of its endpoints;
+        a bare 0 could predate the removal, the two streams being unordered), or no longer
+        lists it in a report whose whole interval began after the drain did (it drained it
+        and forgot it, or never had it). With no gateway reporting, only once the drain
+        (and this controller's listening) has lasted GATEWAY_SILENT_S: a gateway that is
+        just connecting must not lose requests to an early stop."""
         live = [g for g in self._gateways.values() if now - g.last_unix <= GATEWAY_SILENT_S]
         if not live:
             return now - max(since_unix, self.listening_since_unix) >= GATEWAY_SILENT_S
         for gateway in live:
+            if gateway.drained.get(replica, 0.0) >= since_unix:
+                continue
+            if replica in gateway.in_flight:
+                return False  # still listed: routable, or draining with requests
             if gateway.last_unix - gateway.interval_s < since_unix:
                 return False  # no report yet that covers only time after the drain began
-            if gateway.in_flight.get(replica, 0) > 0:
-                return False
         return True
 
     def replica_in_flight(self, replica: str, now: float) -> int:

@@ -239,3 +239,63 @@ def test_the_replica_spec_is_the_template_marked_as_a_replica() -> None:
     assert spec.launch.serve and spec.launch.health_path == "/ready"
     assert spec.launch.env["AIWO_REPLICA"] == "4" and spec.launch.command == ["srv"]
     assert spec.launch.restart_policy == types_pb2.RESTART_POLICY_ON_FAILURE
+
+
+def _report(gateway: str, now: float, **replicas: tuple[int, bool]) -> object:
+    from sdk.pb.aiwo.v1 import gateway_pb2
+
+    return gateway_pb2.TrafficReport(
+        gateway=gateway,
+        time_unix=now,
+        interval_s=1.0,
+        services=[
+            gateway_pb2.ServiceTraffic(
+                namespace="default",
+                name="chat",
+                replicas=[
+                    gateway_pb2.ReplicaTraffic(replica=name, in_flight=n, draining=d)
+                    for name, (n, d) in replicas.items()
+                ],
+            )
+        ],
+    )
+
+
+def test_drained_needs_every_gateway_to_have_the_replica_out_and_idle() -> None:
+    from controlplane.view.traffic import TrafficStore
+
+    store = TrafficStore()
+    store.start_listening(NOW - 100)
+    known = {"default/chat"}
+    since = NOW
+    store.add(_report("g1", since + 2, **{"chat-1": (0, False)}), since + 2, known)  # type: ignore[arg-type]
+    assert not store.drained("default/chat-1", since, since + 2)  # a bare 0: still listed
+    store.add(_report("g1", since + 3, **{"chat-1": (2, True)}), since + 3, known)  # type: ignore[arg-type]
+    assert not store.drained("default/chat-1", since, since + 3)  # out, requests in flight
+    store.add(_report("g1", since + 4, **{"chat-1": (0, True)}), since + 4, known)  # type: ignore[arg-type]
+    assert store.drained("default/chat-1", since, since + 4)
+    # A second gateway that still lists it holds the stop back; once it drops it, it is done.
+    store.add(_report("g2", since + 4, **{"chat-1": (0, False)}), since + 4, known)  # type: ignore[arg-type]
+    assert not store.drained("default/chat-1", since, since + 4)
+    store.add(_report("g2", since + 5), since + 5, known)  # type: ignore[arg-type]
+    store.add(_report("g1", since + 5), since + 5, known)  # type: ignore[arg-type]
+    assert store.drained("default/chat-1", since, since + 5)
+    # With no gateway reporting at all, a drain waits out the silence window.
+    quiet = TrafficStore()
+    quiet.start_listening(NOW)
+    assert not quiet.drained("default/chat-1", NOW, NOW + 5)
+    assert quiet.drained("default/chat-1", NOW, NOW + 15)
+
+
+def test_a_ready_replica_on_a_silent_node_leaves_the_endpoints() -> None:
+    svc = service(1, replica(0, READY, endpoint="h:0"))
+    world = {"chat-0": ReplicaWorld(PLACED, node="n1", placed_unix=NOW - 10, node_ready=False)}
+    result = step(StepInput(svc, world), NOW)
+    assert states(result.service) == [("chat-0", STARTING)]
+    assert result.service is not None and endpoints_of(result.service) == []
+    assert result.remove == () and result.create == ()  # not replaced: it may come back
+    back = on_process_event(result.service, ProcessFacts("chat-0", "ready", port=1, host="h"), NOW)
+    assert back is not None and endpoints_of(back) == [("chat-0", "h:1")]
+    # The node heartbeats again without its agent reconnecting: routable again as it was.
+    again = step(StepInput(result.service, {"chat-0": placed()}), NOW + 5)
+    assert again.service is not None and endpoints_of(again.service) == [("chat-0", "h:0")]

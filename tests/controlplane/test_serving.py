@@ -218,3 +218,21 @@ async def test_explain_and_metrics_describe_a_service(
     assert [(s.labels, s.value) for s in desired] == [
         ({"namespace": "default", "service": "chat"}, 1)
     ]
+
+
+async def test_a_replica_never_takes_the_name_of_another_workload(
+    controller: Controller, stubs: Stubs, serving: serving_pb2_grpc.ServingServiceStub
+) -> None:
+    from sdk.pb.aiwo.v1 import workload_pb2
+
+    mine = await stubs.workload.Register(
+        workload_pb2.RegisterWorkloadRequest(
+            name="chat-0", namespace="default", spec=types_pb2.WorkloadSpec()
+        )
+    )
+    await serving.CreateService(create("chat", service_spec(1, 3)))
+    await assert_eventually(lambda: controller.state.workloads.get("default/chat-1") is not None)
+    untouched = controller.state.workloads.get("default/chat-0")
+    assert untouched is not None and untouched.uid == mine.uid
+    service = controller.state.services.get("default/chat")
+    assert service is not None and [r.workload for r in service.replicas] == ["chat-1"]

@@ -61,6 +61,9 @@ class Reporter:
 
     def __init__(self, channel: grpc.aio.Channel, interval_s: float = 0.2) -> None:
         self.in_flight: dict[str, int] = {}
+        self.draining: set[str] = set()  # out of this gateway's endpoints
+        self.arrivals = 3  # per report
+        self.queued = 0  # held for want of a ready replica
         self.interval_s = interval_s
         self.sent = 0
         stub = gateway_pb2_grpc.GatewayServiceStub(channel)
@@ -70,7 +73,9 @@ class Reporter:
         while True:
             await asyncio.sleep(self.interval_s)
             replicas = [
-                gateway_pb2.ReplicaTraffic(replica=name, in_flight=n)
+                gateway_pb2.ReplicaTraffic(
+                    replica=name, in_flight=n, draining=name in self.draining
+                )
                 for name, n in sorted(self.in_flight.items())
             ]
             self.sent += 1
@@ -82,9 +87,10 @@ class Reporter:
                     gateway_pb2.ServiceTraffic(
                         namespace="default",
                         name="chat",
-                        arrivals=3,
-                        completed=3,
+                        arrivals=self.arrivals,
+                        completed=self.arrivals,
                         in_flight=sum(self.in_flight.values()),
+                        queued=self.queued,
                         replicas=replicas,
                     )
                 ],
@@ -172,7 +178,14 @@ async def test_replicas_start_become_endpoints_and_drain_before_they_stop(
             assert "default/chat-1" not in stops(agent)
             assert controller.state.workloads.get("default/chat-1") is not None
 
+            # A bare 0 is not enough: it may predate the gateway's own removal.
             reporter.in_flight = {"chat-0": 0, "chat-1": 0}
+            sent = reporter.sent
+            await assert_eventually(lambda: reporter.sent >= sent + 3)
+            await controller.serving.pass_once(time.time())
+            assert "default/chat-1" not in stops(agent)
+            # The gateway has it out of its endpoints, with nothing in flight: stopped.
+            reporter.draining = {"chat-1"}
             await assert_eventually(lambda: "default/chat-1" in stops(agent))
             await assert_eventually(
                 lambda: controller.state.workloads.get("default/chat-1") is None
