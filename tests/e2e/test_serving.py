@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +154,32 @@ def test_a_replica_killed_mid_request_gives_502_and_is_replaced(
     assert stats(service.replicas[0].endpoint)["pid"] != busy["pid"]
     assert request(service_url(cluster, "crash"))[0] == 200
     cli(cluster, "deregister", "crash")
+
+
+def test_a_command_that_exits_at_once_crash_loops_without_a_scale_loop(
+    cluster: LocalCluster, admin: SyncAdminClient
+) -> None:
+    cli(cluster, "serve", "crashy", "--replicas", "1-3", "--milli-gpu", "250",
+        "--", sys.executable, "-c", "import sys; sys.exit(1)")  # fmt: skip
+
+    def crash_looping() -> dict[str, object] | None:
+        described = cli_json(cluster, "describe", "service", "crashy")
+        assert isinstance(described, dict)
+        return described if described["crash_loop"] == 1 else None
+
+    described = wait_for(crash_looping, 60, "the replica in crash-loop backoff")
+    assert described is not None
+    replicas = described["replica_list"]
+    assert isinstance(replicas, list) and len(replicas) == 1
+    replica = replicas[0]
+    assert replica["state"] == "crash_loop" and "crash loop" in replica["message"]
+    # Restarted by its agent with backoff: never a new replica, never another desired count.
+    wait_for(lambda: admin.get_service("crashy").replicas[0].restarts >= 2, 60, "restarts")
+    service = admin.get_service("crashy")
+    assert (service.desired, len(service.replicas), service.ready) == (1, 1, 0)
+    assert [e for e in admin.list_events("service/default/crashy", 50)
+            if e.kind == "service_scaled"] == []  # fmt: skip
+    cli(cluster, "deregister", "crashy")
 
 
 def test_a_restarted_gateway_relearns_its_endpoints(
