@@ -31,6 +31,8 @@ class AutoscaleConfig:
         replicas (2.0 = 200 %); while panicking (and a stable window after) no scale-in.
     scale_down_stabilization_s: scale-in goes to the highest recommendation of this window (s),
         and never within this long of the service first being seen (a new leader).
+    flap_backoff_max: a scale-up within the window after a scale-in doubles that service's
+        stabilization window, up to 2 ** this; three calm windows reset it (0 = never).
     tolerance: scale-in only when demand is this fraction below what the fewer replicas can
         carry: a dead band against flapping (HPA's tolerance, applied on the way down).
     max_scale_up_rate: one call grows a service to at most this x its ready replicas.
@@ -67,6 +69,7 @@ class AutoscaleConfig:
     panic_window_s: float = 6.0
     panic_threshold: float = 2.0
     scale_down_stabilization_s: float = 300.0
+    flap_backoff_max: int = 2
     tolerance: float = 0.1
     max_scale_up_rate: float = 1000.0
     max_scale_down_rate: float = 2.0
@@ -96,6 +99,9 @@ class AutoscaleConfig:
             if f.type == "bool":
                 if not isinstance(value, bool):
                     raise ConfigError(f.name, f"expected true or false, got {value!r}")
+            elif f.type == "int":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+                    raise ConfigError(f.name, f"expected an integer 0..6, got {value!r}")
             else:
                 _finite(f.name, value)
         _range("stable_window_s", self.stable_window_s, 1.0, 3600.0)

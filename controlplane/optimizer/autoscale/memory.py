@@ -27,15 +27,20 @@ class ServiceMemory:
     the SLO. cold_start: load time. forecaster: profiles and trend. recommendations: the
     scale-in recommendations of the stabilization window. panic_until_unix: no scale-in before
     this. last_ready: ready replicas at the previous call (a sample's interval ended between
-    the two calls). last_direction / direction_changes: +1 up, -1 down, and when it reversed.
+    the two calls). last_direction, last_change_unix: +1 up or -1 down, and when. flap_level,
+    flap_unix: how many times (capped) a scale-in was followed by a scale-up within the window,
+    and when last: the window is 2 ** flap_level x the configured one.
     last_ratio / last_measure / last_p99_ms: the latest SLO reading, for the reason line.
+    zero_ready_unix: the last call that saw (or followed) no ready replica: the gateway's TTFT
+    then includes time held, so the next seconds teach nothing about capacity.
     """
 
     __slots__ = (
         "cold_start",
         "concurrency_limit",
-        "direction_changes",
         "first_seen_unix",
+        "flap_level",
+        "flap_unix",
         "forecaster",
         "last_change_unix",
         "last_direction",
@@ -49,6 +54,7 @@ class ServiceMemory:
         "rate_limit",
         "recommendations",
         "stable",
+        "zero_ready_unix",
     )
 
     def __init__(self, now: float, config: AutoscaleConfig) -> None:
@@ -64,11 +70,13 @@ class ServiceMemory:
         self.last_ready = 0
         self.last_direction = 0
         self.last_change_unix = -math.inf
-        self.direction_changes: list[float] = []
+        self.flap_level = 0
+        self.flap_unix = -math.inf
         self.last_ratio: float | None = None
         self.last_measure = ""
         self.last_p99_ms = 0.0
         self.last_target_ms = 0.0
+        self.zero_ready_unix = -math.inf
 
 
 class AutoscaleMemory:

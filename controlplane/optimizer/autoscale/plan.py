@@ -22,7 +22,7 @@ import math
 
 from controlplane.optimizer.autoscale.config import AutoscaleConfig
 from controlplane.optimizer.autoscale.memory import AutoscaleMemory, ServiceMemory
-from controlplane.optimizer.autoscale.reasons import num, slo_text
+from controlplane.optimizer.autoscale.reasons import Fields, num, slo_text
 from controlplane.optimizer.autoscale.scale_in import pick_removals
 from controlplane.optimizer.autoscale.types import (
     ScaleDecision,
@@ -34,6 +34,7 @@ from controlplane.optimizer.autoscale.types import (
 )
 
 _EPS = 1e-9
+_HELD_SETTLE_S = 15.0  # held requests are answered within seconds of a replica appearing
 
 
 def plan_scale(
@@ -82,6 +83,8 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
     # that were ready at either (more replicas = a lower load per replica = the safe side).
     serving = max(memory.last_ready, ready)
     stable, panic, forecaster = memory.stable, memory.panic, memory.forecaster
+    rate_limit, concurrency_limit = memory.rate_limit, memory.concurrency_limit
+    over = 1.0 + config.tolerance
     for sample in view.traffic:
         interval_s = sample.interval_s if sample.interval_s > 0.0 else 1.0
         end = sample.time_unix
@@ -89,15 +92,38 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
         stable.add(end, interval_s, sample.arrivals, concurrency)
         panic.add(end, interval_s, sample.arrivals, concurrency)
         forecaster.add(end, interval_s, sample.arrivals, config)
-        if has_slo and serving > 0:
-            ratio = _slo_ratio(sample, targets, memory)
-            if ratio is not None:
-                memory.rate_limit.observe(
-                    sample.arrivals / interval_s / serving, ratio, interval_s, end, config
-                )
-                memory.concurrency_limit.observe(
-                    sample.in_flight / serving, ratio, interval_s, end, config
-                )
+        # The gateway's TTFT includes time held for want of a replica: samples with requests
+        # held, or within _HELD_SETTLE_S of a time with no ready replica, say nothing about
+        # what a replica sustains.
+        if not has_slo:
+            continue
+        ratio = _slo_ratio(sample, targets, memory)  # recorded for the reason line in any case
+        if (
+            ratio is not None
+            and serving > 0
+            and not sample.queued
+            and end - memory.zero_ready_unix >= _HELD_SETTLE_S
+        ):
+            # Known short: sustained demand (the stable window) above what the ready
+            # replicas carry at the estimate, by more than the tolerance. A breach then
+            # is no news about the estimate.
+            sustained_rps, sustained_conc = stable.read(end)
+            rate_limit.observe(
+                sample.arrivals / interval_s / serving,
+                ratio,
+                interval_s,
+                end,
+                config,
+                sustained_rps > serving * rate_limit.value * over,
+            )
+            concurrency_limit.observe(
+                sample.in_flight / serving,
+                ratio,
+                interval_s,
+                end,
+                config,
+                sustained_conc > serving * concurrency_limit.value * over,
+            )
 
 
 def _plan_service(
@@ -109,6 +135,8 @@ def _plan_service(
         if replica.state == "ready":
             ready += 1
     current = ready + starting
+    if ready == 0 or memory.last_ready == 0:
+        memory.zero_ready_unix = now
     _learn(view, memory, ready, config)
     memory.last_ready = ready
 
@@ -134,8 +162,13 @@ def _plan_service(
 
     rec_up = _ceil(need)
     rec_down = _ceil(need / (1.0 - config.tolerance))
+    base_window_s = config.scale_down_stabilization_s
+    window_s = memory.recommendations.window_s
+    if memory.flap_level and now - memory.flap_unix > 3.0 * window_s:
+        memory.flap_level = 0  # calm for three windows: back to the configured window
+        memory.recommendations.window_s = window_s = base_window_s
     memory.recommendations.push(now, rec_down)
-    settled = now - memory.first_seen_unix >= config.scale_down_stabilization_s
+    settled = now - memory.first_seen_unix >= base_window_s
     stabilized = memory.recommendations.max()
 
     lo = max(0, view.min_replicas)
@@ -161,11 +194,11 @@ def _plan_service(
             wanted = current
             if rec_down < current:
                 notes.append(
-                    f"scale-in waits out the {num(config.scale_down_stabilization_s)} s "
+                    f"scale-in waits out the {num(window_s)} s "
                     f"stabilization window (its highest recommendation: {stabilized})"
                 )
-        if wanted == 0 and (held > 0 or panic_rps > 0.0 or panic_concurrency > 0.0):
-            wanted = 1
+        if current == 0 and (held > 0 or panic_rps > 0.0 or panic_concurrency > 0.0):
+            wanted = max(wanted, 1)  # demand with no replica at all: start one now
             notes.append(f"scale from zero: {held} requests held with no ready replica")
         if ready > 0 and wanted > current:
             wanted = max(current, min(wanted, math.ceil(ready * config.max_scale_up_rate)))
@@ -193,12 +226,17 @@ def _plan_service(
     remove = pick_removals(view.replicas, current - desired) if desired < current else ()
     if desired != current:
         direction = 1 if desired > current else -1
-        if memory.last_direction and direction != memory.last_direction:
-            changes = memory.direction_changes
-            changes.append(now)
-            horizon = now - config.scale_down_stabilization_s
-            while changes and changes[0] < horizon:
-                changes.pop(0)
+        if (
+            direction > 0
+            and memory.last_direction < 0
+            and now - memory.last_change_unix < memory.recommendations.window_s
+            and config.flap_backoff_max > 0
+        ):
+            # Down, then up again within the window: this service's load swings wider than
+            # the dead band. Wait twice as long before the next scale-in (up to 2 ** max).
+            memory.flap_level = min(memory.flap_level + 1, config.flap_backoff_max)
+            memory.flap_unix = now
+            memory.recommendations.window_s = window_s = base_window_s * 2**memory.flap_level
         memory.last_direction = direction
         memory.last_change_unix = now
 
@@ -231,21 +269,24 @@ def _plan_service(
         reason += "; " + "; ".join(notes)
     if blocked:
         reason += "; blocked: " + blocked
-    fields = {
-        "current": str(current),
-        "desired": str(desired),
-        "ready": str(ready),
-        "starting": str(starting),
-        "rate_rps": num(rate_rps),
-        "forecast_rps": num(forecast_rps),
-        "horizon_s": num(horizon_s),
-        "cold_start_s": num(cold_start_s),
-        "concurrency": num(concurrency),
-        "per_replica_rps": num(per_replica_rps),
-        "per_replica_concurrency": num(per_replica_conc),
-        "panic": "true" if panicking else "false",
-        "stabilized": str(stabilized),
-        "room": str(view.room),
-        "room_by_preemption": str(view.room_by_preemption),
-    }
+    fields = Fields(
+        {
+            "current": current,
+            "desired": desired,
+            "ready": ready,
+            "starting": starting,
+            "rate_rps": rate_rps,
+            "forecast_rps": forecast_rps,
+            "horizon_s": horizon_s,
+            "cold_start_s": cold_start_s,
+            "concurrency": concurrency,
+            "per_replica_rps": per_replica_rps,
+            "per_replica_concurrency": per_replica_conc,
+            "panic": panicking,
+            "stabilized": stabilized,
+            "stabilization_s": window_s,
+            "room": view.room,
+            "room_by_preemption": view.room_by_preemption,
+        }
+    )
     return ScaleDecision(view.key, current, desired, remove, needs_room, blocked, reason, fields)

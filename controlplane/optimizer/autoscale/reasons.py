@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 _MEASURES = {"ttft": "TTFT", "tpot": "TPOT", "p99": "latency"}
 
 
@@ -23,3 +25,30 @@ def slo_text(measure: str, p99_ms: float, target_ms: float) -> str:
     sign = "<=" if p99_ms <= target_ms else ">"
     name = _MEASURES.get(measure, measure)
     return f"{name} p99 {duration_ms(p99_ms)} {sign} {duration_ms(target_ms)}"
+
+
+class Fields(Mapping[str, str]):
+    """The event's fields, formatted when read: the bench makes 1.2 M decisions per run and
+    reads almost none of them, the controller reads those it records."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: dict[str, float | int | bool]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> str:
+        value = self._raw[key]
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        return num(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
