@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint proto bench gpu-check clean
+.PHONY: install demo test lint proto bench gpu-check clean interop-deps
 
 install: $(STAMP)
 
@@ -33,6 +33,14 @@ lint: install
 # Regenerate the wire types from proto/ (the output is committed; tests/test_proto_fresh.py checks it).
 proto: install
 	$(BIN)/python -m sdk.pb.generate
+
+# The Node client the interop test drives (tests/interop): @grpc/grpc-js and
+# @grpc/proto-loader, into .venv (nothing global). Without them, or without node, it skips.
+NODE_INTEROP := $(VENV)/node-interop
+interop-deps: install
+	@echo "installing @grpc/grpc-js and @grpc/proto-loader into $(NODE_INTEROP) (npm)"
+	mkdir -p $(NODE_INTEROP)
+	npm install --silent --no-audit --no-fund --prefix $(NODE_INTEROP) @grpc/grpc-js@1 @grpc/proto-loader@0
 
 gpu-check: install
 	$(BIN)/python -m nodeagent.gpu.check

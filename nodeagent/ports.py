@@ -31,3 +31,16 @@ def port_is_free(port: int, host: str = ANY_HOST) -> bool:
         except OSError:
             return False
         return True
+
+
+def replica_port(current: int, taken: set[int], attempts: int = 32) -> int | None:
+    """`current` while it can still be bound and no other replica holds it, else a fresh free
+    port outside `taken` (the kernel may hand a port just released by another out again);
+    None when none was found in `attempts` tries."""
+    if current and current not in taken and port_is_free(current):
+        return current
+    for _ in range(attempts):
+        port = pick_free_port()
+        if port not in taken:
+            return port
+    return None

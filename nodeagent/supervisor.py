@@ -348,21 +348,14 @@ class Supervisor:
         return sorted(groups)
 
     def _assign_port(self, managed: _Managed) -> None:
-        """Give a replica its port: the one it had while that is still free, else a fresh
-        one no other replica of this agent holds (the kernel may hand a released port out
-        again)."""
+        """Give a replica its port (kept while free, else one no other replica holds)."""
         taken = {
             m.port for m in self._managed.values() if m is not managed and not m.finished.is_set()
         }
-        if managed.port and managed.port not in taken and ports.port_is_free(managed.port):
-            return
-        for _ in range(32):
-            port = ports.pick_free_port()
-            if port not in taken:
-                break
-        else:
+        port = ports.replica_port(managed.port, taken)
+        if port is None:
             raise LaunchError("no free TCP port for the replica")
-        if managed.port:
+        if managed.port and port != managed.port:
             log.info("replica_port_changed", workload=managed.workload, old=managed.port, new=port)
         managed.port = port
         managed.env["AIWO_PORT"] = str(port)

@@ -42,6 +42,7 @@ from sdk._serving import (
     ReplicaState,
     ScaleRecord,
     Service,
+    ServiceDemand,
     ServiceSpec,
     make_service_spec,
 )
@@ -168,6 +169,7 @@ __all__ = [
     "RestartPolicy",
     "ScaleRecord",
     "Service",
+    "ServiceDemand",
     "ServiceSpec",
     "SloHints",
     "SyncAdminClient",

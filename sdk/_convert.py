@@ -55,6 +55,7 @@ MESSAGES: dict[type, type[Message]] = {
     sv.ScaleRecord: serving_pb2.ScaleRecord,
     sv.Replica: serving_pb2.Replica,
     sv.Service: serving_pb2.Service,
+    sv.ServiceDemand: serving_pb2.ServiceDemand,
 }
 
 # Python enum -> proto enum descriptor

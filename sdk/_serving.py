@@ -78,6 +78,20 @@ class Replica:
 
 
 @dataclass(frozen=True)
+class ServiceDemand:
+    """What the gateways measured lately (the last ~10 s); zeros when nothing reported."""
+
+    window_s: float = 0.0
+    arrivals_per_s: float = 0.0
+    in_flight: int = 0
+    queued: int = 0  # held by the gateways: no ready replica yet
+    ttft_p99_ms: float = 0.0
+    chunk_gap_p99_ms: float = 0.0  # a TPOT proxy
+    latency_p99_ms: float = 0.0
+    errors_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Service:
     """A service as the controller reports it."""
 
@@ -98,6 +112,7 @@ class Service:
     # streak counts such failures since a replica was last ready.
     replace_after_unix: float = 0.0
     failure_streak: int = 0
+    demand: ServiceDemand = field(default_factory=ServiceDemand)
 
     def __post_init__(self) -> None:
         _freeze(self)

@@ -15,9 +15,9 @@ from typing import Any
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+from controlplane.app import reflection
 from controlplane.app.config import ControllerConfig
 from controlplane.auth import SERVICE_NAME as AUTH_SERVICE_NAME
 from controlplane.auth import AuthPlane, peer_channel
@@ -227,9 +227,7 @@ class Controller:
         )
         self.auth.add_to_server(self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), self.server
-        )
+        reflection.enable((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
         port = self.auth.bind(self.server)  # mutual TLS, or plaintext with a warning
         if port == 0:
             raise OSError(f"cannot listen on {self.config.listen}")

@@ -24,6 +24,7 @@ from controlplane.rpc.validation import (
     check_service_ref,
 )
 from controlplane.view.cluster import ClusterState
+from controlplane.view.demand import DEMAND_WINDOW_S, demand_of
 from controlplane.view.snapshot import node_view_of, request_of
 from sdk.pb.aiwo.v1 import serving_pb2, serving_pb2_grpc
 
@@ -119,7 +120,13 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         await validate(context, lambda: check_service_ref(request.name, request.namespace))
         key = f"{request.namespace}/{request.name}"
         service = await found(context, self.state.services.get(key), f"service {key}")
-        return service_view(service)
+        return self._with_demand(key, service_view(service))
+
+    def _with_demand(self, key: str, view: serving_pb2.Service) -> serving_pb2.Service:
+        """Reads carry what the gateways measured lately (only the leader hears them)."""
+        samples = self.state.traffic.recent(key, time.time(), DEMAND_WINDOW_S)
+        view.demand.CopyFrom(demand_of(samples))
+        return view
 
     async def ListServices(
         self, request: serving_pb2.ListServicesRequest, context: grpc.aio.ServicerContext
@@ -128,7 +135,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             await validate(context, lambda: check_name("namespace", request.namespace))
         prefix = f"{request.namespace}/" if request.namespace else ""
         services = [
-            service_view(s)
+            self._with_demand(key, service_view(s))
             for key, s in sorted(self.state.services.items())
             if key.startswith(prefix)
         ]

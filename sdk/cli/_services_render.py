@@ -72,6 +72,29 @@ def services_table(services: Sequence[Service], *, namespaces: bool) -> Table:
     return table
 
 
+def _against(measured_ms: float, target_ms: float) -> Text:
+    """ "812/2000" (p99 against its target, red when over); "-" when not measured."""
+    if not measured_ms:
+        return Text("-" if not target_ms else f"-/{target_ms:g}", style="dim")
+    text = f"{measured_ms:.0f}" + (f"/{target_ms:g}" if target_ms else "")
+    return Text(text, style="red" if target_ms and measured_ms > target_ms else "")
+
+
+def top_table(services: Sequence[Service]) -> Table:
+    """`aiwo top`: each service's replicas, demand and SLO (ms: p99 / target)."""
+    table = _table("SERVICE", "READY", "RANGE", "REQ/S", "FLIGHT", "HELD", "TTFT ms", "TPOT ms")
+    for s in services:
+        slo = s.spec.template.slo
+        d = s.demand
+        ready = Text(f"{s.ready}/{s.desired}", style="green" if s.ready >= s.desired else "yellow")
+        table.add_row(
+            s.key, ready, f"{s.spec.min_replicas}-{s.spec.max_replicas}",
+            f"{d.arrivals_per_s:.1f}", str(d.in_flight), str(d.queued),
+            _against(d.ttft_p99_ms, slo.ttft_ms), _against(d.chunk_gap_p99_ms, slo.tpot_ms),
+        )  # fmt: skip
+    return table
+
+
 def replicas_table(replicas: Sequence[Replica], now: float) -> Table:
     table = _table("REPLICA", "NODE", "ENDPOINT", "STATE", "FOR", "RESTARTS", "MESSAGE")
     for r in sorted(replicas, key=lambda r: r.index):
@@ -110,6 +133,7 @@ def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableTy
         ("Crash loop", str(service.crash_looping)),
         ("Failed", f"{service.replicas_failed} (replaced: not ready in time)"),
         ("SLO", ", ".join(targets) or "-"),
+        ("Demand", _demand_line(service)),
         ("Health", service.spec.health_path or "/healthz"),
         ("Command", command or "-"),
         ("Message", service.message or "-"),
@@ -125,6 +149,17 @@ def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableTy
             table.add_row(_age(event.time_unix, now), event.kind, event.message)
         parts += [Text(""), table]
     return Group(*parts)
+
+
+def _demand_line(service: Service) -> str:
+    d = service.demand
+    if not d.window_s:
+        return "- (no gateway has reported)"
+    return (
+        f"{d.arrivals_per_s:.1f} req/s, {d.in_flight} in flight, {d.queued} held;"
+        f" p99 TTFT {d.ttft_p99_ms:.0f} ms, gap {d.chunk_gap_p99_ms:.0f} ms"
+        f" (last {d.window_s:.0f} s)"
+    )
 
 
 def _last_scale_line(service: Service, now: float) -> str:
@@ -163,6 +198,16 @@ def service_json(service: Service) -> dict[str, Any]:
         "crash_loop": service.crash_looping,
         "failed": service.replicas_failed,
         "message": service.message,
+        "demand": {
+            "arrivals_per_s": service.demand.arrivals_per_s,
+            "in_flight": service.demand.in_flight,
+            "queued": service.demand.queued,
+            "ttft_p99_ms": service.demand.ttft_p99_ms,
+            "chunk_gap_p99_ms": service.demand.chunk_gap_p99_ms,
+            "latency_p99_ms": service.demand.latency_p99_ms,
+            "errors_per_s": service.demand.errors_per_s,
+            "window_s": service.demand.window_s,
+        },
         "slo": {
             "ttft_ms": template.slo.ttft_ms,
             "tpot_ms": template.slo.tpot_ms,

@@ -167,6 +167,7 @@ def up(
         if demo:
             _wait_for_nodes(cluster, spec.nodes, timeout_s=15.0)
             _start_demo(cluster, duration)
+            console.print(_start_demo_service(cluster, duration))
             viewer = _start_viewer(cluster, duration)
         reported: set[str] = set()
         while duration is None or time.monotonic() - started < duration:
@@ -275,6 +276,15 @@ def _start_demo(cluster: LocalCluster, duration: float | None) -> None:
             argv += ["--duration", str(duration + 5)]
         cluster.start_workload(name, argv, _client_env(cluster, "workload"))
     cluster.write_cluster_file()
+
+
+def _start_demo_service(cluster: LocalCluster, duration: float | None) -> str:
+    """The autoscaled example service and a trace replayed through the gateway."""
+    from sdk.cli.demo_serving import find_demo_trace, start_demo_service
+
+    credentials = cluster.spec.credentials
+    config = credentials.admin_config() if credentials is not None else None
+    return start_demo_service(cluster, duration, find_demo_trace(), config)
 
 
 def _start_viewer(cluster: LocalCluster, duration: float | None) -> subprocess.Popen[bytes]:

@@ -14,16 +14,16 @@ from sdk import (
     ReplicaState,
     ScaleRecord,
     Service,
+    ServiceDemand,
     ServiceSpec,
     SloHints,
     WorkloadSpec,
 )
 from sdk.cli import _services_render as render
 
-NOW = time.time()
-
 
 def chat(**changes: object) -> Service:
+    now = time.time()  # per call: ages are rendered against the clock when printed
     spec = ServiceSpec(
         min_replicas=1, max_replicas=4, health_path="/healthz",
         template=WorkloadSpec(
@@ -32,16 +32,16 @@ def chat(**changes: object) -> Service:
         ),
     )  # fmt: skip
     replicas = (
-        Replica("chat-0", 0, "node-1", "10.0.0.1:40001", ReplicaState.READY, NOW - 300),
-        Replica("chat-1", 1, "node-2", "10.0.0.2:40002", ReplicaState.READY, NOW - 90),
-        Replica("chat-2", 2, "node-3", "10.0.0.3:40003", ReplicaState.STARTING, NOW - 4),
-        Replica("chat-3", 3, "node-4", "", ReplicaState.CRASH_LOOP, NOW - 2, restarts=3,
+        Replica("chat-0", 0, "node-1", "10.0.0.1:40001", ReplicaState.READY, now - 300),
+        Replica("chat-1", 1, "node-2", "10.0.0.2:40002", ReplicaState.READY, now - 90),
+        Replica("chat-2", 2, "node-3", "10.0.0.3:40003", ReplicaState.STARTING, now - 4),
+        Replica("chat-3", 3, "node-4", "", ReplicaState.CRASH_LOOP, now - 2, restarts=3,
                 message="crash loop: exited with code 1, next try in 8.0 s"),
     )  # fmt: skip
     fields: dict[str, object] = dict(
         name="chat", namespace="shop", spec=spec, desired=4, ready=2, replicas=replicas,
-        last_scale=ScaleRecord(NOW - 42, 2, 4, "scale shop/chat 2 → 4: 9.8 req/s"),
-        created_unix=NOW - 600, replicas_failed=1,
+        last_scale=ScaleRecord(now - 42, 2, 4, "scale shop/chat 2 → 4: 9.8 req/s"),
+        created_unix=now - 600, replicas_failed=1,
     )  # fmt: skip
     fields.update(changes)
     return Service(**fields)  # type: ignore[arg-type]
@@ -82,3 +82,15 @@ def test_tables_fit_80_columns_one_row_per_line() -> None:
     assert any("Endpoints" in line and "10.0.0.1:40001" in line for line in view)
     rows = [line for line in view if line.startswith("chat-")]
     assert [row.split()[0] for row in rows] == ["chat-0", "chat-1", "chat-2", "chat-3"]
+
+
+def test_top_shows_replicas_demand_and_slo_in_80_columns() -> None:
+    busy = chat(demand=ServiceDemand(window_s=10, arrivals_per_s=9.8, in_flight=7,
+                                     ttft_p99_ms=2500, chunk_gap_p99_ms=40))  # fmt: skip
+    lines = rendered(render.top_table([busy, chat(name="idle")]))
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 4
+    assert lines[2].split()[:7] == ["shop/chat", "2/4", "1-4", "9.8", "7", "0", "2500/500"]
+    assert "-/500" in lines[3]  # a target with nothing measured yet
+    view = "\n".join(rendered(render.service_view(busy)))
+    assert "9.8 req/s, 7 in flight" in view
+    assert render.service_json(busy)["demand"]["arrivals_per_s"] == 9.8

@@ -252,3 +252,16 @@ async def test_the_agent_announces_ready_replicas_on_each_connect(
         ("shop/chat-1", "ready", supervisor.port("shop/chat-1")),
     }
     assert ready.port in {e.port for e in sent}
+
+
+def test_replica_port_keeps_a_free_port_and_avoids_taken_ones() -> None:
+    from nodeagent.ports import replica_port
+
+    first = replica_port(0, set())
+    assert first is not None and first > 0
+    assert replica_port(first, set()) == first  # still free: kept
+    assert replica_port(first, {first}) not in (None, first)  # another replica holds it
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", first))
+        listener.listen()
+        assert replica_port(first, set()) not in (None, first)  # someone else listens on it

@@ -58,6 +58,7 @@ PUBLIC = {
     # services (ServingService)
     "Service",
     "ServiceSpec",
+    "ServiceDemand",
     "Replica",
     "ReplicaState",
     "ScaleRecord",

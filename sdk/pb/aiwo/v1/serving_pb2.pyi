@@ -74,7 +74,7 @@ class Replica(_message.Message):
     def __init__(self, workload: _Optional[str] = ..., index: _Optional[int] = ..., node: _Optional[str] = ..., endpoint: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., state_since_unix: _Optional[float] = ..., restarts: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("name", "namespace", "spec", "desired", "ready", "pinned", "replicas", "last_scale", "message", "created_unix", "generation", "replicas_failed", "deleting", "replace_after_unix", "failure_streak")
+    __slots__ = ("name", "namespace", "spec", "desired", "ready", "pinned", "replicas", "last_scale", "message", "created_unix", "generation", "replicas_failed", "deleting", "replace_after_unix", "failure_streak", "demand")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Service(_message.Message):
     DELETING_FIELD_NUMBER: _ClassVar[int]
     REPLACE_AFTER_UNIX_FIELD_NUMBER: _ClassVar[int]
     FAILURE_STREAK_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
     spec: ServiceSpec
@@ -105,7 +106,28 @@ class Service(_message.Message):
     deleting: bool
     replace_after_unix: float
     failure_streak: int
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., pinned: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., last_scale: _Optional[_Union[ScaleRecord, _Mapping]] = ..., message: _Optional[str] = ..., created_unix: _Optional[float] = ..., generation: _Optional[int] = ..., replicas_failed: _Optional[int] = ..., deleting: _Optional[bool] = ..., replace_after_unix: _Optional[float] = ..., failure_streak: _Optional[int] = ...) -> None: ...
+    demand: ServiceDemand
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., pinned: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., last_scale: _Optional[_Union[ScaleRecord, _Mapping]] = ..., message: _Optional[str] = ..., created_unix: _Optional[float] = ..., generation: _Optional[int] = ..., replicas_failed: _Optional[int] = ..., deleting: _Optional[bool] = ..., replace_after_unix: _Optional[float] = ..., failure_streak: _Optional[int] = ..., demand: _Optional[_Union[ServiceDemand, _Mapping]] = ...) -> None: ...
+
+class ServiceDemand(_message.Message):
+    __slots__ = ("window_s", "arrivals_per_s", "in_flight", "queued", "ttft_p99_ms", "chunk_gap_p99_ms", "latency_p99_ms", "errors_per_s")
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    ARRIVALS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    TTFT_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_GAP_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P99_MS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    window_s: float
+    arrivals_per_s: float
+    in_flight: int
+    queued: int
+    ttft_p99_ms: float
+    chunk_gap_p99_ms: float
+    latency_p99_ms: float
+    errors_per_s: float
+    def __init__(self, window_s: _Optional[float] = ..., arrivals_per_s: _Optional[float] = ..., in_flight: _Optional[int] = ..., queued: _Optional[int] = ..., ttft_p99_ms: _Optional[float] = ..., chunk_gap_p99_ms: _Optional[float] = ..., latency_p99_ms: _Optional[float] = ..., errors_per_s: _Optional[float] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
     __slots__ = ("name", "namespace", "spec")
