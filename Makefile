@@ -22,9 +22,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Every top-level package, tests included (a new package is type-checked without editing this).
+PACKAGES := $(patsubst %/__init__.py,%,$(wildcard */__init__.py))
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
 
 # Regenerate the wire types from proto/ (the output is committed; tests/test_proto_fresh.py checks it).
 proto: install

@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 import grpc
 
+from bench.options import output_option
 from sdk import Client, Resources
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
@@ -139,7 +140,7 @@ async def _run(address: str, metrics: str, nodes: int, seconds: float, workloads
 @click.option("--nodes", default=16, show_default=True, help="Synthetic agents streaming.")
 @click.option("--seconds", default=10.0, show_default=True, help="Ingest measurement window.")
 @click.option("--workloads", default=50, show_default=True, help="Placements to time.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def controlplane(nodes: int, seconds: float, workloads: int, output: str) -> None:
     """Telemetry ingestion rate and register->placed latency of a real controller."""
     state = Path(tempfile.mkdtemp(prefix="aiwo-bench-cp-"))

@@ -32,6 +32,7 @@ from pathlib import Path
 import click
 import grpc
 
+from bench.options import output_option
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -282,7 +283,7 @@ def run(settings: Settings) -> dict[str, object]:
     show_default=True,
     help="The controller's default.",
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def failover(
     runs: int,
     detect_runs: int,

@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.options import output_option
 from bench.sequence import pod_order
 from bench.trace import Pod, TraceError, read_nodes, read_pods
 from controlplane.app.gc_policy import settle
@@ -102,7 +103,7 @@ def filled_snapshot(
     help="settled: the heap settled as aiwo-controller settles it (controlplane/app/gc_policy.py); "
     "default: CPython's collector as it comes; both: alternate blocks of 50 runs, side by side.",
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def placement_latency(
     nodes_csv: Path | None,
     pods_csv: Path | None,

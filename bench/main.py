@@ -7,15 +7,14 @@ aiwo-bench placement-latency --runs 500
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.options import output_option, parse_seeds, progress_bar, workers_option
 from bench.report import aggregate, table
 from bench.runner import run_jobs
 from bench.sim import ARRIVED_POINTS, SeedResult
@@ -26,20 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "alibaba-gpu-v2023"
 DEFAULT_NODES = DATA / "openb_node_list_gpu_node.csv"
 DEFAULT_PODS = DATA / "openb_pod_list_default.csv"
-
-
-def parse_seeds(text: str) -> list[int]:
-    """ "42-51", "42,45,47" or "42"."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    except ValueError:
-        raise click.BadParameter(f"expected e.g. 42-51 or 42,43, got {text!r}") from None
-    if not seeds:
-        raise click.BadParameter("no seeds")
-    return seeds
 
 
 def parse_policies(text: str) -> list[str]:
@@ -89,14 +74,8 @@ def main() -> None:
     show_default=True,
     help="total GPU request arriving, as a multiple of cluster GPU capacity",
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=min(2, os.cpu_count() or 1),
-    show_default=True,
-    help="processes over (policy, seed) jobs",
-)
+@output_option
+@workers_option("(policy, seed)")
 def placement(
     nodes_csv: Path,
     pods_csv: Path,
@@ -139,13 +118,7 @@ def _with_progress(
     tune: float,
     workers: int,
 ) -> list[SeedResult]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with progress_bar(console) as progress:
         tasks = {p: progress.add_task(p, total=len(seeds)) for p in policies}
         return run_jobs(
             nodes_csv,
@@ -173,6 +146,18 @@ main.add_command(controlplane)
 from bench.failover import failover  # noqa: E402  (registers on `main`)
 
 main.add_command(failover)
+
+from bench.load.cli import load  # noqa: E402  (registers on `main`)
+
+main.add_command(load)
+
+from bench.load.gateway_bench import gateway  # noqa: E402  (registers on `main`)
+
+main.add_command(gateway)
+
+from bench.autoscale.cli import autoscale  # noqa: E402  (registers on `main`)
+
+main.add_command(autoscale)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ class Agent:
         self.sessions = 0  # successful connections so far
         self.last_contact = time.monotonic()  # the last message from a controller
         self._running: set[asyncio.Task[None]] = set()
+        # The service replicas' prober (nodeagent.probe.ReplicaProber), set by main.
+        self.prober: Any | None = None
 
     # ------------------------------------------------------------ identity
 
@@ -241,6 +244,7 @@ class Agent:
                 raise refused or ConnectionError("the controller ended the stream")
             self.sessions += 1
             self.connected.set()
+            self._announce_ready_replicas()
             log.info(
                 "agent_connected",
                 controller=self.target,
@@ -406,8 +410,17 @@ class Agent:
                 detail=event.detail,
                 time_unix=event.time_unix,
                 outcome=getattr(event, "outcome", ""),
+                port=getattr(event, "port", 0),
             )
         )
+
+    def _announce_ready_replicas(self) -> None:
+        """A controller that has just become leader (or restarted) knows no endpoints: tell
+        it which replicas here are ready, first thing on every stream."""
+        if self.prober is None:
+            return
+        for event in self.prober.ready_events():
+            self.report_supervisor_event(event)
 
     def report_process_event(self, event: node_pb2.ProcessEvent) -> None:
         with contextlib.suppress(asyncio.QueueFull):
@@ -428,7 +441,7 @@ class Agent:
         tmp.replace(self.state_file)
 
 
-def backoff_after_refusal(backoff: float, trailers: dict[str, object]) -> float:
+def backoff_after_refusal(backoff: float, trailers: Mapping[str, object]) -> float:
     """The backoff once a controller refused: while it says an election is under way, at
     most ELECTION_RETRY_S. The election ends within a lease or so, and after it nodes get
     only a grace window to come back, so growing the backoff further would make a node

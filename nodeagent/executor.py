@@ -21,6 +21,11 @@ from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 
 log = structlog.get_logger("aiwo.agent.executor")
 
+# Restarts in a row of a crash-looping service replica before the agent gives up on it:
+# with the supervisor's backoff (1 s doubling to 60 s) about 5 minutes of tries, as long as
+# Kubernetes' CrashLoopBackOff takes to reach its 5-minute cap.
+SERVE_MAX_RESTARTS = 10
+
 # Commands that change a GPU's settings; an agent run with --no-gpu-control refuses them.
 _GPU_SETTINGS = frozenset({"set_power_limit", "reset_power_limit", "lock_clocks", "reset_clocks"})
 
@@ -147,11 +152,15 @@ class Executor:
             raise ActuationError("this agent does not run managed workloads")
         from nodeagent.supervisor import LaunchSpec
 
-        policy: Literal["never", "on-failure"] = (
+        policy: Literal["never", "on-failure", "always"] = (
             "on-failure"
             if a.launch.restart_policy == types_pb2.RESTART_POLICY_ON_FAILURE
             else "never"
         )
+        if a.launch.serve:
+            # A replica that exits, however, is restarted (crash-loop backoff); after
+            # SERVE_MAX_RESTARTS in a row it is given up on and the controller replaces it.
+            policy = "always"
         # Ours last: a launch spec cannot name another token or certificate. Only for a
         # process about to start: one already running keeps the token it was given.
         fresh = a.workload not in self.supervisor.running()
@@ -161,6 +170,9 @@ class Executor:
             env={**dict(a.launch.env), **credentials},
             working_dir=a.launch.working_dir or None,
             restart_policy=policy,
+            serve=a.launch.serve,
+            health_path=a.launch.health_path,
+            **({"max_restarts": SERVE_MAX_RESTARTS} if a.launch.serve else {}),
         )
         checkpoint = self._checkpoint_dir(a) if a.checkpoint_dir else None
         await self.supervisor.start(

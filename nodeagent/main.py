@@ -11,14 +11,12 @@ import os
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import asyncio
-import signal
-import sys
 
 import click
 import structlog
 
 from nodeagent.config import AgentConfig, ConfigError, load_config
-from sdk._logs import configure_logging
+from sdk._process import run_process, stop_event
 from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.agent")
@@ -69,19 +67,9 @@ log = structlog.get_logger("aiwo.agent")
 @click.option("--workload-tls-key", help="Its private key (PEM).")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo node agent. Settings: flags > AIWO_AGENT_* env > TOML file."""
-    try:
-        config = load_config(config_file, overrides=flags)
-    except ConfigError as exc:
-        click.echo(f"aiwo-agent: {exc}", err=True)
-        sys.exit(2)
-    configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
-    sys.exit(asyncio.run(_run(config)))
+    run_process(
+        "aiwo-agent", lambda: load_config(config_file, overrides=flags), _run, (ConfigError,)
+    )
 
 
 async def _run(config: AgentConfig) -> int:
@@ -92,6 +80,7 @@ async def _run(config: AgentConfig) -> int:
     from nodeagent.executor import Executor
     from nodeagent.gpu import make_backend
     from nodeagent.net import NetSampler
+    from nodeagent.probe import ReplicaProber
     from nodeagent.supervisor import Supervisor
     from nodeagent.throttle import ThrottleConfig, detect_throttler
     from nodeagent.transfers import Transfers
@@ -118,6 +107,7 @@ async def _run(config: AgentConfig) -> int:
         capabilities=(throttler.capability, "managed-workloads"),
         shared_checkpoints=config.checkpoint_root if config.shared_checkpoints else "",
     )
+    agent.prober = ReplicaProber(on_event=agent.report_supervisor_event)
     supervisor = Supervisor(
         log_dir=state_dir / "logs",
         checkpoint_root=Path(config.checkpoint_root),
@@ -126,6 +116,7 @@ async def _run(config: AgentConfig) -> int:
         on_event=agent.report_supervisor_event,
         # Node name and state dir: unique to this agent, the same across its restarts.
         owner=f"{config.node}@{config.state_dir}",
+        replicas=agent.prober,
     )
     # Workloads left running by a previous life of this agent would run twice once the
     # controller's assignment set restarts them: stop them first.
@@ -143,10 +134,7 @@ async def _run(config: AgentConfig) -> int:
         credentials=agent.workload_credentials,
         clock_locks=ClockLocks(state_dir / "clock-locks.json"),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     state = backend.state()
     log.info(
         "agent_starting",
@@ -162,6 +150,7 @@ async def _run(config: AgentConfig) -> int:
     await agent.run(stop)
     ready.cancel()
     await supervisor.shutdown()
+    await agent.prober.close()
     await throttler.close()
     backend.close()
     return 0

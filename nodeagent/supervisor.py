@@ -21,18 +21,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 import structlog
 
+from nodeagent import ports
 from nodeagent.gpu.base import ActuationError
 from nodeagent.throttle import procfs
 from nodeagent.throttle.base import ThrottleError, Throttler, is_workload_id
 
 log = structlog.get_logger("aiwo.agent.supervisor")
 
-RestartPolicy = Literal["never", "on-failure"]
-EventKind = Literal["started", "exited", "restarted", "start_failed"]
+# "always": restart on any exit the agent did not ask for (service replicas: a server that
+# exits, even with 0, is not done).
+RestartPolicy = Literal["never", "on-failure", "always"]
+EventKind = Literal["started", "exited", "restarted", "start_failed", "ready", "unready"]
+DEFAULT_HEALTH_PATH = "/healthz"
 
 # How often a stop checks whether the process group is gone.
 _POLL_S = 0.05
@@ -54,6 +58,10 @@ class LaunchSpec:
     # A run at least this long counts as healthy: the count and the backoff start over, so a
     # service that fails once a day is not given up on after a week.
     backoff_reset_after_s: float = 600.0
+    # A service replica: the supervisor gives it a free port (AIWO_PORT) and, with a prober,
+    # GETs health_path on it to say when it is ready.
+    serve: bool = False
+    health_path: str = DEFAULT_HEALTH_PATH
 
     def __post_init__(self) -> None:
         # Callers build specs from wire messages (lists, plain strings); store them immutable.
@@ -63,8 +71,13 @@ class LaunchSpec:
             raise ValueError("command must be a non-empty argv")
         if not all(isinstance(arg, str) for arg in self.command):
             raise ValueError("command arguments must be strings")
-        if self.restart_policy not in ("never", "on-failure"):
-            raise ValueError(f"restart_policy {self.restart_policy!r}: never or on-failure")
+        if self.restart_policy not in ("never", "on-failure", "always"):
+            raise ValueError(f"restart_policy {self.restart_policy!r}: never, on-failure or always")
+        path = self.health_path or DEFAULT_HEALTH_PATH
+        object.__setattr__(self, "health_path", path)
+        # It goes into a request line: no spaces or control characters, an absolute path.
+        if not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path):
+            raise ValueError(f"health_path {path!r}: an absolute path without spaces")
         if self.max_restarts < 0:
             raise ValueError("max_restarts must be >= 0")
         for name in ("backoff_initial_s", "backoff_max_s", "backoff_reset_after_s"):
@@ -89,6 +102,15 @@ class ProcessEvent:
     # "succeeded", "failed" (no restart follows), "restarting", "stopped" (by the agent).
     # start_failed is "failed"; "" for started/restarted.
     outcome: str = ""
+    port: int = 0  # a service replica's AIWO_PORT (started, restarted, ready, unready)
+
+
+class ReplicaWatcher(Protocol):
+    """Probes service replicas (nodeagent.probe.ReplicaProber)."""
+
+    def watch(self, workload: str, pid: int, port: int, health_path: str) -> None: ...
+
+    def forget(self, workload: str) -> None: ...
 
 
 class SupervisorError(ActuationError):
@@ -112,6 +134,7 @@ class _Managed:
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0  # monotonic
     restarts: int = 0
+    port: int = 0  # AIWO_PORT of a service replica, kept across restarts while it is free
     stopping: bool = False
     last_exit: ProcessEvent | None = None
     watcher: asyncio.Task[None] | None = None
@@ -152,10 +175,12 @@ class Supervisor:
         base_env: Mapping[str, str] | None = None,
         leftover_grace_s: float = 2.0,
         owner: str = "",
+        replicas: ReplicaWatcher | None = None,
     ) -> None:
         """`base_env`: the environment every workload starts from; by default the agent's own
         without its AIWO_* settings (they may carry the agent's credentials).
-        `leftover_grace_s`: how long processes a workload leaves behind get after SIGTERM."""
+        `leftover_grace_s`: how long processes a workload leaves behind get after SIGTERM.
+        `replicas`: told when each service replica (LaunchSpec.serve) starts and exits."""
         self.log_dir = log_dir
         self.checkpoint_root = checkpoint_root
         self.controller_address = controller_address
@@ -169,6 +194,7 @@ class Supervisor:
         # life left running: workloads run in sessions of their own and outlive a kill -9.
         self.owner = owner
         self._managed: dict[str, _Managed] = {}
+        self.replicas = replicas
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -179,6 +205,11 @@ class Supervisor:
     def running(self) -> dict[str, int]:
         """Workloads with a live process, and its pid."""
         return {w: m.pid for w, m in self._managed.items() if m.pid is not None}
+
+    def port(self, workload: str) -> int:
+        """The port of a service replica (0 for other workloads and unknown ones)."""
+        managed = self._managed.get(workload)
+        return managed.port if managed else 0
 
     def log_paths(self, workload: str) -> tuple[Path, Path]:
         """The stdout and stderr files of a workload (appended to across restarts)."""
@@ -229,7 +260,12 @@ class Supervisor:
             managed.finished.set()
             self._emit(managed, "start_failed", detail=reason, outcome="failed")
             raise LaunchError(reason) from exc
-        self._emit(managed, "started", pid=managed.process.pid if managed.process else 0)
+        self._emit(
+            managed,
+            "started",
+            pid=managed.process.pid if managed.process else 0,
+            port=managed.port,
+        )
         managed.watcher = asyncio.create_task(
             self._watch(managed), name=f"aiwo-supervise-{workload}"
         )
@@ -311,8 +347,33 @@ class Supervisor:
             await self._terminate_group(pgid, grace_s)
         return sorted(groups)
 
+    def _assign_port(self, managed: _Managed) -> None:
+        """Give a replica its port: the one it had while that is still free, else a fresh
+        one no other replica of this agent holds (the kernel may hand a released port out
+        again)."""
+        taken = {
+            m.port for m in self._managed.values() if m is not managed and not m.finished.is_set()
+        }
+        if managed.port and managed.port not in taken and ports.port_is_free(managed.port):
+            return
+        for _ in range(32):
+            port = ports.pick_free_port()
+            if port not in taken:
+                break
+        else:
+            raise LaunchError("no free TCP port for the replica")
+        if managed.port:
+            log.info("replica_port_changed", workload=managed.workload, old=managed.port, new=port)
+        managed.port = port
+        managed.env["AIWO_PORT"] = str(port)
+
     async def _spawn(self, managed: _Managed) -> None:
         spec = managed.spec
+        if spec.serve:
+            try:
+                self._assign_port(managed)
+            except OSError as exc:
+                raise LaunchError(f"no free TCP port for the replica: {exc.strerror}") from exc
         # In a thread: the log directory may sit on a network filesystem.
         out, err = await asyncio.to_thread(_open_logs, spec, *self.log_paths(managed.workload))
         try:
@@ -333,6 +394,9 @@ class Supervisor:
             err.close()
         managed.started_at = time.monotonic()
         await self._attach(managed)
+        if spec.serve and self.replicas is not None:
+            pid = managed.process.pid
+            self.replicas.watch(managed.workload, pid, managed.port, spec.health_path)
 
     async def _watch(self, managed: _Managed) -> None:
         """Wait for each exit, report it, and restart while the policy allows."""
@@ -340,6 +404,8 @@ class Supervisor:
             while managed.process is not None:
                 returncode = await managed.process.wait()
                 ran_s = time.monotonic() - managed.started_at
+                if managed.spec.serve and self.replicas is not None:
+                    self.replicas.forget(managed.workload)  # "unready" before "exited"
                 # Whatever the workload forked and left running goes with it.
                 await self._resume(managed.workload)
                 await self._terminate_group(managed.process.pid, self._leftover_grace_s)
@@ -365,6 +431,7 @@ class Supervisor:
                     pid=managed.process.pid if managed.process else 0,
                     detail=f"restart {managed.restarts}/{managed.spec.max_restarts}"
                     f" after {delay_s:.1f} s",
+                    port=managed.port,
                 )
         finally:
             if self.throttler is not None:
@@ -379,7 +446,7 @@ class Supervisor:
         spec = managed.spec
         if managed.stopping:
             return None, "stopped by the agent"
-        if returncode == 0:
+        if returncode == 0 and spec.restart_policy != "always":
             return None, "completed"
         if spec.restart_policy == "never":
             return None, "failed; restart policy never"
@@ -389,7 +456,9 @@ class Supervisor:
             plural = "" if spec.max_restarts == 1 else "s"
             return None, f"failed; giving up after {spec.max_restarts} restart{plural}"
         delay_s = spec.backoff_s(managed.restarts)
-        return delay_s, f"failed; restarting in {delay_s:.1f} s"
+        # The delay is in the detail: `aiwo describe` shows a crash loop's next try from it.
+        how = "failed" if returncode != 0 else "exited"
+        return delay_s, f"{how}; restarting in {delay_s:.1f} s"
 
     async def _terminate_group(self, pgid: int, grace_s: float) -> None:
         """SIGTERM the group, SIGKILL it after `grace_s`, return once no member is left."""
@@ -435,6 +504,7 @@ class Supervisor:
             signal=signal_name,
             detail=detail,
             outcome=outcome,
+            port=managed.port,
         )
 
     def _emit(
@@ -447,6 +517,7 @@ class Supervisor:
         signal: str = "",
         detail: str = "",
         outcome: str = "",
+        port: int = 0,
     ) -> ProcessEvent:
         event = ProcessEvent(
             managed.workload,
@@ -457,6 +528,7 @@ class Supervisor:
             detail,
             time_unix=time.time(),
             outcome=outcome,
+            port=port,
         )
         log.info(
             "workload_process_event",

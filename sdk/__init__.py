@@ -10,6 +10,8 @@ The public names are re-exported here from private modules; tests/sdk/test_publi
 pins the list, so a change to it is a deliberate one.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from sdk._admin import AdminClient
 from sdk._attach import AttachSession, DirectiveHandler
 from sdk._auth import AuthClient, SyncAuthClient, TokenInfo
@@ -35,8 +37,26 @@ from sdk._migration import (
     WorkloadLogs,
 )
 from sdk._priority import DEFAULT_PRIORITY_CLASS, PRIORITY_CLASSES, resolve_priority
+from sdk._serving import (
+    Replica,
+    ReplicaState,
+    ScaleRecord,
+    Service,
+    ServiceSpec,
+    make_service_spec,
+)
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
-from sdk._target import read_cluster_file, resolve_target, state_dir
+from sdk._target import read_cluster_file, resolve_target, resolve_target_with_source, state_dir
+from sdk._tls import read_token_file
+from sdk._tokens import (
+    ROLES,
+    FileToken,
+    TokenError,
+    new_file_token,
+    read_tokens_file,
+    write_secret,
+    write_tokens_file,
+)
 from sdk._types import (
     Candidate,
     ClusterInfo,
@@ -63,9 +83,46 @@ from sdk._types import (
     WorkloadSpec,
 )
 
+if TYPE_CHECKING:
+    from sdk._pki import (
+        Issued,
+        PkiLayout,
+        init_pki,
+        issue,
+        issue_client,
+        issue_node,
+        load_ca,
+        write_pem,
+    )
+    from sdk._pki import revoke as revoke_certificate
+
+# The certificate authority's tools load `cryptography`, which a client rarely needs: they
+# are imported on first use (PEP 562), so `import sdk` stays light.
+_PKI = {
+    "Issued": "Issued",
+    "PkiLayout": "PkiLayout",
+    "init_pki": "init_pki",
+    "issue": "issue",
+    "issue_client": "issue_client",
+    "issue_node": "issue_node",
+    "load_ca": "load_ca",
+    "write_pem": "write_pem",
+    "revoke_certificate": "revoke",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PKI:
+        from sdk import _pki
+
+        return getattr(_pki, _PKI[name])
+    raise AttributeError(f"module 'sdk' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_PRIORITY_CLASS",
     "PRIORITY_CLASSES",
+    "ROLES",
     "AdminClient",
     "AiwoError",
     "AlreadyExists",
@@ -84,11 +141,13 @@ __all__ = [
     "DrainResult",
     "Event",
     "Explanation",
+    "FileToken",
     "Gpu",
     "GpuBackend",
     "GpuBackendStatus",
     "GpuInfo",
     "InvalidArgument",
+    "Issued",
     "LaunchSpec",
     "Migration",
     "MigrationPhase",
@@ -99,11 +158,17 @@ __all__ = [
     "NodeState",
     "NotFound",
     "PermissionDenied",
+    "PkiLayout",
     "Placement",
     "PlacementTimeout",
     "ReconnectPolicy",
+    "Replica",
+    "ReplicaState",
     "Resources",
     "RestartPolicy",
+    "ScaleRecord",
+    "Service",
+    "ServiceSpec",
     "SloHints",
     "SyncAdminClient",
     "SyncAttachSession",
@@ -111,6 +176,7 @@ __all__ = [
     "SyncClient",
     "SyncWorkloadHandle",
     "TlsConfig",
+    "TokenError",
     "TokenInfo",
     "Unauthenticated",
     "Unschedulable",
@@ -119,9 +185,23 @@ __all__ = [
     "WorkloadLogs",
     "WorkloadPhase",
     "WorkloadSpec",
+    "init_pki",
+    "issue",
+    "issue_client",
+    "issue_node",
+    "load_ca",
+    "make_service_spec",
     "make_spec",
+    "new_file_token",
     "read_cluster_file",
+    "read_token_file",
+    "read_tokens_file",
     "resolve_priority",
     "resolve_target",
+    "resolve_target_with_source",
+    "revoke_certificate",
     "state_dir",
+    "write_pem",
+    "write_secret",
+    "write_tokens_file",
 ]

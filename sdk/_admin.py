@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from sdk import _convert as convert
-from sdk._channel import Connection, open_connection
+from sdk._channel import Connection, ConnectionClient, open_connection
 from sdk._config import ClientConfig
 from sdk._migration import DrainResult, Migration, WorkloadLogs
+from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
-from sdk.pb.aiwo.v1 import admin_pb2_grpc
+from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, serving_pb2_grpc
 
 
-class AdminClient:
+class AdminClient(ConnectionClient):
     """An asyncio client of AdminService; create it with `await AdminClient.connect()`."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._stub = admin_pb2_grpc.AdminServiceStub(connection.channel)
+        self._serving = serving_pb2_grpc.ServingServiceStub(connection.channel)
 
     @classmethod
     async def connect(
@@ -30,21 +30,19 @@ class AdminClient:
         return self._connection.target
 
     async def list_nodes(self) -> list[Node]:
-        reply = await self._connection.call(
-            self._stub.ListNodes, convert.admin_request("ListNodes")
+        reply: admin_pb2.ListNodesResponse = await self._connection.call(
+            self._stub.ListNodes, admin_pb2.ListNodesRequest()
         )
         return convert.many(Node, reply.nodes)
 
     async def get_node(self, name: str) -> Node:
-        reply = await self._connection.call(
-            self._stub.GetNode, convert.admin_request("GetNode", name=name)
-        )
+        reply = await self._connection.call(self._stub.GetNode, admin_pb2.GetNodeRequest(name=name))
         return convert.from_pb(Node, reply)
 
     async def list_gpus(self, node: str | None = None) -> list[Gpu]:
         """Every GPU with its latest telemetry; only `node`'s when given."""
-        reply = await self._connection.call(
-            self._stub.ListGpus, convert.admin_request("ListGpus", node=node or "")
+        reply: admin_pb2.ListGpusResponse = await self._connection.call(
+            self._stub.ListGpus, admin_pb2.ListGpusRequest(node=node or "")
         )
         return convert.many(Gpu, reply.gpus)
 
@@ -56,10 +54,12 @@ class AdminClient:
         workloads: list[Workload] = []
         token = ""
         while True:
-            request = convert.admin_request(
-                "ListWorkloads", namespace=namespace or "", page_size=page_size, page_token=token
+            request = admin_pb2.ListWorkloadsRequest(
+                namespace=namespace or "", page_size=page_size, page_token=token
             )
-            reply = await self._connection.call(self._stub.ListWorkloads, request)
+            reply: admin_pb2.ListWorkloadsResponse = await self._connection.call(
+                self._stub.ListWorkloads, request
+            )
             workloads.extend(convert.many(Workload, reply.workloads))
             token = reply.next_page_token
             if not token:
@@ -68,21 +68,19 @@ class AdminClient:
     async def list_events(self, object: str = "", limit: int = 0) -> list[Event]:
         """Newest first. `object` is a prefix such as "workload/default/web" or "node/";
         `limit` 0 lets the controller choose."""
-        reply = await self._connection.call(
-            self._stub.ListEvents, convert.admin_request("ListEvents", object=object, limit=limit)
+        reply: admin_pb2.ListEventsResponse = await self._connection.call(
+            self._stub.ListEvents, admin_pb2.ListEventsRequest(object=object, limit=limit)
         )
         return convert.many(Event, reply.events)
 
     async def cordon(self, name: str, reason: str = "") -> Node:
         reply = await self._connection.call(
-            self._stub.Cordon, convert.admin_request("Cordon", name=name, reason=reason)
+            self._stub.Cordon, admin_pb2.CordonRequest(name=name, reason=reason)
         )
         return convert.from_pb(Node, reply)
 
     async def uncordon(self, name: str) -> Node:
-        reply = await self._connection.call(
-            self._stub.Uncordon, convert.admin_request("Uncordon", name=name)
-        )
+        reply = await self._connection.call(self._stub.Uncordon, admin_pb2.CordonRequest(name=name))
         return convert.from_pb(Node, reply)
 
     async def describe_node(self, name: str) -> Description:
@@ -93,9 +91,9 @@ class AdminClient:
         return await self._describe("workload", name, namespace)
 
     async def _describe(self, kind: str, name: str, namespace: str) -> Description:
-        reply = await self._connection.call(
+        reply: admin_pb2.DescribeResponse = await self._connection.call(
             self._stub.Describe,
-            convert.admin_request("Describe", kind=kind, name=name, namespace=namespace),
+            admin_pb2.DescribeRequest(kind=kind, name=name, namespace=namespace),
         )
         return convert.from_pb(Description, reply)
 
@@ -103,15 +101,15 @@ class AdminClient:
         """Why the workload is placed where it is, or why it is not placed."""
         reply = await self._connection.call(
             self._stub.Explain,
-            convert.admin_request(
-                "Explain", name=name, namespace=namespace or self._connection.config.namespace
+            admin_pb2.ExplainRequest(
+                name=name, namespace=namespace or self._connection.config.namespace
             ),
         )
         return convert.from_pb(Explanation, reply)
 
     async def cluster_info(self) -> ClusterInfo:
-        reply = await self._connection.call(
-            self._stub.ClusterInfo, convert.admin_request("ClusterInfo")
+        reply: admin_pb2.ClusterInfoResponse = await self._connection.call(
+            self._stub.ClusterInfo, admin_pb2.ClusterInfoRequest()
         )
         return convert.from_pb(ClusterInfo, reply)
 
@@ -132,8 +130,7 @@ class AdminClient:
         node, `AiwoError` (FAILED_PRECONDITION) with the reason when it cannot move."""
         reply = await self._connection.call(
             self._stub.Migrate,
-            convert.admin_request(
-                "Migrate",
+            admin_pb2.MigrateRequest(
                 name=name,
                 namespace=namespace or self._connection.config.namespace,
                 target_node=to or "",
@@ -146,24 +143,24 @@ class AdminClient:
         """The workload's latest migration (finished ones too)."""
         reply = await self._connection.call(
             self._stub.GetMigration,
-            convert.admin_request(
-                "GetMigration", name=name, namespace=namespace or self._connection.config.namespace
+            admin_pb2.GetMigrationRequest(
+                name=name, namespace=namespace or self._connection.config.namespace
             ),
         )
         return convert.from_pb(Migration, reply)
 
     async def list_migrations(self, namespace: str | None = None) -> list[Migration]:
         """Every workload's latest migration; of every namespace when None."""
-        reply = await self._connection.call(
+        reply: admin_pb2.ListMigrationsResponse = await self._connection.call(
             self._stub.ListMigrations,
-            convert.admin_request("ListMigrations", namespace=namespace or ""),
+            admin_pb2.ListMigrationsRequest(namespace=namespace or ""),
         )
         return convert.many(Migration, reply.migrations)
 
     async def drain(self, node: str, reason: str = "") -> DrainResult:
         """Cordon `node` and migrate every workload off it; it stays cordoned."""
-        reply = await self._connection.call(
-            self._stub.Drain, convert.admin_request("Drain", name=node, reason=reason)
+        reply: admin_pb2.DrainResponse = await self._connection.call(
+            self._stub.Drain, admin_pb2.DrainRequest(name=node, reason=reason)
         )
         return convert.from_pb(DrainResult, reply)
 
@@ -178,10 +175,9 @@ class AdminClient:
     ) -> WorkloadLogs:
         """The end of a managed workload's stdout (or stderr), read on its node (or `node`,
         e.g. where it ran before a migration); `tail_bytes` 0: 64 KiB, at most 1 MiB."""
-        reply = await self._connection.call(
+        reply: admin_pb2.LogsResponse = await self._connection.call(
             self._stub.Logs,
-            convert.admin_request(
-                "Logs",
+            admin_pb2.LogsRequest(
                 name=name,
                 namespace=namespace or self._connection.config.namespace,
                 stderr=stderr,
@@ -191,16 +187,62 @@ class AdminClient:
         )
         return convert.logs_from_pb(reply)
 
-    async def close(self) -> None:
-        await self._connection.close()
+    # ------------------------------------------------------------ services (ServingService)
 
-    async def __aenter__(self) -> AdminClient:
-        return self
+    async def create_service(
+        self, name: str, spec: ServiceSpec, *, namespace: str | None = None
+    ) -> Service:
+        """Create a service (build `spec` with `make_service_spec`). The same spec again
+        returns the stored service; a different one for an existing name raises
+        `AlreadyExists`; a bad one `InvalidArgument` naming the field, creating nothing."""
+        request = convert.serving_request(
+            "CreateService", name=name, namespace=self._namespace(namespace), spec=spec
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.CreateService, request)
+        )
 
-    async def __aexit__(
+    async def get_service(self, name: str, namespace: str | None = None) -> Service:
+        request = convert.serving_request(
+            "GetService", name=name, namespace=self._namespace(namespace)
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.GetService, request)
+        )
+
+    async def list_services(self, namespace: str | None = None) -> list[Service]:
+        """Services of `namespace`; of every namespace when None."""
+        request = convert.serving_request("ListServices", namespace=namespace or "")
+        reply = await self._connection.call(self._serving.ListServices, request)
+        return convert.many(Service, reply.services)
+
+    async def scale_service(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        name: str,
+        replicas: int | None = None,
+        *,
+        auto: bool = False,
+        namespace: str | None = None,
+    ) -> Service:
+        """Pin the service at `replicas` (within its min..max) until `auto=True` hands the
+        count back to the autoscaler. Exactly one of the two."""
+        if (replicas is None) == (not auto):
+            raise ValueError("scale_service: give replicas=N or auto=True, not both or neither")
+        target = {"auto": True} if auto else {"replicas": replicas}
+        request = convert.serving_request(
+            "ScaleService", name=name, namespace=self._namespace(namespace), **target
+        )
+        return convert.from_pb(
+            Service, await self._connection.call(self._serving.ScaleService, request)
+        )
+
+    async def delete_service(self, name: str, namespace: str | None = None) -> None:
+        """Drain every replica (out of the gateway first, then stopped once its requests
+        are done) and remove the service."""
+        request = convert.serving_request(
+            "DeleteService", name=name, namespace=self._namespace(namespace)
+        )
+        await self._connection.call(self._serving.DeleteService, request)
+
+    def _namespace(self, namespace: str | None) -> str:
+        return namespace or self._connection.config.namespace

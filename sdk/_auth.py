@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from sdk import _convert as convert
-from sdk._channel import Connection, open_connection
+from sdk._channel import Connection, ConnectionClient, open_connection
 from sdk._config import ClientConfig
-from sdk._sync import _connect, _LoopThread
+from sdk._sync import Blocking, _connect, blocking
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
 
 
@@ -52,7 +51,7 @@ class Identity:
     permissions: tuple[str, ...]
 
 
-class AuthClient:
+class AuthClient(ConnectionClient):
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._stub = auth_pb2_grpc.AuthServiceStub(connection.channel)
@@ -95,27 +94,10 @@ class AuthClient:
             reply.principal, reply.role, tuple(reply.namespaces), tuple(reply.permissions)
         )
 
-    async def close(self) -> None:
-        await self._connection.close()
 
-    async def __aenter__(self) -> AuthClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-
-class SyncAuthClient:
-    """`AuthClient` for code without asyncio (the `aiwo tokens` commands)."""
-
-    def __init__(self, runner: _LoopThread, client: AuthClient) -> None:
-        self._runner = runner
-        self._client = client
+class SyncAuthClient(Blocking[AuthClient]):
+    """`AuthClient` for code without asyncio (the `aiwo tokens` commands); its methods are
+    the async ones, derived (`blocking`)."""
 
     @classmethod
     def connect(
@@ -124,26 +106,7 @@ class SyncAuthClient:
         runner, client = _connect(lambda: AuthClient.connect(target, config=config))
         return cls(runner, client)
 
-    def create_token(
-        self,
-        role: str,
-        namespaces: Sequence[str] = (),
-        ttl_s: float = 0.0,
-        description: str = "",
-    ) -> tuple[str, TokenInfo]:
-        return self._runner.run(self._client.create_token(role, namespaces, ttl_s, description))
-
-    def list_tokens(self) -> list[TokenInfo]:
-        return self._runner.run(self._client.list_tokens())
-
-    def revoke_token(self, token_id: str) -> TokenInfo:
-        return self._runner.run(self._client.revoke_token(token_id))
-
-    def who_am_i(self) -> Identity:
-        return self._runner.run(self._client.who_am_i())
-
-    def close(self) -> None:
-        try:
-            self._runner.run(self._client.close(), timeout=5)
-        finally:
-            self._runner.stop()
+    create_token = blocking(AuthClient.create_token)
+    list_tokens = blocking(AuthClient.list_tokens)
+    revoke_token = blocking(AuthClient.revoke_token)
+    who_am_i = blocking(AuthClient.who_am_i)

@@ -7,7 +7,8 @@ wrong address fails in `connect` with one clear line instead of at the first rea
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import grpc
 import grpc.aio
@@ -90,3 +91,23 @@ async def _probe(connection: Connection) -> None:
         if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
             raise ControllerUnavailable(connection.target, "timed out") from None
         raise from_rpc_error(error, connection.target) from None
+
+
+class ConnectionClient:
+    """What the SDK's async clients share: one Connection, closed by `close` or `async with`."""
+
+    _connection: Connection
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -6,12 +6,11 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping
-from types import TracebackType
 from typing import Any
 
 from sdk import _convert as convert
 from sdk._attach import AttachSession, DirectiveHandler
-from sdk._channel import Connection, open_connection
+from sdk._channel import Connection, ConnectionClient, open_connection
 from sdk._config import ClientConfig
 from sdk._errors import AiwoError, PlacementTimeout
 from sdk._priority import resolve_priority
@@ -54,7 +53,7 @@ def make_spec(
     )
 
 
-class Client:
+class Client(ConnectionClient):
     """An asyncio client of the controller's WorkloadService.
 
     Create it with `await Client.connect(...)`; close it with `await client.close()` or
@@ -134,20 +133,6 @@ class Client:
             self._stub.Get, convert.workload_ref_request("get", name, ns)
         )
         return convert.from_pb(Workload, reply)
-
-    async def close(self) -> None:
-        await self._connection.close()
-
-    async def __aenter__(self) -> Client:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 class WorkloadHandle:

@@ -23,8 +23,9 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 
 from sdk import _migration as mig
+from sdk import _serving as sv
 from sdk import _types as t
-from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2, types_pb2, workload_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2, serving_pb2, types_pb2, workload_pb2
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ MESSAGES: dict[type, type[Message]] = {
     mig.MigrationStep: migration_pb2.MigrationStep,
     mig.Migration: migration_pb2.Migration,
     mig.DrainResult: admin_pb2.DrainResponse,
+    sv.ServiceSpec: serving_pb2.ServiceSpec,
+    sv.ScaleRecord: serving_pb2.ScaleRecord,
+    sv.Replica: serving_pb2.Replica,
+    sv.Service: serving_pb2.Service,
 }
 
 # Python enum -> proto enum descriptor
@@ -60,6 +65,7 @@ ENUMS: dict[type[enum.StrEnum], EnumDescriptor] = {
     t.WorkloadPhase: types_pb2.WorkloadPhase.DESCRIPTOR,
     t.DirectiveKind: types_pb2.DirectiveKind.DESCRIPTOR,
     mig.MigrationPhase: migration_pb2.MigrationPhase.DESCRIPTOR,
+    sv.ReplicaState: serving_pb2.ReplicaState.DESCRIPTOR,
 }
 
 
@@ -158,6 +164,9 @@ def from_pb(cls: type[T], msg: Message) -> T:
             kwargs[f.name] = None if absent else from_pb(inner, value)
         elif fd.enum_type is not None:
             kwargs[f.name] = enum_from_pb(inner, value)
+        elif fd.has_presence and isinstance(hints[f.name], types.UnionType):
+            # `optional` scalars (e.g. Service.pinned): None when unset, not 0.
+            kwargs[f.name] = value if msg.HasField(f.name) else None
         else:
             kwargs[f.name] = value
     return cls(**kwargs)
@@ -217,25 +226,17 @@ def ack_message(directive_id: str, ok: bool, reason: str = "") -> Any:
     return workload_pb2.AppMessage(ack=ack)
 
 
-def admin_request(method: str, **fields: Any) -> Any:
-    """The request message of an AdminService method, e.g. ("ListGpus", node="n1")."""
+def serving_request(method: str, **fields: Any) -> Any:
+    """The request message of a ServingService method; a `spec` is converted here."""
     names = {
-        "ListNodes": admin_pb2.ListNodesRequest,
-        "GetNode": admin_pb2.GetNodeRequest,
-        "ListGpus": admin_pb2.ListGpusRequest,
-        "ListWorkloads": admin_pb2.ListWorkloadsRequest,
-        "ListEvents": admin_pb2.ListEventsRequest,
-        "Cordon": admin_pb2.CordonRequest,
-        "Uncordon": admin_pb2.CordonRequest,
-        "Describe": admin_pb2.DescribeRequest,
-        "Explain": admin_pb2.ExplainRequest,
-        "ClusterInfo": admin_pb2.ClusterInfoRequest,
-        "Migrate": admin_pb2.MigrateRequest,
-        "GetMigration": admin_pb2.GetMigrationRequest,
-        "ListMigrations": admin_pb2.ListMigrationsRequest,
-        "Drain": admin_pb2.DrainRequest,
-        "Logs": admin_pb2.LogsRequest,
+        "CreateService": serving_pb2.CreateServiceRequest,
+        "GetService": serving_pb2.GetServiceRequest,
+        "ListServices": serving_pb2.ListServicesRequest,
+        "ScaleService": serving_pb2.ScaleServiceRequest,
+        "DeleteService": serving_pb2.DeleteServiceRequest,
     }
+    if "spec" in fields:
+        fields["spec"] = to_pb(fields["spec"])
     return names[method](**fields)
 
 

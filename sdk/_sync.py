@@ -7,27 +7,22 @@ loop thread and runs every call on it; the caller's thread just waits for the re
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 from sdk._admin import AdminClient
 from sdk._attach import AttachSession
+from sdk._channel import ConnectionClient
 from sdk._client import Client, WorkloadHandle
 from sdk._config import ClientConfig
-from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._types import (
-    ClusterInfo,
-    Description,
     Directive,
-    Event,
-    Explanation,
-    Gpu,
     LaunchSpec,
     ModelVariant,
-    Node,
     Placement,
     Resources,
     SloHints,
@@ -76,12 +71,45 @@ def _connect(factory: Callable[[], Coroutine[Any, Any, T]]) -> tuple[_LoopThread
         raise
 
 
-class SyncClient:
-    """`Client` for code without asyncio: `SyncClient.connect()`; same methods, blocking."""
+A = TypeVar("A", bound=ConnectionClient)
+P = ParamSpec("P")
 
-    def __init__(self, runner: _LoopThread, client: Client) -> None:
+
+class Blocking(Generic[A]):
+    """A sync client derived from the async client A: it owns a loop thread, runs A there,
+    and closes both. Its methods are A's, made blocking by `blocking`."""
+
+    def __init__(self, runner: _LoopThread, client: A) -> None:
         self._runner = runner
         self._client = client
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._client.close(), timeout=5)
+        finally:
+            self._runner.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def blocking(
+    method: Callable[Concatenate[A, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Blocking[A], P], T]:
+    """The blocking twin of an async client's method: same signature, same docstring."""
+
+    @functools.wraps(method)
+    def call(self: Blocking[A], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._runner.run(method(self._client, *args, **kwargs))
+
+    return call
+
+
+class SyncClient(Blocking[Client]):
+    """`Client` for code without asyncio: `SyncClient.connect()`; same methods, blocking."""
 
     @classmethod
     def connect(
@@ -93,6 +121,8 @@ class SyncClient:
     @property
     def target(self) -> str:
         return self._client.target
+
+    get = blocking(Client.get)
 
     def register(
         self,
@@ -130,21 +160,6 @@ class SyncClient:
 
     def get_handle(self, name: str, *, namespace: str | None = None) -> SyncWorkloadHandle:
         return SyncWorkloadHandle(self._runner, self._client.get_handle(name, namespace=namespace))
-
-    def get(self, name: str, *, namespace: str | None = None) -> Workload:
-        return self._runner.run(self._client.get(name, namespace=namespace))
-
-    def close(self) -> None:
-        try:
-            self._runner.run(self._client.close(), timeout=5)
-        finally:
-            self._runner.stop()
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class SyncWorkloadHandle:
@@ -247,12 +262,9 @@ async def _call(fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
-class SyncAdminClient:
-    """`AdminClient` for code without asyncio (the `aiwo` CLI uses this)."""
-
-    def __init__(self, runner: _LoopThread, client: AdminClient) -> None:
-        self._runner = runner
-        self._client = client
+class SyncAdminClient(Blocking[AdminClient]):
+    """`AdminClient` for code without asyncio (the `aiwo` CLI uses this). Each method is the
+    async one, derived (`blocking`): same parameters, same result, blocking."""
 
     @classmethod
     def connect(
@@ -265,81 +277,24 @@ class SyncAdminClient:
     def target(self) -> str:
         return self._client.target
 
-    def list_nodes(self) -> list[Node]:
-        return self._runner.run(self._client.list_nodes())
-
-    def get_node(self, name: str) -> Node:
-        return self._runner.run(self._client.get_node(name))
-
-    def list_gpus(self, node: str | None = None) -> list[Gpu]:
-        return self._runner.run(self._client.list_gpus(node))
-
-    def list_workloads(
-        self, namespace: str | None = None, *, page_size: int = 500
-    ) -> list[Workload]:
-        return self._runner.run(self._client.list_workloads(namespace, page_size=page_size))
-
-    def list_events(self, object: str = "", limit: int = 0) -> list[Event]:
-        return self._runner.run(self._client.list_events(object, limit))
-
-    def cordon(self, name: str, reason: str = "") -> Node:
-        return self._runner.run(self._client.cordon(name, reason))
-
-    def uncordon(self, name: str) -> Node:
-        return self._runner.run(self._client.uncordon(name))
-
-    def describe_node(self, name: str) -> Description:
-        return self._runner.run(self._client.describe_node(name))
-
-    def describe_workload(self, name: str, namespace: str | None = None) -> Description:
-        return self._runner.run(self._client.describe_workload(name, namespace))
-
-    def explain(self, name: str, namespace: str | None = None) -> Explanation:
-        return self._runner.run(self._client.explain(name, namespace))
-
-    def cluster_info(self) -> ClusterInfo:
-        return self._runner.run(self._client.cluster_info())
-
-    def migrate(
-        self,
-        name: str,
-        to: str | None = None,
-        *,
-        namespace: str | None = None,
-        reason: str = "",
-    ) -> Migration:
-        return self._runner.run(self._client.migrate(name, to, namespace=namespace, reason=reason))
-
-    def get_migration(self, name: str, namespace: str | None = None) -> Migration:
-        return self._runner.run(self._client.get_migration(name, namespace))
-
-    def list_migrations(self, namespace: str | None = None) -> list[Migration]:
-        return self._runner.run(self._client.list_migrations(namespace))
-
-    def drain(self, node: str, reason: str = "") -> DrainResult:
-        return self._runner.run(self._client.drain(node, reason))
-
-    def logs(
-        self,
-        name: str,
-        namespace: str | None = None,
-        *,
-        stderr: bool = False,
-        tail_bytes: int = 0,
-        node: str | None = None,
-    ) -> WorkloadLogs:
-        return self._runner.run(
-            self._client.logs(name, namespace, stderr=stderr, tail_bytes=tail_bytes, node=node)
-        )
-
-    def close(self) -> None:
-        try:
-            self._runner.run(self._client.close(), timeout=5)
-        finally:
-            self._runner.stop()
-
-    def __enter__(self) -> SyncAdminClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    list_nodes = blocking(AdminClient.list_nodes)
+    get_node = blocking(AdminClient.get_node)
+    list_gpus = blocking(AdminClient.list_gpus)
+    list_workloads = blocking(AdminClient.list_workloads)
+    list_events = blocking(AdminClient.list_events)
+    cordon = blocking(AdminClient.cordon)
+    uncordon = blocking(AdminClient.uncordon)
+    describe_node = blocking(AdminClient.describe_node)
+    describe_workload = blocking(AdminClient.describe_workload)
+    explain = blocking(AdminClient.explain)
+    cluster_info = blocking(AdminClient.cluster_info)
+    migrate = blocking(AdminClient.migrate)
+    get_migration = blocking(AdminClient.get_migration)
+    list_migrations = blocking(AdminClient.list_migrations)
+    drain = blocking(AdminClient.drain)
+    logs = blocking(AdminClient.logs)
+    create_service = blocking(AdminClient.create_service)
+    get_service = blocking(AdminClient.get_service)
+    list_services = blocking(AdminClient.list_services)
+    scale_service = blocking(AdminClient.scale_service)
+    delete_service = blocking(AdminClient.delete_service)

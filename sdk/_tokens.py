@@ -23,17 +23,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sdk._errors import AiwoError
 from sdk.pb.aiwo.v1 import auth_pb2
 
 PREFIX = "aiwo_"
-ROLES = ("admin", "operator", "workload", "viewer")
+ROLES = ("admin", "operator", "workload", "viewer", "gateway")
 ALL_NAMESPACES = "*"
 _TOKEN_RE = re.compile(r"^aiwo_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class TokenError(ValueError):
-    """A token request is wrong (role, namespace, TTL); the message says which."""
+class TokenError(AiwoError, ValueError):
+    """A token request is wrong (role, namespace, TTL); the message says which. A ValueError
+    too, as it was before it joined the SDK's error family."""
 
 
 def mint() -> tuple[str, str]:

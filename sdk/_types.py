@@ -199,6 +199,8 @@ class SloHints:
     p99_latency_ms: float = 0.0
     throughput_target: float = 0.0  # requests or samples per second
     deadline_unix: float = 0.0  # batch work: finish before
+    ttft_ms: float = 0.0  # serving: time to first token (or byte), p99
+    tpot_ms: float = 0.0  # serving: mean time per output token (gap between chunks)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,10 @@ class LaunchSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     working_dir: str = ""
     restart_policy: RestartPolicy = RestartPolicy.UNSPECIFIED
+    # A service replica: the agent gives it a free port (AIWO_PORT) and GETs health_path
+    # ("" = /healthz) on it until 200. Services set these; see `make_service_spec`.
+    serve: bool = False
+    health_path: str = ""
 
     def __post_init__(self) -> None:
         _freeze(self)

@@ -12,7 +12,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+if TYPE_CHECKING:
+    from controlplane.app.config import ControllerConfig
 
 T = TypeVar("T")
 
@@ -23,8 +26,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The helper returns only a truthy result, so None and False are never what it returns: the
+# overloads strip them (`lambda: ready and record` gives the record's type).
+@overload
 async def assert_eventually(
-    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    check: Callable[[], Awaitable[T | Literal[False] | None]],
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+@overload
+async def assert_eventually(
+    check: Callable[[], T | Literal[False] | None],
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    message: str = ...,
+) -> T: ...
+
+
+async def assert_eventually(
+    check: Callable[[], Awaitable[T | Literal[False] | None]]
+    | Callable[[], T | Literal[False] | None],
     timeout_s: float = 10.0,
     interval_s: float = 0.05,
     message: str = "condition not met",
@@ -117,3 +141,18 @@ def start_etcd(timeout_s: float = 20.0) -> EtcdMember:
             time.sleep(0.05)
     member.stop()
     raise RuntimeError("etcd did not start listening in time")
+
+
+def make_controller_config(etcd: EtcdMember, etcd_prefix: str, **settings: Any) -> ControllerConfig:
+    """A controller for tests: any free port, this etcd member and prefix, no metrics
+    endpoint, a 2 s lease; `settings` on top."""
+    from controlplane.app.config import ControllerConfig
+
+    base: dict[str, Any] = {
+        "listen": "127.0.0.1:0",
+        "etcd_endpoints": (etcd.endpoint,),
+        "etcd_prefix": etcd_prefix,
+        "metrics_listen": "",
+        "leader_lease_s": 2,
+    }
+    return ControllerConfig(**{**base, **settings})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
@@ -17,8 +16,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.options import output_option, parse_seeds, progress_bar, workers_option
 from bench.slo.report import summarize, table
 from bench.slo.run import EXTRA_MODES, MODES, RunResult, simulate
 from bench.slo.scenario import Scenario
@@ -34,17 +33,6 @@ DEFAULT_TRACE = (
 LADDERS = {"default": RuntimeConfig().ladder, "issue": LADDER_STEPS}
 
 _job_state: tuple[LlmTrace, Scenario, float, RuntimeConfig] | None = None
-
-
-def parse_seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    except ValueError:
-        raise click.BadParameter(f"expected e.g. 0-4 or 0,3, got {text!r}") from None
-    return seeds
 
 
 @click.command("slo")
@@ -123,14 +111,8 @@ def parse_seeds(text: str) -> list[int]:
     is_flag=True,
     help="a fourth run: the priority placement with aiwo's runtime control",
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=min(2, os.cpu_count() or 1),
-    show_default=True,
-    help="processes over (seed, run) jobs",
-)
+@output_option
+@workers_option("(seed, run)")
 def slo(
     trace_csv: Path,
     duration_s: float,
@@ -259,14 +241,8 @@ def _with_progress(
     config: RuntimeConfig,
     workers: int,
 ) -> list[RunResult]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     out: list[RunResult] = []
-    with Progress(*columns, console=console, transient=True) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("runs", total=len(jobs))
         advance: Callable[[], None] = lambda: progress.advance(task)  # noqa: E731
         for r in _run(jobs, trace, scenario, duration_s, config, workers):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
 
 import click
 
-from controlplane.app.config import ConfigError, load_config
-from sdk._logs import configure_logging
+from controlplane.app.config import ConfigError, ControllerConfig, load_config
+from sdk._process import run_process, stop_event
 from sdk._systemd import notify_systemd
 
 
@@ -56,45 +54,25 @@ from sdk._systemd import notify_systemd
 @click.option("--rate-limit-burst", type=int, help="Requests a client may burst (400).")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo controller. Settings: flags > AIWO_CONTROLLER_* env > TOML file."""
-    try:
-        config = load_config(config_file, overrides=flags)
-    except ConfigError as exc:
-        click.echo(f"aiwo-controller: {exc}", err=True)
-        sys.exit(2)
-    configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
-    sys.exit(asyncio.run(_serve(config)))
+    run_process(
+        "aiwo-controller", lambda: load_config(config_file, overrides=flags), _serve, (ConfigError,)
+    )
 
 
-async def _serve(config) -> int:  # type: ignore[no-untyped-def]
+async def _serve(config: ControllerConfig) -> int:
     from controlplane.app.gc_policy import settle_logged, settle_periodically
     from controlplane.app.server import Controller
     from controlplane.auth.revocation import RevocationError
     from controlplane.etcd.store import StoreUnavailable
-    from controlplane.optimizer import POLICY_NAMES
     from controlplane.optimizer import ConfigError as PolicyError
 
-    if config.policy not in POLICY_NAMES:
-        click.echo(
-            f"aiwo-controller: policy: unknown {config.policy!r} "
-            f"(known: {', '.join(POLICY_NAMES)})",
-            err=True,
-        )
-        return 2
     try:
+        # The policy is checked once, where Controller builds its OptimizerConfig.
         controller = Controller(config)
     except (PolicyError, StoreUnavailable, RevocationError) as exc:  # bad policy, TLS files
         click.echo(f"aiwo-controller: {exc}", err=True)
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     try:
         await controller.start()
     except (StoreUnavailable, OSError) as exc:

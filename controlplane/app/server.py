@@ -25,26 +25,38 @@ from controlplane.auth.sweeper import TokenSweeper
 from controlplane.etcd.election import Elector
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore, EtcdTls
+from controlplane.leader.autoscale_input import CorePlanner
+from controlplane.leader.autoscaler import Autoscaler
 from controlplane.leader.decisions import Decisions
 from controlplane.leader.events import EventLog
 from controlplane.leader.migration import Migrations
 from controlplane.leader.reconciler import Reconciler
 from controlplane.leader.relays import LogRelay
 from controlplane.leader.runtime_loop import RuntimeLoop
+from controlplane.leader.serving import ServingDriver
 from controlplane.optimizer import OptimizerConfig
 from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.rpc.admin import AdminService
 from controlplane.rpc.common import Leadership
 from controlplane.rpc.forwarding import Forwarder, ForwardingInterceptor
+from controlplane.rpc.gateway import EndpointsHub, GatewayService
 from controlplane.rpc.metrics import MetricsInterceptor, register_collector
 from controlplane.rpc.migration_api import MigrationApi
 from controlplane.rpc.node import NodeService
 from controlplane.rpc.ratelimit import rate_limit_interceptor
+from controlplane.rpc.serving import ServingService
 from controlplane.rpc.workload import WorkloadService
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
 from controlplane.view.telemetry import TelemetryStore
-from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
+from sdk.pb.aiwo.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    gateway_pb2_grpc,
+    node_pb2_grpc,
+    serving_pb2_grpc,
+    workload_pb2_grpc,
+)
 
 log = structlog.get_logger("aiwo.controller")
 
@@ -53,6 +65,8 @@ SERVICE_NAMES = (
     "aiwo.v1.NodeService",
     "aiwo.v1.WorkloadService",
     "aiwo.v1.AdminService",
+    "aiwo.v1.ServingService",
+    "aiwo.v1.GatewayService",
     AUTH_SERVICE_NAME,
 )
 
@@ -104,6 +118,12 @@ class Controller:
         self.log_relay = LogRelay()
         self.runtime_config = RuntimeConfig()
         self.wake = asyncio.Event()
+        # Services with replicas (docs/serving.md): the driver runs while leading.
+        self.serving = ServingDriver(self.state, self.decisions, self.wake)
+        self.autoscaler = Autoscaler(
+            self.state, self.decisions, self.serving, planner=CorePlanner(self.optimizer_config)
+        )
+        self.serving.before_pass = self.autoscaler.pass_once
         self.leadership = Leadership(self.store)
         self.auth = AuthPlane(config, self.store, self.leadership)
         self.server: grpc.aio.Server | None = None
@@ -152,17 +172,30 @@ class Controller:
             started_unix=time.time(),
             etcd_endpoints=",".join(self.config.etcd_endpoints),
         )
-        node_pb2_grpc.add_NodeServiceServicer_to_server(
-            NodeService(
+        node_service = NodeService(
+            self.state,
+            self.decisions,
+            self.sessions,
+            self.leadership,
+            self.config.telemetry_interval_s,
+            self.wake,
+            migrations=self.migrations,
+            logs=self.log_relay,
+            tokens=self.auth.tokens if self.config.auth == "token" else None,
+        )
+        node_service.on_replica_event = self.serving.on_process_event
+        node_pb2_grpc.add_NodeServiceServicer_to_server(node_service, self.server)
+        serving_pb2_grpc.add_ServingServiceServicer_to_server(
+            ServingService(self.state, self.decisions, self.leadership, self.serving.kick),
+            self.server,
+        )
+        self.endpoints_hub = EndpointsHub(self.state)
+        gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
+            GatewayService(
                 self.state,
-                self.decisions,
-                self.sessions,
                 self.leadership,
-                self.config.telemetry_interval_s,
-                self.wake,
-                migrations=self.migrations,
-                logs=self.log_relay,
-                tokens=self.auth.tokens if self.config.auth == "token" else None,
+                self.endpoints_hub,
+                on_demand=lambda _keys: self.serving.kick.set(),
             ),
             self.server,
         )
@@ -262,6 +295,7 @@ class Controller:
         loops = [
             asyncio.create_task(reconciler.run(), name="reconciler"),
             asyncio.create_task(self.migrations.run(), name="migrations"),
+            asyncio.create_task(self.serving.run(), name="serving"),
             asyncio.create_task(
                 TokenSweeper(
                     self.auth.tokens, self.state, self.store, self.config.token_retention_s

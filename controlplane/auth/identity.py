@@ -12,19 +12,30 @@ import grpc
 
 from sdk._pki import NODE_URI_PREFIX
 
+GATEWAY_URI_PREFIX = "aiwo://gateway/"  # an aiwo-gateway's certificate: aiwo://gateway/NAME
+
 _SAN = "x509_subject_alternative_name"
 
 
 def node_of(context: grpc.aio.ServicerContext) -> str | None:
     """The node the peer's certificate names; None without a certificate or with several."""
+    return _named(context, NODE_URI_PREFIX)
+
+
+def gateway_of(context: grpc.aio.ServicerContext) -> str | None:
+    """The gateway the peer's certificate names (URI aiwo://gateway/NAME), else None."""
+    return _named(context, GATEWAY_URI_PREFIX)
+
+
+def _named(context: grpc.aio.ServicerContext, prefix: str) -> str | None:
     try:
         auth = context.auth_context()
     except Exception:  # pragma: no cover - plaintext connections still have an auth context
         return None
     names = {
-        value.decode(errors="replace").removeprefix(NODE_URI_PREFIX)
+        value.decode(errors="replace").removeprefix(prefix)
         for value in auth.get(_SAN, [])
-        if value.startswith(NODE_URI_PREFIX.encode())
+        if value.startswith(prefix.encode())
     }
     # A certificate naming two nodes could speak for either: treat it as naming none.
     return names.pop() if len(names) == 1 else None

@@ -24,9 +24,10 @@ import structlog
 from google.protobuf.message import Message
 
 from controlplane.auth import audit
-from controlplane.auth.identity import node_of, peer_certificate, peer_subject
+from controlplane.auth.identity import gateway_of, node_of, peer_certificate, peer_subject
 from controlplane.auth.permissions import (
     AUTHENTICATED,
+    GATEWAY_STREAMS,
     NODE_IDENTITY,
     PUBLIC,
     RULES,
@@ -119,6 +120,10 @@ class _Gate:
                     node_principal(""),
                 )
             return node_principal(node)
+        if rule is not None and rule.permission == GATEWAY_STREAMS and self.owner.node_identity:
+            gateway = gateway_of(context)  # mutual TLS: the gateway's own certificate
+            if gateway is not None:
+                return Principal("gateway", gateway, "gateway", ())
         tokens = self.owner.tokens
         if tokens is None:
             return ANONYMOUS
@@ -417,6 +422,11 @@ def _filter_reply(reply: Any, principal: Principal) -> None:
         keep = [w for w in workloads if principal.may_use(w.namespace)]
         del workloads[:]
         workloads.extend(keep)
+    services = getattr(reply, "services", None)
+    if services is not None:  # ListServices
+        kept_services = [s for s in services if principal.may_use(s.namespace)]
+        del services[:]
+        services.extend(kept_services)
     migrations = getattr(reply, "migrations", None)
     if migrations is not None:  # ListMigrations: "namespace/name" in each record
         kept = [m for m in migrations if principal.may_use(m.workload.split("/", 1)[0])]

@@ -26,6 +26,8 @@ WORKLOADS_MIGRATE = "workloads.migrate"
 WORKLOADS_THROTTLE = "workloads.throttle"
 EVENTS_READ = "events.read"
 TOKENS_MANAGE = "tokens.manage"
+# aiwo-gateway's two streams (GatewayService): every service's endpoints and traffic.
+GATEWAY_STREAMS = "gateway.streams"
 
 ALL_PERMISSIONS = frozenset(
     {
@@ -40,6 +42,7 @@ ALL_PERMISSIONS = frozenset(
         WORKLOADS_THROTTLE,
         EVENTS_READ,
         TOKENS_MANAGE,
+        GATEWAY_STREAMS,
     }
 )
 _READS = frozenset({CLUSTER_READ, NODES_READ, WORKLOADS_READ, EVENTS_READ})
@@ -52,6 +55,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Only its own namespaces' workloads and their events; no node or cluster views.
     "workload": frozenset({WORKLOADS_READ, WORKLOADS_WRITE, WORKLOADS_ATTACH, EVENTS_READ}),
     "viewer": _READS,
+    # aiwo-gateway: its streams and nothing else (it authenticates by its certificate,
+    # URI aiwo://gateway/NAME, or by a token of this role).
+    "gateway": frozenset({GATEWAY_STREAMS}),
 }
 
 
@@ -85,6 +91,9 @@ _ADMIN = "/aiwo.v1.AdminService/"
 _WORKLOAD = "/aiwo.v1.WorkloadService/"
 _NODE = "/aiwo.v1.NodeService/"
 _AUTH = "/aiwo.v1.AuthService/"
+_SERVING = "/aiwo.v1.ServingService/"
+_GATEWAY = "/aiwo.v1.GatewayService/"
+_SERVICE_OBJECT = "service/{namespace}/{name}"
 _WORKLOAD_OBJECT = "workload/{namespace}/{name}"
 
 RULES: dict[str, Rule] = {
@@ -109,6 +118,13 @@ RULES: dict[str, Rule] = {
     _WORKLOAD + "Deregister": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _WORKLOAD_OBJECT),
     _WORKLOAD + "Get": Rule(WORKLOADS_READ, Scope.NAMESPACE),
     _WORKLOAD + "Attach": Rule(WORKLOADS_ATTACH, Scope.HELLO),
+    _SERVING + "CreateService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
+    _SERVING + "ScaleService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
+    _SERVING + "DeleteService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
+    _SERVING + "GetService": Rule(WORKLOADS_READ, Scope.NAMESPACE),
+    _SERVING + "ListServices": Rule(WORKLOADS_READ, Scope.LIST),
+    _GATEWAY + "WatchEndpoints": Rule(GATEWAY_STREAMS),
+    _GATEWAY + "ReportTraffic": Rule(GATEWAY_STREAMS),
     _NODE + "Register": Rule(NODE_IDENTITY, mutating=True, object="node/{node.name}"),
     _NODE + "Connect": Rule(NODE_IDENTITY),
     _NODE + "WorkloadCredentials": Rule(NODE_IDENTITY, mutating=True, object="token/{workload}"),

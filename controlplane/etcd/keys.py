@@ -6,6 +6,7 @@
 {prefix}/commands/{node}/{id}              pb Command — until acked
 {prefix}/events/{time_ns}-{id}             pb Event — bounded, under a lease
 {prefix}/migrations/{namespace}/{name}     pb Migration — the latest migration of a workload
+{prefix}/services/{namespace}/{name}       pb Service — spec, desired, replicas (docs/serving.md)
 {prefix}/leader                            pb LeaderRecord — election, epoch = create revision
 """
 
@@ -43,6 +44,10 @@ class Keys:
         return f"{self.prefix}/migrations/"
 
     @property
+    def services(self) -> str:
+        return f"{self.prefix}/services/"
+
+    @property
     def leader(self) -> str:
         return f"{self.prefix}/leader"
 
@@ -65,3 +70,7 @@ class Keys:
     def migration(self, key: str) -> str:
         """`key` is "namespace/name"."""
         return f"{self.migrations}{key}"
+
+    def service(self, key: str) -> str:
+        """`key` is "namespace/name"."""
+        return f"{self.services}{key}"

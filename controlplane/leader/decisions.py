@@ -19,6 +19,7 @@ from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore, Write
 from controlplane.leader.events import EventLog
+from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.optimizer.types import Placement, Plan
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
@@ -73,6 +74,7 @@ class Decisions:
             "placements": self.state.placements,
             "nodes": self.state.nodes,
             "commands": self.state.commands,
+            "services": self.state.services,  # controlplane/leader/serving.py
         }
 
     def stage_workload(self, batch: Batch, key: str, workload: types_pb2.Workload) -> None:
@@ -98,9 +100,13 @@ class Decisions:
         batch.writes.append(Write(self.keys.node(node.name), node.SerializeToString()))
         batch.cache_updates.append(("nodes", node.name, node))
 
-    def stage_command(self, batch: Batch, node: str, now: float, **action: object) -> None:
+    def stage_command(
+        self, batch: Batch, node: str, now: float, command_id: str = "", **action: object
+    ) -> None:
+        """A command for `node`'s agent; `command_id` when the caller named it already (a
+        migration's record refers to its commands by id). Ids sort by time in the log."""
         command = types_pb2.Command(
-            id=f"{int(now * 1000):013d}-{uuid.uuid4().hex[:8]}",
+            id=command_id or f"{int(now * 1000):013d}-{uuid.uuid4().hex[:8]}",
             epoch=self.store.epoch,
             deadline_unix=now + self.command_timeout_s,
             **action,  # type: ignore[arg-type]
@@ -160,30 +166,12 @@ class Decisions:
         record: types_pb2.PlacementRecord,
         now: float,
     ) -> None:
-        key = record.workload
         if workload.spec.launch.command:
             self.stage_command(
-                batch,
-                record.node,
-                now,
-                start_workload=types_pb2.StartWorkload(
-                    workload=key,
-                    launch=workload.spec.launch,
-                    gpus=list(record.gpus),
-                    uid=workload.uid,
-                ),
+                batch, record.node, now, start_workload=start_workload(workload, record)
             )
         self.stage_command(
-            batch,
-            record.node,
-            now,
-            assign_workload=types_pb2.AssignWorkload(
-                workload=key,
-                gpus=list(record.gpus),
-                milli_gpu=record.milli_gpu,
-                priority=workload.priority,
-                p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-            ),
+            batch, record.node, now, assign_workload=assign_workload(workload, record)
         )
 
     def stage_release(self, batch: Batch, key: str, node: str, now: float, stop: bool) -> None:

@@ -10,15 +10,9 @@ nor placed again by the optimizer: a launch that fails fails once, without a ret
 from __future__ import annotations
 
 from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.migration_types import exit_text
 from controlplane.view.cluster import ClusterState
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2
-
-
-def exit_text(event: node_pb2.ProcessEvent) -> str:
-    """ "exited with code 3" or "killed by SIGKILL"."""
-    if event.signal:
-        return f"killed by {event.signal}"
-    return f"exited with code {event.exit_code}"
 
 
 async def on_process_event(

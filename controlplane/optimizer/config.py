@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from controlplane.optimizer.errors import ConfigError
-from controlplane.optimizer.policy import check_plugin_args
+from controlplane.optimizer.policy import PolicySpec, parse_policy
 
 MAX_CANDIDATES = 20
 
@@ -31,6 +31,7 @@ class OptimizerConfig:
     seed: int = 0
     candidates: int = 3
     plugin_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    policy_spec: PolicySpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.policy, str):
@@ -58,7 +59,8 @@ class OptimizerConfig:
             isinstance(v, Mapping) for v in self.plugin_args.values()
         ):
             raise ConfigError("plugin_args", "expected a mapping of plugin name to parameters")
-        check_plugin_args(self.policy, self.plugin_args)
+        # Checked here, once: optimize() builds its policy from the parsed spec.
+        object.__setattr__(self, "policy_spec", parse_policy(self.policy, self.plugin_args))
         # Read-only from here on, like the rest of the object.
         frozen = {k: MappingProxyType(dict(v)) for k, v in self.plugin_args.items()}
         object.__setattr__(self, "plugin_args", MappingProxyType(frozen))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.filters import STATIC_FILTERS, build_filters, run_filters
+from controlplane.optimizer.filters import capacity_filters, run_filters
 from controlplane.optimizer.place import summarize
 from controlplane.optimizer.types import NodeView, Request, Unschedulable
 
@@ -30,7 +30,7 @@ def never_fits(state: CapacityArrays, demand: Demand, workload: str) -> Unschedu
     if state.size == 0:
         return None
     empty = state.empty_copy()
-    fr = run_filters(empty, demand, build_filters(STATIC_FILTERS))
+    fr = run_filters(empty, demand, capacity_filters())
     if fr.count:
         return None
     reason = summarize(empty.size, fr).replace("nodes fit", "nodes could fit, even empty", 1)

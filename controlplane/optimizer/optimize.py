@@ -11,7 +11,7 @@ from controlplane.optimizer.filters import build_filters
 from controlplane.optimizer.fit import never_fits
 from controlplane.optimizer.gpu_pick import pick_gpus
 from controlplane.optimizer.place import decide, summarize
-from controlplane.optimizer.policy import Policy, build_policy
+from controlplane.optimizer.policy import Policy, instantiate
 from controlplane.optimizer.preempt import Eviction, Victim, find_eviction
 from controlplane.optimizer.types import (
     Placement,
@@ -38,7 +38,7 @@ def prepare(
         if w.assignment is not None and w.key != exclude
     ]
     unknown = state.apply(placed)
-    policy = build_policy(config.policy, config.plugin_args)
+    policy = instantiate(config.policy_spec)
     # What has arrived is the best estimate of what will arrive: plugins that learn the
     # workload mix (FGD's typical pods) learn it from every workload the snapshot holds.
     policy.observe_many(demands)

@@ -16,15 +16,12 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.filters import Filter, build_filters, run_filters
+from controlplane.optimizer.filters import load_proof_filters, run_filters
 from controlplane.optimizer.types import MILLI_PER_GPU
 
 # Nodes with at most this many eligible victims get an exact search over all subsets (2^8 = 256);
 # more than that, a greedy pick plus a reprieve pass, as Kubernetes' default preemption does.
 EXACT_MAX_VICTIMS = 8
-
-# The filters that eviction cannot change: room is made only on nodes that pass them.
-_NODE_FILTERS = ("node_ready", "node_not_cordoned", "gpu_count", "gpu_model")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,7 @@ def find_eviction(
             eligible.setdefault(v.node, []).append(v)
     if not eligible:
         return None
-    static = run_filters(state, demand, _static_filters(), count=False).feasible
+    static = run_filters(state, demand, load_proof_filters(), count=False).feasible
     accepted = state.accepted_gpus(demand)
     best: tuple[tuple[float, int, int], Eviction] | None = None
     considered = 0
@@ -84,10 +81,6 @@ def find_eviction(
         return None
     e = best[1]
     return Eviction(e.node, e.victims, e.gpu_ok, considered)
-
-
-def _static_filters() -> tuple[Filter, ...]:
-    return build_filters(_NODE_FILTERS)
 
 
 def _fits(

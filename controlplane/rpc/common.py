@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
@@ -85,3 +87,55 @@ async def retry_conflicts(decide: Callable[[], Awaitable[None]], attempts: int =
         except Conflict:
             if attempt == attempts - 1:
                 raise
+
+
+M = TypeVar("M")
+
+
+async def pump(
+    context: grpc.aio.ServicerContext,
+    queue: asyncio.Queue[M],
+    reader: asyncio.Task[None],
+    leadership: Leadership,
+    idle_s: float,
+    idle: Callable[[], M] | None = None,
+    drop_when_ending: bool = False,
+) -> None:
+    """Write what is queued for a stream's peer until the peer's reader ends or this
+    controller stops leading; then a deposed leader aborts (the peer goes to the new one) and
+    a reader refused for bad input ends the call with INVALID_ARGUMENT.
+
+    `idle`: written when nothing was queued for `idle_s` (a heartbeat); without it the pump
+    only wakes to check leadership. `drop_when_ending`: a message taken from the queue as
+    the stream ends is not written (the agent's commands are resent when it reconnects).
+    The reader is cancelled and awaited on the way out."""
+    get: asyncio.Future[M] | None = None
+    try:
+        # Wake for the reader too: a stream the peer closed, or one refused for bad input,
+        # ends now rather than at the next idle tick.
+        while not reader.done() and leadership.is_leader:
+            get = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait(
+                {get, reader}, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if get in done:
+                message = get.result()
+            else:
+                get.cancel()
+                if idle is None:
+                    continue
+                message = idle()
+            if drop_when_ending and (reader.done() or not leadership.is_leader):
+                break
+            await context.write(message)
+        if not reader.done():
+            await leadership.require(context)
+        error = reader.exception()
+        if isinstance(error, ValidationError):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+    finally:
+        if get is not None:
+            get.cancel()  # cancelled while waiting (shutdown): no task left pending
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader

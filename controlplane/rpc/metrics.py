@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from controlplane.view.cluster import ClusterState
 
 MAX_WORKLOAD_SERIES = 2000
+MAX_SERVICE_SERIES = 500  # services; each has at most 6 replica-state series
+RATE_WINDOW_S = 10.0  # gateway traffic rates are averaged over this window at scrape time
 
 RPC_LATENCY = Histogram(
     "aiwo_rpc_duration_seconds",
@@ -33,6 +35,11 @@ EVENTS = Counter("aiwo_events_total", "Decisions and other events, by kind.", ["
 OPTIMIZE_LATENCY = Histogram(
     "aiwo_optimize_duration_seconds",
     "Time of one optimizer pass (snapshot, policy, commit).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+AUTOSCALE_LATENCY = Histogram(
+    "aiwo_autoscale_duration_seconds",
+    "Time of one autoscale pass (snapshot, room, plan_scale, commits) over every service.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 MIGRATION_DURATION = Histogram(
@@ -115,6 +122,59 @@ class ClusterCollector(Collector):
         commands = GaugeMetricFamily("aiwo_commands_pending", "Commands not yet acked.")
         commands.add_metric([], len(self._state.commands))
         yield commands
+        yield from self._services()
+
+    def _services(self) -> Iterator[GaugeMetricFamily]:
+        """Per service: replicas by state, desired, and the gateways' traffic. Bounded by
+        MAX_SERVICE_SERIES services and the six replica states."""
+        from sdk.pb.aiwo.v1 import serving_pb2
+
+        labels = ["namespace", "service"]
+        replicas = GaugeMetricFamily(
+            "aiwo_service_replicas", "Replicas by state.", labels=[*labels, "state"]
+        )
+        desired = GaugeMetricFamily(
+            "aiwo_service_desired_replicas", "What the autoscaler (or a pin) wants.", labels=labels
+        )
+        failed = GaugeMetricFamily(
+            "aiwo_service_replicas_failed",
+            "Replicas replaced because they were not ready in time or ended, since creation.",
+            labels=labels,
+        )
+        arrivals = GaugeMetricFamily(
+            "aiwo_service_arrivals_per_second",
+            f"Requests arriving at the gateways, over the last {RATE_WINDOW_S:g} s.",
+            labels=labels,
+        )
+        in_flight = GaugeMetricFamily(
+            "aiwo_service_in_flight", "Requests in flight at the gateways (latest).", labels=labels
+        )
+        queued = GaugeMetricFamily(
+            "aiwo_service_queued",
+            "Requests held at the gateways for want of a ready replica (latest).",
+            labels=labels,
+        )
+        now = time.time()
+        states = [
+            (value, serving_pb2.ReplicaState.Name(value).removeprefix("REPLICA_STATE_").lower())
+            for value in serving_pb2.ReplicaState.values()
+            if value != serving_pb2.REPLICA_STATE_UNSPECIFIED
+        ]
+        for key, service in sorted(self._state.services.items())[:MAX_SERVICE_SERIES]:
+            namespace, _, name = key.partition("/")
+            for value, state_name in states:
+                count = sum(1 for r in service.replicas if r.state == value)
+                replicas.add_metric([namespace, name, state_name], count)
+            desired.add_metric([namespace, name], service.desired)
+            failed.add_metric([namespace, name], service.replicas_failed)
+            recent = self._state.traffic.recent(key, now, RATE_WINDOW_S)
+            arrivals.add_metric([namespace, name], sum(s.arrivals for s in recent) / RATE_WINDOW_S)
+            latest: dict[str, tuple[int, int]] = {}
+            for sample in recent:  # the newest report of each gateway
+                latest[sample.gateway] = (sample.in_flight, sample.queued)
+            in_flight.add_metric([namespace, name], sum(v[0] for v in latest.values()))
+            queued.add_metric([namespace, name], sum(v[1] for v in latest.values()))
+        yield from (replicas, desired, failed, arrivals, in_flight, queued)
 
 
 def register_collector(state: ClusterState) -> Callable[[], None]:

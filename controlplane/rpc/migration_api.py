@@ -9,6 +9,7 @@ import grpc
 
 from controlplane.etcd.store import FencingError, StoreUnavailable
 from controlplane.leader.decisions import Conflict
+from controlplane.leader.drain import drain
 from controlplane.leader.migration import MigrationRefused, Migrations
 from controlplane.leader.relays import LogRefused, LogRelay, LogsUnavailable
 from controlplane.rpc.common import Leadership, abort_store_error, found, validate
@@ -88,7 +89,7 @@ class MigrationApi:
         await validate(context, check)
         await self.leadership.require(context)
         try:
-            node, moving, skipped = await self.migrations.drain(request.name, request.reason)
+            node, moving, skipped = await drain(self.migrations, request.name, request.reason)
         except MigrationRefused as exc:
             await _refuse(context, exc)
             raise AssertionError("unreachable") from None

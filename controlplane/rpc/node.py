@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import grpc
@@ -14,17 +14,18 @@ import structlog
 from controlplane.auth.tokens import TokenStore
 from controlplane.leader import lifecycle
 from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.leader.migration import Migrations
 from controlplane.leader.relays import LogRelay
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
+    pump,
     retry_conflicts,
     validate,
 )
 from controlplane.rpc.metrics import STREAM_MESSAGES
 from controlplane.rpc.validation import (
-    ValidationError,
     check_agent_hello,
     check_name,
     check_process_event,
@@ -66,6 +67,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.leadership = leadership
         self.telemetry_interval_s = telemetry_interval_s
         self.on_change = on_change
+        # Service replicas' news (ready, unready, exits): controlplane/leader/serving.py.
+        self.on_replica_event: (
+            Callable[[str, node_pb2.ProcessEvent, float], Awaitable[None]] | None
+        ) = None
 
     async def WorkloadCredentials(
         self, request: node_pb2.WorkloadCredentialsRequest, context: grpc.aio.ServicerContext
@@ -180,30 +185,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         try:
             # A controller that stops leading (paused past its lease, deposed) ends the stream,
             # so the agent goes to the new leader instead of talking to a follower.
-            while not reader.done() and self.leadership.is_leader:
-                # Wake for the reader too: a stream the agent closed, or one refused for
-                # bad input, ends now rather than at the next heartbeat.
-                get = asyncio.ensure_future(session.queue.get())
-                done, _ = await asyncio.wait(
-                    {get, reader}, timeout=HEARTBEAT_DOWN_S, return_when=asyncio.FIRST_COMPLETED
-                )
-                if get in done:
-                    message = get.result()
-                else:
-                    get.cancel()
-                    message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
-                if reader.done() or not self.leadership.is_leader:
-                    break
-                await context.write(message)
-            if not reader.done():
-                await self.leadership.require(context)
-            error = reader.exception()
-            if isinstance(error, ValidationError):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            await pump(
+                context,
+                session.queue,
+                reader,
+                self.leadership,
+                HEARTBEAT_DOWN_S,
+                idle=lambda: node_pb2.ControllerMessage(heartbeat_unix=time.time()),
+                drop_when_ending=True,
+            )
         finally:
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
             self.sessions.close_agent(session)
             log.info("agent_disconnected", node=hello.node, session=session.session_id)
 
@@ -214,25 +205,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             workload = self.state.workloads.get(placement.workload)
             if workload is None:
                 continue
-            sync.assignments.append(
-                types_pb2.AssignWorkload(
-                    workload=placement.workload,
-                    gpus=list(placement.gpus),
-                    milli_gpu=placement.milli_gpu,
-                    priority=workload.priority,
-                    p99_latency_target_ms=workload.spec.slo.p99_latency_ms,
-                )
-            )
+            sync.assignments.append(assign_workload(workload, placement))
             held = self.migrations is not None and self.migrations.holds_start(placement.workload)
             if workload.spec.launch.command and not held:
-                sync.managed.append(
-                    types_pb2.StartWorkload(
-                        workload=placement.workload,
-                        launch=workload.spec.launch,
-                        gpus=list(placement.gpus),
-                        uid=workload.uid,
-                    )
-                )
+                sync.managed.append(start_workload(workload, placement))
         session.send(node_pb2.ControllerMessage(sync=sync))
         for command in self.state.pending_commands(session.node):
             session.send(node_pb2.ControllerMessage(command=command))
@@ -341,6 +317,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.decisions.events.emit(
             f"process_{event.kind}", f"workload/{event.workload}", text, now, **fields
         )
+        if self.on_replica_event is not None:
+            await self.on_replica_event(node_name, event, now)
         if self.migrations is not None and self.migrations.on_process_event(node_name, event):
             return  # a migration drives this workload now
         await lifecycle.on_process_event(self.state, self.decisions, node_name, event, now)

@@ -13,7 +13,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from sdk._priority import DEFAULT_PRIORITY_CLASS
 from sdk._priority import PRIORITY_CLASSES as SDK_PRIORITY_CLASSES
-from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
+from sdk.pb.aiwo.v1 import gateway_pb2, node_pb2, serving_pb2, types_pb2, workload_pb2
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -35,7 +35,9 @@ MAX_SPEC_BYTES = 256 * 1024
 MAX_EVENT_MESSAGE_CHARS = 1024  # what an agent or application may put into the decision log
 # What the agent's supervisor reports (nodeagent/supervisor.py EventKind). A closed set:
 # the kind becomes an event kind and a metric label.
-PROCESS_EVENT_KINDS = frozenset({"started", "exited", "restarted", "start_failed"})
+PROCESS_EVENT_KINDS = frozenset(
+    {"started", "exited", "restarted", "start_failed", "ready", "unready"}
+)
 MAX_GPU_POWER_W = 100_000.0  # a GPU board draws at most a few kW: above is a unit mistake
 
 
@@ -145,6 +147,8 @@ def check_workload_spec(spec: types_pb2.WorkloadSpec) -> None:
     _check_range("spec.slo.p99_latency_ms", slo.p99_latency_ms, 0, MAX_LATENCY_MS)
     _check_range("spec.slo.throughput_target", slo.throughput_target, 0, MAX_RATE)
     _check_range("spec.slo.deadline_unix", slo.deadline_unix, 0, 1e11)
+    _check_range("spec.slo.ttft_ms", slo.ttft_ms, 0, MAX_LATENCY_MS)
+    _check_range("spec.slo.tpot_ms", slo.tpot_ms, 0, MAX_LATENCY_MS)
     if len(spec.variants) > MAX_VARIANTS:
         raise ValidationError("spec.variants", f"at most {MAX_VARIANTS} variants")
     seen: set[str] = set()
@@ -328,5 +332,132 @@ def check_process_event(event: node_pb2.ProcessEvent) -> None:
         check_workload_ref(name, namespace)
     except ValidationError as exc:
         raise ValidationError("process_event.workload", f"{exc.field} {exc.problem}") from None
+    _check_range("process_event.port", event.port, 0, 65535)
     _check_text("process_event.signal", event.signal, 32)
     _check_text("process_event.detail", event.detail, MAX_EVENT_MESSAGE_CHARS)
+
+
+# ---------------------------------------------------------------- services (docs/serving.md)
+
+MAX_REPLICAS = 64  # per service: the spread filter and the endpoint fan-out stay small
+# A replica is the workload "{service}-{index}"; indices stay below 1000, so a service name
+# leaves room for "-" and three digits within a workload name's 63 characters.
+MAX_SERVICE_NAME_CHARS = 59
+MAX_LOAD_TIMEOUT_S = 86_400.0
+MAX_DRAIN_GRACE_S = 3_600.0
+MAX_HEALTH_PATH_CHARS = 1024
+RESERVED_REPLICA_ENV = frozenset({"AIWO_PORT", "AIWO_REPLICA"})  # set by aiwo per replica
+
+
+def check_service_ref(name: str, namespace: str) -> None:
+    check_name("name", name)
+    if len(name) > MAX_SERVICE_NAME_CHARS:
+        raise ValidationError(
+            "name",
+            f"a service name is at most {MAX_SERVICE_NAME_CHARS} characters (its replicas are "
+            f"named NAME-INDEX), got {len(name)}",
+        )
+    check_name("namespace", namespace)
+
+
+def check_health_path(field: str, path: str) -> None:
+    if not path:
+        return
+    if not path.startswith("/") or len(path) > MAX_HEALTH_PATH_CHARS:
+        raise ValidationError(
+            field, f"must start with '/' and be at most {MAX_HEALTH_PATH_CHARS} characters"
+        )
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ValidationError(field, "must not contain spaces or control characters")
+
+
+def check_service_spec(name: str, spec: serving_pb2.ServiceSpec) -> None:
+    _check_range("spec.max_replicas", spec.max_replicas, 1, MAX_REPLICAS)
+    _check_range("spec.min_replicas", spec.min_replicas, 0, MAX_REPLICAS)
+    if spec.min_replicas > spec.max_replicas:
+        raise ValidationError(
+            "spec.min_replicas",
+            f"must be at most spec.max_replicas ({spec.max_replicas}), got {spec.min_replicas}",
+        )
+    _check_range("spec.load_timeout_s", spec.load_timeout_s, 0, MAX_LOAD_TIMEOUT_S)
+    _check_range("spec.drain_grace_s", spec.drain_grace_s, 0, MAX_DRAIN_GRACE_S)
+    check_health_path("spec.health_path", spec.health_path)
+    if not spec.HasField("template"):
+        raise ValidationError("spec.template", "is required (each replica's resources and launch)")
+    template = spec.template
+    try:
+        check_workload_spec(template)
+    except ValidationError as exc:  # name the field where the caller put it
+        field = "spec.template" + exc.field.removeprefix("spec")
+        raise ValidationError(field, exc.problem) from None
+    if not template.launch.command:
+        raise ValidationError(
+            "spec.template.launch.command", "is required: each replica is a process the agent runs"
+        )
+    check_health_path("spec.template.launch.health_path", template.launch.health_path)
+    for key in sorted(RESERVED_REPLICA_ENV & set(template.launch.env)):
+        raise ValidationError(
+            f"spec.template.launch.env[{key!r}]", "is set by aiwo for each replica"
+        )
+    if template.service and template.service != name:
+        raise ValidationError(
+            "spec.template.service", f"must be empty or the service's name {name!r}"
+        )
+
+
+def check_create_service(req: serving_pb2.CreateServiceRequest) -> None:
+    check_service_ref(req.name, req.namespace)
+    if not req.HasField("spec"):
+        raise ValidationError("spec", "is required")
+    check_service_spec(req.name, req.spec)
+
+
+MAX_GATEWAY_NAME_CHARS = 128
+MAX_SERVICES_PER_REPORT = 10_000
+MAX_REPLICAS_PER_REPORT = 4 * MAX_REPLICAS  # draining ones included
+MAX_REPORT_INTERVAL_S = 60.0
+MAX_IN_FLIGHT = 100_000_000
+
+
+def _check_latency(field: str, summary: gateway_pb2.LatencySummary) -> None:
+    for name in ("sum_ms", "p50_ms", "p99_ms", "max_ms"):
+        value = getattr(summary, name)
+        if not math.isfinite(value) or value < 0:
+            raise ValidationError(f"{field}.{name}", f"must be a finite number >= 0, got {value}")
+    for name in ("p50_ms", "p99_ms", "max_ms"):
+        _check_range(f"{field}.{name}", getattr(summary, name), 0, MAX_LATENCY_MS)
+    if summary.sum_ms > summary.count * MAX_LATENCY_MS:
+        raise ValidationError(f"{field}.sum_ms", "larger than count x the longest latency allowed")
+
+
+def check_traffic_report(report: gateway_pb2.TrafficReport) -> None:
+    """Like the SDK's metrics: a number that cannot be true is refused, never stored."""
+    if not report.gateway or len(report.gateway) > MAX_GATEWAY_NAME_CHARS:
+        raise ValidationError("report.gateway", f"must be 1-{MAX_GATEWAY_NAME_CHARS} characters")
+    _check_range("report.time_unix", report.time_unix, 0, 1e11)
+    if not math.isfinite(report.interval_s) or not 0 < report.interval_s <= MAX_REPORT_INTERVAL_S:
+        raise ValidationError(
+            "report.interval_s",
+            f"must be within (0, {MAX_REPORT_INTERVAL_S:g}] seconds, got {report.interval_s}",
+        )
+    if len(report.services) > MAX_SERVICES_PER_REPORT:
+        raise ValidationError("report.services", f"at most {MAX_SERVICES_PER_REPORT} per report")
+    for i, traffic in enumerate(report.services):
+        field = f"report.services[{i}]"
+        try:
+            check_name("namespace", traffic.namespace)
+            check_name("name", traffic.name)
+        except ValidationError as exc:
+            raise ValidationError(f"{field}.{exc.field}", exc.problem) from None
+        _check_range(f"{field}.in_flight", traffic.in_flight, 0, MAX_IN_FLIGHT)
+        _check_range(f"{field}.queued", traffic.queued, 0, MAX_IN_FLIGHT)
+        if traffic.completed > traffic.arrivals + MAX_IN_FLIGHT:
+            raise ValidationError(f"{field}.completed", "more than could have arrived")
+        for name in ("ttft", "chunk_gap", "latency"):
+            _check_latency(f"{field}.{name}", getattr(traffic, name))
+        if len(traffic.replicas) > MAX_REPLICAS_PER_REPORT:
+            raise ValidationError(f"{field}.replicas", f"at most {MAX_REPLICAS_PER_REPORT}")
+        for j, replica in enumerate(traffic.replicas):
+            rfield = f"{field}.replicas[{j}]"
+            check_name(f"{rfield}.replica", replica.replica)
+            _check_range(f"{rfield}.in_flight", replica.in_flight, 0, MAX_IN_FLIGHT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from functools import partial
@@ -18,12 +17,12 @@ from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
     found,
+    pump,
     retry_conflicts,
     validate,
 )
 from controlplane.rpc.metrics import STREAM_MESSAGES
 from controlplane.rpc.validation import (
-    ValidationError,
     check_metrics,
     check_register_workload,
     check_workload_ref,
@@ -250,29 +249,10 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
             if waiting is not None:
                 session.send(waiting)
         reader = asyncio.create_task(self._read(session, context), name=f"app-read-{key}")
-        get: asyncio.Future[types_pb2.Directive] | None = None
         try:
-            while not reader.done() and self.leadership.is_leader:
-                get = asyncio.ensure_future(session.queue.get())
-                done, _ = await asyncio.wait(
-                    {get, reader}, timeout=LEADERSHIP_CHECK_S, return_when=asyncio.FIRST_COMPLETED
-                )
-                if get in done:
-                    await context.write(get.result())
-                else:
-                    get.cancel()
-            if not reader.done():
-                # Deposed: directives now come from the new leader; the SDK reconnects.
-                await self.leadership.require(context)
-            error = reader.exception()
-            if isinstance(error, ValidationError):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            # Deposed: directives now come from the new leader; the SDK reconnects.
+            await pump(context, session.queue, reader, self.leadership, LEADERSHIP_CHECK_S)
         finally:
-            if get is not None:
-                get.cancel()  # cancelled while waiting (shutdown): no task left pending
-            reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
             self.sessions.close_app(session)
 
     async def _read(self, session: AppSession, context: grpc.aio.ServicerContext) -> None:

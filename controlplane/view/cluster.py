@@ -13,7 +13,8 @@ from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
 from controlplane.view.latency import SloTracker
 from controlplane.view.telemetry import TelemetryStore
-from sdk.pb.aiwo.v1 import types_pb2
+from controlplane.view.traffic import TrafficStore
+from sdk.pb.aiwo.v1 import serving_pb2, types_pb2
 
 
 @dataclass
@@ -45,6 +46,11 @@ class ClusterState:
             store, keys.commands, types_pb2.Command
         )
         self.events: PrefixCache[types_pb2.Event] = PrefixCache(store, keys.events, types_pb2.Event)
+        # Services with replicas (docs/serving.md); gateway traffic stays in memory.
+        self.services: PrefixCache[serving_pb2.Service] = PrefixCache(
+            store, keys.services, serving_pb2.Service
+        )
+        self.traffic = TrafficStore()
         self.telemetry = telemetry
         self.slo = SloTracker()
         self.liveness = Liveness()
@@ -54,10 +60,19 @@ class ClusterState:
         # Whether a workload's application is attached (WorkloadService.Attach) here; set by
         # the server, which holds the sessions. None: not known (shown as stored).
         self.app_attached: Callable[[str], bool] | None = None
+        # Written by the leader's autoscaler: per service, what keeps it from what it needs.
+        self.scale_blocked: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]
-        return (self.nodes, self.workloads, self.placements, self.commands, self.events)
+        return (
+            self.nodes,
+            self.workloads,
+            self.placements,
+            self.commands,
+            self.events,
+            self.services,
+        )
 
     # ------------------------------------------------------------ derived views
 

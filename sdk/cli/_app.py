@@ -9,8 +9,14 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from sdk import AiwoError, ClientConfig, ControllerUnavailable, SyncAdminClient, SyncClient
-from sdk._target import resolve_target_with_source
+from sdk import (
+    AiwoError,
+    ClientConfig,
+    ControllerUnavailable,
+    SyncAdminClient,
+    SyncClient,
+    resolve_target_with_source,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

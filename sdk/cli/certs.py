@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sdk._target import state_dir
+from sdk import state_dir
 from sdk.cli._app import CliError
 
 if TYPE_CHECKING:
-    from sdk._pki import Issued
+    from sdk import Issued
 
 
 def _default_dir() -> Path:
@@ -50,7 +50,7 @@ def init(directory: Path | None, nodes: str, hosts: str, new_ca: bool) -> None:
     Private keys are written 0600. Keep ca-key.pem off the controller and the nodes: it
     can mint a certificate for any node.
     """
-    from sdk._pki import init_pki
+    from sdk import init_pki
 
     target = (directory or _default_dir()).expanduser()
     names = _split(nodes)
@@ -78,7 +78,7 @@ def issue(
     directory: Path | None, nodes: tuple[str, ...], clients: tuple[str, ...], days: int
 ) -> None:
     """More certificates from an existing CA: new nodes, new clients, or rotation."""
-    from sdk._pki import issue_client, issue_node, write_pem
+    from sdk import issue_client, issue_node, write_pem
 
     if not nodes and not clients:
         raise click.UsageError("name at least one --node or --client")
@@ -122,8 +122,8 @@ def revoke(
     Then issue the node or client a new certificate (`aiwo certs issue`) if it should
     keep working: the old one stays revoked.
     """
-    from sdk._pki import revoke as with_revoked
-    from sdk._pki import write_pem
+    from sdk import revoke_certificate as with_revoked
+    from sdk import write_pem
 
     if not nodes and not clients and not paths:
         raise click.UsageError("name at least one --node, --client or --cert")
@@ -151,7 +151,7 @@ def revoke(
 
 def _ca_in(directory: Path | None) -> tuple[Path, Issued]:
     """The CA directory (default STATE_DIR/certs) and its CA, or a one-line error."""
-    from sdk._pki import load_ca
+    from sdk import load_ca
 
     target = (directory or _default_dir()).expanduser()
     try:

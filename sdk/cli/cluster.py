@@ -12,9 +12,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from sdk import AiwoError, ClientConfig, NodeState, SyncAdminClient
-from sdk._target import read_cluster_file
-from sdk._target import state_dir as default_state_dir
+from sdk import AiwoError, ClientConfig, NodeState, SyncAdminClient, read_cluster_file
+from sdk import state_dir as default_state_dir
 from sdk.cli._app import CliError, output_option
 from sdk.cli._render import console
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sdk._target import resolve_target_with_source
+from sdk import resolve_target_with_source
 from sdk.cli import _render as render
 from sdk.cli._app import namespace_option, output_option, state
 

@@ -12,8 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sdk import ClientConfig, TlsConfig
-from sdk._tls import read_token_file
+from sdk import ClientConfig, TlsConfig, read_token_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from sdk._target import state_dir as default_state_dir
+from sdk import state_dir as default_state_dir
 from sdk.cli._app import CliError
 from sdk.cli.cluster_lock import LOCK_FILE, ClusterLock, ClusterLocked, holder_pid
 from sdk.cli.state_files import entries, wipe

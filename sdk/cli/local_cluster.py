@@ -33,6 +33,8 @@ DEFAULT_ETCD_PEER_PORT = 2380
 DEFAULT_CONTROLLER_PORT = 7070
 DEFAULT_METRICS_PORT = 9464
 CLUSTER_MARKER = "AIWO_LOCAL_CLUSTER"  # in every child's environment: the state dir
+DEFAULT_GATEWAY_PORT = 8080  # aiwo-gateway: http://127.0.0.1:8080/s/NAMESPACE/NAME/PATH
+DEFAULT_GATEWAY_METRICS_PORT = 9108
 
 
 class ClusterError(Exception):
@@ -41,7 +43,7 @@ class ClusterError(Exception):
 
 @dataclass
 class Proc:
-    role: str  # "etcd", "controller", "agent", "workload"
+    role: str  # "etcd", "controller", "agent", "gateway", "workload"
     name: str
     address: str
     pid: int
@@ -74,6 +76,7 @@ class ClusterSpec:
     controller_args: tuple[str, ...] = ()  # extra flags, e.g. shorter graces in fault tests
     agent_args: tuple[str, ...] = ()
     default_ports: bool = True  # prefer 2379/7070/9464…; False: any free ports
+    gateway: bool = False  # also run aiwo-gateway (`aiwo up` does; tests mostly need not)
     fresh_state: bool = False  # start from empty etcd data and agent state (the demo)
 
 
@@ -122,6 +125,7 @@ class LocalCluster:
         self.etcd_endpoints: list[str] = []
         self.controller_addresses: list[str] = []
         self.metrics_addresses: list[str] = []
+        self.gateway_address = ""
         self.ports: dict[str, int] = {}
         self.started_unix = time.time()
         self._logs: list[IO[bytes]] = []
@@ -159,6 +163,8 @@ class LocalCluster:
             self._start_controller(previous)
             for i in range(1, self.spec.nodes + 1):
                 self._start_agent(f"node-{i}")
+            if self.spec.gateway:
+                self._start_gateway(previous)
             self.write_cluster_file()
         except BaseException:
             self.stop()
@@ -372,6 +378,36 @@ class LocalCluster:
             ],
         )  # fmt: skip
 
+    def _port(self, key: str, previous: dict[str, int], default: int) -> int:
+        port = free_port(self._preferred(previous.get(key, default)))
+        while port in self.ports.values():
+            port = free_port()
+        self.ports[key] = port
+        return port
+
+    def _start_gateway(self, previous: dict[str, int]) -> None:
+        port = self._port("gateway", previous, DEFAULT_GATEWAY_PORT)
+        metrics = self._port("gateway_metrics", previous, DEFAULT_GATEWAY_METRICS_PORT)
+        credentials = self.spec.credentials
+        # Secured: until the controller knows a gateway role of its own, the local gateway
+        # presents the CLI's client certificate and admin token (read from the environment).
+        env = credentials.client_env(credentials.admin_token_file) if credentials else None
+        proc = self._spawn(
+            "gateway",
+            "gateway",
+            f"127.0.0.1:{port}",
+            [
+                *program("aiwo-gateway", "gateway.main"),
+                "--listen", f"127.0.0.1:{port}",
+                "--controller", ",".join(self.controller_addresses),
+                "--metrics-listen", f"127.0.0.1:{metrics}",
+                "--name", "gateway",
+            ],
+            env,
+        )  # fmt: skip
+        self._wait_port(proc, port, 30.0)
+        self.gateway_address = proc.address
+
     def start_workload(
         self, name: str, argv: list[str], env_extra: Mapping[str, str] | None = None
     ) -> Proc:
@@ -399,6 +435,7 @@ class LocalCluster:
             "controller": self.controller_address,
             "controllers": self.controller_addresses,
             "metrics": self.metrics_address,
+            "gateway": self.gateway_address,
             "etcd": self.etcd_endpoint,
             "state_dir": str(self.state_dir),
             "started_unix": self.started_unix,
@@ -439,8 +476,8 @@ class LocalCluster:
         return False
 
     def stop(self, grace_s: float = 5.0) -> None:
-        """Stop in reverse order of start: workloads, agents, controller, etcd."""
-        order = ["workload", "agent", "controller", "etcd"]
+        """Stop in reverse order of start: gateway, workloads, agents, controller, etcd."""
+        order = ["gateway", "workload", "agent", "controller", "etcd"]
         for role in order:
             group = [p for p in self.procs if p.role == role and p.popen is not None]
             for proc in group:

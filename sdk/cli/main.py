@@ -7,7 +7,7 @@ import click
 from sdk.cli import bench as bench_module
 from sdk.cli import certs as certs_module
 from sdk.cli import cluster as cluster_module
-from sdk.cli import commands, lifecycle, migrate, run, top, workload
+from sdk.cli import commands, lifecycle, migrate, run, serve, top, workload
 from sdk.cli import tokens as tokens_module
 from sdk.cli._app import AiwoGroup, CliState
 from sdk.cli.credentials import client_config, credential_options
@@ -44,6 +44,9 @@ for command in (
     workload.update,
     run.run,
     run.logs,
+    serve.serve,
+    serve.services,
+    serve.scale,
     migrate.migrate,
     migrate.drain,
     migrate.migrations,
@@ -56,6 +59,7 @@ for command in (
     tokens_module.tokens,
 ):
     cli.add_command(command)
+commands.describe.add_command(serve.describe_service)
 
 
 def main() -> None:

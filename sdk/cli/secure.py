@@ -17,10 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdk import ClientConfig, TlsConfig
-from sdk._pki import PkiLayout, init_pki, issue, load_ca, write_pem
-from sdk._tls import read_token_file
-from sdk._tokens import new_file_token, write_secret, write_tokens_file
+from sdk import (
+    ClientConfig,
+    PkiLayout,
+    TlsConfig,
+    init_pki,
+    issue,
+    load_ca,
+    new_file_token,
+    read_token_file,
+    write_pem,
+    write_secret,
+    write_tokens_file,
+)
 
 # The controller's certificate names localhost and 127.0.0.1; a multi-replica target
 # ("ipv4:a,b") is no host name, so clients check for this one.

@@ -16,11 +16,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from sdk._auth import SyncAuthClient, TokenInfo
-from sdk._tokens import (
+from sdk import (
     ROLES,
     FileToken,
+    SyncAuthClient,
     TokenError,
+    TokenInfo,
     new_file_token,
     read_tokens_file,
     write_tokens_file,

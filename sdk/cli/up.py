@@ -13,8 +13,8 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from sdk._target import read_cluster_file
-from sdk._target import state_dir as default_state_dir
+from sdk import read_cluster_file
+from sdk import state_dir as default_state_dir
 from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
 
@@ -148,6 +148,7 @@ def up(
         controllers=controllers,
         etcd_members=etcd_members,
         credentials=credentials,
+        gateway=True,
         fresh_state=demo,  # the demo starts from a known state, not the last run's
     )
     cluster = LocalCluster(spec)
@@ -207,6 +208,7 @@ def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> No
         f"  controller  {', '.join(cluster.controller_addresses)}\n"
         f"  metrics     {', '.join(f'http://{m}/metrics' for m in cluster.metrics_addresses)}\n"
         f"  etcd        {cluster.etcd_endpoint}\n"
+        f"  gateway     http://{cluster.gateway_address}/s/NAMESPACE/NAME/PATH\n"
         f"  state       {directory} (logs in {cluster.log_dir})\n"
         + _security_line(cluster)
         + "In another shell: [bold]aiwo nodes[/bold], [bold]aiwo gpus[/bold], "

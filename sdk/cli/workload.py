@@ -117,7 +117,12 @@ def show_registered(
 @click.argument("name")
 @namespace_option
 def deregister(name: str, namespace: str | None) -> None:
-    """Remove a workload; its placement is released."""
+    """Remove a workload; its placement is released. For a service: drain every replica
+    (out of the gateway first, stopped once its requests are done), then remove it."""
+    from sdk.cli.serve import deregister_service
+
+    if deregister_service(name, namespace):
+        return
     handle = state().client().get_handle(name, namespace=namespace)
     handle.deregister()
     click.echo(f"workload {handle.key} deregistered")

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from bench.main import main, parse_seeds
+from bench.main import main
+from bench.options import parse_seeds
 from bench.sequence import pod_order
 from bench.sim import ARRIVED_POINTS, run_seed, unallocated_at
 from bench.trace import read_nodes, read_pods

@@ -59,10 +59,8 @@ class ScriptedAgent:
         self._channel = grpc.aio.insecure_channel(self.address)
         stub = node_pb2_grpc.NodeServiceStub(self._channel)
         await stub.Register(node_pb2.RegisterNodeRequest(node=self.info), timeout=5)
-        self._call = stub.Connect()
-        await self._call.write(
-            node_pb2.AgentMessage(hello=node_pb2.AgentHello(node=self.info.name))
-        )
+        self._call = call = stub.Connect()
+        await call.write(node_pb2.AgentMessage(hello=node_pb2.AgentHello(node=self.info.name)))
         self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._beat())]
 
     async def _read(self) -> None:

@@ -9,7 +9,7 @@ import pytest
 from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
-from tests.helpers import EtcdMember
+from tests.helpers import EtcdMember, make_controller_config
 
 
 class Stubs:
@@ -22,15 +22,8 @@ class Stubs:
 
 @pytest.fixture
 def controller_config(etcd: EtcdMember, etcd_prefix: str) -> ControllerConfig:
-    return ControllerConfig(
-        listen="127.0.0.1:0",
-        etcd_endpoints=(etcd.endpoint,),
-        etcd_prefix=etcd_prefix,
-        metrics_listen="",
-        node_grace_s=2.0,
-        eviction_grace_s=2.0,
-        leader_lease_s=2,
-        optimize_interval_s=0.2,
+    return make_controller_config(
+        etcd, etcd_prefix, node_grace_s=2.0, eviction_grace_s=2.0, optimize_interval_s=0.2
     )
 
 

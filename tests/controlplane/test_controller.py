@@ -61,12 +61,12 @@ async def test_node_record_is_written_on_change_not_per_heartbeat(
         key = controller.keys.node("node-a")
         first = await controller.store.get(key)
         assert first is not None
-        await assert_eventually(
-            lambda: (
-                controller.state.telemetry.get("node-a") is not None
-                and controller.state.telemetry.get("node-a").count >= 5
-            )
-        )
+
+        def reported() -> bool:
+            telemetry = controller.state.telemetry.get("node-a")
+            return telemetry is not None and telemetry.count >= 5
+
+        await assert_eventually(reported)
         again = await controller.store.get(key)
         assert again is not None and again.mod_revision == first.mod_revision
     finally:

@@ -8,6 +8,7 @@ The same flows with real agent processes are in tests/e2e/test_migration.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
@@ -161,106 +162,95 @@ async def two_agents(ctl: Controller) -> dict[str, MigratingAgent]:
     return agents
 
 
-async def test_a_migration_moves_the_checkpoint_and_starts_from_it(
-    fast_controller: Controller,
-) -> None:
-    ctl = fast_controller
+@contextlib.asynccontextmanager
+async def migrating(
+    ctl: Controller, name: str = "train"
+) -> AsyncIterator[tuple[dict[str, MigratingAgent], Stubs, str, str]]:
+    """Two scripted agents and a managed workload placed on one of them: (agents, stubs,
+    source, target). The agents are stopped on the way out."""
     agents = await two_agents(ctl)
     try:
         async with grpc.aio.insecure_channel(ctl.address) as channel:
             stubs = Stubs(channel)
-            await managed(stubs, "train")
-            source = await placed_on(ctl, "default/train")
-            target = "node-b" if source == "node-a" else "node-a"
-            record = await stubs.admin.Migrate(
-                admin_pb2.MigrateRequest(name="train", target_node=target, reason="test")
-            )
-            assert record.phase == migration_pb2.MIGRATION_PHASE_REQUESTED
-            done = await finished(ctl, "default/train")
-            assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
-            phases = [s.phase for s in done.history]
-            assert phases == [
-                migration_pb2.MIGRATION_PHASE_REQUESTED,
-                migration_pb2.MIGRATION_PHASE_CHECKPOINTING,
-                migration_pb2.MIGRATION_PHASE_STOPPED,
-                migration_pb2.MIGRATION_PHASE_TRANSFERRING,
-                migration_pb2.MIGRATION_PHASE_STARTING_ON_TARGET,
-                migration_pb2.MIGRATION_PHASE_RUNNING,
-            ]
-            assert done.checkpoint_sha256 == hashlib.sha256(CHECKPOINT).hexdigest()
-            assert ctl.state.placements.get("default/train").node == target  # type: ignore[union-attr]
-            starts = agents[target].actions("start_workload")
-            assert (
-                starts and starts[-1].start_workload.checkpoint_dir == agents[target].installed[0]
-            )
-            assert agents[source].actions("stop_workload")
-            assert agents[source].actions("unassign_workload")
-            workload = ctl.state.workloads.get("default/train")
-            assert workload is not None and workload.phase == types_pb2.WORKLOAD_PHASE_RUNNING
-            assert f"migrated from {source} to {target}" in workload.message
-            # Read anywhere: the record is in etcd and in every replica's cache.
-            got = await stubs.admin.GetMigration(admin_pb2.GetMigrationRequest(name="train"))
-            assert got == done
-            listed = await stubs.admin.ListMigrations(admin_pb2.ListMigrationsRequest())
-            assert [m.workload for m in listed.migrations] == ["default/train"]
-            logs = await stubs.admin.Logs(admin_pb2.LogsRequest(name="train"))
-            assert logs.data == b"1\n2\n3\n" and logs.node == target
+            await managed(stubs, name)
+            source = await placed_on(ctl, f"default/{name}")
+            yield agents, stubs, source, "node-b" if source == "node-a" else "node-a"
     finally:
         for agent in agents.values():
             await agent.stop()
+
+
+async def test_a_migration_moves_the_checkpoint_and_starts_from_it(
+    fast_controller: Controller,
+) -> None:
+    ctl = fast_controller
+    async with migrating(ctl) as (agents, stubs, source, target):
+        record = await stubs.admin.Migrate(
+            admin_pb2.MigrateRequest(name="train", target_node=target, reason="test")
+        )
+        assert record.phase == migration_pb2.MIGRATION_PHASE_REQUESTED
+        done = await finished(ctl, "default/train")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
+        phases = [s.phase for s in done.history]
+        assert phases == [
+            migration_pb2.MIGRATION_PHASE_REQUESTED,
+            migration_pb2.MIGRATION_PHASE_CHECKPOINTING,
+            migration_pb2.MIGRATION_PHASE_STOPPED,
+            migration_pb2.MIGRATION_PHASE_TRANSFERRING,
+            migration_pb2.MIGRATION_PHASE_STARTING_ON_TARGET,
+            migration_pb2.MIGRATION_PHASE_RUNNING,
+        ]
+        assert done.checkpoint_sha256 == hashlib.sha256(CHECKPOINT).hexdigest()
+        assert ctl.state.placements.get("default/train").node == target  # type: ignore[union-attr]
+        starts = agents[target].actions("start_workload")
+        assert starts and starts[-1].start_workload.checkpoint_dir == agents[target].installed[0]
+        assert agents[source].actions("stop_workload")
+        assert agents[source].actions("unassign_workload")
+        workload = ctl.state.workloads.get("default/train")
+        assert workload is not None and workload.phase == types_pb2.WORKLOAD_PHASE_RUNNING
+        assert f"migrated from {source} to {target}" in workload.message
+        # Read anywhere: the record is in etcd and in every replica's cache.
+        got = await stubs.admin.GetMigration(admin_pb2.GetMigrationRequest(name="train"))
+        assert got == done
+        listed = await stubs.admin.ListMigrations(admin_pb2.ListMigrationsRequest())
+        assert [m.workload for m in listed.migrations] == ["default/train"]
+        logs = await stubs.admin.Logs(admin_pb2.LogsRequest(name="train"))
+        assert logs.data == b"1\n2\n3\n" and logs.node == target
 
 
 async def test_a_corrupt_checkpoint_fails_the_migration_and_rolls_back(
     fast_controller: Controller,
 ) -> None:
     ctl = fast_controller
-    agents = await two_agents(ctl)
-    try:
-        async with grpc.aio.insecure_channel(ctl.address) as channel:
-            stubs = Stubs(channel)
-            await managed(stubs, "train")
-            source = await placed_on(ctl, "default/train")
-            target = "node-b" if source == "node-a" else "node-a"
-            agents[source].corrupt_upload = True
-            await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
-            done = await finished(ctl, "default/train")
-            assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
-            assert "checkpoint is corrupt" in done.error and "restarted on" in done.error
-            # Back where it was, started again there from its own checkpoint; never on the
-            # target, which got no bytes at all.
-            assert ctl.state.placements.get("default/train").node == source  # type: ignore[union-attr]
-            starts = agents[source].actions("start_workload")
-            assert starts and starts[-1].start_workload.checkpoint_dir == ""
-            assert not agents[target].actions("start_workload")
-            assert agents[target].installed == []
-            workload = ctl.state.workloads.get("default/train")
-            assert workload is not None and "migration to" in workload.message
-            kinds = [e.kind for e in ctl.state.events_for("workload/default/train", 50)]
-            assert "migration_failed" in kinds
-    finally:
-        for agent in agents.values():
-            await agent.stop()
+    async with migrating(ctl) as (agents, stubs, source, target):
+        agents[source].corrupt_upload = True
+        await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
+        done = await finished(ctl, "default/train")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
+        assert "checkpoint is corrupt" in done.error and "restarted on" in done.error
+        # Back where it was, started again there from its own checkpoint; never on the
+        # target, which got no bytes at all.
+        assert ctl.state.placements.get("default/train").node == source  # type: ignore[union-attr]
+        starts = agents[source].actions("start_workload")
+        assert starts and starts[-1].start_workload.checkpoint_dir == ""
+        assert not agents[target].actions("start_workload")
+        assert agents[target].installed == []
+        workload = ctl.state.workloads.get("default/train")
+        assert workload is not None and "migration to" in workload.message
+        kinds = [e.kind for e in ctl.state.events_for("workload/default/train", 50)]
+        assert "migration_failed" in kinds
 
 
 async def test_a_target_that_cannot_install_rolls_back(fast_controller: Controller) -> None:
     ctl = fast_controller
-    agents = await two_agents(ctl)
-    try:
-        async with grpc.aio.insecure_channel(ctl.address) as channel:
-            stubs = Stubs(channel)
-            await managed(stubs, "train")
-            source = await placed_on(ctl, "default/train")
-            target = "node-b" if source == "node-a" else "node-a"
-            agents[target].install_error = "cannot store the checkpoint: No space left on device"
-            await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
-            done = await finished(ctl, "default/train")
-            assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
-            assert "No space left on device" in done.error
-            assert ctl.state.placements.get("default/train").node == source  # type: ignore[union-attr]
-            assert agents[source].actions("start_workload")
-    finally:
-        for agent in agents.values():
-            await agent.stop()
+    async with migrating(ctl) as (agents, stubs, source, target):
+        agents[target].install_error = "cannot store the checkpoint: No space left on device"
+        await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
+        done = await finished(ctl, "default/train")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
+        assert "No space left on device" in done.error
+        assert ctl.state.placements.get("default/train").node == source  # type: ignore[union-attr]
+        assert agents[source].actions("start_workload")
 
 
 async def test_a_new_leader_resumes_a_migration_from_etcd(
@@ -455,28 +445,19 @@ async def test_a_workload_preempted_mid_migration_ends_it(fast_controller: Contr
     from controlplane.leader.decisions import Batch
 
     ctl = fast_controller
-    agents = await two_agents(ctl)
-    try:
-        async with grpc.aio.insecure_channel(ctl.address) as channel:
-            stubs = Stubs(channel)
-            await managed(stubs, "train")
-            source = await placed_on(ctl, "default/train")
-            target = "node-b" if source == "node-a" else "node-a"
-            agents[source].hold_stop = True
-            await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
-            await assert_eventually(lambda: agents[source].held, message="no stop sent")
-            batch = Batch()
-            placement = ctl.state.placements.get("default/train")
-            assert placement is not None
-            ctl.decisions.unplace(batch, "default/train", placement, "preempted", 0.0)
-            await ctl.decisions.commit(batch)
-            done = await finished(ctl, "default/train")
-            assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
-            assert "placement changed meanwhile" in done.error
-            assert not agents[target].actions("start_workload")
-    finally:
-        for agent in agents.values():
-            await agent.stop()
+    async with migrating(ctl) as (agents, stubs, source, target):
+        agents[source].hold_stop = True
+        await stubs.admin.Migrate(admin_pb2.MigrateRequest(name="train", target_node=target))
+        await assert_eventually(lambda: agents[source].held, message="no stop sent")
+        batch = Batch()
+        placement = ctl.state.placements.get("default/train")
+        assert placement is not None
+        ctl.decisions.unplace(batch, "default/train", placement, "preempted", 0.0)
+        await ctl.decisions.commit(batch)
+        done = await finished(ctl, "default/train")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
+        assert "placement changed meanwhile" in done.error
+        assert not agents[target].actions("start_workload")
 
 
 async def test_an_app_that_reattaches_gets_the_unanswered_directive_again(

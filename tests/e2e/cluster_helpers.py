@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sdk import (
     ControllerUnavailable,
@@ -59,7 +59,9 @@ def local_cluster(
         cluster.stop(grace_s=3)
 
 
-def wait_for(check: Callable[[], T], timeout_s: float = 20, message: str = "") -> T:
+def wait_for(
+    check: Callable[[], T | Literal[False] | None], timeout_s: float = 20, message: str = ""
+) -> T:
     """Poll `check` until it returns something truthy (AssertionError counts as not yet)."""
     deadline = time.monotonic() + timeout_s
     last: BaseException | None = None
@@ -134,3 +136,15 @@ def cli(cluster: LocalCluster, *args: str, ok: bool = True) -> subprocess.Comple
 
 def cli_json(cluster: LocalCluster, *args: str) -> object:
     return json.loads(cli(cluster, *args, "-o", "json").stdout)
+
+
+@contextmanager
+def clients(cluster: LocalCluster) -> Iterator[tuple[SyncAdminClient, SyncClient]]:
+    """An admin and a workload client of the cluster's controller, closed on the way out."""
+    admin = SyncAdminClient.connect(cluster.controller_address)
+    client = SyncClient.connect(cluster.controller_address)
+    try:
+        yield admin, client
+    finally:
+        client.close()
+        admin.close()

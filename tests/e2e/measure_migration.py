@@ -12,9 +12,10 @@ import os
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
-from sdk import SyncAdminClient, SyncClient
+from sdk import Migration, SyncAdminClient, SyncClient
 from tests.e2e.cluster_helpers import (
     assert_contiguous,
     counts,
@@ -23,6 +24,11 @@ from tests.e2e.cluster_helpers import (
     start_counter,
     wait_for,
 )
+
+
+def finished_migration(admin: SyncAdminClient, name: str) -> Migration | None:
+    m = admin.get_migration(name)
+    return m if m.done else None
 
 
 def main(sizes_mib: list[int]) -> None:
@@ -38,7 +44,7 @@ def main(sizes_mib: list[int]) -> None:
                 (directory / "extra.bin").write_bytes(os.urandom(size_mib << 20))
             started = time.time()
             admin.migrate(name, other(source))
-            done = wait_for(lambda n=name: (m := admin.get_migration(n)).done and m, 120)
+            done = wait_for(partial(finished_migration, admin, name), 120)
             print(f"{name}: {done.phase} in {time.time() - started:.2f}s, "
                   f"{done.checkpoint_bytes} bytes {done.error}")  # fmt: skip
             for step in done.history:

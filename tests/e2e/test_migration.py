@@ -12,11 +12,12 @@ import signal
 import time
 from pathlib import Path
 
-from sdk import MigrationPhase, Resources, SyncAdminClient, SyncClient, WorkloadPhase
+from sdk import Migration, MigrationPhase, Resources, SyncAdminClient, WorkloadPhase
 from tests.e2e.cluster_helpers import (
     assert_contiguous,
     cli,
     cli_json,
+    clients,
     counts,
     local_cluster,
     other,
@@ -25,7 +26,7 @@ from tests.e2e.cluster_helpers import (
 )
 
 
-def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> object:
+def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> Migration:
     return wait_for(
         lambda: (m := admin.get_migration(name)).done and m, timeout_s, f"{name} migration"
     )
@@ -34,9 +35,7 @@ def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> object
 def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             source = start_counter(client, "counter", log)
             target = other(source)
             started = time.monotonic()
@@ -53,7 +52,7 @@ def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_pat
             # And back, through the SDK this time.
             admin.migrate("counter", source, reason="and back")
             back = finished(admin, "counter")
-            assert back.phase == MigrationPhase.RUNNING, back.error  # type: ignore[attr-defined]
+            assert back.phase == MigrationPhase.RUNNING, back.error
             wait_for(lambda: client.get("counter").node == source)
             last = max(counts(log))
             wait_for(lambda: max(counts(log)) > last + 20, 20, "no counting back on the source")
@@ -69,16 +68,11 @@ def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_pat
             assert "resumed after" in stderr and "checkpoint" in stderr
             assert first and second
             print(f"migration took {took_s:.2f}s (CLI round trip included)")
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: Path) -> None:
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             # Two managed counters and one workload that runs itself, all on node-1.
             admin.cordon("node-2")
             logs = {name: tmp_path / name for name in ("c1", "c2")}
@@ -109,17 +103,12 @@ def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: P
             time.sleep(1.0)  # the optimizer had its passes: the node stays empty and cordoned
             node = admin.get_node("node-1")
             assert node.cordoned and node.workloads == 0
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_a_migration_whose_target_dies_rolls_back_to_the_source(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             # A slow checkpoint (3 s after SIGTERM) leaves time to kill the target midway.
             source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
             target = other(source)
@@ -130,25 +119,20 @@ def test_a_migration_whose_target_dies_rolls_back_to_the_source(tmp_path: Path) 
             )  # fmt: skip
             cluster.kill(target, signal.SIGKILL)
             failed = finished(admin, "counter")
-            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
-            error = failed.error  # type: ignore[attr-defined]
+            assert failed.phase == MigrationPhase.FAILED
+            error = failed.error
             assert target in error and f"restarted on {source}" in error, error
             workload = wait_for(lambda: (w := client.get("counter")).node == source and w)
             assert f"migration to {target} failed" in workload.message
             stopped_at = max(counts(log))
             wait_for(lambda: max(counts(log)) > stopped_at + 20, 20, "not counting on the source")
             assert_contiguous(counts(log))
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_a_missing_checkpoint_fails_the_migration_and_says_so(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (_admin, client):
             source = start_counter(client, "counter", log, "--no-checkpoint")
             result = cli(cluster, "migrate", "counter", "--to", other(source), ok=False)
             assert result.returncode == 1
@@ -164,9 +148,6 @@ def test_a_missing_checkpoint_fails_the_migration_and_says_so(tmp_path: Path) ->
             assert not (
                 cluster.state_dir / "agents" / other(source) / "checkpoints" / "default" / "counter"
             ).exists()
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_a_damaged_checkpoint_never_starts_from_zero(tmp_path: Path) -> None:
@@ -175,15 +156,13 @@ def test_a_damaged_checkpoint_never_starts_from_zero(tmp_path: Path) -> None:
     checkpoint, refuses too. The workload ends FAILED, saying why; no count starts over."""
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             source = start_counter(client, "counter", log, "--damage-checkpoint")
             target = other(source)
             admin.migrate("counter", target)
             failed = finished(admin, "counter")
-            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
-            error = failed.error  # type: ignore[attr-defined]
+            assert failed.phase == MigrationPhase.FAILED
+            error = failed.error
             assert f"exited with code 3 on {target}" in error, error
             workload = wait_for(
                 lambda: (w := client.get("counter")).phase == WorkloadPhase.FAILED and w,
@@ -193,17 +172,12 @@ def test_a_damaged_checkpoint_never_starts_from_zero(tmp_path: Path) -> None:
             stderr = admin.logs("counter", node=target, stderr=True).text
             assert "corrupt checkpoint, not starting over from zero" in stderr
             assert_contiguous(counts(log))  # nothing started over at 1
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
             target = other(source)
             admin.migrate("counter", target)
@@ -214,14 +188,11 @@ def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
             cluster.kill("controller", signal.SIGKILL)
             cluster.respawn("controller")
             done = finished(admin, "counter", timeout_s=90)
-            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
+            assert done.phase == MigrationPhase.RUNNING, done.error
             assert client.get("counter").node == target
             moved_at = max(counts(log))
             wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
             assert_contiguous(counts(log))
-        finally:
-            client.close()
-            admin.close()
 
 
 def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> None:
@@ -229,16 +200,14 @@ def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> 
     args = ("--checkpoint-root", str(shared), "--shared-checkpoints")
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state", agent_args=args) as cluster:
-        admin = SyncAdminClient.connect(cluster.controller_address)
-        client = SyncClient.connect(cluster.controller_address)
-        try:
+        with clients(cluster) as (admin, client):
             source = start_counter(client, "counter", log)
             done = admin.migrate("counter", other(source))
             done = finished(admin, "counter")
-            assert done.phase == MigrationPhase.RUNNING, done.error  # type: ignore[attr-defined]
-            phases = [step.phase for step in done.history]  # type: ignore[attr-defined]
+            assert done.phase == MigrationPhase.RUNNING, done.error
+            phases = [step.phase for step in done.history]
             assert MigrationPhase.TRANSFERRING not in phases
-            assert done.checkpoint_path == str(shared / "default" / "counter")  # type: ignore[attr-defined]
+            assert done.checkpoint_path == str(shared / "default" / "counter")
             moved_at = max(counts(log))
             wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
             assert_contiguous(counts(log))
@@ -248,9 +217,6 @@ def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> 
             source = start_counter(client, "nock", empty, "--no-checkpoint")
             admin.migrate("nock", other(source))
             failed = finished(admin, "nock")
-            assert failed.phase == MigrationPhase.FAILED  # type: ignore[attr-defined]
-            assert "is empty" in failed.error, failed.error  # type: ignore[attr-defined]
+            assert failed.phase == MigrationPhase.FAILED
+            assert "is empty" in failed.error, failed.error
             assert client.get("nock").node == source
-        finally:
-            client.close()
-            admin.close()

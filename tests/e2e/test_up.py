@@ -73,7 +73,9 @@ def test_up_serves_the_cli_and_stops_on_sigterm_leaving_nothing(tmp_path: Path) 
     try:
         cluster = _wait_for_cluster(state, up, 60)
         pids = [p["pid"] for p in cluster["processes"]]
-        assert {p["role"] for p in cluster["processes"]} == {"etcd", "controller", "agent"}
+        roles = {p["role"] for p in cluster["processes"]}
+        assert roles == {"etcd", "controller", "agent", "gateway"}
+        assert cluster["gateway"].startswith("127.0.0.1:")
 
         deadline = time.monotonic() + 20
         while True:

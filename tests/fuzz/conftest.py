@@ -20,7 +20,7 @@ from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import node_info
 from tests.controlplane.conftest import Stubs
-from tests.helpers import EtcdMember
+from tests.helpers import EtcdMember, make_controller_config
 
 
 class QuietController(Controller):
@@ -35,11 +35,9 @@ def fuzz_config(base: ControllerConfig, **changes: object) -> ControllerConfig:
 
 @pytest.fixture
 def controller_config(etcd: EtcdMember, etcd_prefix: str) -> ControllerConfig:
-    return ControllerConfig(
-        listen="127.0.0.1:0",
-        etcd_endpoints=(etcd.endpoint,),
-        etcd_prefix=etcd_prefix,
-        metrics_listen="",
+    return make_controller_config(
+        etcd,
+        etcd_prefix,
         # Long graces and lease: a loaded 2-core machine must not depose the leader or
         # mark a node NotReady in the middle of a run.
         node_grace_s=600.0,

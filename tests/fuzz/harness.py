@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, Phase, settings
 
 from controlplane.app.server import Controller
-from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, node_pb2, workload_pb2
+from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, gateway_pb2, node_pb2, serving_pb2, workload_pb2
 
 # CI stability: the same examples every run, no example database, no per-example deadline
 # (a loaded 2-core machine is slow now and then). The controller fixture is set up once
@@ -46,7 +46,7 @@ ACCEPTABLE = frozenset(
 )
 CALL_TIMEOUT_S = 10.0
 
-PB_MODULES = (node_pb2, workload_pb2, admin_pb2, auth_pb2)
+PB_MODULES = (node_pb2, workload_pb2, admin_pb2, auth_pb2, serving_pb2, gateway_pb2)
 
 
 @dataclass(frozen=True)

@@ -309,9 +309,14 @@ def test_launch_spec_validation() -> None:
     with pytest.raises(ValueError, match="non-empty argv"):
         LaunchSpec(command=())
     with pytest.raises(ValueError, match="restart_policy"):
-        LaunchSpec(command=("x",), restart_policy="always")  # type: ignore[arg-type]
+        LaunchSpec(command=("x",), restart_policy="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="backoff_initial_s"):
         LaunchSpec(command=("x",), backoff_initial_s=-1)
+    with pytest.raises(ValueError, match="health_path"):
+        LaunchSpec(command=("x",), serve=True, health_path="healthz")
+    with pytest.raises(ValueError, match="health_path"):
+        LaunchSpec(command=("x",), serve=True, health_path="/a b\r\nHost: x")
+    assert LaunchSpec(command=("x",), serve=True, health_path="").health_path == "/healthz"
     launch = LaunchSpec(command=["x", "y"], backoff_initial_s=1, backoff_max_s=5)  # type: ignore[arg-type]
     assert launch.command == ("x", "y")
     assert [launch.backoff_s(n) for n in range(5)] == [1, 2, 4, 5, 5]

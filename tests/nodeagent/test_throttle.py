@@ -323,9 +323,12 @@ async def test_close_resumes_every_stopped_workload(
     await throttler.freeze("test/two")
     assert procfs.read_stat(second.pid).state == "T"  # type: ignore[union-attr]
     await throttler.close()
-    await assert_eventually(
-        lambda: all(procfs.read_stat(p.pid).state in "RS" for p in (first, second))  # type: ignore[union-attr]
-    )
+
+    def both_running() -> bool:
+        stats = [procfs.read_stat(p.pid) for p in (first, second)]
+        return all(stat is not None and stat.state in "RS" for stat in stats)
+
+    await assert_eventually(both_running)
 
 
 # --- errors with reasons --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from controlplane.app.server import Controller
 from sdk import AdminClient, Event, Migration
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.controlplane.agentsim import ScriptedAgent, node_info
-from tests.helpers import EtcdMember, assert_eventually, free_port
+from tests.helpers import EtcdMember, assert_eventually, free_port, make_controller_config
 from tests.sdk.processes import LocalControlPlane, control_plane
 
 
@@ -108,12 +108,10 @@ async def cluster(etcd: EtcdMember, etcd_prefix: str) -> AsyncIterator[Cluster]:
     The runtime loop is off: the only directives are those the test causes (placements,
     migrations), so what an application receives is deterministic.
     """
-    config = ControllerConfig(
+    config = make_controller_config(
+        etcd,
+        etcd_prefix,
         listen=f"127.0.0.1:{free_port()}",  # fixed: a restart comes back on it
-        etcd_endpoints=(etcd.endpoint,),
-        etcd_prefix=etcd_prefix,
-        metrics_listen="",
-        leader_lease_s=2,
         optimize_interval_s=0.2,
         runtime_enabled=False,
     )

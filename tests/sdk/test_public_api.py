@@ -55,6 +55,13 @@ PUBLIC = {
     "MigrationStep",
     "DrainResult",
     "WorkloadLogs",
+    # services (ServingService)
+    "Service",
+    "ServiceSpec",
+    "Replica",
+    "ReplicaState",
+    "ScaleRecord",
+    "make_service_spec",
     # priorities
     "PRIORITY_CLASSES",
     "DEFAULT_PRIORITY_CLASS",
@@ -63,6 +70,25 @@ PUBLIC = {
     "state_dir",
     "read_cluster_file",
     "resolve_target",
+    "resolve_target_with_source",
+    # credentials the CLI writes and reads (tokens, the certificate authority)
+    "ROLES",
+    "FileToken",
+    "TokenError",
+    "new_file_token",
+    "read_token_file",
+    "read_tokens_file",
+    "write_secret",
+    "write_tokens_file",
+    "Issued",
+    "PkiLayout",
+    "init_pki",
+    "issue",
+    "issue_client",
+    "issue_node",
+    "load_ca",
+    "revoke_certificate",
+    "write_pem",
     # errors
     "AiwoError",
     "ControllerUnavailable",
@@ -95,3 +121,14 @@ def test_errors_share_one_base() -> None:
         obj = getattr(sdk, name)
         if inspect.isclass(obj) and issubclass(obj, Exception):
             assert issubclass(obj, sdk.AiwoError), name
+
+
+def test_the_cli_stands_on_the_public_sdk() -> None:
+    # The CLI is an application of the SDK: it imports no private sdk._module.
+    import pathlib
+    import re
+
+    cli = pathlib.Path(sdk.__file__).parent / "cli"
+    private = re.compile(r"^\s*(from|import)\s+sdk\._\w+", re.MULTILINE)
+    offenders = [p.name for p in sorted(cli.glob("*.py")) if private.search(p.read_text())]
+    assert offenders == []

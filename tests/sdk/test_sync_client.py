@@ -81,3 +81,20 @@ async def test_sync_iterator_and_failed_ack_on_exception(cluster: Cluster) -> No
     await asyncio.to_thread(app)
     [event] = await assert_eventually(lambda: cluster.failed_acks("default/job"))
     assert f"directive {seen[0].id} failed: RuntimeError: checkpoint failed" in event.message
+
+
+def test_the_sync_admin_and_auth_clients_mirror_every_async_method() -> None:
+    # Derived, not hand-written: each public coroutine method has a blocking twin with the
+    # same parameters and docstring.
+    import inspect
+
+    from sdk import AdminClient, AuthClient, SyncAdminClient, SyncAuthClient
+
+    for async_cls, sync_cls in ((AdminClient, SyncAdminClient), (AuthClient, SyncAuthClient)):
+        for name, method in inspect.getmembers(async_cls, inspect.iscoroutinefunction):
+            if name.startswith("_") or name in ("connect", "close"):
+                continue
+            twin = getattr(sync_cls, name)
+            assert not inspect.iscoroutinefunction(twin), name
+            assert inspect.signature(twin) == inspect.signature(method), name
+            assert twin.__doc__ == method.__doc__, name

@@ -14,7 +14,7 @@ from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk._pki import PkiLayout, create_ca, init_pki, issue_node
 from sdk.pb.aiwo.v1 import admin_pb2_grpc, auth_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
-from tests.helpers import EtcdMember
+from tests.helpers import EtcdMember, make_controller_config
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,11 @@ def credentials(tmp_path_factory: pytest.TempPathFactory) -> Credentials:
 @pytest.fixture
 def secure_config(etcd: EtcdMember, etcd_prefix: str, credentials: Credentials) -> ControllerConfig:
     pki = credentials.pki
-    return ControllerConfig(
-        listen="127.0.0.1:0",
-        etcd_endpoints=(etcd.endpoint,),
-        etcd_prefix=etcd_prefix,
-        metrics_listen="",
+    return make_controller_config(
+        etcd,
+        etcd_prefix,
         node_grace_s=2.0,
         eviction_grace_s=2.0,
-        leader_lease_s=2,
         optimize_interval_s=0.2,
         tls_cert=str(pki.controller_cert),
         tls_key=str(pki.controller_key),

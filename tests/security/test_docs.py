@@ -8,7 +8,7 @@ from pathlib import Path
 from controlplane.auth.permissions import ALL_PERMISSIONS, ROLE_PERMISSIONS, RULES
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-ROLES = ("admin", "operator", "workload", "viewer")
+ROLES = ("admin", "operator", "workload", "viewer", "gateway")
 
 
 def test_the_roles_table_matches_the_code() -> None:
@@ -16,7 +16,7 @@ def test_the_roles_table_matches_the_code() -> None:
     documented: set[str] = set()
     for line in DOC.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 5 or not cells[0].startswith("`"):
+        if len(cells) != 6 or not cells[0].startswith("`"):
             continue
         permissions = set(re.findall(r"`([a-z]+\.[a-z]+)`", cells[0])) & ALL_PERMISSIONS
         documented |= permissions

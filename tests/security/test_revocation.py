@@ -29,7 +29,7 @@ from sdk.pb.aiwo.v1 import (
     workload_pb2_grpc,
 )
 from tests.controlplane.agentsim import node_info
-from tests.helpers import EtcdMember, assert_eventually
+from tests.helpers import EtcdMember, assert_eventually, make_controller_config
 
 
 @pytest.fixture
@@ -105,12 +105,9 @@ async def guarded(
     token, record = _tokens.new_file_token("admin", description="test")
     tokens_file = tmp_path / "tokens.json"
     _tokens.write_tokens_file(tokens_file, [record])
-    config = ControllerConfig(
-        listen="127.0.0.1:0",
-        etcd_endpoints=(etcd.endpoint,),
-        etcd_prefix=etcd_prefix,
-        metrics_listen="",
-        leader_lease_s=2,
+    config = make_controller_config(
+        etcd,
+        etcd_prefix,
         tls_cert=str(pki.controller_cert),
         tls_key=str(pki.controller_key),
         tls_ca=str(pki.ca_cert),

@@ -29,8 +29,10 @@ from controlplane.auth.permissions import (
 from sdk.pb.aiwo.v1 import (
     admin_pb2,
     auth_pb2,
+    gateway_pb2,
     migration_pb2,
     node_pb2,
+    serving_pb2,
     types_pb2,
     workload_pb2,
 )
@@ -45,10 +47,12 @@ class Sample:
     method: str
     request: Message  # for streams: the first message
     stream: bool = False
+    client_stream: bool = False  # stream in, one reply out (ReportTraffic)
 
 
 def _samples(namespace: str) -> list[Sample]:
     admin, workload = "/aiwo.v1.AdminService/", "/aiwo.v1.WorkloadService/"
+    serving = "/aiwo.v1.ServingService/"
     bad_spec = types_pb2.WorkloadSpec(resources=types_pb2.Resources(gpus=-1))
     return [
         Sample(admin + "ListNodes", admin_pb2.ListNodesRequest()),
@@ -97,6 +101,36 @@ def _samples(namespace: str) -> list[Sample]:
                 hello=workload_pb2.AttachHello(name="missing", namespace=namespace)
             ),
             stream=True,
+        ),
+        Sample(
+            serving + "CreateService",
+            serving_pb2.CreateServiceRequest(
+                name="s", namespace=namespace, spec=serving_pb2.ServiceSpec(min_replicas=-1)
+            ),
+        ),
+        Sample(
+            serving + "ScaleService",
+            serving_pb2.ScaleServiceRequest(name="missing", namespace=namespace, replicas=1),
+        ),
+        Sample(
+            serving + "DeleteService",
+            serving_pb2.DeleteServiceRequest(name="missing", namespace=namespace),
+        ),
+        Sample(
+            serving + "GetService",
+            serving_pb2.GetServiceRequest(name="missing", namespace=namespace),
+        ),
+        Sample(serving + "ListServices", serving_pb2.ListServicesRequest(namespace=namespace)),
+        Sample(serving + "ListServices", serving_pb2.ListServicesRequest()),
+        Sample(
+            "/aiwo.v1.GatewayService/WatchEndpoints",
+            gateway_pb2.WatchEndpointsRequest(gateway="gw"),
+            stream=True,
+        ),
+        Sample(
+            "/aiwo.v1.GatewayService/ReportTraffic",
+            gateway_pb2.TrafficReport(gateway="gw", time_unix=1.0, interval_s=1.0),
+            client_stream=True,
         ),
         Sample(
             "/aiwo.v1.NodeService/Register",
@@ -154,11 +188,19 @@ async def _call(channel: grpc.aio.Channel, sample: Sample, token: str) -> grpc.S
     metadata = bearer(token)
     payload = sample.request.SerializeToString()
     try:
+        if sample.client_stream:
+            unary = channel.stream_unary(sample.method, response_deserializer=bytes)
+
+            async def one() -> object:
+                yield payload
+
+            await unary(one(), metadata=metadata, timeout=5)
+            return grpc.StatusCode.OK
         if not sample.stream:
             call = channel.unary_unary(sample.method, response_deserializer=bytes)
             await call(payload, metadata=metadata, timeout=5)
             return grpc.StatusCode.OK
-        if sample.method.endswith("/Watch"):
+        if sample.method.endswith(("/Watch", "/WatchEndpoints")):
             stream = channel.unary_stream(sample.method, response_deserializer=bytes)(
                 payload, metadata=metadata, timeout=5
             )
@@ -185,11 +227,9 @@ async def _call(channel: grpc.aio.Channel, sample: Sample, token: str) -> grpc.S
 
 
 def test_every_served_method_has_a_rule_and_a_sample() -> None:
-    from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, node_pb2, workload_pb2
-
     served = {
         f"/{service.full_name}/{method.name}"
-        for module in (admin_pb2, auth_pb2, node_pb2, workload_pb2)
+        for module in (admin_pb2, auth_pb2, gateway_pb2, node_pb2, serving_pb2, workload_pb2)
         for service in module.DESCRIPTOR.services_by_name.values()
         for method in service.methods
     }

@@ -9,7 +9,7 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.filters.base import Filter, GpuFilter, NodeFilter, is_gpu_filter
+from controlplane.optimizer.filters.base import Filter, GpuMask, PerGpu
 from controlplane.optimizer.filters.cpu import Cpu
 from controlplane.optimizer.filters.gpu_count import GpuCount
 from controlplane.optimizer.filters.gpu_memory import GpuMemory
@@ -32,12 +32,19 @@ FILTERS: dict[str, Callable[[], Filter]] = {
     "gpu_memory": GpuMemory,
 }
 
-# The filters that hold for a node even when it is empty and healthy: used by `can_ever_fit`.
-STATIC_FILTERS = ("gpu_count", "gpu_model", "cpu", "memory", "gpu_share", "gpu_memory")
-
 
 def build_filters(names: Sequence[str] = tuple(FILTERS)) -> tuple[Filter, ...]:
     return tuple(FILTERS[n]() for n in names)
+
+
+def capacity_filters() -> tuple[Filter, ...]:
+    """The filters an empty, healthy node must pass: failing them there means never."""
+    return tuple(f for f in build_filters() if not f.condition)
+
+
+def load_proof_filters() -> tuple[Filter, ...]:
+    """The filters whose verdict no finishing or evicted work can change."""
+    return tuple(f for f in build_filters() if not f.load)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +62,29 @@ def run_filters(
     state: CapacityArrays, demand: Demand, filters: Sequence[Filter], count: bool = True
 ) -> FilterResult:
     alive = np.ones(state.size, dtype=bool)
-    gpu_ok = state.gpu_present
+    gpus = GpuMask(state.gpu_present)
     counts: dict[str, int] = {}
     for f in filters:
         if not f.applies(demand):
             continue
-        if is_gpu_filter(f):
-            gpu_ok = gpu_ok & f.usable(state, demand)  # type: ignore[union-attr]
-            passed = np.count_nonzero(gpu_ok, axis=1) >= demand.gpus
-        else:
-            passed = f.passes(state, demand)  # type: ignore[union-attr]
+        passed = f.passes(state, demand, gpus)
         if count:
             rejected = int(np.count_nonzero(alive & ~passed))
             if rejected:
                 counts[f.reason] = counts.get(f.reason, 0) + rejected
         alive = alive & passed
     rejections = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return FilterResult(alive, gpu_ok, rejections)
+    return FilterResult(alive, gpus.ok, rejections)
 
 
 __all__ = [
     "FILTERS",
-    "STATIC_FILTERS",
     "Filter",
     "FilterResult",
-    "GpuFilter",
-    "NodeFilter",
+    "GpuMask",
+    "PerGpu",
     "build_filters",
+    "capacity_filters",
+    "load_proof_filters",
     "run_filters",
 ]

@@ -6,11 +6,14 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters.base import PerGpu
 
 
-class GpuCount:
+class GpuCount(PerGpu):
     name = "gpu_count"
     reason = "too few GPUs"
+    condition = False
+    load = False
 
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0

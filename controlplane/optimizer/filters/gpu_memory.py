@@ -6,11 +6,14 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters.base import PerGpu
 
 
-class GpuMemory:
+class GpuMemory(PerGpu):
     name = "gpu_memory"
     reason = "insufficient GPU memory"
+    condition = False
+    load = True
 
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0 and demand.gpu_memory_mib > 0

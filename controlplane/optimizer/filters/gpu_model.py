@@ -6,11 +6,14 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters.base import PerGpu
 
 
-class GpuModel:
+class GpuModel(PerGpu):
     name = "gpu_model"
     reason = "GPU model not accepted"
+    condition = False
+    load = False
 
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0 and bool(demand.models)

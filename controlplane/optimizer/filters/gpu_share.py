@@ -10,11 +10,14 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters.base import PerGpu
 
 
-class GpuShare:
+class GpuShare(PerGpu):
     name = "gpu_share"
     reason = "insufficient free GPU share"
+    condition = False
+    load = True
 
     def applies(self, demand: Demand) -> bool:
         return demand.gpus > 0

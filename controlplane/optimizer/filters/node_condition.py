@@ -6,25 +6,30 @@ import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
+from controlplane.optimizer.filters.base import GpuMask
 
 
 class NodeReady:
     name = "node_ready"
     reason = "node not ready"
+    condition = True
+    load = False
 
     def applies(self, demand: Demand) -> bool:
         return True
 
-    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand, gpus: GpuMask) -> np.ndarray:
         return state.ready
 
 
 class NodeNotCordoned:
     name = "node_not_cordoned"
     reason = "node cordoned"
+    condition = True
+    load = False
 
     def applies(self, demand: Demand) -> bool:
         return True
 
-    def passes(self, state: CapacityArrays, demand: Demand) -> np.ndarray:
+    def passes(self, state: CapacityArrays, demand: Demand, gpus: GpuMask) -> np.ndarray:
         return ~state.cordoned

@@ -8,7 +8,7 @@ from typing import Any
 
 from controlplane.optimizer.plugin_config import NoArgs
 from controlplane.optimizer.scores.aiwo import AiwoArgs, AiwoScore
-from controlplane.optimizer.scores.base import ScoreInput, ScorePlugin, Scores
+from controlplane.optimizer.scores.base import ArrivalObserver, ScoreInput, ScorePlugin, Scores
 from controlplane.optimizer.scores.bestfit import BestFit
 from controlplane.optimizer.scores.clustering import GpuClustering
 from controlplane.optimizer.scores.dotprod import DotProd
@@ -43,4 +43,12 @@ SCORES: dict[str, ScoreSpec] = {
     "spread": ScoreSpec(lambda _c, _x: ServiceSpread()),
 }
 
-__all__ = ["SCORES", "PluginContext", "ScoreInput", "ScorePlugin", "ScoreSpec", "Scores"]
+__all__ = [
+    "SCORES",
+    "ArrivalObserver",
+    "PluginContext",
+    "ScoreInput",
+    "ScorePlugin",
+    "ScoreSpec",
+    "Scores",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -34,21 +34,16 @@ class ScorePlugin(Protocol):
 
     def score(self, inp: ScoreInput) -> Scores: ...
 
-    def observe(self, demand: Demand) -> None:
-        """Sees every workload that arrives (placed or not), for plugins that learn the mix."""
-        ...
+
+@runtime_checkable
+class ArrivalObserver(Protocol):
+    """A second, optional extension point: a plugin that learns the workload mix (FGD's
+    typical pods) implements it too and sees every workload that arrives, placed or not.
+    The policy asks once, when it is built, which of its plugins observe."""
+
+    def observe(self, demand: Demand) -> None: ...
 
     def observe_many(self, demands: Sequence[Demand]) -> None: ...
-
-
-class Stateless:
-    """Mixin for plugins that learn nothing from arrivals."""
-
-    def observe(self, demand: Demand) -> None:
-        return None
-
-    def observe_many(self, demands: Sequence[Demand]) -> None:
-        return None
 
 
 def truncate(values: np.ndarray) -> np.ndarray:

@@ -7,13 +7,13 @@ The 128 cores and 8 GPUs are the simulator's normalisers (MaxSpecCpu, MaxSpecGpu
 
 from __future__ import annotations
 
-from controlplane.optimizer.scores.base import ScoreInput, Scores, Stateless, best_fit_gpu, truncate
+from controlplane.optimizer.scores.base import ScoreInput, Scores, best_fit_gpu, truncate
 
 MAX_SPEC_CPU_MILLI = 128_000
 MAX_SPEC_GPU_MILLI = 8_000
 
 
-class BestFit(Stateless):
+class BestFit:
     name = "bestfit"
 
     def score(self, inp: ScoreInput) -> Scores:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.scores.base import ScoreInput, Scores, Stateless, best_fit_gpu
+from controlplane.optimizer.scores.base import ScoreInput, Scores, best_fit_gpu
 from controlplane.optimizer.scores.bestfit import MAX_SPEC_GPU_MILLI
 
 
-class GpuClustering(Stateless):
+class GpuClustering:
     name = "clustering"
 
     def score(self, inp: ScoreInput) -> Scores:

@@ -7,11 +7,11 @@ score = 100 × (1 − dot / 2), truncated. A shared request takes the best-fit G
 
 from __future__ import annotations
 
-from controlplane.optimizer.scores.base import ScoreInput, Scores, Stateless, best_fit_gpu, truncate
+from controlplane.optimizer.scores.base import ScoreInput, Scores, best_fit_gpu, truncate
 from controlplane.optimizer.scores.bestfit import MAX_SPEC_CPU_MILLI, MAX_SPEC_GPU_MILLI
 
 
-class DotProd(Stateless):
+class DotProd:
     name = "dotprod"
 
     def score(self, inp: ScoreInput) -> Scores:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.scores.base import ScoreInput, Scores, Stateless, best_fit_gpu
+from controlplane.optimizer.scores.base import ScoreInput, Scores, best_fit_gpu
 from controlplane.optimizer.types import MILLI_PER_GPU
 
 
-class GpuPacking(Stateless):
+class GpuPacking:
     name = "packing"
 
     def score(self, inp: ScoreInput) -> Scores:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.scores.base import ScoreInput, Scores, Stateless
+from controlplane.optimizer.scores.base import ScoreInput, Scores
 
 
-class RandomScore(Stateless):
+class RandomScore:
     name = "random"
 
     def score(self, inp: ScoreInput) -> Scores:

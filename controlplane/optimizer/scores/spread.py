@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from controlplane.optimizer.scores.base import MAX_SCORE, ScoreInput, Scores, Stateless
+from controlplane.optimizer.scores.base import MAX_SCORE, ScoreInput, Scores
 
 
-class ServiceSpread(Stateless):
+class ServiceSpread:
     name = "spread"
 
     def score(self, inp: ScoreInput) -> Scores:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csdk/pb/aiwo/v1/gateway.proto\x12\x07\x61iwo.v1\"(\n\x15WatchEndpointsRequest\x12\x0f\n\x07gateway\x18\x01 \x01(\t\",\n\x08\x45ndpoint\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"o\n\x10ServiceEndpoints\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\tendpoints\x18\x03 \x03(\x0b\x32\x11.aiwo.v1.Endpoint\x12\x14\n\x0cmax_replicas\x18\x04 \x01(\x05\"P\n\x0f\x45ndpointsUpdate\x12\x10\n\x08snapshot\x18\x01 \x01(\x08\x12+\n\x08services\x18\x02 \x03(\x0b\x32\x19.aiwo.v1.ServiceEndpoints\"_\n\x0eLatencySummary\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0e\n\x06sum_ms\x18\x02 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x04 \x01(\x01\x12\x0e\n\x06max_ms\x18\x05 \x01(\x01\"W\n\x0eReplicaTraffic\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12\x11\n\tin_flight\x18\x02 \x01(\x05\x12\x11\n\tcompleted\x18\x03 \x01(\r\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\r\"\xc3\x02\n\x0eServiceTraffic\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x61rrivals\x18\x03 \x01(\r\x12\x11\n\tcompleted\x18\x04 \x01(\r\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\r\x12\x10\n\x08rejected\x18\x06 \x01(\r\x12\x11\n\tin_flight\x18\x07 \x01(\x05\x12\x0e\n\x06queued\x18\x08 \x01(\x05\x12%\n\x04ttft\x18\t \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12*\n\tchunk_gap\x18\n \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12(\n\x07latency\x18\x0b \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12)\n\x08replicas\x18\x0c \x03(\x0b\x32\x17.aiwo.v1.ReplicaTraffic\"r\n\rTrafficReport\x12\x0f\n\x07gateway\x18\x01 \x01(\t\x12\x11\n\ttime_unix\x18\x02 \x01(\x01\x12\x12\n\ninterval_s\x18\x03 \x01(\x01\x12)\n\x08services\x18\x04 \x03(\x0b\x32\x17.aiwo.v1.ServiceTraffic\"\x17\n\x15ReportTrafficResponse2\xa9\x01\n\x0eGatewayService\x12L\n\x0eWatchEndpoints\x12\x1e.aiwo.v1.WatchEndpointsRequest\x1a\x18.aiwo.v1.EndpointsUpdate0\x01\x12I\n\rReportTraffic\x12\x16.aiwo.v1.TrafficReport\x1a\x1e.aiwo.v1.ReportTrafficResponse(\x01\x42H\n\nio.aiwo.v1B\x0cGatewayProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csdk/pb/aiwo/v1/gateway.proto\x12\x07\x61iwo.v1\"(\n\x15WatchEndpointsRequest\x12\x0f\n\x07gateway\x18\x01 \x01(\t\",\n\x08\x45ndpoint\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"o\n\x10ServiceEndpoints\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\tendpoints\x18\x03 \x03(\x0b\x32\x11.aiwo.v1.Endpoint\x12\x14\n\x0cmax_replicas\x18\x04 \x01(\x05\"P\n\x0f\x45ndpointsUpdate\x12\x10\n\x08snapshot\x18\x01 \x01(\x08\x12+\n\x08services\x18\x02 \x03(\x0b\x32\x19.aiwo.v1.ServiceEndpoints\"_\n\x0eLatencySummary\x12\r\n\x05\x63ount\x18\x01 \x01(\r\x12\x0e\n\x06sum_ms\x18\x02 \x01(\x01\x12\x0e\n\x06p50_ms\x18\x03 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x04 \x01(\x01\x12\x0e\n\x06max_ms\x18\x05 \x01(\x01\"i\n\x0eReplicaTraffic\x12\x0f\n\x07replica\x18\x01 \x01(\t\x12\x11\n\tin_flight\x18\x02 \x01(\x05\x12\x11\n\tcompleted\x18\x03 \x01(\r\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\r\x12\x10\n\x08\x64raining\x18\x05 \x01(\x08\"\xc3\x02\n\x0eServiceTraffic\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x61rrivals\x18\x03 \x01(\r\x12\x11\n\tcompleted\x18\x04 \x01(\r\x12\x0e\n\x06\x65rrors\x18\x05 \x01(\r\x12\x10\n\x08rejected\x18\x06 \x01(\r\x12\x11\n\tin_flight\x18\x07 \x01(\x05\x12\x0e\n\x06queued\x18\x08 \x01(\x05\x12%\n\x04ttft\x18\t \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12*\n\tchunk_gap\x18\n \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12(\n\x07latency\x18\x0b \x01(\x0b\x32\x17.aiwo.v1.LatencySummary\x12)\n\x08replicas\x18\x0c \x03(\x0b\x32\x17.aiwo.v1.ReplicaTraffic\"r\n\rTrafficReport\x12\x0f\n\x07gateway\x18\x01 \x01(\t\x12\x11\n\ttime_unix\x18\x02 \x01(\x01\x12\x12\n\ninterval_s\x18\x03 \x01(\x01\x12)\n\x08services\x18\x04 \x03(\x0b\x32\x17.aiwo.v1.ServiceTraffic\"\x17\n\x15ReportTrafficResponse2\xa9\x01\n\x0eGatewayService\x12L\n\x0eWatchEndpoints\x12\x1e.aiwo.v1.WatchEndpointsRequest\x1a\x18.aiwo.v1.EndpointsUpdate0\x01\x12I\n\rReportTraffic\x12\x16.aiwo.v1.TrafficReport\x1a\x1e.aiwo.v1.ReportTrafficResponse(\x01\x42H\n\nio.aiwo.v1B\x0cGatewayProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,13 +43,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LATENCYSUMMARY']._serialized_start=324
   _globals['_LATENCYSUMMARY']._serialized_end=419
   _globals['_REPLICATRAFFIC']._serialized_start=421
-  _globals['_REPLICATRAFFIC']._serialized_end=508
-  _globals['_SERVICETRAFFIC']._serialized_start=511
-  _globals['_SERVICETRAFFIC']._serialized_end=834
-  _globals['_TRAFFICREPORT']._serialized_start=836
-  _globals['_TRAFFICREPORT']._serialized_end=950
-  _globals['_REPORTTRAFFICRESPONSE']._serialized_start=952
-  _globals['_REPORTTRAFFICRESPONSE']._serialized_end=975
-  _globals['_GATEWAYSERVICE']._serialized_start=978
-  _globals['_GATEWAYSERVICE']._serialized_end=1147
+  _globals['_REPLICATRAFFIC']._serialized_end=526
+  _globals['_SERVICETRAFFIC']._serialized_start=529
+  _globals['_SERVICETRAFFIC']._serialized_end=852
+  _globals['_TRAFFICREPORT']._serialized_start=854
+  _globals['_TRAFFICREPORT']._serialized_end=968
+  _globals['_REPORTTRAFFICRESPONSE']._serialized_start=970
+  _globals['_REPORTTRAFFICRESPONSE']._serialized_end=993
+  _globals['_GATEWAYSERVICE']._serialized_start=996
+  _globals['_GATEWAYSERVICE']._serialized_end=1165
 # @@protoc_insertion_point(module_scope)

@@ -55,16 +55,18 @@ class LatencySummary(_message.Message):
     def __init__(self, count: _Optional[int] = ..., sum_ms: _Optional[float] = ..., p50_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., max_ms: _Optional[float] = ...) -> None: ...
 
 class ReplicaTraffic(_message.Message):
-    __slots__ = ("replica", "in_flight", "completed", "errors")
+    __slots__ = ("replica", "in_flight", "completed", "errors", "draining")
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
     replica: str
     in_flight: int
     completed: int
     errors: int
-    def __init__(self, replica: _Optional[str] = ..., in_flight: _Optional[int] = ..., completed: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
+    draining: bool
+    def __init__(self, replica: _Optional[str] = ..., in_flight: _Optional[int] = ..., completed: _Optional[int] = ..., errors: _Optional[int] = ..., draining: _Optional[bool] = ...) -> None: ...
 
 class ServiceTraffic(_message.Message):
     __slots__ = ("namespace", "name", "arrivals", "completed", "errors", "rejected", "in_flight", "queued", "ttft", "chunk_gap", "latency", "replicas")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sdk.pb.aiwo.v1 import types_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csdk/pb/aiwo/v1/serving.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"\xa6\x01\n\x0bServiceSpec\x12\x14\n\x0cmin_replicas\x18\x01 \x01(\x05\x12\x14\n\x0cmax_replicas\x18\x02 \x01(\x05\x12\'\n\x08template\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\x12\x13\n\x0bhealth_path\x18\x04 \x01(\t\x12\x16\n\x0eload_timeout_s\x18\x05 \x01(\x01\x12\x15\n\rdrain_grace_s\x18\x06 \x01(\x01\"\\\n\x0bScaleRecord\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12\x15\n\rfrom_replicas\x18\x02 \x01(\x05\x12\x13\n\x0bto_replicas\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xad\x01\n\x07Replica\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0c\n\x04node\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.aiwo.v1.ReplicaState\x12\x18\n\x10state_since_unix\x18\x06 \x01(\x01\x12\x10\n\x08restarts\x18\x07 \x01(\x05\x12\x0f\n\x07message\x18\x08 \x01(\t\"\xb0\x02\n\x07Service\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\"\n\x04spec\x18\x03 \x01(\x0b\x32\x14.aiwo.v1.ServiceSpec\x12\x0f\n\x07\x64\x65sired\x18\x04 \x01(\x05\x12\r\n\x05ready\x18\x05 \x01(\x05\x12\x13\n\x06pinned\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\"\n\x08replicas\x18\x07 \x03(\x0b\x32\x10.aiwo.v1.Replica\x12(\n\nlast_scale\x18\x08 \x01(\x0b\x32\x14.aiwo.v1.ScaleRecord\x12\x0f\n\x07message\x18\t \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\n \x01(\x01\x12\x12\n\ngeneration\x18\x0b \x01(\x03\x12\x17\n\x0freplicas_failed\x18\x0c \x01(\x05\x42\t\n\x07_pinned\"[\n\x14\x43reateServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\"\n\x04spec\x18\x03 \x01(\x0b\x32\x14.aiwo.v1.ServiceSpec\"4\n\x11GetServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"(\n\x13ListServicesRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\":\n\x14ListServicesResponse\x12\"\n\x08services\x18\x01 \x03(\x0b\x32\x10.aiwo.v1.Service\"d\n\x13ScaleServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\x08replicas\x18\x03 \x01(\x05H\x00\x12\x0e\n\x04\x61uto\x18\x04 \x01(\x08H\x00\x42\x08\n\x06target\"7\n\x14\x44\x65leteServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteServiceResponse*\xd1\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15REPLICA_STATE_PENDING\x10\x01\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x02\x12\x17\n\x13REPLICA_STATE_READY\x10\x03\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x04\x12\x1c\n\x18REPLICA_STATE_CRASH_LOOP\x10\x05\x12\x18\n\x14REPLICA_STATE_FAILED\x10\x06\x32\xeb\x02\n\x0eServingService\x12@\n\rCreateService\x12\x1d.aiwo.v1.CreateServiceRequest\x1a\x10.aiwo.v1.Service\x12:\n\nGetService\x12\x1a.aiwo.v1.GetServiceRequest\x1a\x10.aiwo.v1.Service\x12K\n\x0cListServices\x12\x1c.aiwo.v1.ListServicesRequest\x1a\x1d.aiwo.v1.ListServicesResponse\x12>\n\x0cScaleService\x12\x1c.aiwo.v1.ScaleServiceRequest\x1a\x10.aiwo.v1.Service\x12N\n\rDeleteService\x12\x1d.aiwo.v1.DeleteServiceRequest\x1a\x1e.aiwo.v1.DeleteServiceResponseBH\n\nio.aiwo.v1B\x0cServingProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1csdk/pb/aiwo/v1/serving.proto\x12\x07\x61iwo.v1\x1a\x1asdk/pb/aiwo/v1/types.proto\"\xa6\x01\n\x0bServiceSpec\x12\x14\n\x0cmin_replicas\x18\x01 \x01(\x05\x12\x14\n\x0cmax_replicas\x18\x02 \x01(\x05\x12\'\n\x08template\x18\x03 \x01(\x0b\x32\x15.aiwo.v1.WorkloadSpec\x12\x13\n\x0bhealth_path\x18\x04 \x01(\t\x12\x16\n\x0eload_timeout_s\x18\x05 \x01(\x01\x12\x15\n\rdrain_grace_s\x18\x06 \x01(\x01\"\\\n\x0bScaleRecord\x12\x11\n\ttime_unix\x18\x01 \x01(\x01\x12\x15\n\rfrom_replicas\x18\x02 \x01(\x05\x12\x13\n\x0bto_replicas\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xad\x01\n\x07Replica\x12\x10\n\x08workload\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0c\n\x04node\x18\x03 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x04 \x01(\t\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.aiwo.v1.ReplicaState\x12\x18\n\x10state_since_unix\x18\x06 \x01(\x01\x12\x10\n\x08restarts\x18\x07 \x01(\x05\x12\x0f\n\x07message\x18\x08 \x01(\t\"\xf6\x02\n\x07Service\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\"\n\x04spec\x18\x03 \x01(\x0b\x32\x14.aiwo.v1.ServiceSpec\x12\x0f\n\x07\x64\x65sired\x18\x04 \x01(\x05\x12\r\n\x05ready\x18\x05 \x01(\x05\x12\x13\n\x06pinned\x18\x06 \x01(\x05H\x00\x88\x01\x01\x12\"\n\x08replicas\x18\x07 \x03(\x0b\x32\x10.aiwo.v1.Replica\x12(\n\nlast_scale\x18\x08 \x01(\x0b\x32\x14.aiwo.v1.ScaleRecord\x12\x0f\n\x07message\x18\t \x01(\t\x12\x14\n\x0c\x63reated_unix\x18\n \x01(\x01\x12\x12\n\ngeneration\x18\x0b \x01(\x03\x12\x17\n\x0freplicas_failed\x18\x0c \x01(\x05\x12\x10\n\x08\x64\x65leting\x18\r \x01(\x08\x12\x1a\n\x12replace_after_unix\x18\x0e \x01(\x01\x12\x16\n\x0e\x66\x61ilure_streak\x18\x0f \x01(\x05\x42\t\n\x07_pinned\"[\n\x14\x43reateServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\"\n\x04spec\x18\x03 \x01(\x0b\x32\x14.aiwo.v1.ServiceSpec\"4\n\x11GetServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"(\n\x13ListServicesRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\":\n\x14ListServicesResponse\x12\"\n\x08services\x18\x01 \x03(\x0b\x32\x10.aiwo.v1.Service\"d\n\x13ScaleServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x12\n\x08replicas\x18\x03 \x01(\x05H\x00\x12\x0e\n\x04\x61uto\x18\x04 \x01(\x08H\x00\x42\x08\n\x06target\"7\n\x14\x44\x65leteServiceRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteServiceResponse*\xd1\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15REPLICA_STATE_PENDING\x10\x01\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x02\x12\x17\n\x13REPLICA_STATE_READY\x10\x03\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x04\x12\x1c\n\x18REPLICA_STATE_CRASH_LOOP\x10\x05\x12\x18\n\x14REPLICA_STATE_FAILED\x10\x06\x32\xeb\x02\n\x0eServingService\x12@\n\rCreateService\x12\x1d.aiwo.v1.CreateServiceRequest\x1a\x10.aiwo.v1.Service\x12:\n\nGetService\x12\x1a.aiwo.v1.GetServiceRequest\x1a\x10.aiwo.v1.Service\x12K\n\x0cListServices\x12\x1c.aiwo.v1.ListServicesRequest\x1a\x1d.aiwo.v1.ListServicesResponse\x12>\n\x0cScaleService\x12\x1c.aiwo.v1.ScaleServiceRequest\x1a\x10.aiwo.v1.Service\x12N\n\rDeleteService\x12\x1d.aiwo.v1.DeleteServiceRequest\x1a\x1e.aiwo.v1.DeleteServiceResponseBH\n\nio.aiwo.v1B\x0cServingProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sdk.pb.aiwo.v1.serving_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\nio.aiwo.v1B\014ServingProtoP\001Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1'
-  _globals['_REPLICASTATE']._serialized_start=1249
-  _globals['_REPLICASTATE']._serialized_end=1458
+  _globals['_REPLICASTATE']._serialized_start=1319
+  _globals['_REPLICASTATE']._serialized_end=1528
   _globals['_SERVICESPEC']._serialized_start=70
   _globals['_SERVICESPEC']._serialized_end=236
   _globals['_SCALERECORD']._serialized_start=238
@@ -42,21 +42,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPLICA']._serialized_start=333
   _globals['_REPLICA']._serialized_end=506
   _globals['_SERVICE']._serialized_start=509
-  _globals['_SERVICE']._serialized_end=813
-  _globals['_CREATESERVICEREQUEST']._serialized_start=815
-  _globals['_CREATESERVICEREQUEST']._serialized_end=906
-  _globals['_GETSERVICEREQUEST']._serialized_start=908
-  _globals['_GETSERVICEREQUEST']._serialized_end=960
-  _globals['_LISTSERVICESREQUEST']._serialized_start=962
-  _globals['_LISTSERVICESREQUEST']._serialized_end=1002
-  _globals['_LISTSERVICESRESPONSE']._serialized_start=1004
-  _globals['_LISTSERVICESRESPONSE']._serialized_end=1062
-  _globals['_SCALESERVICEREQUEST']._serialized_start=1064
-  _globals['_SCALESERVICEREQUEST']._serialized_end=1164
-  _globals['_DELETESERVICEREQUEST']._serialized_start=1166
-  _globals['_DELETESERVICEREQUEST']._serialized_end=1221
-  _globals['_DELETESERVICERESPONSE']._serialized_start=1223
-  _globals['_DELETESERVICERESPONSE']._serialized_end=1246
-  _globals['_SERVINGSERVICE']._serialized_start=1461
-  _globals['_SERVINGSERVICE']._serialized_end=1824
+  _globals['_SERVICE']._serialized_end=883
+  _globals['_CREATESERVICEREQUEST']._serialized_start=885
+  _globals['_CREATESERVICEREQUEST']._serialized_end=976
+  _globals['_GETSERVICEREQUEST']._serialized_start=978
+  _globals['_GETSERVICEREQUEST']._serialized_end=1030
+  _globals['_LISTSERVICESREQUEST']._serialized_start=1032
+  _globals['_LISTSERVICESREQUEST']._serialized_end=1072
+  _globals['_LISTSERVICESRESPONSE']._serialized_start=1074
+  _globals['_LISTSERVICESRESPONSE']._serialized_end=1132
+  _globals['_SCALESERVICEREQUEST']._serialized_start=1134
+  _globals['_SCALESERVICEREQUEST']._serialized_end=1234
+  _globals['_DELETESERVICEREQUEST']._serialized_start=1236
+  _globals['_DELETESERVICEREQUEST']._serialized_end=1291
+  _globals['_DELETESERVICERESPONSE']._serialized_start=1293
+  _globals['_DELETESERVICERESPONSE']._serialized_end=1316
+  _globals['_SERVINGSERVICE']._serialized_start=1531
+  _globals['_SERVINGSERVICE']._serialized_end=1894
 # @@protoc_insertion_point(module_scope)

@@ -74,7 +74,7 @@ class Replica(_message.Message):
     def __init__(self, workload: _Optional[str] = ..., index: _Optional[int] = ..., node: _Optional[str] = ..., endpoint: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., state_since_unix: _Optional[float] = ..., restarts: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Service(_message.Message):
-    __slots__ = ("name", "namespace", "spec", "desired", "ready", "pinned", "replicas", "last_scale", "message", "created_unix", "generation", "replicas_failed")
+    __slots__ = ("name", "namespace", "spec", "desired", "ready", "pinned", "replicas", "last_scale", "message", "created_unix", "generation", "replicas_failed", "deleting", "replace_after_unix", "failure_streak")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,9 @@ class Service(_message.Message):
     CREATED_UNIX_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    DELETING_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_AFTER_UNIX_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_STREAK_FIELD_NUMBER: _ClassVar[int]
     name: str
     namespace: str
     spec: ServiceSpec
@@ -99,7 +102,10 @@ class Service(_message.Message):
     created_unix: float
     generation: int
     replicas_failed: int
-    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., pinned: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., last_scale: _Optional[_Union[ScaleRecord, _Mapping]] = ..., message: _Optional[str] = ..., created_unix: _Optional[float] = ..., generation: _Optional[int] = ..., replicas_failed: _Optional[int] = ...) -> None: ...
+    deleting: bool
+    replace_after_unix: float
+    failure_streak: int
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., spec: _Optional[_Union[ServiceSpec, _Mapping]] = ..., desired: _Optional[int] = ..., ready: _Optional[int] = ..., pinned: _Optional[int] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., last_scale: _Optional[_Union[ScaleRecord, _Mapping]] = ..., message: _Optional[str] = ..., created_unix: _Optional[float] = ..., generation: _Optional[int] = ..., replicas_failed: _Optional[int] = ..., deleting: _Optional[bool] = ..., replace_after_unix: _Optional[float] = ..., failure_streak: _Optional[int] = ...) -> None: ...
 
 class CreateServiceRequest(_message.Message):
     __slots__ = ("name", "namespace", "spec")

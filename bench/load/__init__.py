@@ -1,0 +1,1 @@
+"""`aiwo bench load` (an open-loop HTTP load generator) and `aiwo bench gateway`."""

@@ -1,0 +1,110 @@
+"""`aiwo bench load`: replay a trace against any HTTP URL, open loop, with a latency report.
+
+aiwo bench load --url http://GW/s/default/chat/v1/completions \
+    --servegen ../shared/data/servegen/m-small --rate-scale 0.01 --duration 300 --stream -o json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.load.arrivals import Schedule, from_azure, from_servegen
+from bench.load.generator import run_open_loop
+from bench.load.report import summarize
+from bench.trace import TraceError
+
+
+def load_schedule(
+    trace: Path | None,
+    servegen: Path | None,
+    rate_scale: float,
+    duration_s: float,
+    start_s: float,
+    seed: int,
+) -> Schedule:
+    if (trace is None) == (servegen is None):
+        raise click.UsageError("give one of --trace CSV or --servegen DIR")
+    try:
+        if trace is not None:
+            return from_azure(trace, rate_scale, duration_s, start_s)
+        assert servegen is not None
+        return from_servegen(servegen, rate_scale, duration_s, start_s, seed)
+    except TraceError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _text(report: dict[str, Any]) -> str:
+    lines = [
+        f"{report['source']}  x{report['rate_scale']}  {report['duration_s']:.0f} s  "
+        f"-> {report['url']}",
+        f"requests {report['requests']}  ok {report['ok']}  errors {report['errors']} "
+        f"{report['errors_by_kind'] or ''}",
+        f"offered {report['offered_rate_rps']} req/s  achieved {report['achieved_rate_rps']} req/s",
+    ]
+    for key in ("ttft_ms", "latency_ms", "chunk_gap_ms", "dispatch_lag_ms"):
+        s = report[key]
+        if s.get("count"):
+            lines.append(
+                f"{key:<16} median {s['median']:>9.1f}  p99 {s['p99']:>9.1f}  max {s['max']:>9.1f}"
+            )
+    return "\n".join(lines)
+
+
+@click.command("load")
+@click.option("--url", required=True, help="Where every request goes (e.g. a gateway path).")
+@click.option("--trace", type=click.Path(path_type=Path), help="Azure LLM trace CSV.")
+@click.option("--servegen", type=click.Path(path_type=Path), help="ServeGen client folder.")
+@click.option(
+    "--rate-scale", type=click.FloatRange(min=1e-6, max=1e6), default=1.0, show_default=True
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds of (scaled) trace to replay.",
+)
+@click.option(
+    "--start", "start_s", type=click.FloatRange(min=0.0), default=0.0, help="Trace offset, s."
+)
+@click.option("--stream", is_flag=True, help="Ask for server-sent events (Accept, stream: true).")
+@click.option("--method", type=click.Choice(["POST", "GET"]), default="POST", show_default=True)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=600.0)
+@click.option("--seed", type=int, default=0, show_default=True, help="ServeGen sampling seed.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+def load(
+    url: str,
+    trace: Path | None,
+    servegen: Path | None,
+    rate_scale: float,
+    duration_s: float,
+    start_s: float,
+    stream: bool,
+    method: str,
+    timeout_s: float,
+    seed: int,
+    output: str,
+) -> None:
+    """An open-loop HTTP load generator: arrivals at the trace's times, scaled by K."""
+    schedule = load_schedule(trace, servegen, rate_scale, duration_s, start_s, seed)
+    if not len(schedule):
+        raise click.ClickException("no requests in that part of the trace")
+    outcomes, wall_s = asyncio.run(
+        run_open_loop(url, schedule, stream=stream, method=method, timeout_s=timeout_s)
+    )
+    report = {
+        "url": url,
+        "source": schedule.source,
+        "rate_scale": rate_scale,
+        "duration_s": duration_s,
+        "start_s": start_s,
+        "stream": stream,
+        **summarize(outcomes, duration_s, wall_s),
+    }
+    click.echo(json.dumps(report, indent=2) if output == "json" else _text(report))

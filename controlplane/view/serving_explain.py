@@ -1,0 +1,43 @@
+"""`aiwo explain SERVICE`: why a service has the replicas it has, and what blocks it."""
+
+from __future__ import annotations
+
+from sdk.pb.aiwo.v1 import serving_pb2
+
+
+def explain_service(service: serving_pb2.Service, blocked: str) -> str:
+    """One paragraph: the count and its reason, each replica's state, what blocks it."""
+    key = f"{service.namespace}/{service.name}"
+    spec = service.spec
+    ready = sum(
+        1 for r in service.replicas if r.state == serving_pb2.REPLICA_STATE_READY and r.endpoint
+    )
+    active = sum(1 for r in service.replicas if r.state != serving_pb2.REPLICA_STATE_DRAINING)
+    parts = [
+        f"service {key} has {active} replica(s), {ready} ready; desired {service.desired} "
+        f"(min {spec.min_replicas}, max {spec.max_replicas})"
+    ]
+    if service.deleting:
+        parts.append("being deleted: every replica drains, then the record goes")
+    elif service.HasField("pinned"):
+        parts.append(f"pinned to {service.pinned} by `aiwo scale` (--auto hands it back)")
+    elif service.last_scale.time_unix:
+        last = service.last_scale
+        parts.append(f"last scale {last.from_replicas} -> {last.to_replicas}: {last.reason}")
+    else:
+        parts.append("never scaled since creation: it starts at min_replicas")
+    counts: dict[str, int] = {}
+    for replica in service.replicas:
+        name = serving_pb2.ReplicaState.Name(replica.state).removeprefix("REPLICA_STATE_")
+        counts[name.lower().replace("_", " ")] = counts.get(name.lower().replace("_", " "), 0) + 1
+    if counts:
+        parts.append(
+            "replicas: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        )
+    if service.replicas_failed:
+        parts.append(f"{service.replicas_failed} replica(s) replaced since creation")
+    if blocked:
+        parts.append(f"blocked: {blocked}")
+    if service.message:
+        parts.append(service.message)
+    return "; ".join(parts)

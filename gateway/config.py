@@ -1,0 +1,136 @@
+"""Gateway configuration: defaults < TOML file ([gateway]) < AIWO_GATEWAY_* env < flags."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    listen: str = "127.0.0.1:8080"  # HTTP: /s/NAMESPACE/NAME/PATH
+    # The controller, HOST:PORT[,HOST:PORT...]; "" = $AIWO_CONTROLLER, else the cluster
+    # `aiwo up` recorded, else 127.0.0.1:7070 (as the CLI finds it).
+    controller: str = ""
+    name: str = ""  # this gateway's name in the controller's logs (default: host name)
+    metrics_listen: str = "127.0.0.1:9108"  # Prometheus /metrics; "" = off
+    # Scale from zero: requests for a service with no ready replica wait here, at most
+    # queue_size per service and queue_timeout_s each, then get 503 with Retry-After.
+    queue_size: int = 256
+    queue_timeout_s: float = 30.0
+    max_body_bytes: int = 16 * 1024 * 1024  # request bodies above: 413
+    # A replica whose connection broke mid-request is out of rotation this long.
+    eject_s: float = 10.0
+    report_interval_s: float = 1.0
+    upstream_connect_timeout_s: float = 5.0
+    # Longest silence from a replica once a request is sent (a slow first token included).
+    upstream_read_timeout_s: float = 600.0
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+    log_format: str = "console"
+    log_level: str = "info"
+    # Mutual TLS to the controller (docs/security.md): the gateway's own certificate, its
+    # key, and the CA that signed the controller's. Empty tls_cert: the environment
+    # ($AIWO_TLS_*) or the cluster `aiwo up --secure` recorded, else plaintext.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tls_server_name: str = ""
+
+    def resolved(self) -> GatewayConfig:
+        config = replace(self, name=self.name or socket.gethostname().split(".")[0].lower())
+        for setting in ("listen", "metrics_listen"):
+            value = getattr(config, setting)
+            if (value or setting == "listen") and not is_host_port(value):
+                raise ConfigError(f"{setting}: expected HOST:PORT, got {value!r}")
+        endpoints = [e.strip() for e in config.controller.split(",") if e.strip()]
+        if config.controller and (not endpoints or not all(map(is_host_port, endpoints))):
+            raise ConfigError(
+                f"controller: expected HOST:PORT[,HOST:PORT...], got {config.controller!r}"
+            )
+        if not 0 <= config.queue_size <= 1_000_000:
+            raise ConfigError(f"queue_size: must be 0..1000000, got {config.queue_size}")
+        positive = (
+            "queue_timeout_s",
+            "eject_s",
+            "report_interval_s",
+            "upstream_connect_timeout_s",
+            "upstream_read_timeout_s",
+            "backoff_initial_s",
+            "backoff_max_s",
+        )
+        for setting in positive:
+            value = getattr(config, setting)
+            if not (value > 0 and value < float("inf")):
+                raise ConfigError(f"{setting}: must be a positive number, got {value}")
+        if config.max_body_bytes <= 0:
+            raise ConfigError(f"max_body_bytes: must be > 0, got {config.max_body_bytes}")
+        if bool(config.tls_cert) != bool(config.tls_key):
+            raise ConfigError("tls_cert, tls_key: a certificate needs its key (set both)")
+        if config.log_format not in ("console", "json"):
+            raise ConfigError(f"log_format: 'console' or 'json', got {config.log_format!r}")
+        return config
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+
+
+def is_host_port(endpoint: str) -> bool:
+    host, sep, port = endpoint.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 <= int(port) < 65536)
+
+
+def split_host_port(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def load_config(
+    toml_path: str | Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> GatewayConfig:
+    config = GatewayConfig()
+    known = {f.name for f in fields(GatewayConfig)}
+    changes: dict[str, Any] = {}
+
+    def coerce(name: str, raw: Any) -> Any:
+        current = getattr(config, name)
+        if isinstance(current, bool) and isinstance(raw, str):
+            if raw.lower() not in _BOOLEANS:
+                raise ConfigError(f"{name}: cannot use {raw!r} (true or false)")
+            return _BOOLEANS[raw.lower()]
+        if isinstance(current, int) and isinstance(raw, float):
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}")
+        try:
+            return type(current)(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: cannot use {raw!r}") from None
+
+    if toml_path:
+        try:
+            data = tomllib.loads(Path(toml_path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {toml_path}: {exc}") from None
+        for key, value in data.get("gateway", data).items():
+            if key not in known:
+                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
+            changes[key] = coerce(key, value)
+    env = os.environ if environ is None else environ
+    for name in known:
+        raw = env.get("AIWO_GATEWAY_" + name.upper())
+        if raw is not None:
+            changes[name] = coerce(name, raw)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            changes[key] = coerce(key, value)
+    return replace(config, **changes).resolved()

@@ -1,0 +1,221 @@
+"""`aiwo serve`, `aiwo services`, `aiwo describe service`, `aiwo scale`: services with replicas
+that grow and shrink with their traffic, behind the gateway."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+import grpc
+
+from sdk import (
+    AiwoError,
+    NotFound,
+    Resources,
+    Service,
+    SloHints,
+    SyncAdminClient,
+    make_service_spec,
+    read_cluster_file,
+    resolve_priority,
+)
+from sdk.cli import _services_render as render
+from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._render import console
+
+
+def parse_replicas(
+    _ctx: click.Context | None, _param: click.Parameter | None, text: str
+) -> tuple[int, int]:
+    """ "1-4" -> (1, 4); "3" -> (3, 3). min > max is the controller's to refuse (naming
+    the field), so that every client gets the same answer."""
+    low, sep, high = text.partition("-")
+    try:
+        bounds = (int(low), int(high)) if sep else (int(low), int(low))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected MIN-MAX or N, e.g. 1-4") from None
+    return bounds
+
+
+def _env(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+    return key, value
+
+
+def gateway_address() -> str | None:
+    """The gateway `aiwo up` recorded in cluster.json, if any."""
+    cluster = read_cluster_file() or {}
+    gateway = cluster.get("gateway")
+    return gateway if isinstance(gateway, str) and gateway else None
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--replicas", "replica_range", required=True, metavar="MIN-MAX", callback=parse_replicas,
+    help="Replica bounds, e.g. 1-4 (0-4: scale to zero when idle; 3: fixed).",
+)  # fmt: skip
+@namespace_option
+@click.option("--gpus", default=0, type=click.IntRange(min=0), help="Whole GPUs per replica.")
+@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU per replica, 1..1000.")
+@click.option("--ttft-ms", default=0.0, type=float, help="Time to first token, p99 (ms).")
+@click.option("--tpot-ms", default=0.0, type=float, help="Mean time per output token (ms).")
+@click.option("--p99-ms", default=0.0, type=float, help="End-to-end p99 latency (ms).")
+@click.option("--health", "health_path", default="/healthz", show_default=True,
+              help="Ready once GET PATH on AIWO_PORT answers 200.")  # fmt: skip
+@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
+@click.option("--env", "env", multiple=True, help="KEY=VALUE for each replica; repeatable.")
+@click.option("--workdir", default="", help="Working directory on the node.")
+@click.option("--load-timeout-s", default=0.0, type=float,
+              help="Not ready by then: replaced (0: the controller's 600 s).")  # fmt: skip
+@click.option("--drain-grace-s", default=0.0, type=float,
+              help="Scale-in waits this long for requests (0: 30 s).")  # fmt: skip
+@click.option("--wait/--no-wait", default=False, help="Wait until MIN replicas are ready.")
+@click.option("--timeout", default=120.0, type=float, show_default=True, help="For --wait (s).")
+@output_option
+@click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
+def serve(
+    name: str,
+    replica_range: tuple[int, int],
+    namespace: str | None,
+    gpus: int,
+    milli_gpu: int,
+    ttft_ms: float,
+    tpot_ms: float,
+    p99_ms: float,
+    health_path: str,
+    priority: str,
+    env: tuple[str, ...],
+    workdir: str,
+    load_timeout_s: float,
+    drain_grace_s: float,
+    wait: bool,
+    timeout: float,
+    output: str,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND as a service whose replica count follows its traffic.
+
+    Each replica must listen on $AIWO_PORT (a free port on its node) and answer GET
+    /healthz (or --health) with 200 once it can serve; AIWO_REPLICA is its index.
+    Requests reach it through the gateway at http://GATEWAY/s/NAMESPACE/NAME/PATH. A bare
+    `python` in COMMAND is the node agent's own interpreter, as for `aiwo run`. Example:
+
+        aiwo serve chat --replicas 1-4 --ttft-ms 500 -- python -m sdk.examples.llm_server
+    """
+    low, high = replica_range
+    if gpus and milli_gpu:
+        raise click.UsageError("use either --gpus or --milli-gpu (a share of one GPU)")
+    resolve_priority(priority)  # a typo is reported without a round trip
+    spec = make_service_spec(
+        command,
+        min_replicas=low,
+        max_replicas=high,
+        env=dict(_env(e) for e in env),
+        working_dir=workdir,
+        priority=priority,
+        resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),
+        slo=SloHints(ttft_ms=ttft_ms, tpot_ms=tpot_ms, p99_latency_ms=p99_ms),
+        health_path=health_path,
+        load_timeout_s=load_timeout_s,
+        drain_grace_s=drain_grace_s,
+    )
+    admin = state().admin()
+    service = admin.create_service(name, spec, namespace=namespace)
+    if wait:
+        service = _wait_ready(admin, service, timeout)
+    if output == "json":
+        click.echo(json.dumps(render.service_json(service), indent=2))
+        return
+    bounds = f"{low}-{high}" if low != high else str(low)
+    click.echo(f"service {service.key} created: replicas {bounds}, {service.ready} ready")
+    gateway = gateway_address()
+    if gateway:
+        click.echo(f"requests: http://{gateway}/s/{service.namespace}/{service.name}/")
+
+
+def _wait_ready(admin: SyncAdminClient, service: Service, timeout_s: float) -> Service:
+    deadline = time.monotonic() + timeout_s
+    while service.ready < service.spec.min_replicas:
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"service {service.key}: {service.ready} of {service.spec.min_replicas}"
+                f" replicas ready after {timeout_s:g} s"
+                + (f" ({service.message})" if service.message else "")
+            )
+        time.sleep(0.5)
+        service = admin.get_service(service.name, service.namespace)
+    return service
+
+
+@click.command()
+@namespace_option
+@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@output_option
+def services(namespace: str | None, all_namespaces: bool, output: str) -> None:
+    """List services (of the default namespace unless -n or -A)."""
+    if all_namespaces and namespace:
+        raise click.UsageError("use either -n or -A")
+    cli_state = state()
+    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
+    items = cli_state.admin().list_services(ns)
+    if output == "json":
+        click.echo(json.dumps([render.service_json(s) for s in items], indent=2))
+        return
+    if not items:
+        click.echo("no services" + ("" if all_namespaces else f" in namespace {ns}"))
+        return
+    console().print(render.services_table(items, namespaces=all_namespaces))
+
+
+@click.command("service")
+@click.argument("name")
+@namespace_option
+@output_option
+def describe_service(name: str, namespace: str | None, output: str) -> None:
+    """Describe a service: its replicas, endpoints, last scale and why."""
+    admin = state().admin()
+    service = admin.get_service(name, namespace)
+    if output == "json":
+        click.echo(json.dumps(render.service_json(service), indent=2))
+        return
+    events = admin.list_events(f"service/{service.namespace}/{service.name}", 10)
+    console().print(render.service_view(service, events))
+
+
+@click.command()
+@click.argument("name")
+@namespace_option
+@click.option("--replicas", type=click.IntRange(min=0), help="Pin this many (within MIN-MAX).")
+@click.option("--auto", is_flag=True, help="Hand the count back to the autoscaler.")
+def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) -> None:
+    """Pin a service's replica count (--replicas N) until --auto."""
+    if (replicas is None) == (not auto):
+        raise click.UsageError("give either --replicas N or --auto")
+    service = state().admin().scale_service(name, replicas, auto=auto, namespace=namespace)
+    if auto:
+        click.echo(f"service {service.key} autoscaled (desired {service.desired})")
+    else:
+        click.echo(f"service {service.key} pinned at {replicas} replicas")
+
+
+def deregister_service(name: str, namespace: str | None) -> bool:
+    """`aiwo deregister NAME` for a service: drain every replica, then remove it. False when
+    there is no service of that name (the caller tries a workload)."""
+    admin = state().admin()
+    try:
+        service = admin.get_service(name, namespace)
+    except NotFound:
+        return False
+    except AiwoError as error:
+        if error.code == grpc.StatusCode.UNIMPLEMENTED:  # a controller without services
+            return False
+        raise
+    admin.delete_service(service.name, service.namespace)
+    count = len(service.replicas)
+    plural = "" if count == 1 else "s"
+    click.echo(f"service {service.key} deregistered: draining {count} replica{plural}")
+    return True

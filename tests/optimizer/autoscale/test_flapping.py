@@ -1,0 +1,53 @@
+"""No flapping: under steady but noisy load, at most one change of direction per
+stabilization window."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+from controlplane.optimizer.autoscale import AutoscaleConfig
+
+from .builders import World, direction_changes
+
+
+@pytest.mark.parametrize(
+    ("rate_rps", "wobble", "seed"),
+    [(50.0, 0.0, 1), (100.0, 0.05, 2), (7.0, 0.0, 4), (300.0, 0.05, 5), (100.0, 0.0, 6)],
+)
+def test_noisy_steady_load_changes_direction_at_most_once_per_window(
+    rate_rps: float, wobble: float, seed: int
+) -> None:
+    config = AutoscaleConfig()
+    window_s = config.scale_down_stabilization_s
+
+    def rate(t: float) -> float:
+        # Poisson noise (the world's) plus a slow wobble of +-wobble around the mean.
+        return rate_rps * (1.0 + wobble * math.sin(2 * math.pi * t / 900.0))
+
+    world = World(rate=rate, capacity_rps=10.0, seed=seed, config=config).start_with(2)
+    world.run(3600)  # learn first
+    decisions = world.run(4 * 3600)
+    changes = direction_changes(decisions)
+    for i, at in enumerate(changes[1:], start=1):
+        assert at - changes[i - 1] >= window_s, f"two reversals within {window_s} s: {changes}"
+
+
+def test_load_swinging_wider_than_the_dead_band_flaps_once_then_waits_longer() -> None:
+    # +-8 % over 15 minutes on top of Poisson noise: wider than the 10 % dead band. One quick
+    # down-then-up may happen; after it the service's scale-in window doubles.
+    config = AutoscaleConfig()
+
+    def rate(t: float) -> float:
+        return 100.0 * (1.0 + 0.08 * math.sin(2 * math.pi * t / 900.0))
+
+    world = World(rate=rate, capacity_rps=10.0, seed=3, config=config).start_with(2)
+    world.run(3600)
+    decisions = world.run(4 * 3600)
+    changes = direction_changes(decisions)
+    quick = [b - a for a, b in itertools.pairwise(changes) if b - a < 300.0]
+    assert len(quick) <= 1, changes
+    stretched = [d for d in decisions if d.fields["stabilization_s"] == "600"]
+    assert stretched, "the window never stretched"
