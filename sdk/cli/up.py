@@ -179,6 +179,8 @@ def up(
                 if proc.name not in reported:
                     reported.add(proc.name)
                     console.print(f"[yellow]{proc.name} exited; its replicas carry on[/yellow]")
+            if viewer is not None and viewer.poll() == 0 and duration is None:
+                raise _Stop()  # `q` in the demo's live view ends the demo
             time.sleep(0.25)
         if viewer is not None:
             _wait_quietly(viewer, 3.0)
@@ -292,7 +294,8 @@ def _start_viewer(cluster: LocalCluster, duration: float | None) -> subprocess.P
     if duration is not None:
         argv += ["--duration", str(duration)]
     env = {**os.environ, **_client_env(cluster, "admin")}
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)
+    # The terminal's stdin: `q` in the live view quits it (and with it the demo).
+    return subprocess.Popen(argv, env=env)
 
 
 def _wait_quietly(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
