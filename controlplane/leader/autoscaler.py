@@ -104,8 +104,13 @@ class Autoscaler:
             return  # what blocks it stays in memory (`explain`): no write per pass
         updated = serving_pb2.Service()
         updated.CopyFrom(service)
+        # The core's reason already opens with "scale NS/NAME A -> B:" when it changes a count;
+        # a pin or a raise to min does not, so those get the opening here.
+        head = f"scale {decision.service} "
         message = (
-            f"scale {decision.service} {service.desired} -> {decision.desired}: {decision.reason}"
+            decision.reason
+            if decision.reason.startswith(head)
+            else f"{head}{service.desired} -> {decision.desired}: {decision.reason}"
         )
         updated.desired = decision.desired
         updated.last_scale.CopyFrom(

@@ -44,6 +44,7 @@ async def test_a_held_request_scales_from_zero_with_its_reason(controller: Contr
             ]
             assert events and events[-1].message.startswith("scale default/chat 0 -> ")
             assert events[-1].message.endswith(service.last_scale.reason)
+            assert events[-1].message.count("scale default/chat") == 1  # said once, not twice
             assert events[-1].fields["from_replicas"] == "0"
             # The new replica is placed and started like any managed workload.
             await assert_eventually(lambda: "default/chat-0" in starts(agent))
