@@ -246,25 +246,9 @@ class SimulatedGpuBackend:
         if workload not in v.duty_cycles:
             raise KeyError(f"workload {workload!r} is not on GPU {index}")
         others = [d for name, d in v.duty_cycles.items() if name != workload]
-        thr = v.throughput_factor
-        load = self._loads.get(workload)
-        if load is not None and load.p99_latency_target_ms > 0.0:
-            # A latency service decodes: memory-bound, so the clock lock and the cap slow it
-            # along docs/gpu-model.md §5, not the compute-bound curve.
-            m = self._model
-            ratio = 1.0
-            if v.clock_lock_mhz is not None:
-                ratio = perf.clock_ratio(v.clock_lock_mhz[1], m.max_sm_clock_mhz)
-            thr = perf.phase_speed(
-                "decode",
-                v.power_limit_w,
-                ratio,
-                v.demand_power_w,
-                m.idle_power_w,
-                m.curve_p0_w,
-                m.curve_alpha,
-            )
-        return perf.timeslice_service_time_ms(alone_service_time_ms, others, throughput=thr)
+        return perf.timeslice_service_time_ms(
+            alone_service_time_ms, others, throughput=v.throughput_factor
+        )
 
     def energy_j(self, index: int) -> float:
         """Energy GPU `index` used between the first and the latest `sample`."""

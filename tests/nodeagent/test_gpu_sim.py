@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from gpumodel import perf
 from nodeagent.gpu.base import ActuationError, BackendStatus, GpuBackend, ThrottleReason
 from nodeagent.gpu.base import WorkloadLoad as Load
 from nodeagent.gpu.sim import LATENCY_SERVICE_DUTY, SimulatedGpuBackend
@@ -253,15 +252,3 @@ def test_trace_code_and_unknown_model() -> None:
     assert SimulatedGpuBackend("v100m32", 8).inventory()[0].model == "V100-32GB"
     with pytest.raises(KeyError, match="known models"):
         SimulatedGpuBackend("B300", 8)
-
-
-def test_clock_lock_slows_decode_little_and_lowers_its_power() -> None:
-    """docs/gpu-model.md §5: decode is memory-bound (1,980 -> 990 MHz: x1.10, not x2)."""
-    sim = quiet()
-    sim.assign(SERVE)
-    before_w = sim.view(0).demand_power_w
-    sim.lock_clocks(0, 990, 990)
-    locked = sim.service_time_ms("web/chat", 0, 20.0)
-    assert locked == pytest.approx(20.0 * perf.decode_time_factor(0.5))
-    assert locked < 20.0 * 1.15
-    assert sim.view(0).demand_power_w < before_w
