@@ -309,9 +309,6 @@ class SimulatedGpuBackend:
             else perf.BATCH_DEMAND_FRACTION
         )
         demand = max(m.idle_power_w, fraction * m.power_limit_max_w)
-        if load.p99_latency_target_ms > 0.0:
-            # Decode is memory-bound: a lock lowers its power along docs/gpu-model.md §5.
-            return perf.decode_power_w(clock_ratio, demand, m.idle_power_w)
         locked = perf.clock_locked_demand_power_w(demand, clock_ratio, m.curve_p0_w, m.curve_alpha)
         return max(m.idle_power_w, locked)
 
