@@ -174,7 +174,8 @@ class Meter:
 class SettingsSweep:
     """Power limits and SM clock locks, each set for a block and always restored.
 
-    Only with --change-settings: the default run reads settings and never writes them."""
+    Only with --allow-gpu-changes (alias --change-settings): the default run reads settings
+    and never writes them."""
 
     def __init__(self, meter: Meter) -> None:
         self.nvml = getattr(meter, "nvml", None)
@@ -523,7 +524,7 @@ def _sweep_settings(
     """Decode speed and power under each power limit and SM clock lock asked for: the curve
     the GPU model lacks for memory-bound work (docs/gpu-model.md section 9)."""
     if not args.change_settings:
-        raise SystemExit("--caps and --clocks change the GPU's settings: add --change-settings")
+        raise SystemExit("--caps and --clocks change the GPU's settings: add --allow-gpu-changes")
     sweep = SettingsSweep(meter)
     settings = [("power limit", w, sweep.power_limit(w)) for w in args.caps]
     settings += [("SM clock lock", m, sweep.sm_clock(m)) for m in args.clocks]
@@ -590,7 +591,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sweep-batches", type=int, nargs="+", default=[8, 32])
     parser.add_argument(
+        "--allow-gpu-changes",
         "--change-settings",
+        dest="change_settings",
         action="store_true",
         help="Allow --caps/--clocks to change the GPU's settings (restored after each block).",
     )

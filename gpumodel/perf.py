@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -238,3 +238,148 @@ def attribute_power_w(
         dyn = dynamic * max(0.0, weight) / total_weight if total_weight > 0 else 0.0
         parts.append(idle_part * min(1.0, max(0.0, fraction)) + dyn)
     return parts
+
+
+# ---------------------------------------------------------------------------------- phases
+# Decode, prefill and training respond differently to caps and clocks (docs/gpu-model.md §5).
+# These curves come from published figures (/work/shared/data/README.md "Published figures on
+# clocks and caps in LLM decode", splitwise/perf_model.csv), not from a sweep here.
+Phase = Literal["decode", "prefill", "training"]
+PHASES: Final[tuple[Phase, ...]] = ("decode", "prefill", "training")
+
+# Decode's busy power as a fraction of the max limit: Splitwise token power 380 of 700 W
+# (0.54, gpu-models.md §3); Ma et al. measure 137-300 W on a 700 W H200 (0.2-0.43). The
+# project's H200 measurement drew more (0.74-0.92, docs/gpu-model.md §9); see §8 there.
+DECODE_DEMAND_FRACTION: Final = LATENCY_DEMAND_FRACTION
+# Prefill and training are compute-bound and sit at the limit (gpu-models.md §2; the H200's
+# matrix work at 690 W of 700 W, docs/gpu-model.md §9).
+PREFILL_DEMAND_FRACTION: Final = 1.0
+TRAINING_DEMAND_FRACTION: Final = BATCH_DEMAND_FRACTION
+# Prefill's exponent in the Zeus form, fitted so a 70 % cap gives Splitwise's x1.30 prompt
+# time on the H100 (every h100-80gb-pcap row of perf_model.csv: prompt x1.30, token x1.00)
+# with P0 = 0.21 x max limit: ln(1/1.30) / ln((0.70 - 0.21) / (1 - 0.21)) = 0.549.
+PREFILL_CURVE_ALPHA: Final = 0.549
+# Share of a decode step that does not shrink with the SM clock (memory-bound) [E]: chosen so
+# that 1,410 -> 1,005 MHz (VoltanaLLM) raises decode time sub-linearly (x1.04, not x1.40) and
+# Ma et al.'s "minimal throughput loss" holds at the energy optimum (<= 12 % slower).
+DECODE_MEMORY_BOUND_FRACTION: Final = 0.9
+# Share of decode's power above idle that scales with the SM clock (P ~ f^3 on that share;
+# the rest is HBM and I/O power that follows the memory traffic) [E]: chosen so the clock-lock
+# energy saving peaks within the published range, up to 32 % (Ma et al., H200) to 36.3 %
+# (VoltanaLLM, A100), with energy U-shaped in frequency.
+DECODE_CLOCK_POWER_SHARE: Final = 0.57
+# Lowest SM clock a lock may set, as a fraction of the max (210 of 1980 MHz on H100, [E]).
+MIN_CLOCK_RATIO: Final = 0.1
+
+
+def phase_demand_w(phase: Phase, max_limit_w: float, idle_w: float) -> float:
+    """A phase's uncapped, unlocked busy power."""
+    fraction = {
+        "decode": DECODE_DEMAND_FRACTION,
+        "prefill": PREFILL_DEMAND_FRACTION,
+        "training": TRAINING_DEMAND_FRACTION,
+    }[phase]
+    return max(idle_w, fraction * max_limit_w)
+
+
+def decode_time_factor(ratio: float) -> float:
+    """Decode step time at SM clock `ratio` of the max, relative to the max: m + (1 - m) / r."""
+    r = min(1.0, max(MIN_CLOCK_RATIO, ratio))
+    m = DECODE_MEMORY_BOUND_FRACTION
+    return m + (1.0 - m) / r
+
+
+def decode_power_w(ratio: float, demand_w: float, idle_w: float) -> float:
+    """Decode's busy power at SM clock `ratio`: idle + (P_dem - idle) x (1 - s + s r^3)."""
+    r = min(1.0, max(MIN_CLOCK_RATIO, ratio))
+    s = DECODE_CLOCK_POWER_SHARE
+    return idle_w + max(0.0, demand_w - idle_w) * (1.0 - s + s * r**3)
+
+
+def decode_clock_ratio_under_cap(cap_w: float, demand_w: float, idle_w: float) -> float:
+    """The clock the power limiter settles decode at under `cap_w` (1.0 when the cap is above
+    decode's demand: caps rarely bind on decode, Ma et al.). The inverse of decode_power_w."""
+    if cap_w >= demand_w:
+        return 1.0
+    dyn = max(1e-9, demand_w - idle_w)
+    s = DECODE_CLOCK_POWER_SHARE
+    x = ((cap_w - idle_w) / dyn - (1.0 - s)) / s
+    return MIN_CLOCK_RATIO if x <= MIN_CLOCK_RATIO**3 else min(1.0, x ** (1.0 / 3.0))
+
+
+def phase_speed(
+    phase: Phase,
+    cap_w: float,
+    clock_ratio_value: float,
+    demand_w: float,
+    idle_w: float,
+    curve_p0_w: float,
+    curve_alpha: float,
+) -> float:
+    """Work done per second relative to uncapped and unlocked, in [0, 1].
+
+    decode: the effective clock is the lower of the lock and the clock the cap allows; speed is
+    1 / decode_time_factor. Below the power of the lowest clock it falls as cap / power [E].
+    prefill / training: compute-bound, speed = lock ratio x the Zeus curve of the locked demand
+    (prefill with PREFILL_CURVE_ALPHA, training with the GPU's fitted alpha).
+    """
+    r_lock = min(1.0, max(MIN_CLOCK_RATIO, clock_ratio_value))
+    if phase == "decode":
+        floor_w = decode_power_w(MIN_CLOCK_RATIO, demand_w, idle_w)
+        r = min(r_lock, decode_clock_ratio_under_cap(cap_w, demand_w, idle_w))
+        speed = 1.0 / decode_time_factor(r)
+        if cap_w < floor_w:
+            speed *= max(0.0, cap_w) / floor_w
+        return speed
+    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else curve_alpha
+    locked = clock_locked_demand_power_w(demand_w, r_lock, curve_p0_w, alpha)
+    return r_lock * throughput_factor(cap_w, locked, curve_p0_w, alpha)
+
+
+def phase_power_w(
+    phase: Phase,
+    cap_w: float,
+    clock_ratio_value: float,
+    demand_w: float,
+    idle_w: float,
+    curve_p0_w: float,
+    curve_alpha: float,
+) -> float:
+    """Busy board power of a phase under a cap and a clock lock (never above the cap)."""
+    r_lock = min(1.0, max(MIN_CLOCK_RATIO, clock_ratio_value))
+    if phase == "decode":
+        return min(cap_w, decode_power_w(r_lock, demand_w, idle_w))
+    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else curve_alpha
+    return min(cap_w, clock_locked_demand_power_w(demand_w, r_lock, curve_p0_w, alpha))
+
+
+def phase_energy_per_work(
+    phase: Phase,
+    cap_w: float,
+    clock_ratio_value: float,
+    demand_w: float,
+    idle_w: float,
+    curve_p0_w: float,
+    curve_alpha: float,
+) -> float:
+    """Energy per unit of work relative to uncapped and unlocked (power / speed, normalised)."""
+    args = (demand_w, idle_w, curve_p0_w, curve_alpha)
+    speed = phase_speed(phase, cap_w, clock_ratio_value, *args)
+    if speed <= 0.0:
+        return math.inf
+    base = phase_power_w(phase, math.inf, 1.0, *args) / phase_speed(phase, math.inf, 1.0, *args)
+    return phase_power_w(phase, cap_w, clock_ratio_value, *args) / speed / base
+
+
+def best_decode_clock_ratio(demand_w: float, idle_w: float, max_slowdown: float) -> float:
+    """The clock that minimises decode's energy per token within `max_slowdown` (e.g. 1.10):
+    a grid over [MIN_CLOCK_RATIO, 1] in 0.01 steps, since energy is U-shaped in frequency."""
+    best_r, best_e = 1.0, 1.0
+    for i in range(int(MIN_CLOCK_RATIO * 100), 101):
+        r = i / 100.0
+        if decode_time_factor(r) > max_slowdown:
+            continue
+        e = decode_power_w(r, demand_w, idle_w) * decode_time_factor(r) / demand_w
+        if e < best_e - 1e-12:
+            best_r, best_e = r, e
+    return best_r

@@ -1,8 +1,11 @@
 """`make gpu-check`: exercise the NVML backend on this machine's GPUs and print what it saw.
 
-Reads the inventory and a few telemetry samples, lowers one GPU's power limit to the midpoint
-of its range, reads it back, and restores the limit it found (`--same-value` sets the limit it
-already has instead: the set call and its permissions, with the card's setting unchanged).
+Reads the inventory and a few telemetry samples. By default that is all: it changes no GPU
+setting, since the GPUs this project may use must keep their power limits, clocks and MIG as
+they are. `--same-value` also sets the power limit to the value it already has (the set call and
+its permissions, the card's setting unchanged). Only `--allow-gpu-changes`, which the GPU's owner
+must ask for explicitly, lowers one GPU's limit to the midpoint of its range, reads it back and
+restores the limit it found.
 docs/gpu-check.md keeps the output of each run on real hardware.
 
 Exit status: 0 all steps worked; 1 the backend works but a step failed (e.g. "not permitted"
@@ -49,7 +52,11 @@ def _power_limit_round_trip(
         print(f"power limit: gpu {g.index} reports no limit range; step skipped", file=out)
         return EXIT_STEP_FAILED
     before_w = backend.power_limit_w(g.index)
-    if same_value and before_w != UNAVAILABLE:
+    if same_value and before_w == UNAVAILABLE:
+        # Without the current value a "same value" set could change the card: do nothing.
+        print(f"power limit: gpu {g.index} reports no current limit; step skipped", file=out)
+        return EXIT_STEP_FAILED
+    if same_value:
         target_w = before_w  # the set call and its permissions, with the card left as it was
     else:
         target_w = float(round((g.power_limit_min_w + g.power_limit_max_w) / 2))
@@ -85,7 +92,7 @@ def run_check(
     gpu: int = 0,
     samples: int = 3,
     interval_s: float = 0.5,
-    actuate: bool = True,
+    actuate: bool = False,
     same_value: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -121,13 +128,21 @@ def main(argv: list[str] | None = None, nvml_module: Any | None = None) -> int:
     parser.add_argument("--gpu", type=int, default=0, help="GPU whose power limit is exercised")
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between samples")
-    parser.add_argument("--no-actuate", action="store_true", help="read only")
+    parser.add_argument(
+        "--no-actuate", action="store_true", help="read only (the default; kept for scripts)"
+    )
     parser.add_argument(
         "--same-value",
         action="store_true",
         help="set the power limit to the value it already has (the set path, no change)",
     )
+    parser.add_argument(
+        "--allow-gpu-changes",
+        action="store_true",
+        help="the GPU's owner allows a real change: cap GPU --gpu to mid-range, then restore",
+    )
     args = parser.parse_args(argv)
+    actuate = (args.allow_gpu_changes or args.same_value) and not args.no_actuate
     backend = NvmlBackend(nvml_module)
     try:
         return run_check(
@@ -136,8 +151,8 @@ def main(argv: list[str] | None = None, nvml_module: Any | None = None) -> int:
             gpu=args.gpu,
             samples=args.samples,
             interval_s=args.interval,
-            actuate=not args.no_actuate,
-            same_value=args.same_value,
+            actuate=actuate,
+            same_value=not args.allow_gpu_changes,
         )
     finally:
         backend.close()

@@ -99,5 +99,5 @@ def test_a_settings_sweep_always_restores_what_it_found(monkeypatch: pytest.Monk
 
 def test_sweeping_settings_must_be_asked_for() -> None:
     args = argparse.Namespace(caps=[400.0], clocks=[], change_settings=False)
-    with pytest.raises(SystemExit, match="add --change-settings"):
+    with pytest.raises(SystemExit, match="add --allow-gpu-changes"):
         gpu_measure._sweep_settings(args, None, gpu_measure.NullMeter(0), {}, None)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pynvml
 import pytest
@@ -18,6 +19,7 @@ from tests.nodeagent.test_gpu_nvml import FakeNvml, hgx
 def run(fake: FakeNvml, **kwargs: object) -> tuple[int, str]:
     out = io.StringIO()
     backend = NvmlBackend(fake)
+    kwargs.setdefault("actuate", True)
     code = run_check(backend, out, sleep=lambda _: None, **kwargs)  # type: ignore[arg-type]
     return code, out.getvalue()
 
@@ -109,3 +111,36 @@ def test_make_backend_kinds() -> None:
         make_backend("rocm")
     with pytest.raises(ValueError, match="known models"):
         make_backend("sim", model="B300")
+
+
+def _main_with(fake: FakeNvml, argv: list[str]) -> int:
+    return main(["--interval", "0", "--samples", "1", *argv], nvml_module=fake)
+
+
+SET_CALLS = ("nvmlDeviceSetPowerManagementLimit", "nvmlDeviceSetGpuLockedClocks")
+
+
+def test_default_is_read_only_and_changes_no_setting() -> None:
+    """Pinned: `make gpu-check` with no flag must never write a GPU setting (issue 10 §4)."""
+    fake = FakeNvml(hgx(2))
+    before = [d.limit_mw for d in fake.devices]
+    assert _main_with(fake, []) == EXIT_OK
+    assert not any(call in fake.calls for call in SET_CALLS)
+    assert [d.limit_mw for d in fake.devices] == before
+
+
+def test_same_value_leaves_the_limit_and_allow_gpu_changes_is_the_only_real_change() -> None:
+    fake = FakeNvml(hgx(1))
+    fake.devices[0].limit_mw = 650_000
+    assert _main_with(fake, ["--same-value"]) == EXIT_OK
+    assert fake.devices[0].limit_mw == 650_000
+    fake.calls.clear()
+    assert _main_with(fake, ["--allow-gpu-changes"]) == EXIT_OK
+    assert fake.calls.count("nvmlDeviceSetPowerManagementLimit") == 2  # mid-range, then restore
+    assert fake.devices[0].limit_mw == 650_000
+
+
+def test_makefile_gpu_check_passes_no_opt_in() -> None:
+    text = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = text.split("gpu-check:", 1)[1].split("\n\n", 1)[0]
+    assert "nodeagent.gpu.check" in recipe and "--allow-gpu-changes" not in recipe

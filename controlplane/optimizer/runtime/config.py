@@ -82,6 +82,10 @@ class RuntimeConfig:
     energy_max_step_fraction: an energy cap comes down at most this x max limit per change.
     energy_backoff_s: after an SLO forced a cap up, the energy pass leaves the GPU alone this long.
     idle_to_min: idle GPUs go to their minimum power limit.
+    energy_decode_max_slowdown: on a GPU that only serves decode (every workload has an SLO,
+        all with slack), the energy pass locks the SM clock at the lowest-energy clock whose
+        decode step is at most this much slower (docs/gpu-model.md §5: decode is memory-bound,
+        so power falls with the clock and speed barely does); 1.0 = no decode clock lock.
     reissue_after_s: a cap the GPU does not report after this long is sent again (and an
         undo of a throttle no relief holds).
     unowned_grace_s: a throttle in force that no relief holds (set before a leader change),
@@ -115,6 +119,7 @@ class RuntimeConfig:
     energy_min_step_fraction: float = 0.03
     energy_backoff_s: float = 600.0
     idle_to_min: bool = True
+    energy_decode_max_slowdown: float = 1.05
     reissue_after_s: float = 30.0
     unowned_grace_s: float = 10.0
     variants: bool = True
@@ -176,6 +181,7 @@ class RuntimeConfig:
         _range("energy_slo_headroom", self.energy_slo_headroom, 0.0, self.relax_ratio)
         _range("energy_min_step_fraction", self.energy_min_step_fraction, 0.0, 0.5)
         _range("energy_max_step_fraction", self.energy_max_step_fraction, 0.01, 1.0)
+        _range("energy_decode_max_slowdown", self.energy_decode_max_slowdown, 1.0, 2.0)
 
 
 def _finite(name: str, value: object) -> None:

@@ -13,6 +13,10 @@
 - An SLO in breach lifts the cap at once and the GPU is left alone for `energy_backoff_s`; the
   cap that was in force becomes a floor, so the next attempt stops higher.
 - An SLO in the hysteresis band, or with an unknown p99, holds the cap where it is.
+- A GPU that only serves decode (every workload has an SLO with slack): no cap, but an SM clock
+  lock at the lowest-energy clock whose decode step stays within `energy_decode_max_slowdown`
+  and whose predicted p99 (p99 x step-time factor) stays under the relax ratio of its target
+  (perf.best_decode_clock_ratio; docs/gpu-model.md §5). A breach lifts it like a cap.
 """
 
 from __future__ import annotations
@@ -25,17 +29,20 @@ from controlplane.optimizer.runtime.curve import curve_of, demand_w
 from controlplane.optimizer.runtime.memory import GpuControl
 from controlplane.optimizer.runtime.slo_judge import SloState, SloVerdict
 from controlplane.optimizer.runtime.types import RuntimeGpu
+from gpumodel import perf
 
 _ROUND_W = 5.0  # caps are set in 5 W steps: finer than telemetry noise is not worth a command
 
 
 @dataclass(frozen=True, slots=True)
 class EnergyDecision:
-    """kind: "idle", "knee", "lift", "hold" or "none"; cap_w None = the default limit."""
+    """kind: "idle", "knee", "clock", "lift", "hold" or "none"; cap_w None = the default limit;
+    clock_lock_mhz: the SM clock lock a "clock" decision sets (min, max)."""
 
     kind: str
     cap_w: float | None
     reason: Reason
+    clock_lock_mhz: tuple[int, int] | None = None
 
 
 def decide_energy(
@@ -121,6 +128,9 @@ def decide_energy(
                 (("since_lift_s", round(now - control.lifted_at, 1)),),
             ),
         )
+    decode = _decode_clock(gpu, mine, config)
+    if decode is not None:
+        return decode
     keep = config.energy_batch_keep
     if batch_keep is not None and any(not w.has_slo for w in gpu.workloads):
         keep = batch_keep  # the cap slows batch work here: what the budget allows
@@ -181,6 +191,44 @@ def _knee(
             f"throughput; demand {demand:.0f} W)",
             fields,
         ),
+    )
+
+
+def _decode_clock(
+    gpu: RuntimeGpu, mine: list[SloVerdict], config: RuntimeConfig
+) -> EnergyDecision | None:
+    """The clock lock for a decode-only GPU, or None (not decode-only, or no lock pays)."""
+    if config.energy_decode_max_slowdown <= 1.0 or gpu.max_sm_clock_mhz <= 0:
+        return None
+    if config.energy_slo_headroom > 0.0:  # the operator chose SLO caps instead
+        return None
+    if not gpu.workloads or not all(w.has_slo for w in gpu.workloads):
+        return None
+    allowed = config.energy_decode_max_slowdown
+    for v in mine:  # the predicted p99 must stay under the relax ratio of its target
+        if v.p99_ms and v.p99_ms > 0:
+            allowed = min(allowed, config.relax_ratio * v.target_ms / v.p99_ms)
+    curve = curve_of(gpu)
+    decode_w = perf.phase_demand_w("decode", curve.max_limit_w, curve.idle_w)
+    ratio = perf.best_decode_clock_ratio(decode_w, curve.idle_w, allowed)
+    if ratio >= 1.0:
+        return None
+    mhz = max(1, round(ratio * gpu.max_sm_clock_mhz))
+    slowdown = perf.decode_time_factor(ratio)
+    saved = 1.0 - perf.phase_energy_per_work(
+        "decode", curve.max_limit_w, ratio, decode_w, curve.idle_w, curve.p0_w, curve.alpha
+    )
+    here = f"{gpu.node}/{gpu.index}"
+    return EnergyDecision(
+        "clock",
+        None,
+        Reason(
+            "energy_decode_clock_lock",
+            f"{here}: decode only: SM clock locked to {mhz} MHz (step x{slowdown:.3f}, "
+            f"~{saved:.0%} less energy per token)",
+            (("max_mhz", mhz), ("slowdown", round(slowdown, 4)), ("saved", round(saved, 4))),
+        ),
+        (mhz, mhz),
     )
 
 

@@ -129,8 +129,11 @@ def _desired(
             d.reason.fields,
         )
         urgency = Urgency.UNDO
-    if d.kind == "hold" and d.cap_w is not None:
-        return Desired(control.owner, d.cap_w, None, urgency, reason)
+    held_lock = control.clock_lock_mhz if control.owner == "energy" else None
+    if d.kind == "hold" and (d.cap_w is not None or held_lock is not None):
+        return Desired(control.owner, d.cap_w, held_lock, urgency, reason)
+    if d.kind == "clock":
+        return Desired("energy", None, d.clock_lock_mhz, urgency, reason)
     if d.kind in ("idle", "knee"):
         return Desired(d.kind if d.kind == "idle" else "energy", d.cap_w, None, urgency, reason)
     return Desired("", None, None, urgency, reason)

@@ -1,0 +1,49 @@
+"""The energy pass locks the SM clock on decode-only GPUs (docs/gpu-model.md §5): power falls,
+decode speed barely does; mixed and batch GPUs keep caps, an SLO breach lifts the lock."""
+
+from __future__ import annotations
+
+from controlplane.optimizer.runtime import LockClocks, ResetClocks, RuntimeConfig, SetPowerCap
+from gpumodel import perf
+from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
+
+
+def locks(plans) -> list[tuple[str, int | None]]:  # type: ignore[no-untyped-def]
+    out: list[tuple[str, int | None]] = []
+    for p in plans:
+        for a in p.actions:
+            if isinstance(a, LockClocks):
+                out.append((f"{a.node}/{a.gpu}", a.max_mhz))
+            elif isinstance(a, ResetClocks):
+                out.append((f"{a.node}/{a.gpu}", None))
+    return out
+
+
+def test_decode_only_gpu_gets_a_clock_lock_within_the_slowdown_bound() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000), power=220.0))
+    loop = Loop()
+    got = locks(loop.run(s, 300.0))
+    assert len(got) == 1
+    where, mhz = got[0]
+    assert where == "n1/0" and mhz is not None and mhz < 1410
+    assert perf.decode_time_factor(mhz / 1410) <= RuntimeConfig().energy_decode_max_slowdown
+    assert locks(loop.run(s, 300.0)) == []  # held, not re-sent
+
+
+def test_no_lock_when_p99_has_no_room_and_none_with_batch_work() -> None:
+    tight = snap(gpu("n1", 0, ls("a", p99=69.95, target=100.0, milli=1000), power=220.0))
+    assert locks(Loop().run(tight, 300.0)) == []  # 69.95 ms leaves no room under 0.7 x target
+    mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
+    assert locks(Loop().run(mixed, 300.0)) == []
+
+
+def test_breach_lifts_the_decode_lock_and_it_can_be_turned_off() -> None:
+    s = snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000), power=220.0))
+    loop = Loop()
+    assert len(locks(loop.run(s, 300.0))) == 1
+    lifted = [(w, m) for w, m in locks(loop.run(with_p99(s, a=150.0), 30.0)) if m is None]
+    assert lifted == [("n1/0", None)]
+    off = Loop(RuntimeConfig(energy_decode_max_slowdown=1.0))
+    plans = off.run(s, 300.0)
+    assert locks(plans) == []
+    assert not any(isinstance(a, SetPowerCap) for p in plans for a in p.actions)
