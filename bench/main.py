@@ -174,5 +174,9 @@ from bench.failover import failover  # noqa: E402  (registers on `main`)
 
 main.add_command(failover)
 
+from bench.scale.cli import scale  # noqa: E402  (registers on `main`)
+
+main.add_command(scale)
+
 if __name__ == "__main__":
     sys.exit(main())
