@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import math
 import multiprocessing
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -112,6 +114,10 @@ class Swarm:
                     continue
                 if key == "last_attach_unix":
                     total[key] = max(total.get(key, 0.0), value)
+                elif key == "codes":
+                    codes = total.setdefault(key, {})
+                    for code, count in value.items():
+                        codes[code] = codes.get(code, 0) + count
                 else:
                     total[key] = total.get(key, 0) + value
         return total
@@ -314,6 +320,7 @@ async def _steady(
             "late_ticks": swarm_after["late_ticks"] - swarm_before["late_ticks"],
             "attached": swarm_after["attached"],
             "refused": swarm_after["refused"] - swarm_before["refused"],
+            "refused_codes": swarm_after.get("codes", {}),
         },
         "bad_nodes": {
             "count": len(bad),
@@ -457,12 +464,19 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="aiwo-bench-scale-") as tmp:
-        cluster = _start_cluster(settings, Path(tmp) / "state")
+    # AIWO_BENCH_KEEP_STATE=1 keeps the cluster's state directory (logs) for a post-mortem.
+    tmp = Path(tempfile.mkdtemp(prefix="aiwo-bench-scale-"))
+    try:
+        cluster = _start_cluster(settings, tmp / "state")
         try:
             result = asyncio.run(_run(settings, cluster))
         finally:
             cluster.stop(grace_s=5)
+    finally:
+        if os.environ.get("AIWO_BENCH_KEEP_STATE"):
+            click.echo(f"state kept in {tmp}", err=True)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     result["settings"] = {
         "nodes": settings.nodes,
         "gpus_per_node": settings.gpus_per_node,

@@ -60,6 +60,7 @@ class Counters:
     late_ticks: int = 0  # telemetry ticks sent more than one period late (swarm overloaded)
     last_attach_unix: float = 0.0  # the last time a good node's stream was accepted
     detached_unix: dict[str, float] = field(default_factory=dict)
+    codes: dict[str, int] = field(default_factory=dict)  # refusals by status code
 
 
 def node_info(name: str, gpus: int) -> types_pb2.NodeInfo:
@@ -139,6 +140,8 @@ class Node:
 
     def _refused(self, exc: grpc.aio.AioRpcError) -> None:
         self.counters.refused += 1
+        code = exc.code().name
+        self.counters.codes[code] = self.counters.codes.get(code, 0) + 1
         if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
             self.counters.invalid += 1
         elif exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
@@ -262,6 +265,7 @@ def _stats(spec: WorkerSpec, counters: Counters, nodes: int) -> dict[str, Any]:
         "exhausted": counters.exhausted,
         "attached": counters.attached,
         "late_ticks": counters.late_ticks,
+        "codes": dict(counters.codes),
         "last_attach_unix": counters.last_attach_unix,
         "time_unix": time.time(),
     }

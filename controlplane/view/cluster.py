@@ -11,8 +11,11 @@ from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
 from controlplane.view.latency import SloTracker
-from controlplane.view.telemetry import TelemetryStore
+from controlplane.view.telemetry import FIELDS, TelemetryStore
 from sdk.pb.aiwo.v1 import types_pb2
+
+# The sample's fields that `aiwo gpus` shows: those the Gpu message has under the same name.
+GPU_VIEW_FIELDS = tuple(f for f in FIELDS if f in types_pb2.Gpu.DESCRIPTOR.fields_by_name)
 
 
 @dataclass
@@ -109,13 +112,9 @@ class ClusterState:
             )
             latest = series.latest(info.index) if series is not None else None
             if latest is not None:
-                gpu.memory_used_mib = int(latest.memory_used_mib)
-                gpu.utilization_pct = latest.utilization_pct
-                gpu.power_w = latest.power_w
-                gpu.power_limit_w = latest.power_limit_w
-                gpu.temperature_c = latest.temperature_c
-                gpu.sm_clock_mhz = int(latest.sm_clock_mhz)
-                gpu.sample_unix = latest.time_unix
+                gpu.sample_unix, sample = latest
+                for name in GPU_VIEW_FIELDS:
+                    setattr(gpu, name, getattr(sample, name))
             gpus.append(gpu)
         return gpus
 
