@@ -165,6 +165,18 @@ def build_runtime_snapshot(
     return RuntimeSnapshot(gpus=tuple(gpus), pending=tuple(pressure))
 
 
+# The most of one core the runtime pass may take: on a large fleet a pass over every GPU takes
+# longer (it is Python over every GPU), and at the configured period it would crowd out
+# telemetry ingestion, which shares the event loop. Its period stretches instead.
+RUNTIME_MAX_DUTY = 0.1
+
+
+def pause_s(interval_s: float, last_step_s: float) -> float:
+    """The wait before the next pass: the period, or longer when the last pass took more than
+    RUNTIME_MAX_DUTY of it (energy is attributed over the real time between passes)."""
+    return max(interval_s, last_step_s * (1 - RUNTIME_MAX_DUTY) / RUNTIME_MAX_DUTY)
+
+
 def slo_status_text(verdict: SloVerdict) -> str:
     if verdict.state is SloState.UNKNOWN:
         return f"unknown ({verdict.reason.message})"
@@ -196,8 +208,10 @@ class RuntimeLoop:
 
     async def run(self) -> None:
         """Runs while this controller leads (a new leader starts from empty memory)."""
+        took_s = 0.0
         while self.decisions.store.epoch > 0:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(pause_s(self.interval_s, took_s))
+            started = time.perf_counter()
             try:
                 await self.step(time.time())
             except FencingError:
@@ -206,6 +220,7 @@ class RuntimeLoop:
                 pass  # decided on a state that changed meanwhile: the next period decides again
             except Exception as exc:  # the next period tries again
                 log.exception("runtime_step_failed", error=str(exc))
+            took_s = time.perf_counter() - started
 
     async def step(self, now: float) -> tuple[RuntimeAction, ...]:
         snapshot = build_runtime_snapshot(self.state, self.pending(), now)
