@@ -43,6 +43,7 @@ from controlplane.rpc.ratelimit import rate_limit_interceptor
 from controlplane.rpc.workload import WorkloadService
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
+from controlplane.view.snapshot import NodeViews
 from controlplane.view.telemetry import TelemetryStore
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
 
@@ -121,6 +122,9 @@ class Controller:
             await cache.start()
         self.state.nodes.subscribe(lambda *_: self.wake.set())
         self.state.workloads.subscribe(lambda *_: self.wake.set())
+        # Kept across terms (it follows the nodes cache), so each term's reconciler starts
+        # with the node views already built.
+        self.node_views = NodeViews(self.state)
         await self.auth.start()
 
         self.forwarder = Forwarder(
@@ -258,7 +262,12 @@ class Controller:
     async def _lead(self) -> None:
         self.state.liveness.grace_all([name for name, _ in self.state.nodes.items()], time.time())
         reconciler = Reconciler(
-            self.config, self.optimizer_config, self.state, self.decisions, self.wake
+            self.config,
+            self.optimizer_config,
+            self.state,
+            self.decisions,
+            self.wake,
+            node_views=self.node_views,
         )
         loops = [
             asyncio.create_task(reconciler.run(), name="reconciler"),

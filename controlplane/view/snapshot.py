@@ -84,8 +84,42 @@ ACTIVE_PHASES = frozenset(
 )
 
 
-def build_snapshot(state: ClusterState) -> Snapshot:
-    nodes = tuple(node_view_of(node) for _, node in sorted(state.nodes.items()))
+class NodeViews:
+    """The optimizer's view of every node, kept current by the nodes cache's listener, so a
+    pass does not convert 10,000 node records again: a heartbeat changes no record, and a
+    change rebuilds one view. `views()` is the same tuple object until a node changes."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self._views = {name: node_view_of(node) for name, node in state.nodes.items()}
+        self._sorted: tuple[NodeView, ...] | None = None
+        state.nodes.subscribe(self._on_change)
+
+    def _on_change(self, name: str, node: types_pb2.Node | None) -> None:
+        if node is None:
+            self._views.pop(name, None)
+        else:
+            self._views[name] = node_view_of(node)
+        self._sorted = None
+
+    def views(self) -> tuple[NodeView, ...]:
+        if self._sorted is None:
+            self._sorted = tuple(view for _, view in sorted(self._views.items()))
+        return self._sorted
+
+
+def has_pending(state: ClusterState) -> bool:
+    """Whether any workload wants capacity and has none (cheaper than a snapshot)."""
+    placements = state.placements
+    return any(
+        workload.phase in ACTIVE_PHASES and key not in placements
+        for key, workload in state.workloads.items()
+    )
+
+
+def build_snapshot(state: ClusterState, nodes: tuple[NodeView, ...] | None = None) -> Snapshot:
+    """`nodes`: the node views when the caller keeps them (NodeViews), else built here."""
+    if nodes is None:
+        nodes = tuple(node_view_of(node) for _, node in sorted(state.nodes.items()))
     workloads = []
     for key, workload in state.workloads.items():
         placement = state.placements.get(key)
