@@ -50,6 +50,14 @@ class ClusterState:
         self.telemetry = telemetry
         self.slo = SloTracker()
         self.liveness = Liveness()
+        # Per node, what is placed there and its commands: an agent's (re)connect and a
+        # node's GPU view read these, and scanning every placement for each of 10,000 nodes
+        # after a failover is quadratic.
+        self._placed_on: dict[str, dict[str, types_pb2.PlacementRecord]] = {}
+        self._node_of: dict[str, str] = {}
+        self._commands_of: dict[str, dict[str, types_pb2.Command]] = {}
+        self.placements.subscribe(self._on_placement)
+        self.commands.subscribe(self._on_command)
         # Written by the leader's runtime loop: attributed energy and SLO verdicts.
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
@@ -60,15 +68,32 @@ class ClusterState:
 
     # ------------------------------------------------------------ derived views
 
+    def _on_placement(self, key: str, placement: types_pb2.PlacementRecord | None) -> None:
+        old = self._node_of.pop(key, None)
+        if old is not None:
+            placed = self._placed_on.get(old, {})
+            placed.pop(key, None)
+            if not placed:
+                self._placed_on.pop(old, None)
+        if placement is not None:
+            self._node_of[key] = placement.node
+            self._placed_on.setdefault(placement.node, {})[key] = placement
+
+    def _on_command(self, key: str, command: types_pb2.Command | None) -> None:
+        node = key.split("/", 1)[0]
+        if command is None:
+            held = self._commands_of.get(node, {})
+            held.pop(key, None)
+            if not held:
+                self._commands_of.pop(node, None)
+        else:
+            self._commands_of.setdefault(node, {})[key] = command
+
     def node_workloads(self, node: str) -> list[types_pb2.PlacementRecord]:
-        return [p for p in self.placements.values() if p.node == node]
+        return list(self._placed_on.get(node, {}).values())
 
     def pending_commands(self, node: str) -> list[types_pb2.Command]:
-        prefix = f"{node}/"
-        return sorted(
-            (c for key, c in self.commands.items() if key.startswith(prefix)),
-            key=lambda c: c.id,
-        )
+        return sorted(self._commands_of.get(node, {}).values(), key=lambda c: c.id)
 
     def workload_view(self, key: str) -> types_pb2.Workload | None:
         """The stored workload with its placement and live SLO figures merged in."""
