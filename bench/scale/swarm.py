@@ -27,7 +27,13 @@ from typing import Any
 
 import grpc
 
-from sdk._metadata import ELECTION_RETRY_S, LEADER_METADATA_KEY, accepted, electing
+from sdk._metadata import (
+    ELECTION_RETRY_S,
+    LEADER_METADATA_KEY,
+    accepted,
+    electing,
+    retry_after_s,
+)
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
 STATS_EVERY_S = 0.5
@@ -125,8 +131,11 @@ class Node:
                 if isinstance(leader, str) and leader and leader != self.target:
                     self.target = leader
                     continue
+                paced = retry_after_s(trailers.items())
                 if electing(trailers.items()):
                     backoff = min(backoff, ELECTION_RETRY_S)
+                elif paced is not None:
+                    backoff = max(paced * 1.5, 0.05)  # as nodeagent.agent does
                 else:
                     self._next_target()
             except Exception:

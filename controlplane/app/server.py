@@ -166,6 +166,7 @@ class Controller:
                 migrations=self.migrations,
                 logs=self.log_relay,
                 tokens=self.auth.tokens if self.config.auth == "token" else None,
+                config=self.config,
             ),
             self.server,
         )
@@ -260,7 +261,8 @@ class Controller:
         self.metrics_address = f"{host}:{server.server_port}"
 
     async def _lead(self) -> None:
-        self.state.liveness.grace_all([name for name, _ in self.state.nodes.items()], time.time())
+        nodes = [name for name, _ in self.state.nodes.items()]
+        self.state.liveness.grace_all(nodes, time.time(), self.config.leader_grace_for(len(nodes)))
         reconciler = Reconciler(
             self.config,
             self.optimizer_config,

@@ -82,7 +82,7 @@ class Reconciler:
         OPTIMIZE_LATENCY.observe(time.perf_counter() - start)
 
     async def check_liveness(self, now: float) -> None:
-        grace = self.config.node_grace_s
+        grace = self.state.liveness.grace_s(self.config.node_grace_s, now)
         evict_after = grace + self.config.eviction_grace_s
         for name, node in self.state.nodes.items():
             last = self.state.liveness.last_heartbeat.get(name)

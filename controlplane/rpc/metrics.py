@@ -32,6 +32,12 @@ RPC_LATENCY = Histogram(
 STREAM_MESSAGES = Counter(
     "aiwo_stream_messages_total", "Messages received on streams.", ["stream", "kind"]
 )
+REPORTS = Counter(
+    "aiwo_telemetry_reports_total",
+    "Agent telemetry by outcome: accepted, invalid (stream ended), dropped (over the "
+    "stream's budget), stream_refused (a stream not admitted: paced).",
+    ["outcome"],
+)
 EVENTS = Counter("aiwo_events_total", "Decisions and other events, by kind.", ["kind"])
 OPTIMIZE_LATENCY = Histogram(
     "aiwo_optimize_duration_seconds",

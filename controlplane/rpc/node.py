@@ -7,22 +7,26 @@ import contextlib
 import time
 import uuid
 from functools import partial
+from typing import Any
 
 import grpc
 import structlog
 
+from controlplane.app.config import ControllerConfig
 from controlplane.auth.tokens import TokenStore
 from controlplane.leader import lifecycle
 from controlplane.leader.decisions import Batch, Decisions
 from controlplane.leader.migration import Migrations
 from controlplane.leader.relays import LogRelay
+from controlplane.rpc.admission import StreamAdmission, TelemetryPacer
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
     retry_conflicts,
     validate,
 )
-from controlplane.rpc.metrics import STREAM_MESSAGES
+from controlplane.rpc.metrics import REPORTS, STREAM_MESSAGES
+from controlplane.rpc.ratelimit import RETRY_AFTER_METADATA_KEY
 from controlplane.rpc.validation import (
     ValidationError,
     check_agent_hello,
@@ -56,8 +60,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         migrations: Migrations | None = None,
         logs: LogRelay | None = None,
         tokens: TokenStore | None = None,
+        config: ControllerConfig | None = None,
     ) -> None:
         self.tokens = tokens  # None: the cluster requires no tokens
+        self.config = config or ControllerConfig(telemetry_interval_s=telemetry_interval_s)
+        self.admission = StreamAdmission(self.config)
         self.migrations = migrations
         self.logs = logs
         self.state = state
@@ -169,6 +176,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, f"node {hello.node!r} is not registered"
             )
         await self.leadership.require(context)
+        wait_s = self.admission.admit(hello.node, time.monotonic())
+        if wait_s > 0:
+            REPORTS.labels(outcome="stream_refused").inc()
+            context.set_trailing_metadata(
+                ((RETRY_AFTER_METADATA_KEY, str(int(wait_s * 1000) + 1)),)
+            )
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"agent streams are paced: retry in {wait_s:.2f} s",
+            )
         # Accepted: the agent sends telemetry, acks and process events only once it has read
         # this; a refusal above is trailers-only, so nothing it sends is lost in it.
         await context.send_initial_metadata(((ACCEPTED_METADATA_KEY, "1"),))
@@ -200,6 +217,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             error = reader.exception()
             if isinstance(error, ValidationError):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            if isinstance(error, FloodError):
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         finally:
             reader.cancel()
             with contextlib.suppress(BaseException):
@@ -239,20 +258,36 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         node_name = session.node
+        pacer = TelemetryPacer.of(self.config, time.monotonic())
+        beat = self.state.liveness.beat
         while True:
             message = await context.read()
             if message is grpc.aio.EOF:
                 return
             kind = message.WhichOneof("body")
-            STREAM_MESSAGES.labels(stream="agent", kind=kind or "empty").inc()
+            _received(kind)
             now = time.time()
-            self.state.liveness.beat(node_name, now)
+            beat(node_name, now)
             if kind == "telemetry":
+                if not pacer.admit(time.monotonic()):
+                    ACCEPTED_DROPPED.inc()
+                    if pacer.flooding:
+                        raise FloodError(
+                            f"telemetry: more than {self.config.telemetry_burst_factor:g} "
+                            f"reports per {self.config.telemetry_interval_s:g} s"
+                        )
+                    continue
                 node = self.state.nodes.get(node_name)
                 gpu_count = node.gpu_count if node else 0
-                check_telemetry(message.telemetry, gpu_count)
+                try:
+                    check_telemetry(message.telemetry, gpu_count)
+                except ValidationError:
+                    ACCEPTED_INVALID.inc()
+                    raise
                 self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
-                await retry_conflicts(partial(self._mark_ready, node_name, now))
+                ACCEPTED_OK.inc()
+                if node is not None and node.state != types_pb2.NODE_STATE_READY:
+                    await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
                 ack = message.ack
                 await retry_conflicts(partial(self._on_ack, node_name, ack, now))
@@ -344,6 +379,25 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         if self.migrations is not None and self.migrations.on_process_event(node_name, event):
             return  # a migration drives this workload now
         await lifecycle.on_process_event(self.state, self.decisions, node_name, event, now)
+
+
+class FloodError(Exception):
+    """A stream kept sending telemetry past its budget: it is ended."""
+
+
+# Children of the per-message counters, looked up once: .labels() per message costs more
+# than the rest of the bookkeeping.
+_RECEIVED: dict[str | None, Any] = {}
+ACCEPTED_OK = REPORTS.labels(outcome="accepted")
+ACCEPTED_INVALID = REPORTS.labels(outcome="invalid")
+ACCEPTED_DROPPED = REPORTS.labels(outcome="dropped")
+
+
+def _received(kind: str | None) -> None:
+    counter = _RECEIVED.get(kind)
+    if counter is None:
+        counter = _RECEIVED[kind] = STREAM_MESSAGES.labels(stream="agent", kind=kind or "empty")
+    counter.inc()
 
 
 def _model_summary(info: types_pb2.NodeInfo) -> str:

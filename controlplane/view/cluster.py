@@ -5,6 +5,7 @@ Everything a service or the optimizer reads comes from here; nothing here writes
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from controlplane.etcd.cache import PrefixCache
@@ -23,14 +24,23 @@ class Liveness:
     """Heartbeats are kept in memory only (KEP-589's lesson): etcd sees state changes."""
 
     last_heartbeat: dict[str, float] = field(default_factory=dict)
+    grace_until: float = 0.0  # after a leader change: no node goes NotReady before this
 
     def beat(self, node: str, now: float) -> None:
         self.last_heartbeat[node] = now
 
-    def grace_all(self, nodes: list[str], now: float) -> None:
-        """After a leader change, every node starts with a full grace window."""
+    def grace_all(self, nodes: list[str], now: float, window_s: float = 0.0) -> None:
+        """After a leader change, every node starts with a full grace window, and for
+        `window_s` none is marked NotReady: all agents reconnect to the new leader at once,
+        and are admitted at a pace, so silence is not yet a sign of a dead node."""
         for node in nodes:
             self.last_heartbeat[node] = now
+        self.grace_until = now + window_s
+
+    def grace_s(self, node_grace_s: float, now: float) -> float:
+        """The silence that makes a node NotReady now: the node grace, and none at all while
+        the leader-change window lasts (a node silent through it goes NotReady at its end)."""
+        return math.inf if now < self.grace_until else node_grace_s
 
 
 class ClusterState:
