@@ -43,7 +43,6 @@ from controlplane.rpc.ratelimit import rate_limit_interceptor
 from controlplane.rpc.workload import WorkloadService
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
-from controlplane.view.snapshot import NodeViews
 from controlplane.view.telemetry import TelemetryStore
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
 
@@ -122,9 +121,6 @@ class Controller:
             await cache.start()
         self.state.nodes.subscribe(lambda *_: self.wake.set())
         self.state.workloads.subscribe(lambda *_: self.wake.set())
-        # Kept across terms (it follows the nodes cache), so each term's reconciler starts
-        # with the node views already built.
-        self.node_views = NodeViews(self.state)
         await self.auth.start()
 
         self.forwarder = Forwarder(
@@ -269,7 +265,6 @@ class Controller:
             self.state,
             self.decisions,
             self.wake,
-            node_views=self.node_views,
         )
         loops = [
             asyncio.create_task(reconciler.run(), name="reconciler"),

@@ -14,10 +14,9 @@ from controlplane.app.config import ControllerConfig
 from controlplane.etcd.store import FencingError
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.optimizer import OptimizerConfig, Unschedulable, optimize
-from controlplane.optimizer.optimize import NodeArrays, node_arrays
 from controlplane.rpc.metrics import OPTIMIZE_LATENCY
 from controlplane.view.cluster import ClusterState
-from controlplane.view.snapshot import NodeViews, build_snapshot, has_pending
+from controlplane.view.snapshot import build_snapshot, has_pending
 from sdk.pb.aiwo.v1 import types_pb2
 
 log = structlog.get_logger("aiwo.reconciler")
@@ -31,7 +30,6 @@ class Reconciler:
         state: ClusterState,
         decisions: Decisions,
         wake: asyncio.Event,
-        node_views: NodeViews | None = None,
     ) -> None:
         self.config = config
         self.optimizer_config = optimizer_config
@@ -40,10 +38,6 @@ class Reconciler:
         self.wake = wake
         # What the last pass could not place: capacity pressure for the runtime loop.
         self.unschedulable: tuple[Unschedulable, ...] = ()
-        # The incremental part of a pass: node views follow the nodes cache, and their
-        # capacity arrays are rebuilt only when a node changed.
-        self.node_views = node_views or NodeViews(state)
-        self._node_arrays: NodeArrays | None = None
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
@@ -72,11 +66,11 @@ class Reconciler:
             self.unschedulable = ()
             return
         start = time.perf_counter()
-        views = self.node_views.views()
-        if self._node_arrays is None or self._node_arrays[0] is not views:
-            self._node_arrays = node_arrays(views, self.optimizer_config)
-        snapshot = build_snapshot(self.state, views)
-        plan = optimize(snapshot, now, self.optimizer_config, self._node_arrays)
+        # The incremental part of a pass: node views follow the nodes cache (ClusterState),
+        # and their capacity arrays are rebuilt only when a node changed.
+        nodes = self.state.node_views.arrays(self.optimizer_config.seed)
+        snapshot = build_snapshot(self.state, nodes[0])
+        plan = optimize(snapshot, now, self.optimizer_config, nodes)
         self.unschedulable = plan.unschedulable
         await self.decisions.apply_plan(plan, now)
         OPTIMIZE_LATENCY.observe(time.perf_counter() - start)

@@ -12,6 +12,7 @@ from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
 from controlplane.view.latency import SloTracker
+from controlplane.view.snapshot import NodeViews
 from controlplane.view.telemetry import FIELDS, TelemetryStore
 from sdk.pb.aiwo.v1 import types_pb2
 
@@ -68,6 +69,9 @@ class ClusterState:
         self._commands_of: dict[str, dict[str, types_pb2.Command]] = {}
         self.placements.subscribe(self._on_placement)
         self.commands.subscribe(self._on_command)
+        # The optimizer's node views, current with the nodes cache (the placement pass and
+        # Register's fit check read them instead of converting every node each time).
+        self.node_views = NodeViews(self.nodes)
         # Written by the leader's runtime loop: attributed energy and SLO verdicts.
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}

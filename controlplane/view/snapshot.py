@@ -5,6 +5,9 @@ The one place where wire messages become optimizer types.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.types import (
     MILLI_PER_GPU,
     Assignment,
@@ -14,7 +17,10 @@ from controlplane.optimizer.types import (
     Snapshot,
     WorkloadView,
 )
-from controlplane.view.cluster import ClusterState
+
+if TYPE_CHECKING:
+    from controlplane.etcd.cache import PrefixCache
+    from controlplane.view.cluster import ClusterState
 from sdk.pb.aiwo.v1 import types_pb2
 
 
@@ -86,13 +92,15 @@ ACTIVE_PHASES = frozenset(
 
 class NodeViews:
     """The optimizer's view of every node, kept current by the nodes cache's listener, so a
-    pass does not convert 10,000 node records again: a heartbeat changes no record, and a
-    change rebuilds one view. `views()` is the same tuple object until a node changes."""
+    pass (or a Register's "could this ever fit") does not convert 10,000 node records again:
+    a heartbeat changes no record, and a change rebuilds one view. `views()` is the same
+    tuple object until a node changes; `arrays(seed)` its capacity arrays, built once."""
 
-    def __init__(self, state: ClusterState) -> None:
-        self._views = {name: node_view_of(node) for name, node in state.nodes.items()}
+    def __init__(self, nodes: PrefixCache[types_pb2.Node]) -> None:
+        self._views = {name: node_view_of(node) for name, node in nodes.items()}
         self._sorted: tuple[NodeView, ...] | None = None
-        state.nodes.subscribe(self._on_change)
+        self._arrays: dict[int, tuple[tuple[NodeView, ...], CapacityArrays]] = {}
+        nodes.subscribe(self._on_change)
 
     def _on_change(self, name: str, node: types_pb2.Node | None) -> None:
         if node is None:
@@ -100,11 +108,21 @@ class NodeViews:
         else:
             self._views[name] = node_view_of(node)
         self._sorted = None
+        self._arrays.clear()
 
     def views(self) -> tuple[NodeView, ...]:
         if self._sorted is None:
             self._sorted = tuple(view for _, view in sorted(self._views.items()))
         return self._sorted
+
+    def arrays(self, seed: int) -> tuple[tuple[NodeView, ...], CapacityArrays]:
+        """The views with `CapacityArrays.of_nodes(views, seed=seed)` (the optimizer's
+        NodeArrays), built once per change of any node."""
+        kept = self._arrays.get(seed)
+        views = self.views()
+        if kept is None or kept[0] is not views:
+            kept = self._arrays[seed] = (views, CapacityArrays.of_nodes(views, seed=seed))
+        return kept
 
 
 def has_pending(state: ClusterState) -> bool:
