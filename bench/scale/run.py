@@ -261,7 +261,10 @@ async def _steady(
             "t": time.monotonic(),
             "accepted": metric_sum(ctl, "aiwo_telemetry_reports_total", outcome="accepted")
             or metric_sum(ctl, "aiwo_stream_messages_total", stream="agent", kind="telemetry"),
-            "refused": metric_sum(ctl, "aiwo_telemetry_reports_total", outcome="refused"),
+            "refused": sum(
+                metric_sum(ctl, "aiwo_telemetry_reports_total", outcome=outcome)
+                for outcome in ("invalid", "dropped", "stream_refused")
+            ),
             "cpu": cpu_s(pid),
             "etcd_cpu": cpu_s(etcd_pid),
             "etcd_writes": etcd_writes(etcd),
@@ -325,6 +328,7 @@ async def _steady(
         "bad_nodes": {
             "count": len(bad),
             "sent_per_s": round((swarm_after["bad_sent"] - swarm_before["bad_sent"]) / elapsed, 1),
+            # Reports dropped or invalid, and streams not admitted, as the controller counts.
             "refused_by_controller_per_s": round(
                 (after["refused"] - before["refused"]) / elapsed, 1
             ),
