@@ -59,6 +59,12 @@ from bench.scale.run import Settings, run
     default=0,
     help="Swarm processes (0: one per 2,500 nodes, at least 2).",
 )
+@click.option(
+    "--placement-workloads",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Placed workloads in the timed in-process optimizer pass (0: as registered).",
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def scale(
     nodes: int,
@@ -69,12 +75,13 @@ def scale(
     failover: bool,
     bad_nodes: int,
     workers: int,
+    placement_workloads: int,
     output: str,
 ) -> None:
     """Ingestion, lag, memory, placement and failover of one controller at fleet size."""
     workers = workers or max(2, math.ceil((nodes + bad_nodes) / 2500))
     settings = Settings(nodes, gpus_per_node, period_s, seconds, workloads, failover,
-                        bad_nodes, workers)  # fmt: skip
+                        bad_nodes, workers, placement_workloads)  # fmt: skip
     result = run(settings)
     if output == "json":
         click.echo(json.dumps(result, indent=2))

@@ -58,6 +58,7 @@ class Settings:
     failover: bool
     bad_nodes: int
     workers: int
+    placement_workloads: int = 0  # the in-process pass's placed workloads (0: as registered)
     seed: int = 1
     ready_timeout_s: float = 600.0
 
@@ -462,7 +463,7 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
         optimizer_pass_ms,
         settings.nodes,
         settings.gpus_per_node,
-        settings.workloads + PLACED_SAMPLE,
+        settings.placement_workloads or settings.workloads + PLACED_SAMPLE,
     )
     return result
 
@@ -490,6 +491,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "failover": settings.failover,
         "bad_nodes": settings.bad_nodes,
         "workers": settings.workers,
+        "placement_workloads": settings.placement_workloads,
     }
     with open("/proc/loadavg") as f:
         result["loadavg"] = f.read().split()[:3]
