@@ -24,7 +24,7 @@ from controlplane.optimizer.types import MILLI_PER_GPU
 EXACT_MAX_VICTIMS = 8
 
 # The filters that eviction cannot change: room is made only on nodes that pass them.
-_NODE_FILTERS = ("node_ready", "node_not_cordoned", "gpu_count", "gpu_model")
+_NODE_FILTERS = ("node_ready", "node_not_cordoned", "gpu_count", "gpu_healthy", "gpu_model")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ class GpuView:
     model: str
     memory_total_mib: int
     nvlink_peers: tuple[int, ...] = ()
+    healthy: bool = True  # False: a fatal XID or new uncorrected ECC errors (docs/health.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from controlplane.app.config import ControllerConfig
 from controlplane.auth.tokens import TokenStore
 from controlplane.leader import lifecycle
 from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.health import GpuHealth
 from controlplane.leader.migration import Migrations
 from controlplane.leader.relays import LogRelay
 from controlplane.rpc.admission import StreamAdmission, TelemetryPacer
@@ -73,6 +74,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.leadership = leadership
         self.telemetry_interval_s = telemetry_interval_s
         self.on_change = on_change
+        self.health = GpuHealth(state, decisions, migrations, on_change)
 
     async def WorkloadCredentials(
         self, request: node_pb2.WorkloadCredentialsRequest, context: grpc.aio.ServicerContext
@@ -138,6 +140,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             info=info,
             last_heartbeat_unix=existing.last_heartbeat_unix if existing else now,
         )
+        if existing is not None and _same_gpus(existing.info, info):
+            # An unhealthy GPU stays so across agent restarts; other GPUs start healthy.
+            node.unhealthy_gpus.update(existing.unhealthy_gpus)
         self.state.liveness.beat(info.name, now)
         self.state.telemetry.ensure(info.name, len(info.gpus))
         if existing is None or _changed(existing, node):
@@ -285,6 +290,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                     raise
                 self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
                 ACCEPTED_OK.inc()
+                await self._check_health(node_name, message.telemetry, now)
                 if node is not None and node.state != types_pb2.NODE_STATE_READY:
                     await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
@@ -300,6 +306,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 self.migrations.on_checkpoint_installed(node_name, message.checkpoint_installed)
             elif kind == "logs_reply" and self.logs is not None:
                 self.logs.on_reply(node_name, message.logs_reply)
+
+    async def _check_health(
+        self, node_name: str, report: node_pb2.TelemetryReport, now: float
+    ) -> None:
+        # Health handling must never end an agent's stream: a failed step is retried with
+        # the next report (the condition is still there, or already in the node record).
+        try:
+            await retry_conflicts(partial(self.health.on_telemetry, node_name, report, now))
+        except Exception as exc:
+            log.warning("health_check_failed", node=node_name, error=str(exc))
 
     async def _mark_ready(self, node_name: str, now: float) -> None:
         node = self.state.nodes.get(node_name)
@@ -430,6 +446,10 @@ def _received(kind: str | None) -> None:
 def _model_summary(info: types_pb2.NodeInfo) -> str:
     models = sorted({gpu.model for gpu in info.gpus})
     return models[0] if len(models) == 1 else ",".join(models)
+
+
+def _same_gpus(old: types_pb2.NodeInfo, new: types_pb2.NodeInfo) -> bool:
+    return [(g.index, g.uuid) for g in old.gpus] == [(g.index, g.uuid) for g in new.gpus]
 
 
 def _changed(old: types_pb2.Node, new: types_pb2.Node) -> bool:

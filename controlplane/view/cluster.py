@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
+from controlplane.view.health import throttles_of
 from controlplane.view.latency import SloTracker
 from controlplane.view.snapshot import NodeViews
 from controlplane.view.telemetry import FIELDS, TelemetryStore
@@ -154,6 +155,11 @@ class ClusterState:
                 gpu.sample_unix, sample = latest
                 for name in GPU_VIEW_FIELDS:
                     setattr(gpu, name, getattr(sample, name))
+                gpu.throttles[:] = throttles_of(sample.throttle_reasons)
+            reason = node.unhealthy_gpus.get(info.index)
+            if reason is not None:
+                gpu.unhealthy = True
+                gpu.health_reason = reason
             gpus.append(gpu)
         return gpus
 

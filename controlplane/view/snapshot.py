@@ -47,6 +47,7 @@ def node_view_of(node: types_pb2.Node) -> NodeView:
                 model=gpu.model,
                 memory_total_mib=gpu.memory_total_mib,
                 nvlink_peers=tuple(gpu.nvlink_peers),
+                healthy=gpu.index not in node.unhealthy_gpus,
             )
             for gpu in node.info.gpus
         ),

@@ -1,0 +1,156 @@
+"""The leader's GPU health handling: mark unhealthy, show throttles, move work off.
+
+Each telemetry report runs the rules of view/health.py. A GPU they find unhealthy is written
+into the node record (`Node.unhealthy_gpus`) once, when it changes, never per report, so a
+new leader keeps it; the optimizer's `gpu_healthy` filter then keeps new work off it. Work
+already on it is migrated with its checkpoint (the machinery `aiwo drain` uses, requested by
+"health"); when that cannot start, or a health migration of it failed and rolled back onto
+the bad GPU, it is requeued to restart elsewhere. Every step is an event with its reason.
+Throttles are shown (events on change, `aiwo gpus`) and never make a GPU unhealthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.migration import FAILED, MigrationRefused, Migrations
+from controlplane.view.cluster import ClusterState
+from controlplane.view.health import HealthMemory, throttles_of
+from sdk.pb.aiwo.v1 import node_pb2, types_pb2
+
+log = structlog.get_logger("aiwo.health")
+
+HEALTH_REQUESTER = "health"
+
+
+class GpuHealth:
+    def __init__(
+        self,
+        state: ClusterState,
+        decisions: Decisions,
+        migrations: Migrations | None,
+        on_change: asyncio.Event,
+    ) -> None:
+        self.state = state
+        self.decisions = decisions
+        self.migrations = migrations
+        self.on_change = on_change
+        self.memory = HealthMemory()
+        self._throttles: dict[tuple[str, int], tuple[str, ...]] = {}
+
+    async def on_telemetry(
+        self, node_name: str, report: node_pb2.TelemetryReport, now: float | None = None
+    ) -> None:
+        """Apply the rules to one validated report (the caller stored it already)."""
+        if self.decisions.store.epoch <= 0:
+            return
+        now = time.time() if now is None else now
+        node = self.state.nodes.get(node_name)
+        if node is None:
+            return
+        self._show_throttles(node_name, report, now)
+        found = self.memory.newly_unhealthy(
+            node_name,
+            ((s.index, s.xid_events, s.ecc_uncorrected) for s in report.gpus),
+            node.unhealthy_gpus.keys(),
+        )
+        if found:
+            await self._mark(node, found, now)
+            node = self.state.nodes.get(node_name) or node
+        if node.unhealthy_gpus:
+            await self.evacuate(node_name, dict(node.unhealthy_gpus), now)
+
+    def _show_throttles(self, node: str, report: node_pb2.TelemetryReport, now: float) -> None:
+        for sample in report.gpus:
+            key = (node, sample.index)
+            names = tuple(throttles_of(sample.throttle_reasons))
+            before = self._throttles.get(key, ())
+            if names == before:
+                continue
+            if names:
+                self._throttles[key] = names
+                self.decisions.events.emit(
+                    "gpu_throttled",
+                    f"node/{node}",
+                    f"GPU {sample.index} throttled: {', '.join(names)}",
+                    now,
+                    gpu=sample.index,
+                    reasons=f"0x{sample.throttle_reasons:x}",
+                )
+            else:
+                self._throttles.pop(key, None)
+                self.decisions.events.emit(
+                    "gpu_throttle_cleared",
+                    f"node/{node}",
+                    f"GPU {sample.index} no longer throttled",
+                    now,
+                    gpu=sample.index,
+                )
+
+    async def _mark(self, node: types_pb2.Node, found: dict[int, str], now: float) -> None:
+        updated = types_pb2.Node()
+        updated.CopyFrom(node)
+        for index, reason in found.items():
+            updated.unhealthy_gpus[index] = reason
+        await self.decisions.commit_node(updated)
+        for index, reason in sorted(found.items()):
+            self.decisions.events.emit(
+                "gpu_unhealthy",
+                f"node/{node.name}",
+                f"GPU {index} unhealthy: {reason}; no new work, its workloads move off",
+                now,
+                gpu=index,
+                reason=reason,
+            )
+        self.on_change.set()
+
+    async def evacuate(self, node_name: str, unhealthy: dict[int, str], now: float) -> None:
+        """Move every workload that holds an unhealthy GPU of the node off it."""
+        for placement in sorted(self.state.node_workloads(node_name), key=lambda p: p.workload):
+            bad = sorted(set(placement.gpus) & unhealthy.keys())
+            if not bad:
+                continue
+            key = placement.workload
+            why = f"GPU {bad[0]} of {node_name} unhealthy: {unhealthy[bad[0]]}"
+            record = self.migrations.cache.get(key) if self.migrations is not None else None
+            if self.migrations is not None and self.migrations.active(key) is not None:
+                continue
+            workload = self.state.workloads.get(key)
+            failed_before = (
+                record is not None
+                and record.phase == FAILED
+                and record.requested_by == HEALTH_REQUESTER
+                and workload is not None
+                and record.uid == workload.uid
+                and record.source_node == node_name
+            )
+            if self.migrations is not None and not failed_before:
+                try:
+                    await self.migrations.request(key, None, why, HEALTH_REQUESTER, now)
+                    continue
+                except MigrationRefused as exc:
+                    cause = f"cannot migrate: {exc.reason}"
+            else:
+                cause = "its migration failed" if failed_before else "no migration available"
+            await self._requeue(key, placement, f"{why}; {cause}; restarting elsewhere", now)
+
+    async def _requeue(
+        self, key: str, placement: types_pb2.PlacementRecord, message: str, now: float
+    ) -> None:
+        batch = Batch()
+        self.decisions.unplace(batch, key, placement, message, now)
+        await self.decisions.commit(batch)
+        self.decisions.events.emit(
+            "workload_requeued",
+            f"workload/{key}",
+            message,
+            now,
+            node=placement.node,
+            requested_by=HEALTH_REQUESTER,
+        )
+        log.info("health_requeued", workload=key, node=placement.node)
+        self.on_change.set()
