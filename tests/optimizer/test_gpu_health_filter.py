@@ -38,7 +38,9 @@ def test_absent_gpus_are_not_healthy_and_cpu_only_work_is_not_filtered() -> None
 
 def test_empty_copy_keeps_health() -> None:
     state = CapacityArrays.of_nodes([node("n1").gpus(2).unhealthy(0).build()])
-    assert np.array_equal(state.empty_copy().gpu_healthy, state.gpu_healthy)
+    copied = state.empty_copy().gpu_healthy
+    assert copied is not None and state.gpu_healthy is not None
+    assert np.array_equal(copied, state.gpu_healthy)
 
 
 def test_placement_avoids_the_unhealthy_gpu() -> None:
