@@ -3,9 +3,9 @@
 Pure functions plus a small per-node memory of the last ECC count (docs/health.md). The rules
 follow what users of DCGM health checks expect:
 
-- an XID known to be fatal marks the GPU unhealthy (FATAL_XIDS, from NVIDIA's XID catalogue,
-  https://docs.nvidia.com/deploy/xid-errors/); other XIDs (13, 31, 43: an application's fault)
-  are not the GPU's and change nothing;
+- an XID known to be fatal marks the GPU unhealthy (FATAL_XIDS, from NVIDIA's XID catalogue:
+  docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html); other XIDs (13, 31, 43: an
+  application's fault) are not the GPU's and change nothing;
 - the cumulative uncorrected-ECC counter increasing marks it unhealthy (the first sample a
   controller sees is the baseline: a count from before is not news to it);
 - thermal and power-brake throttles are shown, never unhealthy (THROTTLE_NAMES, bits from
