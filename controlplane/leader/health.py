@@ -25,6 +25,9 @@ from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 log = structlog.get_logger("aiwo.health")
 
 HEALTH_REQUESTER = "health"
+# A GPU's throttle events at most this often: a GPU at its thermal limit flaps every few
+# seconds, and a fleet of them would flood the event log (`aiwo gpus` shows the live state).
+THROTTLE_EVENT_INTERVAL_S = 30.0
 
 
 class GpuHealth:
@@ -40,7 +43,8 @@ class GpuHealth:
         self.migrations = migrations
         self.on_change = on_change
         self.memory = HealthMemory()
-        self._throttles: dict[tuple[str, int], tuple[str, ...]] = {}
+        # (node, GPU) -> (throttles last reported in an event, when)
+        self._throttles: dict[tuple[str, int], tuple[tuple[str, ...], float]] = {}
 
     async def on_telemetry(
         self, node_name: str, report: node_pb2.TelemetryReport, now: float | None = None
@@ -68,11 +72,11 @@ class GpuHealth:
         for sample in report.gpus:
             key = (node, sample.index)
             names = tuple(throttles_of(sample.throttle_reasons))
-            before = self._throttles.get(key, ())
-            if names == before:
+            before, said_unix = self._throttles.get(key, ((), -THROTTLE_EVENT_INTERVAL_S))
+            if names == before or now - said_unix < THROTTLE_EVENT_INTERVAL_S:
                 continue
+            self._throttles[key] = (names, now)
             if names:
-                self._throttles[key] = names
                 self.decisions.events.emit(
                     "gpu_throttled",
                     f"node/{node}",
@@ -82,7 +86,6 @@ class GpuHealth:
                     reasons=f"0x{sample.throttle_reasons:x}",
                 )
             else:
-                self._throttles.pop(key, None)
                 self.decisions.events.emit(
                     "gpu_throttle_cleared",
                     f"node/{node}",
