@@ -67,7 +67,7 @@ def assess(xids: Iterable[int], ecc_uncorrected: int, ecc_before: int | None) ->
     if reason:
         return reason
     if ecc_before is not None and ecc_uncorrected > ecc_before:
-        return f"uncorrected ECC errors rose from {ecc_before} to {ecc_uncorrected}"
+        return f"uncorrected ECC errors: {ecc_before} -> {ecc_uncorrected}"
     return ""
 
 

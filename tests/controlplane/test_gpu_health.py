@@ -52,7 +52,7 @@ async def test_rising_ecc_marks_once_requeues_and_survives_a_new_leader(make_con
         node = await assert_eventually(
             lambda: (n := ctl.state.nodes.get("n1")) and gpu in n.unhealthy_gpus and n
         )
-        assert node.unhealthy_gpus[gpu] == "uncorrected ECC errors rose from 0 to 1"
+        assert node.unhealthy_gpus[gpu] == "uncorrected ECC errors: 0 -> 1"
         kinds = [e.kind for e in ctl.state.events.values() if e.object == "node/n1"]
         assert "gpu_unhealthy" in kinds
 

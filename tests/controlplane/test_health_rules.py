@@ -36,7 +36,7 @@ def test_the_documented_fatal_xids(xid: int) -> None:
 
 def test_reasons_name_the_cause() -> None:
     assert assess((79,), 0, 0) == "XID 79: GPU has fallen off the bus"
-    assert assess((), 3, 1) == "uncorrected ECC errors rose from 1 to 3"
+    assert assess((), 3, 1) == "uncorrected ECC errors: 1 -> 3"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sdk import Resources, SyncAdminClient, SyncClient
 from sdk.cli.local_cluster import LocalCluster
 from tests.e2e.cluster_helpers import (
@@ -28,6 +30,12 @@ def inject(cluster: LocalCluster, node: str, fault: dict[str, int]) -> None:
     temporary = directory / "sim-faults.json.tmp"
     temporary.write_text(json.dumps(fault))
     temporary.rename(directory / "sim-faults.json")  # whole, or not at all
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI's tables fit the terminal; wide enough that no cell wraps mid-phrase.
+    monkeypatch.setenv("COLUMNS", "250")
 
 
 def test_a_fatal_xid_marks_the_gpu_unhealthy_and_moves_its_workload(tmp_path: Path) -> None:
