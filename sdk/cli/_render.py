@@ -145,9 +145,10 @@ def gpus_table(gpus: Sequence[Gpu], *, bars: bool = False) -> Table:
 
 
 def gpu_health(gpu: Gpu) -> Text:
-    """ "Unhealthy" (red, with why), "Throttled: ..." (yellow) or "OK"."""
+    """Unhealthy: <cause> (red), Throttled: <names> (yellow) or OK. The cause is the reason's
+    head ("XID 79", "uncorrected ECC errors"); describe and -o json have it whole."""
     if gpu.unhealthy:
-        return Text(f"Unhealthy: {gpu.health_reason}", style="red")
+        return Text(f"Unhealthy: {gpu.health_reason.split(': ', 1)[0]}", style="red")
     if gpu.throttles:
         return Text(f"Throttled: {','.join(gpu.throttles)}", style="yellow")
     return Text("OK", style="green")
