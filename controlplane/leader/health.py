@@ -12,15 +12,18 @@ Throttles are shown (events on change, `aiwo gpus`) and never make a GPU unhealt
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
+import numpy as np
 import structlog
 
 from controlplane.leader.decisions import Batch, Decisions
 from controlplane.leader.migration import FAILED, MigrationRefused, Migrations
 from controlplane.view.cluster import ClusterState
-from controlplane.view.health import HealthMemory, throttles_of
-from sdk.pb.aiwo.v1 import node_pb2, types_pb2
+from controlplane.view.health import SHOWN_THROTTLES, HealthMemory, throttles_of
+from controlplane.view.telemetry import FIELD_INDEX, NodeTelemetry
+from sdk.pb.aiwo.v1 import types_pb2
 
 log = structlog.get_logger("aiwo.health")
 
@@ -28,6 +31,8 @@ HEALTH_REQUESTER = "health"
 # A GPU's throttle events at most this often: a GPU at its thermal limit flaps every few
 # seconds, and a fleet of them would flood the event log (`aiwo gpus` shows the live state).
 THROTTLE_EVENT_INTERVAL_S = 30.0
+_THROTTLE = FIELD_INDEX["throttle_reasons"]
+_ECC = FIELD_INDEX["ecc_uncorrected"]
 
 
 class GpuHealth:
@@ -43,24 +48,24 @@ class GpuHealth:
         self.migrations = migrations
         self.on_change = on_change
         self.memory = HealthMemory()
-        # (node, GPU) -> (throttles last reported in an event, when)
-        self._throttles: dict[tuple[str, int], tuple[tuple[str, ...], float]] = {}
+        # node -> (throttle bits last told in an event, when: unix s), per GPU
+        self._throttles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     async def on_telemetry(
-        self, node_name: str, report: node_pb2.TelemetryReport, now: float | None = None
+        self, node_name: str, series: NodeTelemetry, now: float | None = None
     ) -> None:
-        """Apply the rules to one validated report (the caller stored it already)."""
+        """Apply the rules to a node's newest report (the caller stored it in `series`)."""
         if self.decisions.store.epoch <= 0:
             return
-        now = time.time() if now is None else now
+        newest = series.latest_row()
         node = self.state.nodes.get(node_name)
-        if node is None:
+        if newest is None or node is None:
             return
-        self._show_throttles(node_name, report, now)
+        now = time.time() if now is None else now
+        _, values = newest
+        self._show_throttles(node_name, values[:, _THROTTLE], now)
         found = self.memory.newly_unhealthy(
-            node_name,
-            ((s.index, s.xid_events, s.ecc_uncorrected) for s in report.gpus),
-            node.unhealthy_gpus.keys(),
+            node_name, values[:, _ECC], series.xid_events, node.unhealthy_gpus
         )
         if found:
             await self._mark(node, found, now)
@@ -68,30 +73,36 @@ class GpuHealth:
         if node.unhealthy_gpus:
             await self.evacuate(node_name, dict(node.unhealthy_gpus), now)
 
-    def _show_throttles(self, node: str, report: node_pb2.TelemetryReport, now: float) -> None:
-        for sample in report.gpus:
-            key = (node, sample.index)
-            names = tuple(throttles_of(sample.throttle_reasons))
-            before, said_unix = self._throttles.get(key, ((), -THROTTLE_EVENT_INTERVAL_S))
-            if names == before or now - said_unix < THROTTLE_EVENT_INTERVAL_S:
-                continue
-            self._throttles[key] = (names, now)
+    def _show_throttles(self, node: str, reasons: np.ndarray, now: float) -> None:
+        bits = np.nan_to_num(reasons).astype(np.int64) & SHOWN_THROTTLES
+        said = self._throttles.get(node)
+        if said is None or said[0].shape != bits.shape:
+            said = self._throttles[node] = (
+                np.zeros_like(bits),
+                np.full(bits.shape, -math.inf),
+            )
+        said_bits, said_unix = said
+        due = (bits != said_bits) & (now - said_unix >= THROTTLE_EVENT_INTERVAL_S)
+        for index in np.flatnonzero(due).tolist():
+            value = int(bits[index])
+            said_bits[index], said_unix[index] = value, now
+            names = throttles_of(value)
             if names:
                 self.decisions.events.emit(
                     "gpu_throttled",
                     f"node/{node}",
-                    f"GPU {sample.index} throttled: {', '.join(names)}",
+                    f"GPU {index} throttled: {', '.join(names)}",
                     now,
-                    gpu=sample.index,
-                    reasons=f"0x{sample.throttle_reasons:x}",
+                    gpu=index,
+                    reasons=f"0x{value:x}",
                 )
             else:
                 self.decisions.events.emit(
                     "gpu_throttle_cleared",
                     f"node/{node}",
-                    f"GPU {sample.index} no longer throttled",
+                    f"GPU {index} no longer throttled",
                     now,
-                    gpu=sample.index,
+                    gpu=index,
                 )
 
     async def _mark(self, node: types_pb2.Node, found: dict[int, str], now: float) -> None:

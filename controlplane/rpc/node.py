@@ -40,6 +40,7 @@ from controlplane.rpc.validation import (
 )
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import AgentSession, Sessions
+from controlplane.view.telemetry import NodeTelemetry
 from sdk._metadata import ACCEPTED_METADATA_KEY
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -288,9 +289,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 except ValidationError:
                     ACCEPTED_INVALID.inc()
                     raise
-                self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
+                series = self.state.telemetry.ensure(node_name, gpu_count)
+                series.add(message.telemetry)
                 ACCEPTED_OK.inc()
-                await self._check_health(node_name, message.telemetry, now)
+                await self._check_health(node_name, series, now)
                 if node is not None and node.state != types_pb2.NODE_STATE_READY:
                     await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
@@ -307,13 +309,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             elif kind == "logs_reply" and self.logs is not None:
                 self.logs.on_reply(node_name, message.logs_reply)
 
-    async def _check_health(
-        self, node_name: str, report: node_pb2.TelemetryReport, now: float
-    ) -> None:
+    async def _check_health(self, node_name: str, series: NodeTelemetry, now: float) -> None:
         # Health handling must never end an agent's stream: a failed step is retried with
         # the next report (the condition is still there, or already in the node record).
         try:
-            await retry_conflicts(partial(self.health.on_telemetry, node_name, report, now))
+            await retry_conflicts(partial(self.health.on_telemetry, node_name, series, now))
         except Exception as exc:
             log.warning("health_check_failed", node=node_name, error=str(exc))
 

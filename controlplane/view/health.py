@@ -16,8 +16,11 @@ Controlplane never imports nodeagent, so the bits are spelled here again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
 
 # XID -> what NVIDIA's catalogue says it is. "[E]" marks our estimate where the catalogue's
 # action is a GPU reset or node check but it is not unconditionally fatal.
@@ -47,6 +50,9 @@ THROTTLE_NAMES: dict[int, str] = {
 }
 
 
+SHOWN_THROTTLES = HW_SLOWDOWN | SW_THERMAL_SLOWDOWN | HW_THERMAL_SLOWDOWN | HW_POWER_BRAKE_SLOWDOWN
+
+
 def throttles_of(reasons: int) -> list[str]:
     """The thermal / power-brake throttles set in an NVML reason bitmask, by name."""
     return [name for bit, name in THROTTLE_NAMES.items() if reasons & bit]
@@ -60,40 +66,58 @@ def fatal_reason(xids: Iterable[int]) -> str:
     return ""
 
 
+def ecc_reason(before: float, after: float) -> str:
+    """Why a rise of the uncorrected-ECC counter makes a GPU unhealthy ("" when it did not
+    rise; NaN before: no baseline yet, so not news)."""
+    if not after > before:  # False for NaN on either side
+        return ""
+    return f"uncorrected ECC errors: {int(before)} -> {int(after)}"
+
+
 def assess(xids: Iterable[int], ecc_uncorrected: int, ecc_before: int | None) -> str:
     """Why one GPU's sample makes it unhealthy ("" when it does not). `ecc_before` is the
     counter the controller saw last (None: this is the first sample it sees)."""
-    reason = fatal_reason(xids)
-    if reason:
-        return reason
-    if ecc_before is not None and ecc_uncorrected > ecc_before:
-        return f"uncorrected ECC errors: {ecc_before} -> {ecc_uncorrected}"
-    return ""
+    before = math.nan if ecc_before is None else float(ecc_before)
+    return fatal_reason(xids) or ecc_reason(before, float(ecc_uncorrected))
 
 
 @dataclass
 class HealthMemory:
     """Per node, each GPU's last uncorrected-ECC count (in memory: a new leader starts a new
-    baseline; what was unhealthy stays so in the node record)."""
+    baseline; what was unhealthy stays so in the node record).
 
-    ecc: dict[str, dict[int, int]] = field(default_factory=dict)
+    Works on a report's stored row (view/telemetry.py), so a report with nothing new costs a
+    few array operations, not a Python loop over its GPUs: at 10,000 nodes that is the
+    ingest path's budget."""
+
+    ecc: dict[str, np.ndarray] = field(default_factory=dict)  # float[G], NaN: none seen
 
     def newly_unhealthy(
         self,
         node: str,
-        samples: Iterable[tuple[int, Iterable[int], int]],
-        known: Iterable[int],
+        ecc_uncorrected: np.ndarray,
+        xid_events: Mapping[int, Iterable[int]],
+        known: Container[int],
     ) -> dict[int, str]:
         """GPU -> reason for GPUs this report makes unhealthy that are not in `known`.
-        `samples` are (index, xid_events, ecc_uncorrected) of one report."""
-        seen = self.ecc.setdefault(node, {})
-        already = set(known)
+        `ecc_uncorrected`: float[G] of the report (NaN where a GPU had no sample);
+        `xid_events`: GPU -> XIDs, only GPUs that reported any."""
         found: dict[int, str] = {}
-        for index, xids, ecc in samples:
-            reason = assess(xids, ecc, seen.get(index))
-            seen[index] = ecc
-            if reason and index not in already:
+        for index, xids in xid_events.items():
+            reason = fatal_reason(xids)
+            if reason and index not in known:
                 found[index] = reason
+        before = self.ecc.get(node)
+        if before is None or before.shape != ecc_uncorrected.shape:
+            self.ecc[node] = np.array(ecc_uncorrected, dtype=np.float64)
+            return found
+        with np.errstate(invalid="ignore"):
+            rose = np.flatnonzero(ecc_uncorrected > before)
+        for index in rose.tolist():
+            if index not in found and index not in known:
+                found[index] = ecc_reason(float(before[index]), float(ecc_uncorrected[index]))
+        # A GPU missing from this report keeps its baseline.
+        np.copyto(before, ecc_uncorrected, where=~np.isnan(ecc_uncorrected))
         return found
 
     def forget(self, node: str) -> None:

@@ -3,6 +3,7 @@ make a GPU unhealthy or are shown."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from controlplane.view.health import FATAL_XIDS, HealthMemory, assess, throttles_of
@@ -57,13 +58,20 @@ def test_throttles_shown(bits: int, names: list[str]) -> None:
 
 def test_memory_reports_each_gpu_once_and_tracks_ecc_per_gpu() -> None:
     memory = HealthMemory()
-    assert memory.newly_unhealthy("n1", [(0, (), 2), (1, (), 0)], known=()) == {}
-    found = memory.newly_unhealthy("n1", [(0, (), 2), (1, (79,), 0)], known=())
-    assert list(found) == [1]
+    nan = np.nan
+    assert memory.newly_unhealthy("n1", np.array([2.0, 0.0]), {}, known=()) == {}
+    found = memory.newly_unhealthy("n1", np.array([2.0, 0.0]), {1: (79,)}, known=())
+    assert found == {1: "XID 79: GPU has fallen off the bus"}
     # Already in the node record: not found again.
-    assert memory.newly_unhealthy("n1", [(1, (79,), 0)], known=(1,)) == {}
-    assert list(memory.newly_unhealthy("n1", [(0, (), 3)], known=(1,))) == [0]
-    # Another node's baseline is its own.
-    assert memory.newly_unhealthy("n2", [(0, (), 3)], known=()) == {}
+    assert memory.newly_unhealthy("n1", np.array([2.0, 0.0]), {1: (79,)}, known=(1,)) == {}
+    rose = memory.newly_unhealthy("n1", np.array([3.0, 0.0]), {}, known=(1,))
+    assert rose == {0: "uncorrected ECC errors: 2 -> 3"}
+    # A GPU missing from a report (NaN) keeps its baseline: no rise, and none afterwards.
+    assert memory.newly_unhealthy("n2", np.array([5.0, 1.0]), {}, known=()) == {}
+    assert memory.newly_unhealthy("n2", np.array([nan, 1.0]), {}, known=()) == {}
+    assert memory.newly_unhealthy("n2", np.array([5.0, 1.0]), {}, known=()) == {}
+    assert list(memory.newly_unhealthy("n2", np.array([6.0, 1.0]), {}, known=())) == [0]
+    # An application XID is not the GPU's.
+    assert memory.newly_unhealthy("n2", np.array([6.0, 1.0]), {1: (13, 31)}, known=(0,)) == {}
     memory.forget("n1")
-    assert memory.newly_unhealthy("n1", [(0, (), 9)], known=()) == {}
+    assert memory.newly_unhealthy("n1", np.array([9.0, 9.0]), {}, known=()) == {}
