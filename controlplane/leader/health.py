@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 
 import numpy as np
 import structlog
@@ -48,27 +47,43 @@ class GpuHealth:
         self.migrations = migrations
         self.on_change = on_change
         self.memory = HealthMemory()
+        # node -> GPUs found unhealthy and not yet written: kept until written, as the next
+        # report no longer shows them (an XID is one event, a rise is seen once).
+        self._found: dict[str, dict[int, str]] = {}
         # node -> (throttle bits last told in an event, when: unix s), per GPU
         self._throttles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    async def on_telemetry(
-        self, node_name: str, series: NodeTelemetry, now: float | None = None
-    ) -> None:
-        """Apply the rules to a node's newest report (the caller stored it in `series`)."""
+    def check(self, node_name: str, series: NodeTelemetry, now: float) -> bool:
+        """The rules on a node's newest report (the caller stored it in `series`); throttle
+        events emitted here. True when `act` has work: a GPU became unhealthy, or one
+        already unhealthy may still hold work. Synchronous: a report with nothing new costs
+        a few array operations, no coroutine."""
         if self.decisions.store.epoch <= 0:
-            return
+            return False
         newest = series.latest_row()
         node = self.state.nodes.get(node_name)
         if newest is None or node is None:
-            return
-        now = time.time() if now is None else now
+            return False
         _, values = newest
         self._show_throttles(node_name, values[:, _THROTTLE], now)
         found = self.memory.newly_unhealthy(
             node_name, values[:, _ECC], series.xid_events, node.unhealthy_gpus
         )
         if found:
+            self._found.setdefault(node_name, {}).update(found)
+        if node_name in self._found:
+            return True
+        return bool(node.unhealthy_gpus) and bool(self.state.node_workloads(node_name))
+
+    async def act(self, node_name: str, now: float) -> None:
+        """Write what `check` found and move work off the node's unhealthy GPUs."""
+        node = self.state.nodes.get(node_name)
+        if node is None:
+            return
+        found = self._found.get(node_name)
+        if found:
             await self._mark(node, found, now)
+            self._found.pop(node_name, None)
             node = self.state.nodes.get(node_name) or node
         if node.unhealthy_gpus:
             await self.evacuate(node_name, dict(node.unhealthy_gpus), now)
@@ -109,7 +124,8 @@ class GpuHealth:
         updated = types_pb2.Node()
         updated.CopyFrom(node)
         for index, reason in found.items():
-            updated.unhealthy_gpus[index] = reason
+            if index not in updated.unhealthy_gpus:
+                updated.unhealthy_gpus[index] = reason
         await self.decisions.commit_node(updated)
         for index, reason in sorted(found.items()):
             self.decisions.events.emit(

@@ -292,7 +292,8 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 series = self.state.telemetry.ensure(node_name, gpu_count)
                 series.add(message.telemetry)
                 ACCEPTED_OK.inc()
-                await self._check_health(node_name, series, now)
+                if self._health_due(node_name, series, now):
+                    await self._act_on_health(node_name, now)
                 if node is not None and node.state != types_pb2.NODE_STATE_READY:
                     await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
@@ -309,13 +310,20 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             elif kind == "logs_reply" and self.logs is not None:
                 self.logs.on_reply(node_name, message.logs_reply)
 
-    async def _check_health(self, node_name: str, series: NodeTelemetry, now: float) -> None:
+    def _health_due(self, node_name: str, series: NodeTelemetry, now: float) -> bool:
         # Health handling must never end an agent's stream: a failed step is retried with
-        # the next report (the condition is still there, or already in the node record).
+        # the next report (the condition is still pending, or already in the node record).
         try:
-            await retry_conflicts(partial(self.health.on_telemetry, node_name, series, now))
+            return self.health.check(node_name, series, now)
         except Exception as exc:
             log.warning("health_check_failed", node=node_name, error=str(exc))
+            return False
+
+    async def _act_on_health(self, node_name: str, now: float) -> None:
+        try:
+            await retry_conflicts(partial(self.health.act, node_name, now))
+        except Exception as exc:
+            log.warning("health_action_failed", node=node_name, error=str(exc))
 
     async def _mark_ready(self, node_name: str, now: float) -> None:
         node = self.state.nodes.get(node_name)

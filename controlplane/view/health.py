@@ -111,8 +111,7 @@ class HealthMemory:
         if before is None or before.shape != ecc_uncorrected.shape:
             self.ecc[node] = np.array(ecc_uncorrected, dtype=np.float64)
             return found
-        with np.errstate(invalid="ignore"):
-            rose = np.flatnonzero(ecc_uncorrected > before)
+        rose = np.flatnonzero(ecc_uncorrected > before)  # NaN compares False, no warning
         for index in rose.tolist():
             if index not in found and index not in known:
                 found[index] = ecc_reason(float(before[index]), float(ecc_uncorrected[index]))
