@@ -32,6 +32,7 @@ HEALTH_REQUESTER = "health"
 THROTTLE_EVENT_INTERVAL_S = 30.0
 _THROTTLE = FIELD_INDEX["throttle_reasons"]
 _ECC = FIELD_INDEX["ecc_uncorrected"]
+_HEALTH_COLUMNS = [_THROTTLE, _ECC]
 
 
 class GpuHealth:
@@ -50,6 +51,8 @@ class GpuHealth:
         # node -> GPUs found unhealthy and not yet written: kept until written, as the next
         # report no longer shows them (an XID is one event, a rise is seen once).
         self._found: dict[str, dict[int, str]] = {}
+        self._last: dict[str, bytes] = {}  # node -> its last report's health columns
+        self._throttle_pending: set[str] = set()  # nodes with a throttle change not yet told
         # node -> (throttle bits last told in an event, when: unix s), per GPU
         self._throttles: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -65,6 +68,19 @@ class GpuHealth:
         if newest is None or node is None:
             return False
         _, values = newest
+        # Compared as bytes: the cheapest test, and NaN (no sample) equals itself bitwise.
+        columns = values[:, _HEALTH_COLUMNS].tobytes()
+        last = self._last.get(node_name)
+        if (
+            last is not None
+            and not series.xid_events
+            and node_name not in self._found
+            and node_name not in self._throttle_pending
+            and columns == last
+        ):
+            # The common case: nothing new since the last report.
+            return bool(node.unhealthy_gpus) and bool(self.state.node_workloads(node_name))
+        self._last[node_name] = columns
         self._show_throttles(node_name, values[:, _THROTTLE], now)
         found = self.memory.newly_unhealthy(
             node_name, values[:, _ECC], series.xid_events, node.unhealthy_gpus
@@ -89,7 +105,7 @@ class GpuHealth:
             await self.evacuate(node_name, dict(node.unhealthy_gpus), now)
 
     def _show_throttles(self, node: str, reasons: np.ndarray, now: float) -> None:
-        bits = np.nan_to_num(reasons).astype(np.int64) & SHOWN_THROTTLES
+        bits = np.where(np.isnan(reasons), 0, reasons).astype(np.int64) & SHOWN_THROTTLES
         said = self._throttles.get(node)
         if said is None or said[0].shape != bits.shape:
             said = self._throttles[node] = (
@@ -97,7 +113,12 @@ class GpuHealth:
                 np.full(bits.shape, -math.inf),
             )
         said_bits, said_unix = said
-        due = (bits != said_bits) & (now - said_unix >= THROTTLE_EVENT_INTERVAL_S)
+        differs = bits != said_bits
+        due = differs & (now - said_unix >= THROTTLE_EVENT_INTERVAL_S)
+        if np.array_equal(differs, due):
+            self._throttle_pending.discard(node)
+        else:  # a change not told yet: look again at the next report, even if it is the same
+            self._throttle_pending.add(node)
         for index in np.flatnonzero(due).tolist():
             value = int(bits[index])
             said_bits[index], said_unix[index] = value, now
