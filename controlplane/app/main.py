@@ -7,6 +7,7 @@ import signal
 import sys
 
 import click
+import uvloop
 
 from controlplane.app.config import ConfigError, load_config
 from sdk._logs import configure_logging
@@ -68,12 +69,7 @@ def main(config_file: str | None, **flags: object) -> None:
         click.echo(f"aiwo-controller: {exc}", err=True)
         sys.exit(2)
     configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
+    uvloop.install()
     sys.exit(asyncio.run(_serve(config)))
 
 
