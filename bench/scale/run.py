@@ -459,7 +459,10 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
             "p99": _round(quantile(one_by_one, 0.99), 1),
         }
         if settings.failover:
-            result["failover"] = await _failover(settings, cluster, control, swarm, leader)
+            try:
+                result["failover"] = await _failover(settings, cluster, control, swarm, leader)
+            except click.ClickException as exc:  # report what was measured before it
+                result["failover"] = {"error": exc.message}
     finally:
         result["swarm_final"] = swarm.stop()
         await control.close()
