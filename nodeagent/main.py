@@ -16,6 +16,7 @@ import sys
 
 import click
 import structlog
+import uvloop
 
 from nodeagent.config import AgentConfig, ConfigError, load_config
 from sdk._logs import configure_logging
@@ -75,12 +76,7 @@ def main(config_file: str | None, **flags: object) -> None:
         click.echo(f"aiwo-agent: {exc}", err=True)
         sys.exit(2)
     configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
+    uvloop.install()
     sys.exit(asyncio.run(_run(config)))
 
 

@@ -242,6 +242,12 @@ def _good(states: dict[str, int], state: int) -> set[str]:
     return {n for n, s in states.items() if s == state and n.startswith("n-")}
 
 
+def _good_objects(events: list[types_pb2.Event]) -> set[str]:
+    """The well-behaved nodes named by node events ("node/n-00001")."""
+    names = {e.object.partition("/")[2] for e in events}
+    return {n for n in names if n.startswith("n-")}
+
+
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -290,7 +296,7 @@ async def _steady(
     ctl = await asyncio.to_thread(scrape, metrics_address)
     etcd = await asyncio.to_thread(scrape, etcd_metrics)
     states = await control.node_states(leader)
-    ready = sum(1 for s in states.values() if s == types_pb2.NODE_STATE_READY)
+    ready = len(_good(states, types_pb2.NODE_STATE_READY))  # the well-behaved nodes
     lags = probe.all_lags()
     swarm_before, swarm_after = before["swarm"], after["swarm"]
     sent = swarm_after["reports_sent"] - swarm_before["reports_sent"]
@@ -398,9 +404,7 @@ async def _failover(
         "elected_s": round(elected_s, 2),
         "failover_all_ready_s": round(all_ready_s, 2),
         "failover_evicted": len(evicted) + moved,
-        "nodes_not_ready": len(
-            not_ready_seen | {e.object.split("/", 1)[1] for e in not_ready_events}
-        ),
+        "nodes_not_ready": len(not_ready_seen | _good_objects(not_ready_events)),
         "new_leader_rss_mib": round(rss_mib(control.proc(leader).pid), 1),
     }
 
@@ -455,7 +459,10 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
             "p99": _round(quantile(one_by_one, 0.99), 1),
         }
         if settings.failover:
-            result["failover"] = await _failover(settings, cluster, control, swarm, leader)
+            try:
+                result["failover"] = await _failover(settings, cluster, control, swarm, leader)
+            except click.ClickException as exc:  # report what was measured before it
+                result["failover"] = {"error": exc.message}
     finally:
         result["swarm_final"] = swarm.stop()
         await control.close()

@@ -7,6 +7,7 @@ import signal
 import sys
 
 import click
+import uvloop
 
 from controlplane.app.config import ConfigError, load_config
 from sdk._logs import configure_logging
@@ -40,6 +41,11 @@ from sdk._systemd import notify_systemd
     help="After a leader change, seconds before any NotReady (0: sized to the fleet).",
 )
 @click.option("--agent-admission-rps", type=float, help="Agent streams admitted per second.")
+@click.option(
+    "--telemetry-burst-factor",
+    type=float,
+    help="Reports a stream may send per telemetry interval before the excess is dropped (4).",
+)
 @click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
@@ -68,12 +74,7 @@ def main(config_file: str | None, **flags: object) -> None:
         click.echo(f"aiwo-controller: {exc}", err=True)
         sys.exit(2)
     configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
+    uvloop.install()
     sys.exit(asyncio.run(_serve(config)))
 
 

@@ -32,10 +32,6 @@ class NodeView:
     cordoned: bool = False
     labels: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def schedulable(self) -> bool:
-        return self.ready and not self.cordoned
-
 
 @dataclass(frozen=True, slots=True)
 class Request:

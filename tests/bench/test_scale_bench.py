@@ -19,7 +19,7 @@ def _run(*args: str) -> dict:  # type: ignore[type-arg]
 
 def test_a_small_swarm_is_all_ready_and_its_figures_agree() -> None:
     report = _run("--nodes", "50", "--gpus-per-node", "4", "--seconds", "10",
-                  "--workloads", "20", "--bad-nodes", "3")  # fmt: skip
+                  "--workloads", "20")  # fmt: skip
     steady = report["steady"]
     assert steady["nodes_ready"] == 50
     assert steady["nodes_registered"] == 50
@@ -34,12 +34,9 @@ def test_a_small_swarm_is_all_ready_and_its_figures_agree() -> None:
     assert steady["controller_rss_mib"] > 0
     assert steady["swarm"]["cpu_s_per_s"] > 0
     assert steady["etcd_db_mib"] > 0
-    # Steady heartbeats write nothing to etcd.
-    assert steady["etcd_writes_per_s"] == 0
-    # The bad nodes were refused (garbage) and paced (flood, tight reconnects).
-    bad = steady["bad_nodes"]
-    assert bad["count"] == 3
-    assert bad["streams_refused_invalid"] > 0
+    # Heartbeats write nothing to etcd: what writes there are (the runtime loop's power caps
+    # on these simulated GPUs) are far fewer than the reports.
+    assert 0 <= steady["etcd_writes_per_s"] < steady["reports_per_s"] / 10
     assert report["workloads"]["count"] == 20
     placed = report["register_to_placed_ms"]
     assert placed["samples"] > 0 and placed["median"] <= placed["p99"]
@@ -47,9 +44,15 @@ def test_a_small_swarm_is_all_ready_and_its_figures_agree() -> None:
     assert report["placement_ms"]["placed_workloads"] == 20 + placed["samples"]
 
 
-def test_failover_brings_every_node_back_without_evictions() -> None:
-    report = _run("--nodes", "30", "--gpus-per-node", "2", "--seconds", "3",
-                  "--workloads", "10", "--failover")  # fmt: skip
+def test_failover_with_bad_nodes_brings_every_good_node_back_without_evictions() -> None:
+    report = _run("--nodes", "30", "--gpus-per-node", "2", "--seconds", "5",
+                  "--workloads", "10", "--failover", "--bad-nodes", "3")  # fmt: skip
+    steady = report["steady"]
+    assert steady["nodes_ready"] == 30
+    # The bad nodes were refused: garbage ends its stream with INVALID_ARGUMENT.
+    bad = steady["bad_nodes"]
+    assert bad["count"] == 3
+    assert report["swarm_final"]["invalid"] > 0
     failover = report["failover"]
     assert failover["failover_evicted"] == 0
     assert failover["nodes_not_ready"] == 0
