@@ -144,7 +144,15 @@ async def _run(address: str, metrics: str, nodes: int, seconds: float, workloads
 def controlplane(nodes: int, seconds: float, workloads: int, output: str) -> None:
     """Telemetry ingestion rate and register->placed latency of a real controller."""
     state = Path(tempfile.mkdtemp(prefix="aiwo-bench-cp-"))
-    cluster = LocalCluster(ClusterSpec(state, nodes=0, default_ports=False))
+    # The ingest figure is how fast the controller takes reports in from streams sent as
+    # fast as they go: lift the per-stream telemetry budget that would drop a flood.
+    spec = ClusterSpec(
+        state,
+        nodes=0,
+        default_ports=False,
+        controller_args=("--telemetry-burst-factor", "1000000"),
+    )
+    cluster = LocalCluster(spec)
     cluster.start()
     try:
         result = asyncio.run(

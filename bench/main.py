@@ -158,6 +158,9 @@ main.add_command(gateway)
 from bench.autoscale.cli import autoscale  # noqa: E402  (registers on `main`)
 
 main.add_command(autoscale)
+from bench.scale.cli import scale  # noqa: E402  (registers on `main`)
+
+main.add_command(scale)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,7 +28,13 @@ from nodeagent.journal import CommandJournal
 from nodeagent.state_machine import AgentState, Execute, Reply
 from nodeagent.tls import open_channel
 from sdk._errors import finished_call_error
-from sdk._metadata import ELECTION_RETRY_S, LEADER_METADATA_KEY, accepted, electing
+from sdk._metadata import (
+    ELECTION_RETRY_S,
+    LEADER_METADATA_KEY,
+    accepted,
+    electing,
+    retry_after_s,
+)
 from sdk._tokens import write_secret
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -448,6 +454,11 @@ def backoff_after_refusal(backoff: float, trailers: Mapping[str, object]) -> flo
     miss it (seen: a 4.7 s backoff past a 3 s grace failed a migration in flight)."""
     if electing(trailers.items()):
         return min(backoff, ELECTION_RETRY_S)
+    paced = retry_after_s(trailers.items())
+    if paced is not None:
+        # Admission pacing (the reconnect storm after a failover): come back when told,
+        # spread over up to twice that by the jitter (0.5-1.5x) so the next wave is smooth.
+        return max(paced * 1.5, 0.05)
     return backoff
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
 
 from nodeagent.gpu.base import BackendState, BackendStatus, GpuInfo, GpuSample
 from sdk.pb.aiwo.v1 import types_pb2
@@ -41,19 +44,23 @@ def gpu_info_pb(info: GpuInfo) -> types_pb2.GpuInfo:
     )
 
 
+# The agent's GpuSample has the wire message's fields, by name (a test pins it): the list of
+# them is the proto's, not spelled out again here.
+_SAMPLE_FIELDS = tuple(f.name for f in fields(GpuSample))
+# Unsigned on the wire: a backend's UNAVAILABLE (-1) cannot be carried, so it becomes 0.
+_UNSIGNED = frozenset(
+    f.name
+    for f in types_pb2.GpuSample.DESCRIPTOR.fields
+    if f.type in (FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_UINT64) and not f.is_repeated
+)
+
+
 def gpu_sample_pb(sample: GpuSample) -> types_pb2.GpuSample:
-    return types_pb2.GpuSample(
-        index=sample.index,
-        utilization_pct=sample.utilization_pct,
-        memory_used_mib=sample.memory_used_mib,
-        power_w=sample.power_w,
-        power_limit_w=sample.power_limit_w,
-        temperature_c=sample.temperature_c,
-        sm_clock_mhz=sample.sm_clock_mhz,
-        throttle_reasons=max(int(sample.throttle_reasons), 0),
-        ecc_uncorrected=max(int(sample.ecc_uncorrected), 0),
-        xid_events=list(sample.xid_events),
-    )
+    values: dict[str, Any] = {name: getattr(sample, name) for name in _SAMPLE_FIELDS}
+    for name in _UNSIGNED:
+        values[name] = max(int(values[name]), 0)
+    values["xid_events"] = list(sample.xid_events)
+    return types_pb2.GpuSample(**values)
 
 
 def net_sample_pb(sample: Any) -> types_pb2.NetSample:

@@ -79,6 +79,7 @@ async def _run(config: AgentConfig) -> int:
     from nodeagent.clock_locks import ClockLocks
     from nodeagent.executor import Executor
     from nodeagent.gpu import make_backend
+    from nodeagent.gpu.sim_faults import FAULT_FILE_NAME
     from nodeagent.net import NetSampler
     from nodeagent.probe import ReplicaProber
     from nodeagent.supervisor import Supervisor
@@ -91,6 +92,7 @@ async def _run(config: AgentConfig) -> int:
         count=config.sim_gpus,
         seed=config.sim_seed,
         node_name=config.node,
+        fault_file=Path(config.state_dir) / FAULT_FILE_NAME,
     )
     # Each agent keeps its cgroups apart: several agents may share a host in tests and demos.
     throttler = detect_throttler(

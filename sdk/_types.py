@@ -144,6 +144,7 @@ class Node:
     info: NodeInfo = field(default_factory=NodeInfo)
     workloads: int = 0
     gpu_milli_allocated: int = 0
+    unhealthy_gpus: Mapping[int, str] = field(default_factory=dict)  # GPU index -> why
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,11 @@ class Gpu:
     milli_allocated: int = 0  # milli-GPU shares placed here, 0..1000
     workloads: Sequence[str] = ()  # "namespace/name"
     sample_unix: float = 0.0
+    throttle_reasons: int = 0  # NVML clocks-throttle-reason bitmask
+    ecc_uncorrected: int = 0
+    unhealthy: bool = False  # a fatal XID or new uncorrected ECC errors (docs/health.md)
+    health_reason: str = ""
+    throttles: Sequence[str] = ()  # thermal / power-brake throttles in force
 
     def __post_init__(self) -> None:
         _freeze(self)

@@ -27,6 +27,20 @@ class ControllerConfig:
     telemetry_window_s: float = 300.0  # per-GPU ring buffer length
     node_grace_s: float = 10.0  # no heartbeat for this long -> NotReady
     eviction_grace_s: float = 60.0  # NotReady for this long -> workloads rescheduled
+    # After a leader change, no node is marked NotReady for this long: every agent must find
+    # the new leader and be admitted (paced below) before silence means anything. 0 = sized
+    # to the fleet: node_grace_s plus twice the time to admit every known node at
+    # agent_admission_rps (10,000 nodes at 1,000/s: 30 s; a few nodes: node_grace_s).
+    leader_grace_s: float = 0.0
+    # Agent streams admitted per second (the reconnect storm after a failover is paced, the
+    # refused told when to retry), and a node's own reconnects: a burst, then one per
+    # agent_reconnect_interval_s (a node reconnecting in a tight loop is refused).
+    agent_admission_rps: float = 1000.0
+    agent_reconnect_burst: int = 5
+    agent_reconnect_interval_s: float = 2.0
+    # Telemetry reports a stream may send per telemetry_interval_s before the excess is
+    # dropped; a stream that keeps flooding is ended (RESOURCE_EXHAUSTED).
+    telemetry_burst_factor: float = 4.0
     leader_lease_s: int = 3
     optimize_interval_s: float = 1.0
     runtime_enabled: bool = True  # SLO guard, energy caps, model variants
@@ -81,6 +95,9 @@ class ControllerConfig:
             "telemetry_window_s",
             "node_grace_s",
             "eviction_grace_s",
+            "agent_admission_rps",
+            "agent_reconnect_interval_s",
+            "telemetry_burst_factor",
             "optimize_interval_s",
             "runtime_interval_s",
             "command_timeout_s",
@@ -112,14 +129,23 @@ class ControllerConfig:
             "rate_limit_rps",
             "token_retention_s",
             "gc_settle_interval_s",
+            "leader_grace_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0 (0 = no limit)")
         if self.rate_limit_burst < 1:
             raise ConfigError("rate_limit_burst: must be >= 1")
+        if self.agent_reconnect_burst < 1:
+            raise ConfigError("agent_reconnect_burst: must be >= 1")
         if self.auth not in ("none", "token"):
             raise ConfigError(f"auth: must be 'none' or 'token', got {self.auth!r}")
         return self
+
+    def leader_grace_for(self, nodes: int) -> float:
+        """The leader-change window for a fleet of `nodes` (see leader_grace_s)."""
+        if self.leader_grace_s > 0:
+            return self.leader_grace_s
+        return self.node_grace_s + 2 * nodes / self.agent_admission_rps
 
 
 def _check_address(name: str, value: str) -> None:

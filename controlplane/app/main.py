@@ -32,6 +32,17 @@ from sdk._systemd import notify_systemd
 )
 @click.option("--node-grace-s", type=float, help="Seconds without heartbeat before NotReady.")
 @click.option("--eviction-grace-s", type=float, help="Seconds NotReady before rescheduling.")
+@click.option(
+    "--leader-grace-s",
+    type=float,
+    help="After a leader change, seconds before any NotReady (0: sized to the fleet).",
+)
+@click.option("--agent-admission-rps", type=float, help="Agent streams admitted per second.")
+@click.option(
+    "--telemetry-burst-factor",
+    type=float,
+    help="Reports a stream may send per telemetry interval before the excess is dropped (4).",
+)
 @click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
 @click.option("--log-format", type=click.Choice(["console", "json"]))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))

@@ -182,6 +182,7 @@ class Controller:
             migrations=self.migrations,
             logs=self.log_relay,
             tokens=self.auth.tokens if self.config.auth == "token" else None,
+            config=self.config,
         )
         node_service.on_replica_event = self.serving.on_process_event
         node_pb2_grpc.add_NodeServiceServicer_to_server(node_service, self.server)
@@ -288,9 +289,14 @@ class Controller:
         self.metrics_address = f"{host}:{server.server_port}"
 
     async def _lead(self) -> None:
-        self.state.liveness.grace_all([name for name, _ in self.state.nodes.items()], time.time())
+        nodes = [name for name, _ in self.state.nodes.items()]
+        self.state.liveness.grace_all(nodes, time.time(), self.config.leader_grace_for(len(nodes)))
         reconciler = Reconciler(
-            self.config, self.optimizer_config, self.state, self.decisions, self.wake
+            self.config,
+            self.optimizer_config,
+            self.state,
+            self.decisions,
+            self.wake,
         )
         loops = [
             asyncio.create_task(reconciler.run(), name="reconciler"),

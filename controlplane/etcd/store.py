@@ -303,10 +303,6 @@ class EtcdStore:
                 self.epoch = 0
                 raise FencingError("leader key changed: this controller was deposed")
 
-    async def put_unfenced(self, key: str, value: bytes, lease: int | None = None) -> None:
-        """For data owned by nobody in particular (tests, tooling). The controller never uses it."""
-        await self.client.put(key.encode(), value, lease=lease)
-
     # ------------------------------------------------------------ leases and election
 
     async def grant_lease(self, ttl_s: int) -> int:

@@ -8,7 +8,6 @@ the two loses nothing: pending commands are resent when the agent reconnects.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -357,7 +356,3 @@ class Decisions:
         for command_id in command_ids:
             self.stage_delete_command(batch, node, command_id)
         await self.commit(batch)
-
-
-def now_unix() -> float:
-    return time.time()

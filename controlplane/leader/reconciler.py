@@ -16,7 +16,7 @@ from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.optimizer import OptimizerConfig, Unschedulable, optimize
 from controlplane.rpc.metrics import OPTIMIZE_LATENCY
 from controlplane.view.cluster import ClusterState
-from controlplane.view.snapshot import build_snapshot
+from controlplane.view.snapshot import build_snapshot, has_pending
 from sdk.pb.aiwo.v1 import types_pb2
 
 log = structlog.get_logger("aiwo.reconciler")
@@ -62,18 +62,21 @@ class Reconciler:
                 await asyncio.sleep(0.5)
 
     async def optimize_once(self, now: float) -> None:
-        snapshot = build_snapshot(self.state)
-        if not any(w.assignment is None for w in snapshot.workloads):
+        if not has_pending(self.state):
             self.unschedulable = ()
             return
         start = time.perf_counter()
-        plan = optimize(snapshot, now, self.optimizer_config)
+        # The incremental part of a pass: node views follow the nodes cache (ClusterState),
+        # and their capacity arrays are rebuilt only when a node changed.
+        nodes = self.state.node_views.arrays(self.optimizer_config.seed)
+        snapshot = build_snapshot(self.state, nodes[0])
+        plan = optimize(snapshot, now, self.optimizer_config, nodes)
         self.unschedulable = plan.unschedulable
         await self.decisions.apply_plan(plan, now)
         OPTIMIZE_LATENCY.observe(time.perf_counter() - start)
 
     async def check_liveness(self, now: float) -> None:
-        grace = self.config.node_grace_s
+        grace = self.state.liveness.grace_s(self.config.node_grace_s, now)
         evict_after = grace + self.config.eviction_grace_s
         for name, node in self.state.nodes.items():
             last = self.state.liveness.last_heartbeat.get(name)

@@ -9,6 +9,7 @@ It also attributes each GPU's measured power to the workloads on it, as energy.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -44,6 +45,7 @@ from controlplane.optimizer.runtime import (
 )
 from controlplane.optimizer.types import Unschedulable
 from controlplane.view.cluster import ClusterState
+from controlplane.view.telemetry import FIELD_INDEX
 from sdk.pb.aiwo.v1 import types_pb2
 
 # NodeInfo.capabilities an agent reports when it will change a GPU's power limit or clocks.
@@ -51,6 +53,9 @@ POWER_LIMIT_CAPABILITY = "power-limit"
 CLOCK_LOCK_CAPABILITY = "clock-lock"
 
 log = structlog.get_logger("aiwo.runtime")
+
+# The telemetry columns the runtime pass reads, in the order it unpacks them.
+_RUNTIME_COLUMNS = [FIELD_INDEX[f] for f in ("power_limit_w", "utilization_pct", "power_w")]
 
 
 def runtime_workload(
@@ -112,10 +117,16 @@ def build_runtime_snapshot(
         series = state.telemetry.get(name)
         settable = POWER_LIMIT_CAPABILITY in node.info.capabilities
         locks = CLOCK_LOCK_CAPABILITY in node.info.capabilities
+        newest = series.latest_row() if series is not None else None
+        if newest is None:
+            continue
+        _, values = newest
         for info in node.info.gpus:
-            latest = series.latest(info.index) if series is not None else None
-            if latest is None or info.power_limit_max_w <= 0:
+            if not 0 <= info.index < len(values) or info.power_limit_max_w <= 0:
                 continue
+            limit_w, utilization_pct, power_w = values[info.index, _RUNTIME_COLUMNS].tolist()
+            if math.isnan(utilization_pct):
+                continue  # no sample for this GPU yet
             gpus.append(
                 RuntimeGpu(
                     node=name,
@@ -124,9 +135,9 @@ def build_runtime_snapshot(
                     power_limit_min_w=info.power_limit_min_w,
                     power_limit_max_w=info.power_limit_max_w,
                     power_limit_default_w=info.power_limit_default_w or info.power_limit_max_w,
-                    power_cap_w=latest.power_limit_w,
-                    utilization=min(max(latest.utilization_pct / 100.0, 0.0), 1.0),
-                    power_w=max(latest.power_w, 0.0),
+                    power_cap_w=limit_w,
+                    utilization=min(max(utilization_pct / 100.0, 0.0), 1.0),
+                    power_w=max(power_w, 0.0),
                     workloads=tuple(on_gpu.get((name, info.index), ())),
                     max_sm_clock_mhz=info.max_sm_clock_mhz if locks else 0,
                     clock_lock_mhz=series.clock_locks.get(info.index)
@@ -152,6 +163,18 @@ def build_runtime_snapshot(
             )
         )
     return RuntimeSnapshot(gpus=tuple(gpus), pending=tuple(pressure))
+
+
+# The most of one core the runtime pass may take: on a large fleet a pass over every GPU takes
+# longer (it is Python over every GPU), and at the configured period it would crowd out
+# telemetry ingestion, which shares the event loop. Its period stretches instead.
+RUNTIME_MAX_DUTY = 0.1
+
+
+def pause_s(interval_s: float, last_step_s: float) -> float:
+    """The wait before the next pass: the period, or longer when the last pass took more than
+    RUNTIME_MAX_DUTY of it (energy is attributed over the real time between passes)."""
+    return max(interval_s, last_step_s * (1 - RUNTIME_MAX_DUTY) / RUNTIME_MAX_DUTY)
 
 
 def slo_status_text(verdict: SloVerdict) -> str:
@@ -185,8 +208,10 @@ class RuntimeLoop:
 
     async def run(self) -> None:
         """Runs while this controller leads (a new leader starts from empty memory)."""
+        took_s = 0.0
         while self.decisions.store.epoch > 0:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(pause_s(self.interval_s, took_s))
+            started = time.perf_counter()
             try:
                 await self.step(time.time())
             except FencingError:
@@ -195,6 +220,7 @@ class RuntimeLoop:
                 pass  # decided on a state that changed meanwhile: the next period decides again
             except Exception as exc:  # the next period tries again
                 log.exception("runtime_step_failed", error=str(exc))
+            took_s = time.perf_counter() - started
 
     async def step(self, now: float) -> tuple[RuntimeAction, ...]:
         snapshot = build_runtime_snapshot(self.state, self.pending(), now)

@@ -39,6 +39,7 @@ class CapacityArrays:
     cordoned: np.ndarray  # bool[N]
     tie_priority: np.ndarray  # int64[N]; among equal scores the highest wins
     nvlink: tuple[tuple[tuple[int, ...], ...] | None, ...]  # per node: peers per GPU, or None
+    gpu_healthy: np.ndarray | None = None  # bool[N, G]; None: every GPU present is healthy
     # Free capacity and summaries, changed row by row by `allocate` / `release`.
     cpu_free: np.ndarray = field(init=False)
     mem_free: np.ndarray = field(init=False)
@@ -56,6 +57,8 @@ class CapacityArrays:
 
     def __post_init__(self) -> None:
         n, g = self.gpu_present.shape
+        if self.gpu_healthy is None:
+            self.gpu_healthy = self.gpu_present.copy()
         self.cpu_free = self.cpu_total.copy()
         self.mem_free = self.mem_total.copy()
         self.gpu_free = np.where(self.gpu_present, MILLI_PER_GPU, 0).astype(np.int32)
@@ -91,6 +94,9 @@ class CapacityArrays:
         model[rows, cols] = [models.setdefault(gpu.model, len(models)) for gpu in flat]
         gmem = np.zeros((n, g), dtype=np.int64)
         gmem[rows, cols] = [gpu.memory_total_mib for gpu in flat]
+        healthy = present.copy()
+        if not all(gpu.healthy for gpu in flat):
+            healthy[rows, cols] = [gpu.healthy for gpu in flat]
         nvlink: list[tuple[tuple[int, ...], ...] | None] = []
         for node in nodes:
             has_links = any(gpu.nvlink_peers for gpu in node.gpus)
@@ -108,6 +114,7 @@ class CapacityArrays:
             cordoned=np.array([node.cordoned for node in nodes], dtype=bool),
             tie_priority=tie_priority if tie_priority is not None else stable_priority(names, seed),
             nvlink=tuple(nvlink),
+            gpu_healthy=healthy,
         )
 
     def empty_copy(self) -> CapacityArrays:
@@ -124,6 +131,7 @@ class CapacityArrays:
             cordoned=self.cordoned,
             tie_priority=self.tie_priority,
             nvlink=self.nvlink,
+            gpu_healthy=self.gpu_healthy,
         )
 
     def apply(self, workloads: Iterable[tuple[WorkloadView, Demand]]) -> list[str]:

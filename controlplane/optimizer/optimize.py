@@ -14,6 +14,7 @@ from controlplane.optimizer.place import decide, summarize
 from controlplane.optimizer.policy import Policy, instantiate
 from controlplane.optimizer.preempt import Eviction, Victim, find_eviction
 from controlplane.optimizer.types import (
+    NodeView,
     Placement,
     Plan,
     Preemption,
@@ -24,13 +25,19 @@ from controlplane.optimizer.types import (
 
 
 def prepare(
-    snapshot: Snapshot, config: OptimizerConfig, exclude: str | None = None
+    snapshot: Snapshot,
+    config: OptimizerConfig,
+    exclude: str | None = None,
+    nodes: NodeArrays | None = None,
 ) -> tuple[CapacityArrays, Policy, list[str]]:
     """State with every placed workload's capacity taken, and the policy having seen the mix.
 
     `exclude` leaves one workload's own capacity free (used by explain for placed work).
+    `nodes`: node views and their `CapacityArrays.of_nodes(views, seed=config.seed)`, which a
+    caller that sees the same nodes pass after pass keeps; used when the views are the
+    snapshot's, else the arrays are built here (the larger part of a pass on a large fleet).
     """
-    state = CapacityArrays.of_nodes(snapshot.nodes, seed=config.seed)
+    state = base_of(snapshot, config, nodes).empty_copy()
     demands = [Demand.of(w.request, w.service) for w in snapshot.workloads]
     placed = [
         (w, d)
@@ -46,14 +53,38 @@ def prepare(
     return state, policy, notes
 
 
+# Node views with their arrays, built once by `node_arrays` and reused while the nodes hold.
+NodeArrays = tuple[tuple[NodeView, ...], CapacityArrays]
+
+
+def node_arrays(views: tuple[NodeView, ...], config: OptimizerConfig) -> NodeArrays:
+    return views, CapacityArrays.of_nodes(views, seed=config.seed)
+
+
+def base_of(
+    snapshot: Snapshot, config: OptimizerConfig, nodes: NodeArrays | None
+) -> CapacityArrays:
+    """The arrays of `nodes` when its views are the snapshot's (a tuple compare: identical
+    elements compare by identity, so this is cheap), else arrays built from the snapshot."""
+    if nodes is not None and nodes[0] == snapshot.nodes:
+        return nodes[1]
+    return CapacityArrays.of_nodes(snapshot.nodes, seed=config.seed)
+
+
 def pending_order(workloads: tuple[WorkloadView, ...]) -> list[WorkloadView]:
     """Pending work in the order it is placed: priority desc, then created asc."""
     pending = [w for w in workloads if w.assignment is None]
     return sorted(pending, key=lambda w: (-w.priority, w.created, w.key))
 
 
-def optimize(snapshot: Snapshot, now: float, config: OptimizerConfig) -> Plan:
-    state, policy, notes = prepare(snapshot, config)
+def optimize(
+    snapshot: Snapshot,
+    now: float,
+    config: OptimizerConfig,
+    nodes: NodeArrays | None = None,
+) -> Plan:
+    """`nodes`: see `prepare`; the plan is the same with or without it."""
+    state, policy, notes = prepare(snapshot, config, nodes=nodes)
     filters = build_filters()
     rng = np.random.default_rng(config.seed)
     victims: list[Victim] | None = None  # built on first need: most plans preempt nothing

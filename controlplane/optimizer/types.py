@@ -19,6 +19,7 @@ class GpuView:
     model: str
     memory_total_mib: int
     nvlink_peers: tuple[int, ...] = ()
+    healthy: bool = True  # False: a fatal XID or new uncorrected ECC errors (docs/health.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +31,6 @@ class NodeView:
     ready: bool = True
     cordoned: bool = False
     labels: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def schedulable(self) -> bool:
-        return self.ready and not self.cordoned
 
 
 @dataclass(frozen=True, slots=True)

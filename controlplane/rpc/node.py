@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import grpc
 import structlog
 
+from controlplane.app.config import ControllerConfig
 from controlplane.auth.tokens import TokenStore
 from controlplane.leader import lifecycle
 from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.health import GpuHealth
 from controlplane.leader.messages import assign_workload, start_workload
 from controlplane.leader.migration import Migrations
 from controlplane.leader.relays import LogRelay
+from controlplane.rpc.admission import StreamAdmission, TelemetryPacer
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
-    pump,
     retry_conflicts,
     validate,
 )
-from controlplane.rpc.metrics import STREAM_MESSAGES
+from controlplane.rpc.metrics import REPORTS, STREAM_MESSAGES
+from controlplane.rpc.ratelimit import RETRY_AFTER_METADATA_KEY
 from controlplane.rpc.validation import (
+    ValidationError,
     check_agent_hello,
     check_name,
     check_process_event,
@@ -36,6 +42,7 @@ from controlplane.rpc.validation import (
 )
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import AgentSession, Sessions
+from controlplane.view.telemetry import NodeTelemetry
 from sdk._metadata import ACCEPTED_METADATA_KEY
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -57,8 +64,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         migrations: Migrations | None = None,
         logs: LogRelay | None = None,
         tokens: TokenStore | None = None,
+        config: ControllerConfig | None = None,
     ) -> None:
         self.tokens = tokens  # None: the cluster requires no tokens
+        self.config = config or ControllerConfig(telemetry_interval_s=telemetry_interval_s)
+        self.admission = StreamAdmission(self.config)
         self.migrations = migrations
         self.logs = logs
         self.state = state
@@ -71,6 +81,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         self.on_replica_event: (
             Callable[[str, node_pb2.ProcessEvent, float], Awaitable[None]] | None
         ) = None
+        self.health = GpuHealth(state, decisions, migrations, on_change)
 
     async def WorkloadCredentials(
         self, request: node_pb2.WorkloadCredentialsRequest, context: grpc.aio.ServicerContext
@@ -136,6 +147,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             info=info,
             last_heartbeat_unix=existing.last_heartbeat_unix if existing else now,
         )
+        if existing is not None and _same_gpus(existing.info, info):
+            # An unhealthy GPU stays so across agent restarts; other GPUs start healthy.
+            node.unhealthy_gpus.update(existing.unhealthy_gpus)
         self.state.liveness.beat(info.name, now)
         self.state.telemetry.ensure(info.name, len(info.gpus))
         if existing is None or _changed(existing, node):
@@ -174,6 +188,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, f"node {hello.node!r} is not registered"
             )
         await self.leadership.require(context)
+        wait_s = self.admission.admit(hello.node, time.monotonic())
+        if wait_s > 0:
+            REPORTS.labels(outcome="stream_refused").inc()
+            context.set_trailing_metadata(
+                ((RETRY_AFTER_METADATA_KEY, str(int(wait_s * 1000) + 1)),)
+            )
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"agent streams are paced: retry in {wait_s:.2f} s",
+            )
         # Accepted: the agent sends telemetry, acks and process events only once it has read
         # this; a refusal above is trailers-only, so nothing it sends is lost in it.
         await context.send_initial_metadata(((ACCEPTED_METADATA_KEY, "1"),))
@@ -182,19 +206,34 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         log.info("agent_connected", node=hello.node, session=session.session_id)
         self._resend(session)
         reader = asyncio.create_task(self._read(session, context), name=f"agent-read-{hello.node}")
+        wake = _Wake(session, reader)
         try:
             # A controller that stops leading (paused past its lease, deposed) ends the stream,
-            # so the agent goes to the new leader instead of talking to a follower.
-            await pump(
-                context,
-                session.queue,
-                reader,
-                self.leadership,
-                HEARTBEAT_DOWN_S,
-                idle=lambda: node_pb2.ControllerMessage(heartbeat_unix=time.time()),
-                drop_when_ending=True,
-            )
+            # so the agent goes to the new leader instead of talking to a follower. The queue
+            # is woken by the reader's end (a stream the agent closed, or one refused for bad
+            # input, ends now) and by a timer every HEARTBEAT_DOWN_S: one timer per stream,
+            # not a task and a wait per period (at 10,000 streams, 5,000 of each a second).
+            while True:
+                message = await session.queue.get()
+                if reader.done() or not self.leadership.is_leader:
+                    break
+                if message is _HEARTBEAT:
+                    message = node_pb2.ControllerMessage(heartbeat_unix=time.time())
+                elif message is _WOKEN:
+                    continue
+                await context.write(message)
+            if not reader.done():
+                await self.leadership.require(context)
+            error = reader.exception()
+            if isinstance(error, ValidationError):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            if isinstance(error, FloodError):
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         finally:
+            wake.cancel()
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
             self.sessions.close_agent(session)
             log.info("agent_disconnected", node=hello.node, session=session.session_id)
 
@@ -215,20 +254,39 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         node_name = session.node
+        pacer = TelemetryPacer.of(self.config, time.monotonic())
+        beat = self.state.liveness.beat
         while True:
             message = await context.read()
             if message is grpc.aio.EOF:
                 return
             kind = message.WhichOneof("body")
-            STREAM_MESSAGES.labels(stream="agent", kind=kind or "empty").inc()
+            _received(kind)
             now = time.time()
-            self.state.liveness.beat(node_name, now)
+            beat(node_name, now)
             if kind == "telemetry":
+                if not pacer.admit(time.monotonic()):
+                    ACCEPTED_DROPPED.inc()
+                    if pacer.flooding:
+                        raise FloodError(
+                            f"telemetry: more than {self.config.telemetry_burst_factor:g} "
+                            f"reports per {self.config.telemetry_interval_s:g} s"
+                        )
+                    continue
                 node = self.state.nodes.get(node_name)
                 gpu_count = node.gpu_count if node else 0
-                check_telemetry(message.telemetry, gpu_count)
-                self.state.telemetry.ensure(node_name, gpu_count).add(message.telemetry)
-                await retry_conflicts(partial(self._mark_ready, node_name, now))
+                try:
+                    check_telemetry(message.telemetry, gpu_count)
+                except ValidationError:
+                    ACCEPTED_INVALID.inc()
+                    raise
+                series = self.state.telemetry.ensure(node_name, gpu_count)
+                series.add(message.telemetry)
+                ACCEPTED_OK.inc()
+                if self._health_due(node_name, series, now):
+                    await self._act_on_health(node_name, now)
+                if node is not None and node.state != types_pb2.NODE_STATE_READY:
+                    await retry_conflicts(partial(self._mark_ready, node_name, now))
             elif kind == "ack":
                 ack = message.ack
                 await retry_conflicts(partial(self._on_ack, node_name, ack, now))
@@ -242,6 +300,21 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 self.migrations.on_checkpoint_installed(node_name, message.checkpoint_installed)
             elif kind == "logs_reply" and self.logs is not None:
                 self.logs.on_reply(node_name, message.logs_reply)
+
+    def _health_due(self, node_name: str, series: NodeTelemetry, now: float) -> bool:
+        # Health handling must never end an agent's stream: a failed step is retried with
+        # the next report (the condition is still pending, or already in the node record).
+        try:
+            return self.health.check(node_name, series, now)
+        except Exception as exc:
+            log.warning("health_check_failed", node=node_name, error=str(exc))
+            return False
+
+    async def _act_on_health(self, node_name: str, now: float) -> None:
+        try:
+            await retry_conflicts(partial(self.health.act, node_name, now))
+        except Exception as exc:
+            log.warning("health_action_failed", node=node_name, error=str(exc))
 
     async def _mark_ready(self, node_name: str, now: float) -> None:
         node = self.state.nodes.get(node_name)
@@ -324,9 +397,60 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         await lifecycle.on_process_event(self.state, self.decisions, node_name, event, now)
 
 
+# Markers in a session's queue (compared by identity, never sent).
+_HEARTBEAT = node_pb2.ControllerMessage()
+_WOKEN = node_pb2.ControllerMessage()
+
+
+class _Wake:
+    """Puts a heartbeat marker in the session's queue every HEARTBEAT_DOWN_S when it has
+    nothing else to send, and a wake marker when the reader ends."""
+
+    def __init__(self, session: AgentSession, reader: asyncio.Task[None]) -> None:
+        self._queue = session.queue
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(HEARTBEAT_DOWN_S, self._beat)
+        reader.add_done_callback(lambda _: self._put(_WOKEN))
+
+    def _put(self, marker: node_pb2.ControllerMessage) -> None:
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the writer anyway
+            self._queue.put_nowait(marker)
+
+    def _beat(self) -> None:
+        if self._queue.empty():
+            self._put(_HEARTBEAT)
+        self._timer = self._loop.call_later(HEARTBEAT_DOWN_S, self._beat)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class FloodError(Exception):
+    """A stream kept sending telemetry past its budget: it is ended."""
+
+
+# Children of the per-message counters, looked up once: .labels() per message costs more
+# than the rest of the bookkeeping.
+_RECEIVED: dict[str | None, Any] = {}
+ACCEPTED_OK = REPORTS.labels(outcome="accepted")
+ACCEPTED_INVALID = REPORTS.labels(outcome="invalid")
+ACCEPTED_DROPPED = REPORTS.labels(outcome="dropped")
+
+
+def _received(kind: str | None) -> None:
+    counter = _RECEIVED.get(kind)
+    if counter is None:
+        counter = _RECEIVED[kind] = STREAM_MESSAGES.labels(stream="agent", kind=kind or "empty")
+    counter.inc()
+
+
 def _model_summary(info: types_pb2.NodeInfo) -> str:
     models = sorted({gpu.model for gpu in info.gpus})
     return models[0] if len(models) == 1 else ",".join(models)
+
+
+def _same_gpus(old: types_pb2.NodeInfo, new: types_pb2.NodeInfo) -> bool:
+    return [(g.index, g.uuid) for g in old.gpus] == [(g.index, g.uuid) for g in new.gpus]
 
 
 def _changed(old: types_pb2.Node, new: types_pb2.Node) -> bool:

@@ -27,11 +27,11 @@ from prometheus_client import Counter
 from controlplane.app.config import ControllerConfig
 from controlplane.auth.interceptor import bearer_token
 from controlplane.auth.tokens import AuthenticationError, TokenStore
+from sdk._metadata import RETRY_AFTER_METADATA_KEY
 
 RATE_LIMITED = Counter(
     "aiwo_rate_limited_total", "Calls refused by the per-client rate limit.", ["method"]
 )
-RETRY_AFTER_METADATA_KEY = "aiwo-retry-after-ms"
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/",)
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten (starts full)
 

@@ -5,16 +5,22 @@ Everything a service or the optimizer reads comes from here; nothing here writes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controlplane.etcd.cache import PrefixCache
 from controlplane.etcd.keys import Keys
 from controlplane.etcd.store import EtcdStore
+from controlplane.view.health import throttles_of
 from controlplane.view.latency import SloTracker
-from controlplane.view.telemetry import TelemetryStore
+from controlplane.view.snapshot import NodeViews
+from controlplane.view.telemetry import FIELDS, TelemetryStore
 from controlplane.view.traffic import TrafficStore
 from sdk.pb.aiwo.v1 import serving_pb2, types_pb2
+
+# The sample's fields that `aiwo gpus` shows: those the Gpu message has under the same name.
+GPU_VIEW_FIELDS = tuple(f for f in FIELDS if f in types_pb2.Gpu.DESCRIPTOR.fields_by_name)
 
 
 @dataclass
@@ -22,14 +28,23 @@ class Liveness:
     """Heartbeats are kept in memory only (KEP-589's lesson): etcd sees state changes."""
 
     last_heartbeat: dict[str, float] = field(default_factory=dict)
+    grace_until: float = 0.0  # after a leader change: no node goes NotReady before this
 
     def beat(self, node: str, now: float) -> None:
         self.last_heartbeat[node] = now
 
-    def grace_all(self, nodes: list[str], now: float) -> None:
-        """After a leader change, every node starts with a full grace window."""
+    def grace_all(self, nodes: list[str], now: float, window_s: float = 0.0) -> None:
+        """After a leader change, every node starts with a full grace window, and for
+        `window_s` none is marked NotReady: all agents reconnect to the new leader at once,
+        and are admitted at a pace, so silence is not yet a sign of a dead node."""
         for node in nodes:
             self.last_heartbeat[node] = now
+        self.grace_until = now + window_s
+
+    def grace_s(self, node_grace_s: float, now: float) -> float:
+        """The silence that makes a node NotReady now: the node grace, and none at all while
+        the leader-change window lasts (a node silent through it goes NotReady at its end)."""
+        return math.inf if now < self.grace_until else node_grace_s
 
 
 class ClusterState:
@@ -54,6 +69,17 @@ class ClusterState:
         self.telemetry = telemetry
         self.slo = SloTracker()
         self.liveness = Liveness()
+        # Per node, what is placed there and its commands: an agent's (re)connect and a
+        # node's GPU view read these, and scanning every placement for each of 10,000 nodes
+        # after a failover is quadratic.
+        self._placed_on: dict[str, dict[str, types_pb2.PlacementRecord]] = {}
+        self._node_of: dict[str, str] = {}
+        self._commands_of: dict[str, dict[str, types_pb2.Command]] = {}
+        self.placements.subscribe(self._on_placement)
+        self.commands.subscribe(self._on_command)
+        # The optimizer's node views, current with the nodes cache (the placement pass and
+        # Register's fit check read them instead of converting every node each time).
+        self.node_views = NodeViews(self.nodes)
         # Written by the leader's runtime loop: attributed energy and SLO verdicts.
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
@@ -76,15 +102,32 @@ class ClusterState:
 
     # ------------------------------------------------------------ derived views
 
+    def _on_placement(self, key: str, placement: types_pb2.PlacementRecord | None) -> None:
+        old = self._node_of.pop(key, None)
+        if old is not None:
+            placed = self._placed_on.get(old, {})
+            placed.pop(key, None)
+            if not placed:
+                self._placed_on.pop(old, None)
+        if placement is not None:
+            self._node_of[key] = placement.node
+            self._placed_on.setdefault(placement.node, {})[key] = placement
+
+    def _on_command(self, key: str, command: types_pb2.Command | None) -> None:
+        node = key.split("/", 1)[0]
+        if command is None:
+            held = self._commands_of.get(node, {})
+            held.pop(key, None)
+            if not held:
+                self._commands_of.pop(node, None)
+        else:
+            self._commands_of.setdefault(node, {})[key] = command
+
     def node_workloads(self, node: str) -> list[types_pb2.PlacementRecord]:
-        return [p for p in self.placements.values() if p.node == node]
+        return list(self._placed_on.get(node, {}).values())
 
     def pending_commands(self, node: str) -> list[types_pb2.Command]:
-        prefix = f"{node}/"
-        return sorted(
-            (c for key, c in self.commands.items() if key.startswith(prefix)),
-            key=lambda c: c.id,
-        )
+        return sorted(self._commands_of.get(node, {}).values(), key=lambda c: c.id)
 
     def workload_view(self, key: str) -> types_pb2.Workload | None:
         """The stored workload with its placement and live SLO figures merged in."""
@@ -145,13 +188,14 @@ class ClusterState:
             )
             latest = series.latest(info.index) if series is not None else None
             if latest is not None:
-                gpu.memory_used_mib = int(latest.memory_used_mib)
-                gpu.utilization_pct = latest.utilization_pct
-                gpu.power_w = latest.power_w
-                gpu.power_limit_w = latest.power_limit_w
-                gpu.temperature_c = latest.temperature_c
-                gpu.sm_clock_mhz = int(latest.sm_clock_mhz)
-                gpu.sample_unix = latest.time_unix
+                gpu.sample_unix, sample = latest
+                for name in GPU_VIEW_FIELDS:
+                    setattr(gpu, name, getattr(sample, name))
+                gpu.throttles[:] = throttles_of(sample.throttle_reasons)
+            reason = node.unhealthy_gpus.get(info.index)
+            if reason is not None:
+                gpu.unhealthy = True
+                gpu.health_reason = reason
             gpus.append(gpu)
         return gpus
 

@@ -5,6 +5,9 @@ The one place where wire messages become optimizer types.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.types import (
     MILLI_PER_GPU,
     Assignment,
@@ -14,7 +17,10 @@ from controlplane.optimizer.types import (
     Snapshot,
     WorkloadView,
 )
-from controlplane.view.cluster import ClusterState
+
+if TYPE_CHECKING:
+    from controlplane.etcd.cache import PrefixCache
+    from controlplane.view.cluster import ClusterState
 from sdk.pb.aiwo.v1 import types_pb2
 
 
@@ -41,6 +47,7 @@ def node_view_of(node: types_pb2.Node) -> NodeView:
                 model=gpu.model,
                 memory_total_mib=gpu.memory_total_mib,
                 nvlink_peers=tuple(gpu.nvlink_peers),
+                healthy=gpu.index not in node.unhealthy_gpus,
             )
             for gpu in node.info.gpus
         ),
@@ -84,8 +91,54 @@ ACTIVE_PHASES = frozenset(
 )
 
 
-def build_snapshot(state: ClusterState) -> Snapshot:
-    nodes = tuple(node_view_of(node) for _, node in sorted(state.nodes.items()))
+class NodeViews:
+    """The optimizer's view of every node, kept current by the nodes cache's listener, so a
+    pass (or a Register's "could this ever fit") does not convert 10,000 node records again:
+    a heartbeat changes no record, and a change rebuilds one view. `views()` is the same
+    tuple object until a node changes; `arrays(seed)` its capacity arrays, built once."""
+
+    def __init__(self, nodes: PrefixCache[types_pb2.Node]) -> None:
+        self._views = {name: node_view_of(node) for name, node in nodes.items()}
+        self._sorted: tuple[NodeView, ...] | None = None
+        self._arrays: dict[int, tuple[tuple[NodeView, ...], CapacityArrays]] = {}
+        nodes.subscribe(self._on_change)
+
+    def _on_change(self, name: str, node: types_pb2.Node | None) -> None:
+        if node is None:
+            self._views.pop(name, None)
+        else:
+            self._views[name] = node_view_of(node)
+        self._sorted = None
+        self._arrays.clear()
+
+    def views(self) -> tuple[NodeView, ...]:
+        if self._sorted is None:
+            self._sorted = tuple(view for _, view in sorted(self._views.items()))
+        return self._sorted
+
+    def arrays(self, seed: int) -> tuple[tuple[NodeView, ...], CapacityArrays]:
+        """The views with `CapacityArrays.of_nodes(views, seed=seed)` (the optimizer's
+        NodeArrays), built once per change of any node."""
+        kept = self._arrays.get(seed)
+        views = self.views()
+        if kept is None or kept[0] is not views:
+            kept = self._arrays[seed] = (views, CapacityArrays.of_nodes(views, seed=seed))
+        return kept
+
+
+def has_pending(state: ClusterState) -> bool:
+    """Whether any workload wants capacity and has none (cheaper than a snapshot)."""
+    placements = state.placements
+    return any(
+        workload.phase in ACTIVE_PHASES and key not in placements
+        for key, workload in state.workloads.items()
+    )
+
+
+def build_snapshot(state: ClusterState, nodes: tuple[NodeView, ...] | None = None) -> Snapshot:
+    """`nodes`: the node views when the caller keeps them (NodeViews), else built here."""
+    if nodes is None:
+        nodes = tuple(node_view_of(node) for _, node in sorted(state.nodes.items()))
     workloads = []
     for key, workload in state.workloads.items():
         placement = state.placements.get(key)

@@ -28,6 +28,7 @@ import math
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from nodeagent.gpu.base import (
     ThrottleReason,
     WorkloadLoad,
 )
+from nodeagent.gpu.sim_faults import take_faults
 
 # Busy fraction of its share for a latency service with no measured duty [E]: serving traffic
 # with headroom for its p99 target leaves it idle about half the time.
@@ -81,6 +83,7 @@ class _Gpu:
     energy_j: float = 0.0
     pending_xids: list[int] = field(default_factory=list)
     ecc_uncorrected: int = 0
+    forced_throttle: int = 0  # throttle-reason bits injected (sim_faults.py)
 
 
 class SimulatedGpuBackend:
@@ -94,6 +97,7 @@ class SimulatedGpuBackend:
         node_name: str = "",
         thermal: perf.ThermalParams | None = None,
         noise: bool = True,
+        fault_file: Path | None = None,
     ) -> None:
         if count < 1:
             raise ValueError(f"count must be >= 1, got {count}")
@@ -110,6 +114,7 @@ class SimulatedGpuBackend:
         self._loads: dict[str, WorkloadLoad] = {}
         self._duty_override: dict[str, float] = {}
         self._lock = threading.RLock()
+        self._fault_file = fault_file  # read before each sample (sim_faults.py)
 
     @property
     def model(self) -> GpuModel:
@@ -140,6 +145,8 @@ class SimulatedGpuBackend:
 
     def sample(self, now: float) -> list[GpuSample]:
         with self._lock:
+            if self._fault_file is not None:
+                self._apply_faults(self._fault_file)
             return [self._sample_gpu(i, now) for i in range(self._count)]
 
     def set_power_limit(self, index: int, watts: float) -> None:
@@ -265,6 +272,22 @@ class SimulatedGpuBackend:
         with self._lock:
             self._gpu(index).ecc_uncorrected += count
 
+    def inject_throttle(self, index: int, reasons: int) -> None:
+        """Fault injection: force these throttle-reason bits on GPU `index` (0 clears)."""
+        with self._lock:
+            self._gpu(index).forced_throttle = reasons
+
+    def _apply_faults(self, path: Path) -> None:
+        for fault in take_faults(path):
+            if not 0 <= fault.gpu < self._count:
+                continue  # a GPU this node lacks: nothing to fault
+            if fault.kind == "xid":
+                self.inject_xid(fault.gpu, fault.value)
+            elif fault.kind == "ecc":
+                self.inject_ecc_errors(fault.gpu, fault.value)
+            else:
+                self.inject_throttle(fault.gpu, fault.value)
+
     # ------------------------------------------------------------------ internals
 
     def _gpu(self, index: int) -> _Gpu:
@@ -356,6 +379,7 @@ class SimulatedGpuBackend:
             reasons |= ThrottleReason.SW_POWER_CAP
         if v.clock_lock_mhz is not None:
             reasons |= ThrottleReason.APPLICATIONS_CLOCKS_SETTING
+        reasons |= gpu.forced_throttle
         xids, gpu.pending_xids = tuple(gpu.pending_xids), []
         return GpuSample(
             index=index,

@@ -77,6 +77,15 @@ def node_status(node: Node) -> Text:
     return text
 
 
+def node_health(node: Node) -> Text:
+    if not node.unhealthy_gpus:
+        return Text("all GPUs healthy", style="green")
+    return Text(
+        "; ".join(f"GPU {i} unhealthy: {why}" for i, why in sorted(node.unhealthy_gpus.items())),
+        style="red",
+    )
+
+
 def nodes_table(nodes: Sequence[Node]) -> Table:
     table = _table(
         "NAME", "STATUS", "GPUS", "MODEL", "ALLOCATED", "WORKLOADS", "HEARTBEAT", "REASON"
@@ -107,7 +116,16 @@ def _bar(pct: float, width: int = 10) -> Text:
 
 def gpus_table(gpus: Sequence[Gpu], *, bars: bool = False) -> Table:
     table = _table(
-        "NODE", "GPU", "MODEL", "UTIL", "MEMORY (GiB)", "POWER (W)", "TEMP", "ALLOC", "WORKLOADS"
+        "NODE",
+        "GPU",
+        "MODEL",
+        "UTIL",
+        "MEMORY (GiB)",
+        "POWER (W)",
+        "TEMP",
+        "ALLOC",
+        "HEALTH",
+        "WORKLOADS",
     )
     for gpu in gpus:
         util: Text | str = _bar(gpu.utilization_pct) if bars else f"{gpu.utilization_pct:.0f}%"
@@ -120,9 +138,20 @@ def gpus_table(gpus: Sequence[Gpu], *, bars: bool = False) -> Table:
             f"{gpu.power_w:.0f}/{gpu.power_limit_w:.0f}",
             f"{gpu.temperature_c:.0f}°C" if gpu.sample_unix else "-",
             gpus_of_milli(gpu.milli_allocated),
+            gpu_health(gpu),
             ",".join(gpu.workloads) or "-",
         )
     return table
+
+
+def gpu_health(gpu: Gpu) -> Text:
+    """Unhealthy: <cause> (red), Throttled: <names> (yellow) or OK. The cause is the reason's
+    head ("XID 79", "uncorrected ECC errors"); describe and -o json have it whole."""
+    if gpu.unhealthy:
+        return Text(f"Unhealthy: {gpu.health_reason.split(': ', 1)[0]}", style="red")
+    if gpu.throttles:
+        return Text(f"Throttled: {','.join(gpu.throttles)}", style="yellow")
+    return Text("OK", style="green")
 
 
 _PHASE_STYLE = {
@@ -215,6 +244,7 @@ def describe_view(description: Description) -> RenderableType:
                     ("Address:", info.address or "-"),
                     ("GPUs:", f"{node.gpu_count} × {node.gpu_model or '?'}"),
                     ("Allocated:", f"{gpus_of_milli(node.gpu_milli_allocated)} GPUs"),
+                    ("GPU health:", node_health(node)),
                     ("CPU / memory:", f"{info.cpu_milli / 1000:g} cores / {info.memory_mib} MiB"),
                     ("GPU backend:", f"{info.gpu_backend.kind} ({info.gpu_backend.status})"),
                     ("Capabilities:", ", ".join(info.capabilities) or "-"),

@@ -116,3 +116,14 @@ def test_age() -> None:
     assert render.age(0) == "-"
     assert render.age(100, now=142) == "42s"
     assert render.age(0.5, now=3 * 3600 + 1) == "3h"
+
+
+def test_health_is_shown_per_gpu_and_per_node() -> None:
+    sick = Gpu("node-1", 2, unhealthy=True, health_reason="XID 79: GPU has fallen off the bus")
+    hot = Gpu("node-1", 3, throttles=("hw_thermal", "hw_power_brake"))
+    assert render.gpu_health(sick).plain == "Unhealthy: XID 79"
+    assert render.gpu_health(hot).plain == "Throttled: hw_thermal,hw_power_brake"
+    assert render.gpu_health(GPU).plain == "OK"
+    node = Node("node-1", unhealthy_gpus={2: "XID 79: GPU has fallen off the bus"})
+    assert render.node_health(node).plain == "GPU 2 unhealthy: XID 79: GPU has fallen off the bus"
+    assert render.node_health(NODE).plain == "all GPUs healthy"

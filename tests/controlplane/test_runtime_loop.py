@@ -279,3 +279,11 @@ async def test_bad_metrics_are_invalid_argument_and_leave_the_slo_state_alone(
         assert status is not None and status.p99_latency_ms == pytest.approx(50.0)
     finally:
         await agent.stop()
+
+
+def test_the_runtime_pass_takes_at_most_its_duty_of_the_loop() -> None:
+    from controlplane.leader.runtime_loop import RUNTIME_MAX_DUTY, pause_s
+
+    assert pause_s(2.0, 0.01) == 2.0  # a quick pass keeps the configured period
+    slow_s = 1.0  # a pass over a large fleet: the period stretches
+    assert slow_s / (slow_s + pause_s(2.0, slow_s)) <= RUNTIME_MAX_DUTY + 1e-9

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from controlplane.optimizer.types import (
     Assignment,
@@ -47,6 +47,10 @@ class NodeBuilder:
 
     def not_ready(self) -> NodeBuilder:
         self._ready = False
+        return self
+
+    def unhealthy(self, *indices: int) -> NodeBuilder:
+        self._gpus = [replace(g, healthy=False) if g.index in indices else g for g in self._gpus]
         return self
 
     def cordoned(self) -> NodeBuilder:

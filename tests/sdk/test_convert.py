@@ -21,9 +21,11 @@ def populate(msg: Any, depth: int = 0) -> Any:
     for fd in msg.DESCRIPTOR.fields:
         name = fd.name
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            key_fd = fd.message_type.fields_by_name["key"]
             value_fd = fd.message_type.fields_by_name["value"]
             value: Any = 7 if value_fd.cpp_type == FieldDescriptor.CPPTYPE_INT32 else "v"
-            getattr(msg, name)["k"] = value
+            key: Any = 3 if key_fd.cpp_type == FieldDescriptor.CPPTYPE_INT32 else "k"
+            getattr(msg, name)[key] = value
         elif fd.message_type is not None:
             if depth > 4:
                 continue

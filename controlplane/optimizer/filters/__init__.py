@@ -12,6 +12,7 @@ from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters.base import Filter, GpuMask, PerGpu
 from controlplane.optimizer.filters.cpu import Cpu
 from controlplane.optimizer.filters.gpu_count import GpuCount
+from controlplane.optimizer.filters.gpu_health import GpuHealthy
 from controlplane.optimizer.filters.gpu_memory import GpuMemory
 from controlplane.optimizer.filters.gpu_model import GpuModel
 from controlplane.optimizer.filters.gpu_share import GpuShare
@@ -25,6 +26,7 @@ FILTERS: dict[str, Callable[[], Filter]] = {
     "node_ready": NodeReady,
     "node_not_cordoned": NodeNotCordoned,
     "gpu_count": GpuCount,
+    "gpu_healthy": GpuHealthy,
     "gpu_model": GpuModel,
     "cpu": Cpu,
     "memory": Memory,

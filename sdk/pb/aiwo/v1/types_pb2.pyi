@@ -146,7 +146,14 @@ class NodeInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., address: _Optional[str] = ..., cpu_milli: _Optional[int] = ..., memory_mib: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuInfo, _Mapping]]] = ..., gpu_backend: _Optional[_Union[GpuBackend, _Mapping]] = ..., capabilities: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("name", "state", "cordoned", "gpu_count", "gpu_model", "last_heartbeat_unix", "registered_unix", "reason", "info", "workloads", "gpu_milli_allocated")
+    __slots__ = ("name", "state", "cordoned", "gpu_count", "gpu_model", "last_heartbeat_unix", "registered_unix", "reason", "info", "workloads", "gpu_milli_allocated", "unhealthy_gpus")
+    class UnhealthyGpusEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: str
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CORDONED_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +165,7 @@ class Node(_message.Message):
     INFO_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     GPU_MILLI_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    UNHEALTHY_GPUS_FIELD_NUMBER: _ClassVar[int]
     name: str
     state: NodeState
     cordoned: bool
@@ -169,10 +177,11 @@ class Node(_message.Message):
     info: NodeInfo
     workloads: int
     gpu_milli_allocated: int
-    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., cordoned: _Optional[bool] = ..., gpu_count: _Optional[int] = ..., gpu_model: _Optional[str] = ..., last_heartbeat_unix: _Optional[float] = ..., registered_unix: _Optional[float] = ..., reason: _Optional[str] = ..., info: _Optional[_Union[NodeInfo, _Mapping]] = ..., workloads: _Optional[int] = ..., gpu_milli_allocated: _Optional[int] = ...) -> None: ...
+    unhealthy_gpus: _containers.ScalarMap[int, str]
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., cordoned: _Optional[bool] = ..., gpu_count: _Optional[int] = ..., gpu_model: _Optional[str] = ..., last_heartbeat_unix: _Optional[float] = ..., registered_unix: _Optional[float] = ..., reason: _Optional[str] = ..., info: _Optional[_Union[NodeInfo, _Mapping]] = ..., workloads: _Optional[int] = ..., gpu_milli_allocated: _Optional[int] = ..., unhealthy_gpus: _Optional[_Mapping[int, str]] = ...) -> None: ...
 
 class Gpu(_message.Message):
-    __slots__ = ("node", "index", "model", "uuid", "memory_total_mib", "memory_used_mib", "utilization_pct", "power_w", "power_limit_w", "temperature_c", "sm_clock_mhz", "milli_allocated", "workloads", "sample_unix")
+    __slots__ = ("node", "index", "model", "uuid", "memory_total_mib", "memory_used_mib", "utilization_pct", "power_w", "power_limit_w", "temperature_c", "sm_clock_mhz", "milli_allocated", "workloads", "sample_unix", "throttle_reasons", "ecc_uncorrected", "unhealthy", "health_reason", "throttles")
     NODE_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +196,11 @@ class Gpu(_message.Message):
     MILLI_ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     WORKLOADS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_UNIX_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_REASONS_FIELD_NUMBER: _ClassVar[int]
+    ECC_UNCORRECTED_FIELD_NUMBER: _ClassVar[int]
+    UNHEALTHY_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_REASON_FIELD_NUMBER: _ClassVar[int]
+    THROTTLES_FIELD_NUMBER: _ClassVar[int]
     node: str
     index: int
     model: str
@@ -201,7 +215,12 @@ class Gpu(_message.Message):
     milli_allocated: int
     workloads: _containers.RepeatedScalarFieldContainer[str]
     sample_unix: float
-    def __init__(self, node: _Optional[str] = ..., index: _Optional[int] = ..., model: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total_mib: _Optional[int] = ..., memory_used_mib: _Optional[int] = ..., utilization_pct: _Optional[float] = ..., power_w: _Optional[float] = ..., power_limit_w: _Optional[float] = ..., temperature_c: _Optional[float] = ..., sm_clock_mhz: _Optional[int] = ..., milli_allocated: _Optional[int] = ..., workloads: _Optional[_Iterable[str]] = ..., sample_unix: _Optional[float] = ...) -> None: ...
+    throttle_reasons: int
+    ecc_uncorrected: int
+    unhealthy: bool
+    health_reason: str
+    throttles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node: _Optional[str] = ..., index: _Optional[int] = ..., model: _Optional[str] = ..., uuid: _Optional[str] = ..., memory_total_mib: _Optional[int] = ..., memory_used_mib: _Optional[int] = ..., utilization_pct: _Optional[float] = ..., power_w: _Optional[float] = ..., power_limit_w: _Optional[float] = ..., temperature_c: _Optional[float] = ..., sm_clock_mhz: _Optional[int] = ..., milli_allocated: _Optional[int] = ..., workloads: _Optional[_Iterable[str]] = ..., sample_unix: _Optional[float] = ..., throttle_reasons: _Optional[int] = ..., ecc_uncorrected: _Optional[int] = ..., unhealthy: _Optional[bool] = ..., health_reason: _Optional[str] = ..., throttles: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GpuSample(_message.Message):
     __slots__ = ("index", "utilization_pct", "memory_used_mib", "power_w", "power_limit_w", "temperature_c", "sm_clock_mhz", "throttle_reasons", "ecc_uncorrected", "xid_events")
