@@ -20,7 +20,7 @@ def test_an_empty_healthy_node_is_judged_by_every_filter_but_the_conditions() ->
 
 def test_eviction_room_is_made_only_where_load_proof_filters_pass() -> None:
     assert [f.name for f in load_proof_filters()] == [
-        "node_ready", "node_not_cordoned", "gpu_count", "gpu_model",
+        "node_ready", "node_not_cordoned", "gpu_count", "gpu_healthy", "gpu_model",
     ]  # fmt: skip
 
 
