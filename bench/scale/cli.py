@@ -65,6 +65,13 @@ from bench.scale.run import Settings, run
     default=0,
     help="Placed workloads in the timed in-process optimizer pass (0: as registered).",
 )
+@click.option(
+    "--leader-lease-s",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="The controllers' leader lease (the controller's default is 3 s).",
+)
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def scale(
     nodes: int,
@@ -76,12 +83,14 @@ def scale(
     bad_nodes: int,
     workers: int,
     placement_workloads: int,
+    leader_lease_s: int,
     output: str,
 ) -> None:
     """Ingestion, lag, memory, placement and failover of one controller at fleet size."""
     workers = workers or max(2, math.ceil((nodes + bad_nodes) / 2500))
     settings = Settings(nodes, gpus_per_node, period_s, seconds, workloads, failover,
-                        bad_nodes, workers, placement_workloads)  # fmt: skip
+                        bad_nodes, workers, placement_workloads,
+                        leader_lease_s=leader_lease_s)  # fmt: skip
     result = run(settings)
     if output == "json":
         click.echo(json.dumps(result, indent=2))

@@ -59,6 +59,7 @@ class Settings:
     bad_nodes: int
     workers: int
     placement_workloads: int = 0  # the in-process pass's placed workloads (0: as registered)
+    leader_lease_s: int = 3  # the controller's default
     seed: int = 1
     ready_timeout_s: float = 600.0
 
@@ -182,6 +183,7 @@ def _start_cluster(settings: Settings, state: Path) -> LocalCluster:
             "--rate-limit-rps", "0",
             "--max-workloads-per-namespace", "0",
             "--log-level", "warning",
+            "--leader-lease-s", str(settings.leader_lease_s),
         ),
         default_ports=False,
     )  # fmt: skip
@@ -499,6 +501,7 @@ def run(settings: Settings) -> dict[str, Any]:
         "bad_nodes": settings.bad_nodes,
         "workers": settings.workers,
         "placement_workloads": settings.placement_workloads,
+        "leader_lease_s": settings.leader_lease_s,
     }
     with open("/proc/loadavg") as f:
         result["loadavg"] = f.read().split()[:3]

@@ -34,9 +34,10 @@ def test_a_small_swarm_is_all_ready_and_its_figures_agree() -> None:
     assert steady["controller_rss_mib"] > 0
     assert steady["swarm"]["cpu_s_per_s"] > 0
     assert steady["etcd_db_mib"] > 0
-    # Heartbeats write nothing to etcd: what writes there are (the runtime loop's power caps
-    # on these simulated GPUs) are far fewer than the reports.
-    assert 0 <= steady["etcd_writes_per_s"] < steady["reports_per_s"] / 10
+    # Heartbeats write nothing to etcd: a write per report would be at least reports_per_s.
+    # What writes there are come from the runtime loop's power-cap commands (put, delete on
+    # ack, events) on these few GPUs with random utilization.
+    assert 0 <= steady["etcd_writes_per_s"] < steady["reports_per_s"] / 2
     assert report["workloads"]["count"] == 20
     placed = report["register_to_placed_ms"]
     assert placed["samples"] > 0 and placed["median"] <= placed["p99"]
