@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controlplane.view.telemetry import FIELD_INDEX
@@ -27,8 +27,8 @@ RATE_WINDOW_S = 10.0  # gateway traffic rates are averaged over this window at s
 
 RPC_LATENCY = Histogram(
     "aiwo_rpc_duration_seconds",
-    "Latency of unary RPCs handled by the controller.",
-    ["method", "code"],
+    "Latency of unary RPCs handled by the controller (health checks not counted).",
+    ["service", "method", "code"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 STREAM_MESSAGES = Counter(
@@ -59,6 +59,10 @@ MIGRATION_DURATION = Histogram(
 )
 
 
+# Every per-GPU series: node and index, plus uuid and model, so that dcgm-exporter's series
+# (labels UUID, modelName, Hostname, gpu) join on uuid (docs/metrics.md).
+GPU_LABELS = ["node", "gpu", "uuid", "model"]
+
 # Per-GPU gauges: (metric, help, the telemetry field, scale to the metric's unit).
 GPU_GAUGES = (
     ("aiwo_gpu_utilization_ratio", "GPU busy fraction (0-1).", "utilization_pct", 0.01),
@@ -75,25 +79,28 @@ class ClusterCollector(Collector):
     def __init__(self, state: ClusterState) -> None:
         self._state = state
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         from sdk.pb.aiwo.v1 import types_pb2
 
         gauges = [
-            (GaugeMetricFamily(name, text, labels=["node", "gpu"]), FIELD_INDEX[field], scale)
+            (GaugeMetricFamily(name, text, labels=GPU_LABELS), FIELD_INDEX[field], scale)
             for name, text, field, scale in GPU_GAUGES
         ]
+        identity = self._gpu_identity()
         for node, series in self._state.telemetry.nodes():
             newest = series.latest_row()
             if newest is None:
                 continue
+            known = identity.get(node, {})
             # One tolist() per node: element-wise numpy reads cost ~100 ns each.
             for index, values in enumerate(newest[1].tolist()):
                 if math.isnan(values[0]):
                     continue
-                labels = [node, str(index)]
+                labels = [node, str(index), *known.get(index, ("", ""))]
                 for gauge, column, scale in gauges:
                     gauge.add_metric(labels, values[column] * scale)
         yield from (gauge for gauge, _, _ in gauges)
+        yield from self._gpu_inventory(identity)
 
         nodes = GaugeMetricFamily("aiwo_nodes", "Nodes by state.", labels=["state"])
         counts: dict[str, int] = {}
@@ -114,7 +121,9 @@ class ClusterCollector(Collector):
             workloads.add_metric([name], count)
         yield workloads
 
-        energy = GaugeMetricFamily(
+        # A counter: it only grows while this leader attributes energy; a new leader starts
+        # it again from 0, which rate() reads as a counter reset, as Prometheus expects.
+        energy = CounterMetricFamily(
             "aiwo_workload_energy_joules",
             "GPU energy attributed to a workload since this leader started (shared GPUs split).",
             labels=["namespace", "workload"],
@@ -124,11 +133,85 @@ class ClusterCollector(Collector):
             namespace, _, name = key.partition("/")
             energy.add_metric([namespace, name], joules)
         yield energy
+        yield from self._workloads()
 
         commands = GaugeMetricFamily("aiwo_commands_pending", "Commands not yet acked.")
         commands.add_metric([], len(self._state.commands))
         yield commands
         yield from self._services()
+
+    def _gpu_identity(self) -> dict[str, dict[int, tuple[str, str]]]:
+        """node -> GPU index -> (uuid, model), from the node records (the inventory)."""
+        return {
+            name: {gpu.index: (gpu.uuid, gpu.model) for gpu in record.info.gpus}
+            for name, record in self._state.nodes.items()
+        }
+
+    def _gpu_inventory(
+        self, identity: dict[str, dict[int, tuple[str, str]]]
+    ) -> Iterator[GaugeMetricFamily]:
+        """Per GPU: memory total, the share placed on it (0-1) and health, from the inventory
+        and placements (present before the first sample)."""
+        total = GaugeMetricFamily(
+            "aiwo_gpu_memory_total_bytes", "GPU memory installed.", labels=GPU_LABELS
+        )
+        allocated = GaugeMetricFamily(
+            "aiwo_gpu_allocated_ratio",
+            "Share of the GPU placed with workloads (milli-GPU / 1000; 1 = whole GPU).",
+            labels=GPU_LABELS,
+        )
+        healthy = GaugeMetricFamily(
+            "aiwo_gpu_healthy",
+            "1 = healthy, 0 = marked unhealthy (docs/health.md).",
+            labels=GPU_LABELS,
+        )
+        milli: dict[tuple[str, int], int] = {}
+        for placement in self._state.placements.values():
+            for index in placement.gpus:
+                key = (placement.node, index)
+                milli[key] = milli.get(key, 0) + placement.milli_gpu
+        for name, record in self._state.nodes.items():
+            for gpu in record.info.gpus:
+                labels = [name, str(gpu.index), *identity[name][gpu.index]]
+                total.add_metric(labels, gpu.memory_total_mib * 1024.0 * 1024)
+                allocated.add_metric(labels, min(milli.get((name, gpu.index), 0), 1000) / 1000)
+                healthy.add_metric(labels, 0.0 if gpu.index in record.unhealthy_gpus else 1.0)
+        yield from (total, allocated, healthy)
+
+    def _workloads(self) -> Iterator[GaugeMetricFamily]:
+        """Per workload (at most MAX_WORKLOAD_SERIES): rolling p99, SLO state, placement."""
+        labels = ["namespace", "workload"]
+        p99 = GaugeMetricFamily(
+            "aiwo_workload_p99_latency_seconds",
+            "Rolling p99 of the latencies the workload reports (absent: none fresh).",
+            labels=labels,
+        )
+        slo = GaugeMetricFamily(
+            "aiwo_workload_slo_status",
+            "1 for the workload's SLO state now (meeting, breach, hold, unknown).",
+            labels=[*labels, "status"],
+        )
+        placed = GaugeMetricFamily(
+            "aiwo_workload_placed_gpus",
+            "GPUs a workload holds on its node (milli-GPU / 1000 per GPU).",
+            labels=[*labels, "node"],
+        )
+        keys = sorted(key for key, _ in self._state.workloads.items())[:MAX_WORKLOAD_SERIES]
+        for key in keys:
+            namespace, _, name = key.partition("/")
+            view = self._state.workload_view(key)
+            if view is None:
+                continue
+            if view.p99_latency_ms > 0:
+                p99.add_metric([namespace, name], view.p99_latency_ms / 1000)
+            if view.slo_status:
+                status = view.slo_status.split(" ", 1)[0]  # "unknown (stale)" -> "unknown"
+                slo.add_metric([namespace, name, status], 1.0)
+            placement = self._state.placements.get(key)
+            if placement is not None:
+                share = len(placement.gpus) * placement.milli_gpu / 1000
+                placed.add_metric([namespace, name, placement.node], share)
+        yield from (p99, slo, placed)
 
     def _services(self) -> Iterator[GaugeMetricFamily]:
         """Per service: replicas by state, desired, and the gateways' traffic. Bounded by
@@ -200,7 +283,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method.rsplit("/", 1)[-1]
+        # "/aiwo.v1.WorkloadService/Register" -> service WorkloadService, method Register.
+        path, _, method = handler_call_details.method.rpartition("/")
+        service = path.rsplit(".", 1)[-1]
+        if service == "Health":  # grpc.health.v1: probes, not traffic
+            return handler
         inner = handler.unary_unary
 
         async def timed(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -215,7 +302,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                 status = context.code() if hasattr(context, "code") else None
                 if status is not None and status != grpc.StatusCode.OK:
                     code = status.name
-                RPC_LATENCY.labels(method=method, code=code).observe(time.perf_counter() - start)
+                RPC_LATENCY.labels(service=service, method=method, code=code).observe(
+                    time.perf_counter() - start
+                )
 
         return grpc.unary_unary_rpc_method_handler(
             timed,

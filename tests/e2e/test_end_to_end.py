@@ -138,6 +138,7 @@ async def test_metrics_health_and_reflection(cluster: dict[str, object]) -> None
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    from prometheus_client.parser import text_string_to_metric_families
 
     address = str(cluster["address"])
     admin = await AdminClient.connect(address)
@@ -153,7 +154,6 @@ async def test_metrics_health_and_reflection(cluster: dict[str, object]) -> None
     url = f"http://{cluster['metrics']}/metrics"
     body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
     for name in (
-        'aiwo_gpu_utilization_ratio{gpu="0",node="node-a"}',
         "aiwo_gpu_power_watts",
         "aiwo_gpu_temperature_celsius",
         "aiwo_gpu_memory_used_bytes",
@@ -161,6 +161,23 @@ async def test_metrics_health_and_reflection(cluster: dict[str, object]) -> None
         "aiwo_rpc_duration_seconds_bucket",
     ):
         assert name in body, name
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    # Every GPU series names its GPU by uuid and model too (the join with dcgm-exporter).
+    [utilization] = [
+        s
+        for s in families["aiwo_gpu_utilization_ratio"].samples
+        if s.labels["node"] == "node-a" and s.labels["gpu"] == "0"
+    ]
+    assert utilization.labels["uuid"] and utilization.labels["model"]
+    totals = families["aiwo_gpu_memory_total_bytes"].samples
+    assert len(totals) == 8 and all(s.value > 0 for s in totals)
+    assert len(families["aiwo_gpu_allocated_ratio"].samples) == 8
+    # Energy is a counter (exposed as _total); RPC latency is by service, without probes.
+    assert families["aiwo_workload_energy_joules"].type == "counter"
+    rpc = families["aiwo_rpc_duration_seconds"].samples
+    assert {"service", "method", "code"} <= set(rpc[0].labels)
+    assert "AdminService" in {s.labels["service"] for s in rpc}
+    assert "Health" not in {s.labels["service"] for s in rpc}
 
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
