@@ -197,13 +197,15 @@ class ClusterCollector(Collector):
             labels=[*labels, "node"],
         )
         keys = sorted(key for key, _ in self._state.workloads.items())[:MAX_WORKLOAD_SERIES]
+        now = time.time()
         for key in keys:
             namespace, _, name = key.partition("/")
             view = self._state.workload_view(key)
             if view is None:
                 continue
-            if view.p99_latency_ms > 0:
-                p99.add_metric([namespace, name], view.p99_latency_ms / 1000)
+            status = self._state.slo.status(key, now)
+            if status is not None and status.p99_latency_ms is not None:
+                p99.add_metric([namespace, name], status.p99_latency_ms / 1000)
             if view.slo_status:
                 status = view.slo_status.split(" ", 1)[0]  # "unknown (stale)" -> "unknown"
                 slo.add_metric([namespace, name, status], 1.0)
