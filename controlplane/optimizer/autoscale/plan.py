@@ -111,13 +111,15 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
             # Known short in a burst too: the panic window's demand above that, or was within
             # _BURST_SETTLE_S (the queue a burst leaves keeps TTFT high while it drains).
             sustained_rps, sustained_conc = stable.read(end)
-            burst_rps, burst_conc = panic.read(end)
-            if config.learn_skip_bursts and (
-                burst_rps > serving * rate_limit.value * over
-                or burst_conc > serving * concurrency_limit.value * over
-            ):
-                memory.burst_unix = end
-            in_burst = end - memory.burst_unix < _BURST_SETTLE_S
+            in_burst = False
+            if config.learn_skip_bursts:
+                burst_rps, burst_conc = panic.read(end)
+                if (
+                    burst_rps > serving * rate_limit.value * over
+                    or burst_conc > serving * concurrency_limit.value * over
+                ):
+                    memory.burst_unix = end
+                in_burst = end - memory.burst_unix < _BURST_SETTLE_S
             rate_limit.observe(
                 sample.arrivals / interval_s / serving,
                 ratio,
@@ -180,7 +182,8 @@ def _plan_service(
         memory.flap_level = 0  # calm for three windows: back to the configured window
         memory.recommendations.window_s = window_s = base_window_s
     memory.recommendations.push(now, rec_down)
-    memory.recent_recommendations.push(now, rec_down)
+    if config.panic_release_s > 0.0:
+        memory.recent_recommendations.push(now, rec_down)
     if memory.panic_floor >= 0 and not panicking and current <= memory.panic_floor:
         memory.panic_floor = -1  # the panic-grown replicas are gone
     settled = now - memory.first_seen_unix >= base_window_s
