@@ -31,6 +31,11 @@ class AutoscaleConfig:
         replicas (2.0 = 200 %); while panicking (and a stable window after) no scale-in.
     scale_down_stabilization_s: scale-in goes to the highest recommendation of this window (s),
         and never within this long of the service first being seen (a new leader).
+    panic_release_s: replicas a panic added above what the service had before it are released
+        once the panic has passed, down to the highest recommendation of this (shorter) window
+        (s), instead of waiting out the stabilization window (0, or >= that window: never
+        early; off by default: on ServeGen m-small the released replicas were needed again by
+        the next burst, costing cold starts).
     flap_backoff_max: a scale-up within the window after a scale-in doubles that service's
         stabilization window, up to 2 ** this; three calm windows reset it (0 = never).
     tolerance: scale-in only when demand is this fraction below what the fewer replicas can
@@ -47,6 +52,9 @@ class AutoscaleConfig:
         with slack (p99 <= slack_ratio x target): how capacity that was never tested is found.
     learn_cut: relative cut of the estimate when the SLO broke at or below it.
     learn_cut_cooldown_s: least time (s) between two cuts (one burst is one lesson).
+    learn_skip_bursts: an SLO breach while the panic window's demand is above what the ready
+        replicas carry at the estimate (or within 15 s after) is no news about capacity: no cut.
+        Off by default: it saves GPU-hours on bursty traces at some attainment (BENCHMARKS.md).
     learn_min_load: a sample teaches only when its load per replica is at least this x the
         estimate (an idle replica that misses says nothing about capacity).
     slack_ratio: a p99 at or below target x this is slack: the estimate may grow.
@@ -69,6 +77,7 @@ class AutoscaleConfig:
     panic_window_s: float = 6.0
     panic_threshold: float = 2.0
     scale_down_stabilization_s: float = 300.0
+    panic_release_s: float = 0.0
     flap_backoff_max: int = 2
     tolerance: float = 0.1
     max_scale_up_rate: float = 1000.0
@@ -79,6 +88,7 @@ class AutoscaleConfig:
     learn_creep_per_s: float = 0.01
     learn_cut: float = 0.1
     learn_cut_cooldown_s: float = 10.0
+    learn_skip_bursts: bool = False
     learn_min_load: float = 0.5
     slack_ratio: float = 0.8
     ceiling_relax_per_h: float = 0.1
@@ -108,6 +118,7 @@ class AutoscaleConfig:
         _range("panic_window_s", self.panic_window_s, 1.0, self.stable_window_s)
         _range("panic_threshold", self.panic_threshold, 1.0, 100.0)
         _range("scale_down_stabilization_s", self.scale_down_stabilization_s, 0.0, 86_400.0)
+        _range("panic_release_s", self.panic_release_s, 0.0, 86_400.0)
         _range("tolerance", self.tolerance, 0.0, 1.0, open_hi=True)
         _range("max_scale_up_rate", self.max_scale_up_rate, 1.0, 1e6, open_lo=True)
         _range("max_scale_down_rate", self.max_scale_down_rate, 1.0, 1e6, open_lo=True)

@@ -25,7 +25,9 @@ class ServiceMemory:
 
     stable, panic: demand windows. rate_limit, concurrency_limit: what a replica sustains at
     the SLO. cold_start: load time. forecaster: profiles and trend. recommendations: the
-    scale-in recommendations of the stabilization window. panic_until_unix: no scale-in before
+    scale-in recommendations of the stabilization window, recent_recommendations those of the
+    shorter panic_release_s window. panic_floor: the replicas before a panic grew them (-1 when
+    no panic-grown replicas are held). panic_until_unix: no scale-in before
     this. last_ready: ready replicas at the previous call (a sample's interval ended between
     the two calls). last_direction, last_change_unix: +1 up or -1 down, and when. flap_level,
     flap_unix: how many times (capped) a scale-in was followed by a scale-up within the window,
@@ -33,9 +35,12 @@ class ServiceMemory:
     last_ratio / last_measure / last_p99_ms: the latest SLO reading, for the reason line.
     zero_ready_unix: the last call that saw (or followed) no ready replica: the gateway's TTFT
     then includes time held, so the next seconds teach nothing about capacity.
+    burst_unix: the last sample whose panic window held more than the ready replicas carry at
+    the estimates: an SLO breach then (and while its queue drains) is no news about capacity.
     """
 
     __slots__ = (
+        "burst_unix",
         "cold_start",
         "concurrency_limit",
         "first_seen_unix",
@@ -50,8 +55,10 @@ class ServiceMemory:
         "last_ready",
         "last_target_ms",
         "panic",
+        "panic_floor",
         "panic_until_unix",
         "rate_limit",
+        "recent_recommendations",
         "recommendations",
         "stable",
         "zero_ready_unix",
@@ -67,6 +74,8 @@ class ServiceMemory:
         self.forecaster = Forecaster()
         self.recommendations = SlidingMax(config.scale_down_stabilization_s)
         self.panic_until_unix = -math.inf
+        self.panic_floor = -1  # replicas before the running panic grew them (-1: none)
+        self.recent_recommendations = SlidingMax(config.panic_release_s)
         self.last_ready = 0
         self.last_direction = 0
         self.last_change_unix = -math.inf
@@ -77,6 +86,7 @@ class ServiceMemory:
         self.last_p99_ms = 0.0
         self.last_target_ms = 0.0
         self.zero_ready_unix = -math.inf
+        self.burst_unix = -math.inf
 
 
 class AutoscaleMemory:

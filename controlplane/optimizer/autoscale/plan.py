@@ -35,6 +35,7 @@ from controlplane.optimizer.autoscale.types import (
 
 _EPS = 1e-9
 _HELD_SETTLE_S = 15.0  # held requests are answered within seconds of a replica appearing
+_BURST_SETTLE_S = 15.0  # a burst's queue drains within seconds once demand is back in bounds
 
 
 def plan_scale(
@@ -107,14 +108,25 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
             # Known short: sustained demand (the stable window) above what the ready
             # replicas carry at the estimate, by more than the tolerance. A breach then
             # is no news about the estimate.
+            # Known short in a burst too: the panic window's demand above that, or was within
+            # _BURST_SETTLE_S (the queue a burst leaves keeps TTFT high while it drains).
             sustained_rps, sustained_conc = stable.read(end)
+            in_burst = False
+            if config.learn_skip_bursts:
+                burst_rps, burst_conc = panic.read(end)
+                if (
+                    burst_rps > serving * rate_limit.value * over
+                    or burst_conc > serving * concurrency_limit.value * over
+                ):
+                    memory.burst_unix = end
+                in_burst = end - memory.burst_unix < _BURST_SETTLE_S
             rate_limit.observe(
                 sample.arrivals / interval_s / serving,
                 ratio,
                 interval_s,
                 end,
                 config,
-                sustained_rps > serving * rate_limit.value * over,
+                in_burst or sustained_rps > serving * rate_limit.value * over,
             )
             concurrency_limit.observe(
                 sample.in_flight / serving,
@@ -122,7 +134,7 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                 interval_s,
                 end,
                 config,
-                sustained_conc > serving * concurrency_limit.value * over,
+                in_burst or sustained_conc > serving * concurrency_limit.value * over,
             )
 
 
@@ -157,6 +169,8 @@ def _plan_service(
         panic_rps / per_replica_rps if has_slo else 0.0, panic_concurrency / per_replica_conc
     )
     if panic_need > _EPS and panic_need >= config.panic_threshold * max(ready, 1):
+        if now >= memory.panic_until_unix and memory.panic_floor < 0:
+            memory.panic_floor = current
         memory.panic_until_unix = now + config.stable_window_s
     panicking = now < memory.panic_until_unix
 
@@ -168,6 +182,10 @@ def _plan_service(
         memory.flap_level = 0  # calm for three windows: back to the configured window
         memory.recommendations.window_s = window_s = base_window_s
     memory.recommendations.push(now, rec_down)
+    if config.panic_release_s > 0.0:
+        memory.recent_recommendations.push(now, rec_down)
+    if memory.panic_floor >= 0 and not panicking and current <= memory.panic_floor:
+        memory.panic_floor = -1  # the panic-grown replicas are gone
     settled = now - memory.first_seen_unix >= base_window_s
     stabilized = memory.recommendations.max()
 
@@ -188,6 +206,15 @@ def _plan_service(
             )
         elif rec_up > current:
             wanted = rec_up
+        elif (
+            memory.panic_floor >= 0
+            and 0.0 < config.panic_release_s < window_s
+            and (release := max(memory.panic_floor, memory.recent_recommendations.max())) < current
+        ):
+            # The burst has passed and the recent need is below what the panic added: those
+            # replicas were for the burst, not for the level the stabilization window guards.
+            wanted = max(release, math.floor(current / config.max_scale_down_rate))
+            notes.append(f"panic passed: releasing replicas it added (back to {release})")
         elif stabilized < current and settled:
             wanted = max(stabilized, math.floor(current / config.max_scale_down_rate))
         else:
