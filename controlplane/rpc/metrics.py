@@ -203,12 +203,12 @@ class ClusterCollector(Collector):
             view = self._state.workload_view(key)
             if view is None:
                 continue
-            status = self._state.slo.status(key, now)
-            if status is not None and status.p99_latency_ms is not None:
-                p99.add_metric([namespace, name], status.p99_latency_ms / 1000)
+            latency = self._state.slo.status(key, now)
+            if latency is not None and latency.p99_latency_ms is not None:
+                p99.add_metric([namespace, name], latency.p99_latency_ms / 1000)
             if view.slo_status:
-                status = view.slo_status.split(" ", 1)[0]  # "unknown (stale)" -> "unknown"
-                slo.add_metric([namespace, name, status], 1.0)
+                state = view.slo_status.split(" ", 1)[0]  # "unknown (stale)" -> "unknown"
+                slo.add_metric([namespace, name, state], 1.0)
             placement = self._state.placements.get(key)
             if placement is not None:
                 share = len(placement.gpus) * placement.milli_gpu / 1000
