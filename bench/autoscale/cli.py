@@ -206,9 +206,6 @@ def autoscale(
     started = time.perf_counter()
     policies = parse_policies(policies_text)
     err = Console(stderr=True)
-    if policies_text == DEFAULT_POLICIES and not _core_present():
-        policies.remove("aiwo")
-        err.print("the autoscaler core (controlplane.optimizer.autoscale) is missing: no aiwo run")
     seeds = parse_seeds(seeds_text)
     if servegen_dir is not None and trace_csv is not None:
         raise click.UsageError("give --servegen or --trace, not both")
@@ -331,14 +328,6 @@ def _calibrate(
         demand = sampler(start_s, seconds, scale, seed)
         n = size_static(Scenario(demand, model, targets, cold, 10 * replicas)).static_replicas
     return scale, demand, n
-
-
-def _core_present() -> bool:
-    try:
-        from controlplane.optimizer import autoscale  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return False
-    return hasattr(autoscale, "plan_scale")
 
 
 def _source(servegen_dir: Path | None, trace_csv: Path | None) -> tuple[Any, Any, Any, float]:

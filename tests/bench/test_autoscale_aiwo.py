@@ -1,21 +1,17 @@
-"""The aiwo policy runs the controller's own autoscaler core (skipped where it is missing)."""
+"""The aiwo policy runs the controller's own autoscaler core."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-autoscale = pytest.importorskip("controlplane.optimizer.autoscale")
-if not hasattr(autoscale, "plan_scale"):
-    pytest.skip("the autoscaler core has no plan_scale yet", allow_module_level=True)
-
-from bench.autoscale.aiwo import Aiwo, config_with  # noqa: E402
-from bench.autoscale.demand import DemandError  # noqa: E402
-from bench.autoscale.fluid import Targets  # noqa: E402
-from bench.autoscale.run import Scenario, simulate, size_static  # noqa: E402
-from bench.main import main  # noqa: E402
-from gpumodel.serving import H100_8B  # noqa: E402
-from tests.bench.autoscale_helpers import synthetic  # noqa: E402
+from bench.autoscale.aiwo import Aiwo, config_with
+from bench.autoscale.demand import DemandError
+from bench.autoscale.fluid import Targets
+from bench.autoscale.run import Scenario, simulate, size_static
+from bench.main import main
+from gpumodel.serving import H100_8B
+from tests.bench.autoscale_helpers import synthetic
 
 
 def test_aiwo_follows_a_burst_and_its_numbers_add_up() -> None:

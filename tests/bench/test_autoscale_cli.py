@@ -105,18 +105,3 @@ def test_runs_without_matplotlib_and_says_so(
     )  # fmt: skip
     assert code == 0, out
     assert "matplotlib is not installed" in out and not png.exists()
-
-
-@pytest.mark.skipif(not AZURE_CONV.exists(), reason="shared data not mounted")
-def test_default_policies_without_the_core_skip_aiwo(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.autoscale import cli
-
-    monkeypatch.setattr(cli, "_core_present", lambda: False)
-    code, out = _run(
-        "--trace", str(AZURE_CONV), "--days", "0.005", "--rate-scale", "5", "-o", "json",
-        "--workers", "1",
-    )  # fmt: skip
-    assert code == 0, out
-    assert "no aiwo run" in out
-    summary = json.loads(out[out.index("{") :])
-    assert set(summary["runs"]) == {"static", "hpa", "kpa", "oracle"}

@@ -11,7 +11,6 @@ example LLM-like server, driven through the `aiwo` CLI and real HTTP requests.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sys
@@ -37,10 +36,6 @@ from tests.e2e.serving_helpers import (
     wait_settled,
 )
 from tests.fault.invariants import leaders
-
-# The leader's autoscale pass runs the core's plan_scale once its input builder is there
-# (controlplane/leader/autoscaler.py); until then it keeps min_replicas (or the pin).
-AUTOSCALER = importlib.util.find_spec("controlplane.leader.autoscale_input") is not None
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +85,6 @@ def test_scale_in_under_load_drains_without_a_failed_request(
     wait_for(lambda: not replica_processes(cluster, "drain"), 60, "every replica drained")
 
 
-@pytest.mark.skipif(not AUTOSCALER, reason="the leader does not run plan_scale yet")
 @pytest.mark.timeout(240)
 def test_scale_out_under_load_then_in_without_a_failed_request(
     cluster: LocalCluster, admin: SyncAdminClient
