@@ -123,13 +123,13 @@ def snapshot_of(cluster: Cluster, tracker: SloTracker, s: Scenario, now: float) 
     gpus = []
     for slot, gpu in sorted(cluster.gpus.items()):
         here: list[RuntimeWorkload] = []
-        for key, svc in sorted(cluster.services.items()):
-            if svc.slot == slot:
-                status = tracker.status(key, now)
+        for r in sorted(cluster.replicas(), key=lambda r: r.key):
+            if r.placed and r.slot == slot:
+                status = tracker.status(r.key, now)
                 p99 = status.p99_latency_ms if status is not None else None
                 here.append(
                     RuntimeWorkload(
-                        key, s.service_priority, svc.milli, WorkloadClass.LATENCY, s.target_ms, p99
+                        r.key, s.service_priority, r.milli, WorkloadClass.LATENCY, s.target_ms, p99
                     )
                 )
         for key, job in sorted(cluster.jobs.items()):

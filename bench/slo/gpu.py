@@ -10,9 +10,15 @@ SimulatedGpuBackend.view where both apply):
     thr    = clock ratio x perf.throughput_factor(cap, demand, P0, alpha)
     power  = min(cap, demand)
 
-One difference, by design: a latency service alone on its GPU may use more SM time than its
-reserved share (time-slicing gives an idle GPU's time to whoever has work); the agent's
-simulator clips it to the share.
+Two differences, by design:
+- a latency service alone on its GPU may use more SM time than its reserved share
+  (time-slicing gives an idle GPU's time to whoever has work); the agent's simulator clips it
+  to the share;
+- under a clock lock, a latency service's decode follows the phase-aware curves of
+  docs/gpu-model.md §5 (memory-bound: its step stretches by perf.decode_time_factor(r), far
+  less than 1 / r, and its power falls as perf.decode_power_w(r)); batch work and prefill stay
+  compute-bound (speed r, power on the fitted curve). The agent's simulator treats every
+  lock as compute-bound, so the two differ only for latency work under a lock.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ from gpumodel.models import GpuModel
 class GpuTick:
     shares: tuple[float, ...]  # SM time per workload, in the order given
     demand_w: float  # uncapped average power of the mix (after any clock lock)
-    throughput: float  # speed of all work on the GPU relative to uncapped, unlocked
+    throughput: float  # speed of compute-bound work (batch, prefill) relative to unlocked
     power_w: float
+    decode_throughput: float = 1.0  # speed of a decode step relative to uncapped, unlocked
 
 
 def latency_demand_w(model: GpuModel) -> float:
@@ -46,19 +53,25 @@ def gpu_tick(
     clock_lock_mhz: int | None,
     duties: Sequence[float],
     demands_w: Sequence[float],
+    latency: Sequence[bool] | None = None,
 ) -> GpuTick:
-    """duties: what each workload asks for (busy fraction); demands_w: each one's P_dem."""
+    """duties: what each workload asks for (busy fraction); demands_w: each one's P_dem;
+    latency: which workloads are decode servers (phase-aware under a clock lock; None = none)."""
     ratio = 1.0
     if clock_lock_mhz is not None:
         ratio = perf.clock_ratio(clock_lock_mhz, model.max_sm_clock_mhz)
+    is_latency = list(latency) if latency is not None else [False] * len(demands_w)
     shares = perf.sm_time_shares(duties)
     locked = [
         max(
             model.idle_power_w,
-            perf.clock_locked_demand_power_w(d, ratio, model.curve_p0_w, model.curve_alpha),
+            perf.decode_power_w(ratio, d, model.idle_power_w)
+            if lat and ratio < 1.0
+            else perf.clock_locked_demand_power_w(d, ratio, model.curve_p0_w, model.curve_alpha),
         )
-        for d in demands_w
+        for d, lat in zip(demands_w, is_latency, strict=True)
     ]
     demand = perf.mixed_demand_power_w(model.idle_power_w, shares, locked)
-    thr = ratio * perf.throughput_factor(cap_w, demand, model.curve_p0_w, model.curve_alpha)
-    return GpuTick(tuple(shares), demand, thr, min(cap_w, demand))
+    capped = perf.throughput_factor(cap_w, demand, model.curve_p0_w, model.curve_alpha)
+    decode = capped / perf.decode_time_factor(ratio) if ratio < 1.0 else capped
+    return GpuTick(tuple(shares), demand, ratio * capped, min(cap_w, demand), decode)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bench.slo.cluster import Cluster, Gpu, Job, Service
+from bench.slo.cluster import Cluster, Gpu, Job, Replica, Service
 from bench.slo.control import (
     Controller,
     advance_migrations,
@@ -14,9 +14,12 @@ from bench.slo.control import (
     max_changes_per_minute,
 )
 from bench.slo.gpu import batch_demand_w, gpu_tick, latency_demand_w
-from bench.slo.scenario import Scenario, cooperative_jobs, place, workloads
+from bench.slo.loadtest import PRIOR_UTILIZATION, cached_capacity
+from bench.slo.scale import Scaler, advance_replicas
+from bench.slo.scenario import GpuSlot, Scenario, cooperative_jobs, place, workloads
 from bench.slo.service import LlmService
 from bench.slo.trace import LlmTrace
+from controlplane.optimizer.autoscale import AutoscaleConfig
 from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.view.latency import SloTracker
 from gpumodel import perf
@@ -50,6 +53,10 @@ class RunResult:
     gpus: int = 0
     duration_s: float = 0.0
     batch_marginal_w: float = 0.0  # uncapped power per unit of batch work, above idle
+    # Replica control (the aiwo runs with Scenario.autoscale; zeros elsewhere):
+    scale: dict[str, int] = field(default_factory=dict)  # scale_up, scale_down, preemptions...
+    max_replicas: int = 0  # the most replicas placed at once, all services
+    replica_gpu_s: float = 0.0  # GPU-seconds of shares held by replicas
 
     @property
     def slo_attainment_pct(self) -> float:
@@ -71,29 +78,44 @@ def split_trace(trace: LlmTrace, n: int, duration_s: float, seed: int) -> list[n
     return [keep[owner == i] for i in range(n)]
 
 
+def scales(s: Scenario, mode: str) -> bool:
+    """Whether this run's services grow and shrink (aiwo's runs, with Scenario.autoscale)."""
+    return s.autoscale and mode.endswith("aiwo")
+
+
 def build(s: Scenario, trace: LlmTrace, mode: str, duration_s: float, seed: int) -> Cluster:
     model = get_model(s.gpu_model)
     slots = place(s, PLACEMENT[mode])
     services, jobs = workloads(s)
     coop = cooperative_jobs(s, seed)
     parts = split_trace(trace, len(services), duration_s, seed)
+    routed = scales(s, mode)
+    out = {}
+    for item, idx in zip(services, parts, strict=True):
+        sim = LlmService(
+            item.key,
+            trace.arrival_s[idx],
+            trace.prompt_tokens[idx],
+            trace.output_tokens[idx],
+            s.service_params,
+            routed=routed,
+        )
+        replica = Replica(item.key, sim, item.milli, slots.get(item.key))
+        out[item.key] = Service(item.key, item.milli, [replica], routed=routed)
     return Cluster(
         gpus={sl: Gpu(sl, model, model.power_limit_default_w) for sl in s.slots},
         jobs={j.key: Job(j.key, j.milli, j.key in coop, slots.get(j.key)) for j in jobs},
-        services={
-            item.key: Service(
-                LlmService(
-                    item.key,
-                    trace.arrival_s[idx],
-                    trace.prompt_tokens[idx],
-                    trace.output_tokens[idx],
-                    s.service_params,
-                ),
-                item.milli,
-                slots[item.key],
-            )
-            for item, idx in zip(services, parts, strict=True)
-        },
+        services=out,
+    )
+
+
+def autoscale_config(s: Scenario, trace: LlmTrace) -> AutoscaleConfig:
+    """The core's defaults, with its priors from the operator's load test (loadtest.py)."""
+    cap = cached_capacity(trace, s.service_params, s.target_ms)
+    return replace(
+        AutoscaleConfig(),
+        prior_rate_per_replica_rps=round(PRIOR_UTILIZATION * cap.rate_rps, 3),
+        target_concurrency=round(PRIOR_UTILIZATION * cap.in_flight, 3),
     )
 
 
@@ -114,43 +136,69 @@ def simulate(
     controller = (
         Controller(s, config or RuntimeConfig(), tracker) if mode.endswith("aiwo") else None
     )
+    scaler = Scaler(s, autoscale_config(s, trace)) if scales(s, mode) else None
     ticks = round(duration_s / s.tick_s)
     control_every = max(1, round(s.control_period_s / s.tick_s))
     report_every = max(1, round(REPORT_EVERY_S / s.tick_s))
-    by_slot = {
-        sl: [svc for svc in cluster.services.values() if svc.slot == sl] for sl in cluster.gpus
-    }
     dt = s.tick_s
+    max_replicas, replica_gpu_s = 0, 0.0
     for k in range(ticks):
         now, end = k * dt, (k + 1) * dt
         if controller is not None:
             controller.actuate(cluster, now)
             advance_migrations(cluster, now, s)
+        if scaler is not None:
+            advance_replicas(cluster, now)
+        by_slot: dict[GpuSlot, list[tuple[Service, Replica]]] = {sl: [] for sl in cluster.gpus}
+        placed = 0
+        for svc in cluster.services.values():
+            svc.route(end)
+            for r in svc.replicas:
+                if r.placed and r.slot is not None:
+                    by_slot[r.slot].append((svc, r))
+                    placed += 1
+        max_replicas = max(max_replicas, placed)
         for slot, gpu in cluster.gpus.items():
-            svcs, jobs = by_slot[slot], jobs_on(cluster, slot)
-            duties = [1.0 if svc.sim.has_work(end) else 0.0 for svc in svcs]
+            here, jobs = by_slot[slot], jobs_on(cluster, slot)
+            replica_gpu_s += sum(r.milli for _, r in here) / 1000.0 * dt
+            # A replica loading its model holds its share but runs no kernels [E].
+            duties = [
+                1.0 if r.state != "starting" and r.sim.has_work(end) else 0.0 for _, r in here
+            ]
             duties += [j.duty() for j in jobs]
-            demands = [lat_w] * len(svcs) + [batch_w] * len(jobs)
-            state = gpu_tick(model, gpu.cap_w, gpu.clock_lock_mhz, duties, demands)
+            demands = [lat_w] * len(here) + [batch_w] * len(jobs)
+            latency = [True] * len(here) + [False] * len(jobs)
+            state = gpu_tick(model, gpu.cap_w, gpu.clock_lock_mhz, duties, demands, latency)
             gpu.power_w, gpu.utilization = state.power_w, min(1.0, sum(state.shares))
             gpu.energy_j += state.power_w * dt
-            for i, svc in enumerate(svcs):
+            for i, (svc, r) in enumerate(here):
+                if r.state == "starting":
+                    continue
                 others = [d for j, d in enumerate(state.shares) if j != i]
-                _, done = svc.sim.advance(now, dt, others, state.throughput)
+                _, done = r.sim.advance(now, dt, others, state.throughput, state.decode_throughput)
                 for _, tpot in done:
                     svc.served += 1
                     svc.within += tpot <= s.target_ms
-                    svc.pending_ms.append(tpot)
-            for j, job in enumerate(jobs, start=len(svcs)):
+                    svc.completed += 1
+                    r.pending_ms.append(tpot)
+                    if scaler is not None:
+                        svc.tpots_ms.append(tpot)
+            for j, job in enumerate(jobs, start=len(here)):
                 job.work += state.shares[j] * state.throughput * dt
         for job in cluster.jobs.values():
             job.alone_work += job.milli / 1000.0 * dt
         if k % report_every == report_every - 1:
-            for key, svc in cluster.services.items():
-                tracker.observe(key, end, svc.pending_ms)
-                svc.pending_ms = []
-        if controller is not None and k % control_every == control_every - 1:
-            controller.control(cluster, end)
+            for svc in cluster.services.values():
+                for r in svc.replicas:
+                    tracker.observe(r.key, end, r.pending_ms)
+                    r.pending_ms = []
+            if scaler is not None:
+                scaler.sample(cluster, end, REPORT_EVERY_S)
+        if k % control_every == control_every - 1:
+            if scaler is not None:
+                scaler.control(cluster, end)
+            if controller is not None:
+                controller.control(cluster, end)
     return RunResult(
         mode=mode,
         seed=seed,
@@ -177,4 +225,7 @@ def simulate(
                 default=0,
             ),
         },
+        scale=dict(sorted(scaler.counts.items())) if scaler else {},
+        max_replicas=max_replicas,
+        replica_gpu_s=replica_gpu_s,
     )

@@ -10,6 +10,11 @@ Defaults (every one is a field, so a run can change it):
   directives 2 s (the application's handler), a migration checkpoints for 30 s on the old GPU
   and restarts for 30 s before it runs on the new one [E].
 - The controller's rolling p99: controlplane.view.latency.SloTracker over 30 s, stale after 10 s.
+- Replicas (the aiwo runs, `autoscale`): each service starts with one replica and may have
+  1..`service_max_replicas` (4), decided by the controller's autoscaler core and placed by its
+  placement core, preempting batch work where no share is free (bench/slo/scale.py); a new
+  replica loads for `cold_start_s`, 60 s (gpumodel/serving.py's sourced default for a vLLM
+  7-8B replica with weights on local disk). The `none` and `priority` runs keep one replica.
 
 Placements:
 - "spread" (the runs `none` and `aiwo`): the training jobs are running when the services land;
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.slo.service import ServiceParams
+from gpumodel.serving import DEFAULT_COLD_START_S
 
 GpuSlot = tuple[int, int]  # (node index, GPU index)
 
@@ -52,6 +58,9 @@ class Scenario:
     restart_s: float = 30.0
     slo_window_s: float = 30.0
     slo_stale_s: float = 10.0
+    autoscale: bool = True
+    service_max_replicas: int = 4
+    cold_start_s: float = DEFAULT_COLD_START_S
 
     @property
     def slots(self) -> list[GpuSlot]:

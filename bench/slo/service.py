@@ -7,7 +7,13 @@ Service times are gpu-models.md §5's simulator defaults for a 7B FP16 model on 
 - decode step: t1 x (1 + B / 100) for a batch of B running requests (the fit to Splitwise's
   profiles), t1 = 15 ms between the roofline's 8-10 ms and unoptimized HF's 22 ms.
 Both stretch with time-slicing and the GPU's cap exactly as perf.timeslice_service_time_ms
-says (x (1 + co-runner duties) / throughput, + 1 ms switch with co-runners).
+says (x (1 + co-runner duties) / throughput, + 1 ms switch with co-runners). Under a clock
+lock, prefill slows as compute-bound work and decode as memory-bound (`decode_throughput`,
+bench/slo/gpu.py).
+
+Arrivals: a service with one fixed replica owns its requests (they arrive by the arrays); a
+replica of a service that scales is given requests by the service's router (`admit`, the
+gateway's least-outstanding choice), in arrival order.
 
 Scheduling: prefills first, in arrival order (vLLM's default), decode in the time left, every
 running request advancing one token per step. A request's latency is its time per output
@@ -44,7 +50,9 @@ class LlmService:
     output_tokens: npt.NDArray[np.int64]
     params: ServiceParams = field(default_factory=ServiceParams)
     latency_factor: float = 1.0  # of the active model variant
+    routed: bool = False  # True: requests come only through `admit`
     _next: int = 0
+    _inbox: deque[int] = field(default_factory=deque)  # admitted, not yet arrived here
     _prefill: deque[int] = field(default_factory=deque)
     _prefill_left_ms: float = 0.0  # alone-ms left of the head request's prefill
     _running: list[tuple[float, int]] = field(default_factory=list)  # (token clock at end, i)
@@ -52,19 +60,47 @@ class LlmService:
     _tokens: float = 0.0  # the decode token clock: steps taken so far
 
     def has_work(self, until_s: float) -> bool:
-        arriving = self._next < self.arrival_s.size and self.arrival_s[self._next] < until_s
+        if self.routed:
+            arriving = bool(self._inbox) and self.arrival_s[self._inbox[0]] < until_s
+        else:
+            arriving = self._next < self.arrival_s.size and self.arrival_s[self._next] < until_s
         return bool(self._prefill or self._running or arriving)
 
+    def admit(self, i: int) -> None:
+        """Request i (of the service's arrays) is this replica's: the router chose it."""
+        self._inbox.append(i)
+
+    @property
+    def outstanding(self) -> int:
+        """Requests given to this replica and not finished (the router's measure)."""
+        return len(self._inbox) + len(self._prefill) + len(self._running)
+
     def advance(
-        self, t0: float, dt: float, co_duties: list[float], throughput: float
+        self,
+        t0: float,
+        dt: float,
+        co_duties: list[float],
+        throughput: float,
+        decode_throughput: float | None = None,
     ) -> tuple[float, list[tuple[int, float]]]:
-        """Run [t0, t0 + dt). Returns (busy fraction, [(request, TPOT ms), ...] finished)."""
+        """Run [t0, t0 + dt). Returns (busy fraction, [(request, TPOT ms), ...] finished).
+
+        throughput: prefill's speed (compute-bound); decode_throughput: a decode step's
+        (None = the same)."""
         end = t0 + dt
-        while self._next < self.arrival_s.size and self.arrival_s[self._next] < end:
-            self._prefill.append(self._next)
+        while True:
+            if self.routed:
+                if not self._inbox or self.arrival_s[self._inbox[0]] >= end:
+                    break
+                i = self._inbox.popleft()
+            else:
+                if self._next >= self.arrival_s.size or self.arrival_s[self._next] >= end:
+                    break
+                i = self._next
+                self._next += 1
+            self._prefill.append(i)
             if len(self._prefill) == 1:
-                self._prefill_left_ms = self._prefill_alone_ms(self._next)
-            self._next += 1
+                self._prefill_left_ms = self._prefill_alone_ms(i)
         prefill_ms, joined = self._run_prefills(t0, end, co_duties, throughput)
         decode_ms = max(0.0, dt * 1000.0 - prefill_ms)
         step_alone = (
@@ -72,7 +108,11 @@ class LlmService:
             * self.latency_factor
             * (1.0 + self.params.batch_slope * len(self._running))
         )
-        step_ms = perf.timeslice_service_time_ms(step_alone, co_duties, throughput=throughput)
+        step_ms = perf.timeslice_service_time_ms(
+            step_alone,
+            co_duties,
+            throughput=throughput if decode_throughput is None else decode_throughput,
+        )
         gained = decode_ms / step_ms if step_ms > 0 else 0.0
         clock0 = self._tokens
         for first_token, i in joined:  # join the token clock where it stands at first token
