@@ -93,6 +93,19 @@ _job_state: tuple[LlmTrace, Scenario, float, RuntimeConfig] | None = None
     help="training jobs",
 )
 @click.option(
+    "--autoscale/--no-autoscale",
+    default=True,
+    show_default=True,
+    help="the aiwo runs grow and shrink services (the autoscaler core); off: fixed replicas",
+)
+@click.option(
+    "--max-replicas",
+    type=click.IntRange(min=1, max=64),
+    default=Scenario.service_max_replicas,
+    show_default=True,
+    help="replicas per service at most (aiwo runs with --autoscale)",
+)
+@click.option(
     "--ladder",
     type=click.Choice(sorted(LADDERS)),
     default="default",
@@ -123,6 +136,8 @@ def slo(
     target_ms: float,
     services: int,
     batch_jobs: int,
+    autoscale: bool,
+    max_replicas: int,
     ladder: str,
     overrides: tuple[str, ...],
     with_priority_aiwo: bool,
@@ -137,17 +152,23 @@ def slo(
         trace = reshape(read_llm_trace(trace_csv), rate_scale, shift_s)
     except TraceError as e:
         raise click.ClickException(str(e)) from None
-    scenario = replace(Scenario(), target_ms=target_ms, services=services, batch_jobs=batch_jobs)
+    scenario = replace(
+        Scenario(),
+        target_ms=target_ms,
+        services=services,
+        batch_jobs=batch_jobs,
+        autoscale=autoscale,
+        service_max_replicas=max_replicas,
+    )
     if services * scenario.service_milli + batch_jobs * scenario.batch_milli > 1000 * len(
         scenario.slots
     ):
         raise click.UsageError(
             f"{services} services and {batch_jobs} jobs do not fit on {len(scenario.slots)} GPUs"
         )
-    # The bench's GPU tick (bench/slo/gpu.py) still slows locked work as compute-bound, so the
-    # runtime's decode clock lock (docs/gpu-model.md §5) stays off here until it is phase-aware;
-    # `--set energy_decode_max_slowdown=1.05` turns it on.
-    base = RuntimeConfig(ladder=LADDERS[ladder], energy_decode_max_slowdown=1.0)
+    # The GPU tick is phase-aware (bench/slo/gpu.py): the runtime's decode clock lock runs at
+    # its default; `--set energy_decode_max_slowdown=1.0` turns it off.
+    base = RuntimeConfig(ladder=LADDERS[ladder])
     config = config_with(base, overrides)
     modes = MODES + (EXTRA_MODES if with_priority_aiwo else ())
     jobs = [(s, mode) for s in seeds for mode in modes]
@@ -168,6 +189,9 @@ def slo(
         "services": services,
         "batch_jobs": batch_jobs,
         "gpus": len(scenario.slots),
+        "autoscale": autoscale,
+        "max_replicas": max_replicas,
+        "cold_start_s": scenario.cold_start_s,
         "ladder": list(config.ladder),
         "overrides": list(overrides),
     }

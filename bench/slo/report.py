@@ -20,6 +20,8 @@ METRICS = (
     "energy_saved_same_time_pct",
     "actions",
 )
+# Replica control (aiwo runs that scale; zero elsewhere): median and spread like METRICS.
+SCALE_METRICS = ("scale_events", "preemptions", "max_replicas", "replica_gpu_hours")
 GOALS = {"slo_attainment_pct": 99.9, "batch_throughput_kept_pct": 80.0, "energy_saved_pct": 25.0}
 
 
@@ -71,6 +73,11 @@ def _metrics(r: RunResult, base: RunResult | None) -> dict[str, Any]:
         "actions_by_kind": r.actions,
         "requests": r.requests,
         "max_changes_per_min": r.max_changes_per_min,
+        "scale_events": r.scale.get("scale_up", 0) + r.scale.get("scale_down", 0),
+        "scale_by_kind": r.scale,
+        "preemptions": r.scale.get("preemptions", 0),
+        "max_replicas": r.max_replicas,
+        "replica_gpu_hours": round(r.replica_gpu_s / 3600.0, 3),
     }
 
 
@@ -88,8 +95,10 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
         rows = [seeds[s][mode] for s in sorted(seeds) if mode in seeds[s]]
         if not rows:
             continue
-        entry: dict[str, Any] = {k: _median([r[k] for r in rows]) for k in METRICS}
-        entry["spread"] = {k: [min(r[k] for r in rows), max(r[k] for r in rows)] for k in METRICS}
+        keys = METRICS + SCALE_METRICS
+        entry: dict[str, Any] = {k: _median([r[k] for r in rows]) for k in keys}
+        entry["spread"] = {k: [min(r[k] for r in rows), max(r[k] for r in rows)] for k in keys}
+        entry["scale_by_kind"] = _sum_kinds([r["scale_by_kind"] for r in rows])
         entry["max_changes_per_min"] = {
             k: max(r["max_changes_per_min"][k] for r in rows)
             for k in rows[0]["max_changes_per_min"]
@@ -135,7 +144,7 @@ def table(summary: dict[str, Any], title: str) -> Table:
     )
     t.add_column("run")
     labels = ("SLO %", "batch kept %", "kWh", "saved %", "saved %, same time", "actions")
-    for label in (*labels, "flaps/min"):
+    for label in (*labels, "flaps/min", "scale, preempt, max replicas"):
         t.add_column(label, justify="right")
     for mode, m in summary["runs"].items():
         cells = [_cell(m, k, multi) for k in METRICS]
@@ -143,6 +152,7 @@ def table(summary: dict[str, Any], title: str) -> Table:
         cells.append(
             f"{flaps['gpu_cap']}, {flaps['directive_throttle']}, {flaps['process_throttle']}"
         )
+        cells.append(f"{m['scale_events']:g}, {m['preemptions']:g}, {m['max_replicas']:g}")
         t.add_row(mode, *cells)
     return t
 
