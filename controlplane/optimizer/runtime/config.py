@@ -86,6 +86,9 @@ class RuntimeConfig:
         all with slack), the energy pass locks the SM clock at the lowest-energy clock whose
         decode step is at most this much slower (docs/gpu-model.md §5: decode is memory-bound,
         so power falls with the clock and speed barely does); 1.0 = no decode clock lock.
+    energy_decode_shared_lock: the decode clock lock also on a GPU that shares decode with work
+        without an SLO, no lower than the batch budget's keep (compute-bound work runs at the
+        lock's ratio; docs/runtime.md "Energy").
     reissue_after_s: a cap the GPU does not report after this long is sent again (and an
         undo of a throttle no relief holds).
     unowned_grace_s: a throttle in force that no relief holds (set before a leader change),
@@ -120,6 +123,7 @@ class RuntimeConfig:
     energy_backoff_s: float = 600.0
     idle_to_min: bool = True
     energy_decode_max_slowdown: float = 1.05
+    energy_decode_shared_lock: bool = True
     reissue_after_s: float = 30.0
     unowned_grace_s: float = 10.0
     variants: bool = True

@@ -13,14 +13,19 @@
 - An SLO in breach lifts the cap at once and the GPU is left alone for `energy_backoff_s`; the
   cap that was in force becomes a floor, so the next attempt stops higher.
 - An SLO in the hysteresis band, or with an unknown p99, holds the cap where it is.
-- A GPU that only serves decode (every workload has an SLO with slack): no cap, but an SM clock
+- A GPU that serves decode (an SLO workload, every one with slack): no cap, but an SM clock
   lock at the lowest-energy clock whose decode step stays within `energy_decode_max_slowdown`
   and whose predicted p99 (p99 x step-time factor) stays under the relax ratio of its target
-  (perf.best_decode_clock_ratio; docs/gpu-model.md §5). A breach lifts it like a cap.
+  (perf.best_decode_clock_ratio; docs/gpu-model.md §5). A breach lifts it like a cap. With
+  batch work on the GPU too (`energy_decode_shared_lock`), the lock is no lower than the
+  batch budget: compute-bound work runs at the lock's ratio, so r >= batch_keep keeps what a
+  knee cap would keep, while the decode server, memory-bound, slows by x1.02 where a cap of
+  the same batch speed would slow it as much as the batch work.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controlplane.optimizer.runtime.actions import Reason
@@ -128,12 +133,12 @@ def decide_energy(
                 (("since_lift_s", round(now - control.lifted_at, 1)),),
             ),
         )
-    decode = _decode_clock(gpu, mine, config)
-    if decode is not None:
-        return decode
     keep = config.energy_batch_keep
     if batch_keep is not None and any(not w.has_slo for w in gpu.workloads):
         keep = batch_keep  # the cap slows batch work here: what the budget allows
+    decode = _decode_clock(gpu, mine, config, keep)
+    if decode is not None:
+        return decode
     return _knee(gpu, mine, control, current, config, keep)
 
 
@@ -195,14 +200,19 @@ def _knee(
 
 
 def _decode_clock(
-    gpu: RuntimeGpu, mine: list[SloVerdict], config: RuntimeConfig
+    gpu: RuntimeGpu, mine: list[SloVerdict], config: RuntimeConfig, batch_keep: float
 ) -> EnergyDecision | None:
-    """The clock lock for a decode-only GPU, or None (not decode-only, or no lock pays)."""
+    """The clock lock for a GPU that serves decode, or None (no SLO work here, batch work
+    with the shared lock off, or no lock pays). batch_keep: the least speed batch work here
+    may keep (the budget), which bounds the lock from below."""
     if config.energy_decode_max_slowdown <= 1.0 or gpu.max_sm_clock_mhz <= 0:
         return None
     if config.energy_slo_headroom > 0.0:  # the operator chose SLO caps instead
         return None
-    if not gpu.workloads or not all(w.has_slo for w in gpu.workloads):
+    if not gpu.workloads or not any(w.has_slo for w in gpu.workloads):
+        return None
+    shared = not all(w.has_slo for w in gpu.workloads)
+    if shared and not config.energy_decode_shared_lock:
         return None
     allowed = config.energy_decode_max_slowdown
     for v in mine:  # the predicted p99 must stay under the relax ratio of its target
@@ -211,9 +221,11 @@ def _decode_clock(
     curve = curve_of(gpu)
     decode_w = perf.phase_demand_w("decode", curve.max_limit_w, curve.idle_w)
     ratio = perf.best_decode_clock_ratio(decode_w, curve.idle_w, allowed)
+    if shared:  # compute-bound work runs at the lock's ratio: no lower than the budget
+        ratio = max(ratio, math.ceil(batch_keep * 100.0 - 1e-9) / 100.0)
     if ratio >= 1.0:
         return None
-    mhz = max(1, round(ratio * gpu.max_sm_clock_mhz))
+    mhz = max(1, math.ceil(ratio * gpu.max_sm_clock_mhz - 1e-9))  # never below the ratio
     slowdown = perf.decode_time_factor(ratio)
     saved = 1.0 - perf.phase_energy_per_work(
         "decode", curve.max_limit_w, ratio, decode_w, curve.idle_w, curve.p0_w, curve.alpha
@@ -224,9 +236,16 @@ def _decode_clock(
         None,
         Reason(
             "energy_decode_clock_lock",
-            f"{here}: decode only: SM clock locked to {mhz} MHz (step x{slowdown:.3f}, "
-            f"~{saved:.0%} less energy per token)",
-            (("max_mhz", mhz), ("slowdown", round(slowdown, 4)), ("saved", round(saved, 4))),
+            f"{here}: {'decode next to batch work' if shared else 'decode only'}: SM clock "
+            f"locked to {mhz} MHz (step x{slowdown:.3f}, ~{saved:.0%} less energy per token"
+            + (f"; batch work keeps {ratio:.0%}" if shared else "")
+            + ")",
+            (
+                ("max_mhz", mhz),
+                ("slowdown", round(slowdown, 4)),
+                ("saved", round(saved, 4)),
+                ("batch_keep", round(ratio, 4) if shared else 1.0),
+            ),
         ),
         (mhz, mhz),
     )

@@ -1,5 +1,6 @@
-"""The energy pass locks the SM clock on decode-only GPUs (docs/gpu-model.md §5): power falls,
-decode speed barely does; mixed and batch GPUs keep caps, an SLO breach lifts the lock."""
+"""The energy pass locks the SM clock on GPUs that serve decode (docs/gpu-model.md §5): power
+falls, decode speed barely does; next to batch work the lock keeps the batch budget; batch-only
+GPUs keep caps, an SLO breach lifts the lock."""
 
 from __future__ import annotations
 
@@ -30,11 +31,28 @@ def test_decode_only_gpu_gets_a_clock_lock_within_the_slowdown_bound() -> None:
     assert locks(loop.run(s, 300.0)) == []  # held, not re-sent
 
 
-def test_no_lock_when_p99_has_no_room_and_none_with_batch_work() -> None:
+def test_no_lock_when_p99_has_no_room_and_none_next_to_batch_when_turned_off() -> None:
     tight = snap(gpu("n1", 0, ls("a", p99=69.95, target=100.0, milli=1000), power=220.0))
     assert locks(Loop().run(tight, 300.0)) == []  # 69.95 ms leaves no room under 0.7 x target
     mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
-    assert locks(Loop().run(mixed, 300.0)) == []
+    assert locks(Loop(RuntimeConfig(energy_decode_shared_lock=False)).run(mixed, 300.0)) == []
+
+
+def test_decode_next_to_batch_work_is_locked_no_lower_than_the_batch_budget() -> None:
+    """Batch work runs at the lock's ratio (compute-bound): the lock keeps what the budget
+    allows (0.82 with no relief in force), where decode alone would go lower; no cap."""
+    mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
+    loop = Loop()
+    plans = loop.run(mixed, 300.0)
+    got = locks(plans)
+    assert len(got) == 1
+    where, mhz = got[0]
+    assert where == "n1/0" and mhz is not None
+    keep = RuntimeConfig().energy_batch_floor
+    assert keep <= mhz / 1410 < keep + 0.02
+    assert not any(isinstance(a, SetPowerCap) for p in plans for a in p.actions)
+    alone = locks(Loop().run(snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000))), 300.0))
+    assert alone[0][1] is not None and alone[0][1] < mhz  # decode alone: a deeper lock
 
 
 def test_breach_lifts_the_decode_lock_and_it_can_be_turned_off() -> None:
