@@ -37,6 +37,7 @@ class GpuTick:
     throughput: float  # speed of compute-bound work (batch, prefill) relative to unlocked
     power_w: float
     decode_throughput: float = 1.0  # speed of a decode step relative to uncapped, unlocked
+    service_w: tuple[float, ...] = ()  # what each workload adds above idle, uncapped
 
 
 def latency_demand_w(model: GpuModel) -> float:
@@ -74,4 +75,5 @@ def gpu_tick(
     demand = perf.mixed_demand_power_w(model.idle_power_w, shares, locked)
     capped = perf.throughput_factor(cap_w, demand, model.curve_p0_w, model.curve_alpha)
     decode = capped / perf.decode_time_factor(ratio) if ratio < 1.0 else capped
-    return GpuTick(tuple(shares), demand, ratio * capped, min(cap_w, demand), decode)
+    added = tuple(sh * (p - model.idle_power_w) for sh, p in zip(shares, locked, strict=True))
+    return GpuTick(tuple(shares), demand, ratio * capped, min(cap_w, demand), decode, added)

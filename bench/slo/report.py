@@ -78,6 +78,13 @@ def _metrics(r: RunResult, base: RunResult | None) -> dict[str, Any]:
         "preemptions": r.scale.get("preemptions", 0),
         "max_replicas": r.max_replicas,
         "replica_gpu_hours": round(r.replica_gpu_s / 3600.0, 3),
+        "energy_by_part_kwh": {
+            "idle": round(perf.joules_to_kwh(r.idle_energy_j), 4),
+            "services": round(perf.joules_to_kwh(r.service_energy_j), 4),
+            "batch": round(
+                perf.joules_to_kwh(r.energy_j - r.idle_energy_j - r.service_energy_j), 4
+            ),
+        },
     }
 
 
@@ -99,6 +106,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
         entry: dict[str, Any] = {k: _median([r[k] for r in rows]) for k in keys}
         entry["spread"] = {k: [min(r[k] for r in rows), max(r[k] for r in rows)] for k in keys}
         entry["scale_by_kind"] = _sum_kinds([r["scale_by_kind"] for r in rows])
+        entry["energy_by_part_kwh"] = _sum_kinds([r["energy_by_part_kwh"] for r in rows])
         entry["max_changes_per_min"] = {
             k: max(r["max_changes_per_min"][k] for r in rows)
             for k in rows[0]["max_changes_per_min"]

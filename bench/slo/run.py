@@ -57,6 +57,10 @@ class RunResult:
     scale: dict[str, int] = field(default_factory=dict)  # scale_up, scale_down, preemptions...
     max_replicas: int = 0  # the most replicas placed at once, all services
     replica_gpu_s: float = 0.0  # GPU-seconds of shares held by replicas
+    # Where the energy went: every GPU's idle power, and its power above idle split by what
+    # each workload adds (share x its locked demand above idle, scaled to the capped draw).
+    idle_energy_j: float = 0.0
+    service_energy_j: float = 0.0
 
     @property
     def slo_attainment_pct(self) -> float:
@@ -141,7 +145,7 @@ def simulate(
     control_every = max(1, round(s.control_period_s / s.tick_s))
     report_every = max(1, round(REPORT_EVERY_S / s.tick_s))
     dt = s.tick_s
-    max_replicas, replica_gpu_s = 0, 0.0
+    max_replicas, replica_gpu_s, idle_j, service_j = 0, 0.0, 0.0, 0.0
     for k in range(ticks):
         now, end = k * dt, (k + 1) * dt
         if controller is not None:
@@ -171,6 +175,11 @@ def simulate(
             state = gpu_tick(model, gpu.cap_w, gpu.clock_lock_mhz, duties, demands, latency)
             gpu.power_w, gpu.utilization = state.power_w, min(1.0, sum(state.shares))
             gpu.energy_j += state.power_w * dt
+            idle_j += min(state.power_w, model.idle_power_w) * dt
+            above = state.demand_w - model.idle_power_w
+            if here and above > 0.0:
+                dynamic = (state.power_w - model.idle_power_w) / above
+                service_j += dynamic * sum(state.service_w[: len(here)]) * dt
             for i, (svc, r) in enumerate(here):
                 if r.state == "starting":
                     continue
@@ -228,4 +237,6 @@ def simulate(
         scale=dict(sorted(scaler.counts.items())) if scaler else {},
         max_replicas=max_replicas,
         replica_gpu_s=replica_gpu_s,
+        idle_energy_j=idle_j,
+        service_energy_j=service_j,
     )

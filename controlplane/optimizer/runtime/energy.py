@@ -15,7 +15,8 @@
 - An SLO in the hysteresis band, or with an unknown p99, holds the cap where it is.
 - A GPU that serves decode (an SLO workload, every one with slack): no cap, but an SM clock
   lock at the lowest-energy clock whose decode step stays within `energy_decode_max_slowdown`
-  and whose predicted p99 (p99 x step-time factor) stays under the relax ratio of its target
+  and whose predicted p99 stays under the relax ratio of its target, both as p99 x the decode
+  step's factor and as p99 / r (prefill is compute-bound and its stalls make the tail)
   (perf.best_decode_clock_ratio; docs/gpu-model.md §5). A breach lifts it like a cap. With
   batch work on the GPU too (`energy_decode_shared_lock`), the lock is no lower than the
   batch budget: compute-bound work runs at the lock's ratio, so r >= batch_keep keeps what a
@@ -215,12 +216,19 @@ def _decode_clock(
     if shared and not config.energy_decode_shared_lock:
         return None
     allowed = config.energy_decode_max_slowdown
+    lowest = perf.MIN_CLOCK_RATIO
     for v in mine:  # the predicted p99 must stay under the relax ratio of its target
         if v.p99_ms and v.p99_ms > 0:
-            allowed = min(allowed, config.relax_ratio * v.target_ms / v.p99_ms)
+            room = config.relax_ratio * v.target_ms / v.p99_ms
+            allowed = min(allowed, room)
+            # Prefill is compute-bound (docs/gpu-model.md §5): it runs at the lock's ratio r,
+            # and a decode server's tail comes from the prefills that stall its steps. So
+            # the p99 is also predicted as if all of it stretched by 1 / r.
+            lowest = max(lowest, 1.0 / room)
     curve = curve_of(gpu)
     decode_w = perf.phase_demand_w("decode", curve.max_limit_w, curve.idle_w)
-    ratio = perf.best_decode_clock_ratio(decode_w, curve.idle_w, allowed)
+    ratio = max(perf.best_decode_clock_ratio(decode_w, curve.idle_w, allowed), lowest)
+    ratio = math.ceil(ratio * 100.0 - 1e-9) / 100.0
     if shared:  # compute-bound work runs at the lock's ratio: no lower than the budget
         ratio = max(ratio, math.ceil(batch_keep * 100.0 - 1e-9) / 100.0)
     if ratio >= 1.0:

@@ -31,18 +31,18 @@ def test_decode_only_gpu_gets_a_clock_lock_within_the_slowdown_bound() -> None:
     assert locks(loop.run(s, 300.0)) == []  # held, not re-sent
 
 
-def test_no_lock_when_p99_has_no_room_and_none_next_to_batch_when_turned_off() -> None:
+def test_no_lock_when_p99_has_no_room_and_none_next_to_batch_by_default() -> None:
     tight = snap(gpu("n1", 0, ls("a", p99=69.95, target=100.0, milli=1000), power=220.0))
     assert locks(Loop().run(tight, 300.0)) == []  # 69.95 ms leaves no room under 0.7 x target
     mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
-    assert locks(Loop(RuntimeConfig(energy_decode_shared_lock=False)).run(mixed, 300.0)) == []
+    assert locks(Loop().run(mixed, 300.0)) == []  # off by default
 
 
 def test_decode_next_to_batch_work_is_locked_no_lower_than_the_batch_budget() -> None:
     """Batch work runs at the lock's ratio (compute-bound): the lock keeps what the budget
     allows (0.82 with no relief in force), where decode alone would go lower; no cap."""
     mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
-    loop = Loop()
+    loop = Loop(RuntimeConfig(energy_decode_shared_lock=True))
     plans = loop.run(mixed, 300.0)
     got = locks(plans)
     assert len(got) == 1
@@ -51,7 +51,11 @@ def test_decode_next_to_batch_work_is_locked_no_lower_than_the_batch_budget() ->
     keep = RuntimeConfig().energy_batch_floor
     assert keep <= mhz / 1410 < keep + 0.02
     assert not any(isinstance(a, SetPowerCap) for p in plans for a in p.actions)
-    alone = locks(Loop().run(snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000))), 300.0))
+    alone = locks(
+        Loop(RuntimeConfig(energy_decode_shared_lock=True)).run(
+            snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000))), 300.0
+        )
+    )
     assert alone[0][1] is not None and alone[0][1] < mhz  # decode alone: a deeper lock
 
 
@@ -65,3 +69,14 @@ def test_breach_lifts_the_decode_lock_and_it_can_be_turned_off() -> None:
     plans = off.run(s, 300.0)
     assert locks(plans) == []
     assert not any(isinstance(a, SetPowerCap) for p in plans for a in p.actions)
+
+
+def test_the_lock_leaves_room_for_prefill_which_runs_at_the_locks_ratio() -> None:
+    """A p99 at 0.5 x target leaves room 1.4 under the relax ratio: decode alone would go to
+    r ~ 0.67 (x1.05); prefill, compute-bound, bounds it at 1 / 1.4 ~ 0.72."""
+    s = snap(gpu("n1", 0, ls("a", p99=50.0, target=100.0, milli=1000), power=220.0))
+    got = locks(Loop().run(s, 300.0))
+    assert len(got) == 1 and got[0][1] is not None
+    assert got[0][1] / 1410 >= 1.0 / 1.4
+    free = locks(Loop().run(with_p99(s, a=10.0), 300.0))
+    assert free[0][1] is not None and free[0][1] < got[0][1]
