@@ -19,8 +19,8 @@ From the `none` run of a seed (same arrivals, same batch jobs):
 Generous four times over: services are charged what they drew in `none`, where they share SM
 time with training and break their SLO (meeting it gives them more SM time, and a decode
 server busy with fewer requests per step draws decode power for longer); at the power of the
-lowest clock, which no lock within an SLO reaches (the runtime's lock is at r ~ 0.67: 0.60 of
-decode's power above idle, at a x1.05 slower step); every unit of batch
+lowest clock, which no lock within an SLO reaches (the runtime's lock is at r ~ 0.84: 0.77 of
+decode's power above idle, at a x1.02 slower step); every unit of batch
 work gets the curve's best efficiency at k (full duty amortises P0 - idle, and the curve is
 convex, so even caps beat mixed ones); and the loss allowed by the goal is all taken. Same work
 adds the batch work not done, (W_none - k W_alone) x e, as report.py does for every run.

@@ -42,7 +42,7 @@ def test_decode_next_to_batch_work_is_locked_no_lower_than_the_batch_budget() ->
     """Batch work runs at the lock's ratio (compute-bound): the lock keeps what the budget
     allows (0.82 with no relief in force), where decode alone would go lower; no cap."""
     mixed = snap(gpu("n1", 0, ls("a", p99=10.0), job("b"), power=300.0))
-    loop = Loop(RuntimeConfig(energy_decode_shared_lock=True))
+    loop = Loop(RuntimeConfig(energy_decode_shared_lock=True, energy_decode_max_slowdown=1.05))
     plans = loop.run(mixed, 300.0)
     got = locks(plans)
     assert len(got) == 1
@@ -52,7 +52,7 @@ def test_decode_next_to_batch_work_is_locked_no_lower_than_the_batch_budget() ->
     assert keep <= mhz / 1410 < keep + 0.02
     assert not any(isinstance(a, SetPowerCap) for p in plans for a in p.actions)
     alone = locks(
-        Loop(RuntimeConfig(energy_decode_shared_lock=True)).run(
+        Loop(RuntimeConfig(energy_decode_shared_lock=True, energy_decode_max_slowdown=1.05)).run(
             snap(gpu("n1", 0, ls("a", p99=10.0, milli=1000))), 300.0
         )
     )
@@ -75,8 +75,9 @@ def test_the_lock_leaves_room_for_prefill_which_runs_at_the_locks_ratio() -> Non
     """A p99 at 0.5 x target leaves room 1.4 under the relax ratio: decode alone would go to
     r ~ 0.67 (x1.05); prefill, compute-bound, bounds it at 1 / 1.4 ~ 0.72."""
     s = snap(gpu("n1", 0, ls("a", p99=50.0, target=100.0, milli=1000), power=220.0))
-    got = locks(Loop().run(s, 300.0))
+    config = RuntimeConfig(energy_decode_max_slowdown=1.05)
+    got = locks(Loop(config).run(s, 300.0))
     assert len(got) == 1 and got[0][1] is not None
     assert got[0][1] / 1410 >= 1.0 / 1.4
-    free = locks(Loop().run(with_p99(s, a=10.0), 300.0))
+    free = locks(Loop(config).run(with_p99(s, a=10.0), 300.0))
     assert free[0][1] is not None and free[0][1] < got[0][1]
