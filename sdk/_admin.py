@@ -8,7 +8,7 @@ from sdk._config import ClientConfig
 from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
-from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, serving_pb2_grpc
+from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, serving_pb2, serving_pb2_grpc
 
 
 class AdminClient(ConnectionClient):
@@ -195,25 +195,25 @@ class AdminClient(ConnectionClient):
         """Create a service (build `spec` with `make_service_spec`). The same spec again
         returns the stored service; a different one for an existing name raises
         `AlreadyExists`; a bad one `InvalidArgument` naming the field, creating nothing."""
-        request = convert.serving_request(
-            "CreateService", name=name, namespace=self._namespace(namespace), spec=spec
+        request = serving_pb2.CreateServiceRequest(
+            name=name, namespace=self._namespace(namespace), spec=convert.to_pb(spec)
         )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.CreateService, request)
+        reply: serving_pb2.Service = await self._connection.call(
+            self._serving.CreateService, request
         )
+        return convert.from_pb(Service, reply)
 
     async def get_service(self, name: str, namespace: str | None = None) -> Service:
-        request = convert.serving_request(
-            "GetService", name=name, namespace=self._namespace(namespace)
-        )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.GetService, request)
-        )
+        request = serving_pb2.GetServiceRequest(name=name, namespace=self._namespace(namespace))
+        reply: serving_pb2.Service = await self._connection.call(self._serving.GetService, request)
+        return convert.from_pb(Service, reply)
 
     async def list_services(self, namespace: str | None = None) -> list[Service]:
         """Services of `namespace`; of every namespace when None."""
-        request = convert.serving_request("ListServices", namespace=namespace or "")
-        reply = await self._connection.call(self._serving.ListServices, request)
+        request = serving_pb2.ListServicesRequest(namespace=namespace or "")
+        reply: serving_pb2.ListServicesResponse = await self._connection.call(
+            self._serving.ListServices, request
+        )
         return convert.many(Service, reply.services)
 
     async def scale_service(
@@ -228,20 +228,21 @@ class AdminClient(ConnectionClient):
         count back to the autoscaler. Exactly one of the two."""
         if (replicas is None) == (not auto):
             raise ValueError("scale_service: give replicas=N or auto=True, not both or neither")
-        target = {"auto": True} if auto else {"replicas": replicas}
-        request = convert.serving_request(
-            "ScaleService", name=name, namespace=self._namespace(namespace), **target
+        ns = self._namespace(namespace)
+        # `replicas` and `auto` are a oneof: set exactly the one asked for (replicas=0 too).
+        if auto:
+            request = serving_pb2.ScaleServiceRequest(name=name, namespace=ns, auto=True)
+        else:
+            request = serving_pb2.ScaleServiceRequest(name=name, namespace=ns, replicas=replicas)
+        reply: serving_pb2.Service = await self._connection.call(
+            self._serving.ScaleService, request
         )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.ScaleService, request)
-        )
+        return convert.from_pb(Service, reply)
 
     async def delete_service(self, name: str, namespace: str | None = None) -> None:
         """Drain every replica (out of the gateway first, then stopped once its requests
         are done) and remove the service."""
-        request = convert.serving_request(
-            "DeleteService", name=name, namespace=self._namespace(namespace)
-        )
+        request = serving_pb2.DeleteServiceRequest(name=name, namespace=self._namespace(namespace))
         await self._connection.call(self._serving.DeleteService, request)
 
     def _namespace(self, namespace: str | None) -> str:

@@ -4,7 +4,8 @@ The dataclasses in `_types` use the message's field names, so the conversion is 
 the message descriptor: scalars copy, enums map through their short names, nested
 messages recurse. tests/sdk/test_convert.py pins that every dataclass covers exactly its
 message's fields, so a field added to the proto fails a test instead of silently vanishing.
-Request messages for the clients are built here too; no other SDK module imports `_pb2`.
+The workload stream's messages are built here too; the admin and auth clients build their
+requests from the typed generated classes themselves, so each call's types are checked.
 """
 
 from __future__ import annotations
@@ -225,20 +226,6 @@ def metrics_message(
 def ack_message(directive_id: str, ok: bool, reason: str = "") -> Any:
     ack = workload_pb2.DirectiveAck(directive_id=directive_id, ok=ok, reason=reason)
     return workload_pb2.AppMessage(ack=ack)
-
-
-def serving_request(method: str, **fields: Any) -> Any:
-    """The request message of a ServingService method; a `spec` is converted here."""
-    names = {
-        "CreateService": serving_pb2.CreateServiceRequest,
-        "GetService": serving_pb2.GetServiceRequest,
-        "ListServices": serving_pb2.ListServicesRequest,
-        "ScaleService": serving_pb2.ScaleServiceRequest,
-        "DeleteService": serving_pb2.DeleteServiceRequest,
-    }
-    if "spec" in fields:
-        fields["spec"] = to_pb(fields["spec"])
-    return names[method](**fields)
 
 
 def logs_from_pb(msg: Any) -> mig.WorkloadLogs:
