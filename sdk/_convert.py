@@ -177,13 +177,15 @@ def from_pb(cls: type[T], msg: Message) -> T:
 # ---------------------------------------------------------------- requests
 
 
-def register_request(name: str, namespace: str, spec: t.WorkloadSpec) -> Any:
+def register_request(
+    name: str, namespace: str, spec: t.WorkloadSpec
+) -> workload_pb2.RegisterWorkloadRequest:
     return workload_pb2.RegisterWorkloadRequest(name=name, namespace=namespace, spec=to_pb(spec))
 
 
 def update_request(
     name: str, namespace: str, spec: t.WorkloadSpec, expected_generation: int = 0
-) -> Any:
+) -> workload_pb2.UpdateWorkloadRequest:
     return workload_pb2.UpdateWorkloadRequest(
         name=name,
         namespace=namespace,
@@ -192,16 +194,7 @@ def update_request(
     )
 
 
-def workload_ref_request(kind: str, name: str, namespace: str) -> Any:
-    """`Get` / `Deregister` requests, which both carry only a name and a namespace."""
-    classes = {
-        "get": workload_pb2.GetWorkloadRequest,
-        "deregister": workload_pb2.DeregisterWorkloadRequest,
-    }
-    return classes[kind](name=name, namespace=namespace)
-
-
-def hello_message(name: str, namespace: str) -> Any:
+def hello_message(name: str, namespace: str) -> workload_pb2.AppMessage:
     return workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name=name, namespace=namespace))
 
 
@@ -211,7 +204,7 @@ def metrics_message(
     queue_depth: int,
     time_unix: float | None = None,
     throttle_factor: float | None = None,
-) -> Any:
+) -> workload_pb2.AppMessage:
     report = workload_pb2.MetricsReport(
         time_unix=time.time() if time_unix is None else time_unix,
         latency_ms=list(latency_ms),
@@ -223,7 +216,7 @@ def metrics_message(
     return workload_pb2.AppMessage(metrics=report)
 
 
-def ack_message(directive_id: str, ok: bool, reason: str = "") -> Any:
+def ack_message(directive_id: str, ok: bool, reason: str = "") -> workload_pb2.AppMessage:
     ack = workload_pb2.DirectiveAck(directive_id=directive_id, ok=ok, reason=reason)
     return workload_pb2.AppMessage(ack=ack)
 
