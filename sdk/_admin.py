@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from sdk import _convert as convert
-from sdk._channel import Connection, ConnectionClient, open_connection
-from sdk._config import ClientConfig
+from sdk._channel import Connection, ConnectionClient
 from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
@@ -15,19 +14,9 @@ class AdminClient(ConnectionClient):
     """An asyncio client of AdminService; create it with `await AdminClient.connect()`."""
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = admin_pb2_grpc.AdminServiceStub(connection.channel)
         self._serving = serving_pb2_grpc.ServingServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> AdminClient:
-        return cls(await open_connection(target, config or ClientConfig()))
-
-    @property
-    def target(self) -> str:
-        return self._connection.target
 
     async def list_nodes(self) -> list[Node]:
         reply: admin_pb2.ListNodesResponse = await self._connection.call(

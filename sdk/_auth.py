@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from sdk import _convert as convert
-from sdk._channel import Connection, ConnectionClient, open_connection
+from sdk._channel import Connection, ConnectionClient
 from sdk._config import ClientConfig
-from sdk._sync import Blocking, _connect, blocking
+from sdk._sync import Blocking, blocking
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
 
 
@@ -53,14 +54,8 @@ class Identity:
 
 class AuthClient(ConnectionClient):
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = auth_pb2_grpc.AuthServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> AuthClient:
-        return cls(await open_connection(target, config or ClientConfig()))
 
     async def create_token(
         self,
@@ -100,11 +95,8 @@ class SyncAuthClient(Blocking[AuthClient]):
     the async ones, derived (`blocking`)."""
 
     @classmethod
-    def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> SyncAuthClient:
-        runner, client = _connect(lambda: AuthClient.connect(target, config=config))
-        return cls(runner, client)
+    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
+        return cls._open(lambda: AuthClient.connect(target, config=config))
 
     create_token = blocking(AuthClient.create_token)
     list_tokens = blocking(AuthClient.list_tokens)

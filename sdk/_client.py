@@ -10,7 +10,7 @@ from typing import Any
 
 from sdk import _convert as convert
 from sdk._attach import AttachSession, DirectiveHandler
-from sdk._channel import Connection, ConnectionClient, open_connection
+from sdk._channel import Connection, ConnectionClient
 from sdk._config import ClientConfig
 from sdk._errors import AiwoError, PlacementTimeout
 from sdk._priority import resolve_priority
@@ -61,20 +61,8 @@ class Client(ConnectionClient):
     """
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = workload_pb2_grpc.WorkloadServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> Client:
-        """Connect to the controller at `target` (else $AIWO_CONTROLLER, else the
-        cluster `aiwo up` recorded). Raises `ControllerUnavailable` if it is not there."""
-        return cls(await open_connection(target, config or ClientConfig()))
-
-    @property
-    def target(self) -> str:
-        return self._connection.target
 
     @property
     def config(self) -> ClientConfig:
