@@ -10,6 +10,7 @@ import asyncio
 import functools
 import inspect
 import threading
+import typing
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from types import TracebackType
@@ -20,7 +21,7 @@ from sdk._attach import AttachSession
 from sdk._channel import ConnectionClient
 from sdk._client import Client, WorkloadHandle
 from sdk._config import ClientConfig
-from sdk._types import Directive, Placement, Workload
+from sdk._types import Directive
 
 T = TypeVar("T")
 
@@ -66,6 +67,27 @@ class OnLoop(Generic[S]):
     def __init__(self, runner: _LoopThread, of: S) -> None:
         self._runner = runner
         self._async = of
+
+
+class mirrored(Generic[S, T]):
+    """A read-only attribute of the async object (a property), read as it is: no call."""
+
+    def __init__(self, attribute: Callable[[S], T]) -> None:
+        # On the class, a property: its getter names the attribute and documents it.
+        getter = getattr(attribute, "fget", attribute)
+        self._name: str = getter.__name__
+        self.__doc__ = getter.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, obj: OnLoop[S], owner: type) -> T: ...
+
+    def __get__(self, obj: OnLoop[S] | None, owner: type) -> Self | T:
+        if obj is None:
+            return self
+        return typing.cast(T, getattr(obj._async, self._name))
 
 
 @overload
@@ -132,18 +154,9 @@ class Blocking(OnLoop[C]):
 class SyncAttachSession(OnLoop[AttachSession]):
     """`with handle.attach() as session:`; handlers run in a worker thread, not the loop."""
 
-    @property
-    def placement(self) -> Placement | None:
-        return self._async.placement
-
-    @property
-    def connected(self) -> bool:
-        return self._async.connected
-
-    @property
-    def throttle(self) -> float | None:
-        return self._async.throttle
-
+    placement = mirrored(AttachSession.placement)
+    connected = mirrored(AttachSession.connected)
+    throttle = mirrored(AttachSession.throttle)
     wait_connected = blocking(AttachSession.wait_connected)
     report = blocking(AttachSession.report)
 
@@ -184,14 +197,8 @@ class SyncWorkloadHandle(OnLoop[WorkloadHandle]):
         self.name = handle.name
         self.namespace = handle.namespace
 
-    @property
-    def key(self) -> str:
-        return self._async.key
-
-    @property
-    def last_seen(self) -> Workload | None:
-        return self._async.last_seen
-
+    key = mirrored(WorkloadHandle.key)
+    last_seen = mirrored(WorkloadHandle.last_seen)
     describe = blocking(WorkloadHandle.describe)
     wait_placed = blocking(WorkloadHandle.wait_placed)
     update = blocking(WorkloadHandle.update)

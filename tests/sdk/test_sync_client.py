@@ -68,12 +68,18 @@ async def test_sync_iterator_and_failed_ack_on_exception(cluster: Cluster) -> No
     def app() -> None:
         with SyncClient.connect(cluster.address) as client:
             handle = client.register("job", resources=Resources(gpus=1))
-            handle.wait_placed(timeout=10)
+            placement = handle.wait_placed(timeout=10)
+            # The mirrored attributes read the async objects' state as it is.
+            assert handle.key == "default/job"
+            assert handle.last_seen is not None and handle.last_seen.placement == placement
             with pytest.raises(RuntimeError, match="checkpoint failed"):
                 with handle.attach() as session:
                     for d in session.directives():
                         seen.append(d)
                         assert d.kind == DirectiveKind.PLACEMENT
+                        assert session.connected and session.throttle is None
+                        assert session.placement is not None
+                        assert session.placement.node == placement.node
                         raise RuntimeError("checkpoint failed")
             with pytest.raises(NotFound):
                 client.get("nothing-here")
