@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -72,6 +72,18 @@ def state(ctx: click.Context | None = None) -> CliState:
     obj = ctx.find_object(CliState)
     assert obj is not None, "commands run under the aiwo group"
     return obj
+
+
+def key_values(texts: Iterable[str]) -> dict[str, str]:
+    """Repeated KEY=VALUE options (--env, --label) as a mapping; a malformed one is a usage
+    error that names it."""
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return pairs
 
 
 def output_option(fn: F) -> F:

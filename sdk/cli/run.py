@@ -8,17 +8,10 @@ import time
 import click
 
 from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
-from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli._app import key_values, namespace_option, output_option, state
 from sdk.cli.workload import show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 @click.command()
@@ -65,7 +58,7 @@ def run(
     resolve_priority(priority)  # a typo is reported without a round trip
     launch = LaunchSpec(
         command=command,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         restart_policy=_RESTART[restart],
     )

@@ -21,7 +21,7 @@ from sdk import (
     resolve_priority,
 )
 from sdk.cli import _services_render as render
-from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._app import CliError, key_values, namespace_option, output_option, state
 from sdk.cli._render import console
 
 
@@ -36,13 +36,6 @@ def parse_replicas(
     except ValueError:
         raise click.BadParameter(f"{text!r}: expected MIN-MAX or N, e.g. 1-4") from None
     return bounds
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 def gateway_address() -> str | None:
@@ -114,7 +107,7 @@ def serve(
         command,
         min_replicas=low,
         max_replicas=high,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         priority=priority,
         resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),

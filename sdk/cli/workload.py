@@ -10,7 +10,7 @@ import click
 
 from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
 from sdk.cli import _render as render
-from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli._app import key_values, namespace_option, output_option, state
 
 
 def _variant(text: str) -> ModelVariant:
@@ -23,13 +23,6 @@ def _variant(text: str) -> ModelVariant:
         raise click.BadParameter(f"{text!r}: expected NAME[:MILLI_GPU[:LATENCY_FACTOR]]") from None
     resources = Resources(gpus=1, milli_gpu=milli) if milli else Resources()
     return ModelVariant(name=name, resources=resources, latency_factor=factor)
-
-
-def _label(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 @click.command()
@@ -89,7 +82,7 @@ def register(
         ),
         variants=[_variant(v) for v in variants],
         service=service,
-        labels=dict(_label(label) for label in labels),
+        labels=key_values(labels),
     )
     show_registered(handle, wait=wait, timeout=timeout, output=output, placed="placed on")
 
@@ -178,7 +171,7 @@ def update(
         priority=priority,
         resources=dataclasses.replace(resources, **resource_changes) if resource_changes else None,
         slo=dataclasses.replace(slo, **slo_changes) if slo_changes else None,
-        labels=dict(_label(label) for label in labels) if labels else None,
+        labels=key_values(labels) if labels else None,
     )
     if output == "json":
         click.echo(render.to_json(workload))
