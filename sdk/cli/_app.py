@@ -102,3 +102,17 @@ def namespace_option(fn: F) -> F:
     return click.option("-n", "--namespace", default=None, help='Namespace (default: "default").')(
         fn
     )
+
+
+def namespaces_option(fn: F) -> F:
+    """-n NAMESPACE or -A (every namespace), on a listing command; `listed_namespace`
+    resolves the pair."""
+    every = click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+    return namespace_option(every(fn))
+
+
+def listed_namespace(namespace: str | None, all_namespaces: bool) -> str | None:
+    """The namespace a listing covers: -n's, else the configured one; None (every one) for -A."""
+    if all_namespaces and namespace:
+        raise click.UsageError("use either -n or -A")
+    return None if all_namespaces else (namespace or state().config.namespace)

@@ -125,3 +125,10 @@ def test_a_malformed_env_is_refused_before_any_call(command: list[str]) -> None:
     result = run("--controller", "127.0.0.1:1", *command, "--", "true")
     assert result.returncode == 2
     assert result.stderr.strip().endswith("expected KEY=VALUE")
+
+
+@pytest.mark.parametrize("listing", ["workloads", "migrations", "services"])
+def test_a_listing_takes_a_namespace_or_all_not_both(listing: str) -> None:
+    result = run("--controller", "127.0.0.1:1", listing, "-n", "team-a", "-A")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("use either -n or -A")
