@@ -9,7 +9,7 @@ import click
 
 from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
 from sdk.cli._app import key_values, namespace_option, output_option, state
-from sdk.cli.workload import show_registered
+from sdk.cli.workload import ask_options, show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
 
@@ -17,9 +17,7 @@ _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE
 @click.command()
 @click.argument("name")
 @namespace_option
-@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
-@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@ask_options
 @click.option(
     "--restart",
     type=click.Choice(sorted(_RESTART)),
