@@ -30,6 +30,7 @@ from bench.load.arrivals import Schedule
 from bench.load.generator import Outcome, run_open_loop
 from bench.load.report import summarize
 from bench.load.static_controller import StaticEndpoints
+from bench.options import output_option
 
 NAMESPACE, SERVICE, STREAMS = "bench", "llm", "streams"
 
@@ -291,7 +292,7 @@ def _text(result: dict[str, Any]) -> str:
 @click.option("--stream-s", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option("--stream-tpot-ms", type=click.FloatRange(min=1.0), default=100.0)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def gateway(output: str, **options: Any) -> None:
     """The gateway's added latency against direct requests, and the streams it holds."""
     result = asyncio.run(_bench(Scenario(**options)))
