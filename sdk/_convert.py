@@ -221,7 +221,7 @@ def ack_message(directive_id: str, ok: bool, reason: str = "") -> workload_pb2.A
     return workload_pb2.AppMessage(ack=ack)
 
 
-def logs_from_pb(msg: Any) -> mig.WorkloadLogs:
+def logs_from_pb(msg: admin_pb2.LogsResponse) -> mig.WorkloadLogs:
     """By hand: a bytes field, which the descriptor-driven conversion does not need."""
     return mig.WorkloadLogs(
         data=bytes(msg.data), node=msg.node, truncated=msg.truncated, size_bytes=msg.size_bytes
