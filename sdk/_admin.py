@@ -7,7 +7,14 @@ from sdk._channel import Connection, ConnectionClient
 from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
-from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, serving_pb2, serving_pb2_grpc
+from sdk.pb.aiwo.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    migration_pb2,
+    serving_pb2,
+    serving_pb2_grpc,
+    types_pb2,
+)
 
 
 class AdminClient(ConnectionClient):
@@ -25,7 +32,8 @@ class AdminClient(ConnectionClient):
         return convert.many(Node, reply.nodes)
 
     async def get_node(self, name: str) -> Node:
-        reply = await self._connection.call(self._stub.GetNode, admin_pb2.GetNodeRequest(name=name))
+        request = admin_pb2.GetNodeRequest(name=name)
+        reply: types_pb2.Node = await self._connection.call(self._stub.GetNode, request)
         return convert.from_pb(Node, reply)
 
     async def list_gpus(self, node: str | None = None) -> list[Gpu]:
@@ -63,21 +71,20 @@ class AdminClient(ConnectionClient):
         return convert.many(Event, reply.events)
 
     async def cordon(self, name: str, reason: str = "") -> Node:
-        reply = await self._connection.call(
-            self._stub.Cordon, admin_pb2.CordonRequest(name=name, reason=reason)
-        )
+        request = admin_pb2.CordonRequest(name=name, reason=reason)
+        reply: types_pb2.Node = await self._connection.call(self._stub.Cordon, request)
         return convert.from_pb(Node, reply)
 
     async def uncordon(self, name: str) -> Node:
-        reply = await self._connection.call(self._stub.Uncordon, admin_pb2.CordonRequest(name=name))
+        request = admin_pb2.CordonRequest(name=name)
+        reply: types_pb2.Node = await self._connection.call(self._stub.Uncordon, request)
         return convert.from_pb(Node, reply)
 
     async def describe_node(self, name: str) -> Description:
         return await self._describe("node", name, "")
 
     async def describe_workload(self, name: str, namespace: str | None = None) -> Description:
-        namespace = namespace or self._connection.config.namespace
-        return await self._describe("workload", name, namespace)
+        return await self._describe("workload", name, self._namespace(namespace))
 
     async def _describe(self, kind: str, name: str, namespace: str) -> Description:
         reply: admin_pb2.DescribeResponse = await self._connection.call(
@@ -88,11 +95,9 @@ class AdminClient(ConnectionClient):
 
     async def explain(self, name: str, namespace: str | None = None) -> Explanation:
         """Why the workload is placed where it is, or why it is not placed."""
-        reply = await self._connection.call(
+        reply: admin_pb2.Explanation = await self._connection.call(
             self._stub.Explain,
-            admin_pb2.ExplainRequest(
-                name=name, namespace=namespace or self._connection.config.namespace
-            ),
+            admin_pb2.ExplainRequest(name=name, namespace=self._namespace(namespace)),
         )
         return convert.from_pb(Explanation, reply)
 
@@ -117,11 +122,11 @@ class AdminClient(ConnectionClient):
         Returns at once with the migration in its first phase; follow it with
         `get_migration` (docs/migration.md). Raises `NotFound` for an unknown workload or
         node, `AiwoError` (FAILED_PRECONDITION) with the reason when it cannot move."""
-        reply = await self._connection.call(
+        reply: migration_pb2.Migration = await self._connection.call(
             self._stub.Migrate,
             admin_pb2.MigrateRequest(
                 name=name,
-                namespace=namespace or self._connection.config.namespace,
+                namespace=self._namespace(namespace),
                 target_node=to or "",
                 reason=reason,
             ),
@@ -130,11 +135,9 @@ class AdminClient(ConnectionClient):
 
     async def get_migration(self, name: str, namespace: str | None = None) -> Migration:
         """The workload's latest migration (finished ones too)."""
-        reply = await self._connection.call(
+        reply: migration_pb2.Migration = await self._connection.call(
             self._stub.GetMigration,
-            admin_pb2.GetMigrationRequest(
-                name=name, namespace=namespace or self._connection.config.namespace
-            ),
+            admin_pb2.GetMigrationRequest(name=name, namespace=self._namespace(namespace)),
         )
         return convert.from_pb(Migration, reply)
 
@@ -168,7 +171,7 @@ class AdminClient(ConnectionClient):
             self._stub.Logs,
             admin_pb2.LogsRequest(
                 name=name,
-                namespace=namespace or self._connection.config.namespace,
+                namespace=self._namespace(namespace),
                 stderr=stderr,
                 tail_bytes=tail_bytes,
                 node=node or "",
@@ -235,4 +238,5 @@ class AdminClient(ConnectionClient):
         await self._connection.call(self._serving.DeleteService, request)
 
     def _namespace(self, namespace: str | None) -> str:
+        """A workload's or service's namespace: the one given, else the configured one."""
         return namespace or self._connection.config.namespace

@@ -65,7 +65,7 @@ class AuthClient(ConnectionClient):
         description: str = "",
     ) -> tuple[str, TokenInfo]:
         """(token, info). The token is in this answer only: the controller keeps a hash."""
-        reply = await self._connection.call(
+        reply: auth_pb2.CreateTokenResponse = await self._connection.call(
             self._stub.CreateToken,
             auth_pb2.CreateTokenRequest(
                 role=role, namespaces=list(namespaces), ttl_s=ttl_s, description=description
@@ -74,17 +74,21 @@ class AuthClient(ConnectionClient):
         return reply.token, TokenInfo.from_pb(reply.info)
 
     async def list_tokens(self) -> list[TokenInfo]:
-        reply = await self._connection.call(self._stub.ListTokens, auth_pb2.ListTokensRequest())
+        reply: auth_pb2.ListTokensResponse = await self._connection.call(
+            self._stub.ListTokens, auth_pb2.ListTokensRequest()
+        )
         return [TokenInfo.from_pb(info) for info in reply.tokens]
 
     async def revoke_token(self, token_id: str) -> TokenInfo:
-        reply = await self._connection.call(
+        reply: auth_pb2.TokenInfo = await self._connection.call(
             self._stub.RevokeToken, auth_pb2.RevokeTokenRequest(id=token_id)
         )
         return TokenInfo.from_pb(reply)
 
     async def who_am_i(self) -> Identity:
-        reply = await self._connection.call(self._stub.WhoAmI, auth_pb2.WhoAmIRequest())
+        reply: auth_pb2.WhoAmIResponse = await self._connection.call(
+            self._stub.WhoAmI, auth_pb2.WhoAmIRequest()
+        )
         return Identity(
             reply.principal, reply.role, tuple(reply.namespaces), tuple(reply.permissions)
         )
