@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -84,6 +85,23 @@ def key_values(texts: Iterable[str]) -> dict[str, str]:
             raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
         pairs[key] = value
     return pairs
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds within a range. click's FloatRange alone lets "nan" through
+    (every comparison with nan is false), and a nan interval or deadline then crashes a sleep
+    or never ends a wait."""
+
+    name = "seconds"
+
+    def __init__(self, min: float = 0.0, min_open: bool = False) -> None:
+        super().__init__(min=min, min_open=min_open)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return seconds
 
 
 def output_option(fn: F) -> F:

@@ -309,11 +309,16 @@ def workload_fields(w: Workload) -> RenderableType:
 
 
 def explain_view(explanation: Explanation) -> RenderableType:
-    parts: list[RenderableType] = [
-        workload_fields(explanation.workload),
-        Text(f"\n{explanation.summary}", style="bold"),
-        Text(f"{explanation.nodes_feasible}/{explanation.nodes_total} nodes feasible"),
-    ]
+    if not explanation.workload.name:
+        # A service (the controller sends no workload): its summary and events, not an empty
+        # workload's fields and "0/0 nodes feasible".
+        parts: list[RenderableType] = [Text(explanation.summary, style="bold")]
+    else:
+        parts = [
+            workload_fields(explanation.workload),
+            Text(f"\n{explanation.summary}", style="bold"),
+            Text(f"{explanation.nodes_feasible}/{explanation.nodes_total} nodes feasible"),
+        ]
     if explanation.rejections:
         table = _table("REJECTED BECAUSE", "NODES")
         for reason, count in sorted(explanation.rejections.items(), key=lambda kv: -kv[1]):

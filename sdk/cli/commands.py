@@ -61,7 +61,7 @@ def events(object_: str, limit: int, output: str) -> None:
 
 @click.group()
 def describe() -> None:
-    """Show one node or workload in detail, with its GPUs and recent events."""
+    """Show one node, workload or service in detail, with its recent events."""
 
 
 @describe.command("node")
@@ -88,7 +88,8 @@ def describe_workload(name: str, namespace: str | None, output: str) -> None:
 @namespace_option
 @output_option
 def explain(workload: str, namespace: str | None, output: str) -> None:
-    """Why a workload is placed where it is, or why it is not placed."""
+    """Why a workload is placed where it is, or why it is not placed; for a service, why it
+    has the replicas it has and what blocks it."""
     explanation = state().admin().explain(workload, namespace)
     _emit(explanation, output, render.explain_view(explanation))
 

@@ -14,6 +14,7 @@ from sdk import Migration, MigrationPhase, SyncAdminClient
 from sdk.cli import _render as render
 from sdk.cli._app import (
     CliError,
+    Seconds,
     listed_namespace,
     namespace_option,
     namespaces_option,
@@ -67,7 +68,7 @@ def migrations_table(items: Sequence[Migration]) -> Table:
 @click.option("--to", "target", default=None, metavar="NODE", help="Default: the best node.")
 @click.option("--reason", default="", help="Recorded with the migration and its events.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Until done.")
-@click.option("--timeout", default=300.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=300.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def migrate(
     workload: str,
@@ -99,7 +100,7 @@ def migrate(
 @click.argument("node")
 @click.option("--reason", default="", help="Shown on the node and in the event log.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Until every move ends.")
-@click.option("--timeout", default=600.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=600.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def drain(node: str, reason: str, wait: bool, timeout: float, output: str) -> None:
     """Cordon a node and migrate every workload off it; it stays cordoned.

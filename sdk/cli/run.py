@@ -8,7 +8,7 @@ import time
 import click
 
 from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
-from sdk.cli._app import key_values, namespace_option, output_option, state
+from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
 from sdk.cli.workload import ask_options, show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
@@ -28,7 +28,7 @@ _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE
 @click.option("--env", "env", multiple=True, help="KEY=VALUE for the process; repeatable.")
 @click.option("--workdir", default="", help="Working directory on the node.")
 @click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
-@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=30.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 @click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
 def run(

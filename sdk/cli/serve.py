@@ -23,6 +23,7 @@ from sdk import (
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
     CliError,
+    Seconds,
     key_values,
     listed_namespace,
     namespace_option,
@@ -75,7 +76,7 @@ def gateway_address() -> str | None:
 @click.option("--drain-grace-s", default=0.0, type=float,
               help="Scale-in waits this long for requests (0: 30 s).")  # fmt: skip
 @click.option("--wait/--no-wait", default=False, help="Wait until MIN replicas are ready.")
-@click.option("--timeout", default=120.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=120.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 @click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
 def serve(
@@ -103,9 +104,12 @@ def serve(
     Each replica must listen on $AIWO_PORT (a free port on its node) and answer GET
     /healthz (or --health) with 200 once it can serve; AIWO_REPLICA is its index.
     Requests reach it through the gateway at http://GATEWAY/s/NAMESPACE/NAME/PATH. A bare
-    `python` in COMMAND is the node agent's own interpreter, as for `aiwo run`. Example:
+    `python` in COMMAND is the node agent's own interpreter, as for `aiwo run`.
 
-        aiwo serve chat --replicas 1-4 --ttft-ms 500 -- python -m sdk.examples.llm_server
+    \b
+    Example:
+        aiwo serve chat --replicas 1-4 --ttft-ms 500 \\
+            -- python -m sdk.examples.llm_server
     """
     low, high = replica_range
     if gpus and milli_gpu:

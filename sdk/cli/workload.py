@@ -11,7 +11,7 @@ import click
 
 from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
 from sdk.cli import _render as render
-from sdk.cli._app import key_values, namespace_option, output_option, state
+from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,7 +62,7 @@ def ask_options(fn: F) -> F:
 @click.option("--service", default="", help="Replicas of one service spread across nodes.")
 @click.option("--label", "labels", multiple=True, help="KEY=VALUE; repeatable.")
 @click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
-@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=30.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def register(
     name: str,
