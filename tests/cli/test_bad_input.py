@@ -132,3 +132,26 @@ def test_a_listing_takes_a_namespace_or_all_not_both(listing: str) -> None:
     result = run("--controller", "127.0.0.1:1", listing, "-n", "team-a", "-A")
     assert result.returncode == 2
     assert result.stderr.strip().endswith("use either -n or -A")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["top", "--interval", "nan"], "--interval"),
+        (["top", "--interval", "0"], "--interval"),
+        (["top", "--once", "--duration", "nan"], "--duration"),
+        (["serve", "s", "--replicas", "1", "--timeout", "nan", "--", "true"], "--timeout"),
+        (["run", "j", "--wait", "--timeout", "inf", "--", "true"], "--timeout"),
+        (["migrate", "j", "--timeout", "nan"], "--timeout"),
+        (["down", "--timeout", "nan"], "--timeout"),
+    ],
+)
+def test_seconds_that_are_not_finite_are_refused_before_any_call(
+    command: list[str], option: str
+) -> None:
+    # Before: `top --interval nan` (or <= 0) ended in a traceback from time.sleep, and a nan
+    # --timeout made a --wait wait forever. Port 1: a usage error must come before any call.
+    result = run("--controller", "127.0.0.1:1", *command)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Invalid value for '{option}'" in result.stderr

@@ -1,0 +1,94 @@
+"""Services through the `aiwo` program as a new user meets them: the commands docs/cli.md
+shows, run as written against a real controller and agent, and what they print. Real
+processes: the module's `plane` and `python -m sdk.cli.main`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from tests.cli.test_bad_input import AIWO, against
+from tests.cli.test_cli import wait_for_node
+from tests.e2e.cluster_helpers import wait_for
+from tests.sdk.processes import LocalControlPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_services_commands() -> list[list[str]]:
+    """The commands of docs/cli.md's "## Services" example, comments and line continuations
+    resolved, each without its leading `aiwo`."""
+    text = (ROOT / "docs/cli.md").read_text()
+    block = re.search(r"## Services\n+```sh\n(.*?)```", text, re.S)
+    assert block, "docs/cli.md has no sh example under '## Services'"
+    joined = block.group(1).replace("\\\n", " ")
+    commands = [shlex.split(line, comments=True) for line in joined.splitlines()]
+    assert all(c[0] == "aiwo" for c in commands if c)
+    return [c[1:] for c in commands if c]
+
+
+def describe(plane: LocalControlPlane, name: str) -> dict[str, object]:
+    result = against(plane, "describe", "service", name, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    value: dict[str, object] = json.loads(result.stdout)
+    return value
+
+
+def test_the_documented_service_commands_work_as_written(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    commands = documented_services_commands()
+    assert [c[0] for c in commands] == [
+        "serve", "services", "describe", "scale", "scale", "deregister",
+    ]  # fmt: skip
+    name = commands[0][1]
+    for command in commands:
+        result = against(plane, *command)
+        assert result.returncode == 0, (command, result.stderr)
+        if command[0] == "serve":
+            wait_for(lambda: describe(plane, name)["replicas"] == 1, 60, "no replica ready")
+            shown = describe(plane, name)
+            for key in ("replicas", "desired", "min", "max", "endpoints", "last_scale"):
+                assert key in shown, key
+            endpoints = shown["endpoints"]
+            assert (shown["min"], shown["max"]) == (1, 4)
+            assert isinstance(endpoints, list) and len(endpoints) == 1
+        elif command[0] == "scale" and "--replicas" in command:
+            assert describe(plane, name)["pinned"] == int(command[command.index("--replicas") + 1])
+        elif command[0] == "scale":
+            assert describe(plane, name)["pinned"] is None
+    wait_for(lambda: against(plane, "describe", "service", name).returncode == 1, 60, "not gone")
+
+
+def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    created = against(plane, "serve", "explained", "--replicas", "0-2", "--", "python", "-m",
+                      "sdk.examples.llm_server")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    try:
+        explained = against(plane, "explain", "explained")
+        assert explained.returncode == 0, explained.stderr
+        assert explained.stdout.startswith("service default/explained has 0 replica(s)")
+        # Not an empty workload's fields: the controller sends none for a service.
+        assert "Workload:" not in explained.stdout and "nodes feasible" not in explained.stdout
+        assert "service_created" in explained.stdout
+    finally:
+        against(plane, "deregister", "explained")
+
+
+def test_the_serve_help_example_stays_whole_in_80_columns() -> None:
+    out = subprocess.run(
+        [*AIWO, "serve", "--help"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=60,
+    ).stdout  # fmt: skip
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    example = re.search(r"\n *(aiwo serve .*?)\n\n", out, re.S)
+    assert example, out
+    lines = example.group(1).splitlines()
+    # A line cut by the help's wrapping (not a `\` continuation) would not paste as one command.
+    assert all(line.endswith(" \\") for line in lines[:-1]), lines
+    command = shlex.split(example.group(1).replace("\\\n", " "))
+    assert command[-4:] == ["--", "python", "-m", "sdk.examples.llm_server"], command
