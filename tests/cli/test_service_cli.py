@@ -31,6 +31,14 @@ def documented_services_commands() -> list[list[str]]:
     return [c[1:] for c in commands if c]
 
 
+def documented_demand_keys() -> set[str]:
+    """The keys docs/cli.md lists for `demand` in `aiwo describe service -o json`."""
+    text = (ROOT / "docs/cli.md").read_text()
+    listed = re.search(r"`demand`\s*\(what the gateways measured[^:]*:(.*?)\)", text, re.S)
+    assert listed, "docs/cli.md does not list the demand keys"
+    return set(re.findall(r"`(\w+)`", listed.group(1)))
+
+
 def describe(plane: LocalControlPlane, name: str) -> dict[str, object]:
     result = against(plane, "describe", "service", name, "-o", "json")
     assert result.returncode == 0, result.stderr
@@ -53,6 +61,8 @@ def test_the_documented_service_commands_work_as_written(plane: LocalControlPlan
             shown = describe(plane, name)
             for key in ("replicas", "desired", "min", "max", "endpoints", "last_scale"):
                 assert key in shown, key
+            demand = shown["demand"]
+            assert isinstance(demand, dict) and set(demand) == documented_demand_keys()
             endpoints = shown["endpoints"]
             assert (shown["min"], shown["max"]) == (1, 4)
             assert isinstance(endpoints, list) and len(endpoints) == 1
