@@ -118,7 +118,9 @@ class Autoscaler:
                 time_unix=now,
                 from_replicas=service.desired,
                 to_replicas=decision.desired,
-                reason=decision.reason,
+                # The record has its own from/to, which `describe` and `explain` show: keep the
+                # reason without the opening, or they read "3 -> 4: scale NS/NAME 3 -> 4: ...".
+                reason=message.split(": ", 1)[1] if ": " in message else message,
             )
         )
         batch = Batch()

@@ -53,6 +53,9 @@ async def test_a_held_request_scales_from_zero_with_its_reason(controller: Contr
                 admin_pb2.ExplainRequest(name="chat", namespace="default")
             )
             assert "last scale 0 -> " in explained.summary
+            # The record's reason has no opening of its own: the count is said once.
+            assert not service.last_scale.reason.startswith("scale ")
+            assert "default/chat 0 -> " not in explained.summary
         finally:
             if reporter is not None:
                 await reporter.close()
