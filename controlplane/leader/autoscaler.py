@@ -73,7 +73,7 @@ class Autoscaler:
         self.driver = driver
         self.planner = planner
         self.blocked = state.scale_blocked  # for `aiwo explain`: what blocks each service
-        self.last_reason: dict[str, str] = {}  # and why it has the count it has
+        self.last_reason = state.scale_reason  # and why it has the count it has
 
     async def pass_once(self, now: float) -> None:
         services = [(k, s) for k, s in self.state.services.items() if not s.deleting]

@@ -211,7 +211,11 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         if service is not None and self.state.workloads.get(key) is None:
             # A service: why it has the replicas it has, and what blocks it.
             return admin_pb2.Explanation(
-                summary=explain_service(service, self.state.scale_blocked.get(key, "")),
+                summary=explain_service(
+                    service,
+                    self.state.scale_blocked.get(key, ""),
+                    self.state.scale_reason.get(key, ""),
+                ),
                 events=self.state.events_for(f"service/{key}", 50),
             )
         workload = await found(context, self.state.workload_view(key), f"workload {key}")
