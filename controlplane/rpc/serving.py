@@ -110,7 +110,10 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         if existing.spec == spec:
             return service_view(existing)  # idempotent
         await context.abort(
-            grpc.StatusCode.ALREADY_EXISTS, f"service {key} exists with a different spec"
+            grpc.StatusCode.ALREADY_EXISTS,
+            # There is no update of a service's spec: say what to do instead.
+            f"service {key} exists with a different spec; to change it, delete it first"
+            f" (`aiwo deregister {existing.name} -n {existing.namespace}`) and create it again",
         )
         raise AssertionError("unreachable")
 

@@ -11,7 +11,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from tests.cli.test_bad_input import AIWO, against
+from tests.cli.test_bad_input import AIWO, against, one_line
 from tests.cli.test_cli import wait_for_node
 from tests.e2e.cluster_helpers import wait_for
 from tests.sdk.processes import LocalControlPlane
@@ -102,3 +102,20 @@ def test_the_serve_help_example_stays_whole_in_80_columns() -> None:
     assert all(line.endswith(" \\") for line in lines[:-1]), lines
     command = shlex.split(example.group(1).replace("\\\n", " "))
     assert command[-4:] == ["--", "python", "-m", "sdk.examples.llm_server"], command
+
+
+def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    command = ["--", "python", "-m", "sdk.examples.llm_server"]
+    assert against(plane, "serve", "respec", "--replicas", "0-2", *command).returncode == 0
+    try:
+        again = against(plane, "serve", "respec", "--replicas", "0-2", *command)
+        assert again.returncode == 0, again.stderr  # the same spec: a no-op
+        other = against(plane, "serve", "respec", "--replicas", "0-3", *command)
+        assert other.returncode == 1
+        assert one_line(other) == (
+            "aiwo: service default/respec exists with a different spec; to change it, delete it"
+            " first (`aiwo deregister respec -n default`) and create it again"
+        )
+    finally:
+        against(plane, "deregister", "respec")
