@@ -183,8 +183,19 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         await validate(context, lambda: check_workload_ref(request.name, request.namespace))
         await self.leadership.require(context)
         key = f"{request.namespace}/{request.name}"
-        if self.state.workloads.get(key) is None:
+        current = self.state.workloads.get(key)
+        if current is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        service = current.spec.service if current is not None else ""
+        owner = self.state.services.get(f"{request.namespace}/{service}") if service else None
+        if owner is not None and any(r.workload == request.name for r in owner.replicas):
+            # Deleted here, a replica would skip the drain (its requests cut) and its service
+            # would start another at once: the service decides how many it has.
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"workload {key} is a replica of service {request.namespace}/{service}: scale "
+                f"the service (`aiwo scale {service} --replicas N`) or deregister it instead",
+            )
         now = time.time()
         try:
             await retry_conflicts(partial(self.decisions.delete_workload, key, now))

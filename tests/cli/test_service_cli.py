@@ -119,3 +119,25 @@ def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalCont
         )
     finally:
         against(plane, "deregister", "respec")
+
+
+def test_a_replica_is_not_deregistered_behind_its_service(plane: LocalControlPlane) -> None:
+    # Before: `aiwo deregister chat-0` said "deregistered", the replica was stopped without a
+    # drain (its requests cut), and the service started chat-1 in its place at once.
+    wait_for_node(plane)
+    created = against(plane, "serve", "guarded", "--replicas", "1", "--", "python", "-m",
+                      "sdk.examples.llm_server")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    try:
+        wait_for(lambda: describe(plane, "guarded")["replica_list"], 30, "no replica created")
+        refused = against(plane, "deregister", "guarded-0")
+        assert refused.returncode == 1
+        assert one_line(refused) == (
+            "aiwo: workload default/guarded-0 is a replica of service default/guarded: scale the"
+            " service (`aiwo scale guarded --replicas N`) or deregister it instead"
+        )
+        replicas = describe(plane, "guarded")["replica_list"]
+        assert isinstance(replicas, list)
+        assert [r["workload"] for r in replicas] == ["guarded-0"]
+    finally:
+        against(plane, "deregister", "guarded")
