@@ -11,6 +11,10 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import click
+from click.testing import CliRunner
+
+from sdk.cli.main import cli
 from tests.cli.test_bad_input import AIWO, against, one_line
 from tests.cli.test_cli import wait_for_node
 from tests.e2e.cluster_helpers import wait_for
@@ -141,3 +145,26 @@ def test_a_replica_is_not_deregistered_behind_its_service(plane: LocalControlPla
         assert [r["workload"] for r in replicas] == ["guarded-0"]
     finally:
         against(plane, "deregister", "guarded")
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+    return paths
+
+
+def test_every_help_fits_80_columns_with_its_examples_whole() -> None:
+    for path in [(), *_command_paths(cli)]:
+        if path[:1] == ("bench",):
+            continue  # aiwo-bench's own program (tests/bench)
+        result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        lines = result.output.splitlines()
+        assert all(len(line) <= 80 for line in lines), (path, result.output)
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            # An example must paste as one command: it ends, or says it goes on ("\").
+            if line.lstrip().startswith("aiwo ") and after.strip():
+                assert line.endswith("\\"), (path, line, after)
