@@ -155,3 +155,11 @@ def test_seconds_that_are_not_finite_are_refused_before_any_call(
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert f"Invalid value for '{option}'" in result.stderr
+
+
+def test_up_refuses_a_duration_that_is_not_a_number(tmp_path: Path) -> None:
+    # Before: `aiwo up --duration nan` started every process and stopped them at once.
+    result = run("up", "--state-dir", str(tmp_path / "s"), "--duration", "nan")
+    assert result.returncode == 2
+    assert "Invalid value for '--duration'" in result.stderr
+    assert not (tmp_path / "s").exists()
