@@ -389,9 +389,8 @@ class LocalCluster:
         port = self._port("gateway", previous, DEFAULT_GATEWAY_PORT)
         metrics = self._port("gateway_metrics", previous, DEFAULT_GATEWAY_METRICS_PORT)
         credentials = self.spec.credentials
-        # Secured: until the controller knows a gateway role of its own, the local gateway
-        # presents the CLI's client certificate and admin token (read from the environment).
-        env = credentials.client_env(credentials.admin_token_file) if credentials else None
+        # Secured: the gateway's own certificate (role gateway), never the CLI's or a token.
+        tls = credentials.gateway_args() if credentials else []
         proc = self._spawn(
             "gateway",
             "gateway",
@@ -402,8 +401,8 @@ class LocalCluster:
                 "--controller", ",".join(self.controller_addresses),
                 "--metrics-listen", f"127.0.0.1:{metrics}",
                 "--name", "gateway",
+                *tls,
             ],
-            env,
         )  # fmt: skip
         self._wait_port(proc, port, 30.0)
         self.gateway_address = proc.address

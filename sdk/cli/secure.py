@@ -1,7 +1,8 @@
 """What `aiwo up --secure` generates in STATE_DIR/secure, and how each process uses it.
 
 - certs/: a CA (kept across runs, so a client that trusts it keeps working), and fresh
-  certificates for the controller, the CLI and every node at each start;
+  certificates for the controller, the CLI, every node and the gateway (URI
+  aiwo://gateway/gateway: the gateway role, no token) at each start;
 - tokens.json: the controller's tokens file, rewritten at each start (the previous run's
   tokens stop working), holding the hashes of
 - admin.token (the CLI's, recorded in cluster.json) and workload.token (the demo
@@ -35,6 +36,7 @@ from sdk import (
 # ("ipv4:a,b") is no host name, so clients check for this one.
 SERVER_NAME = "localhost"
 DEMO_NAMESPACE = "default"
+GATEWAY_NAME = "gateway"  # the local aiwo-gateway's name, and its certificate's
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ class LocalCredentials:
         directory = state_dir / "secure"
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
-        pki = init_pki(directory / "certs", nodes, (SERVER_NAME, "127.0.0.1"))
+        pki = init_pki(
+            directory / "certs", nodes, (SERVER_NAME, "127.0.0.1"), gateways=[GATEWAY_NAME]
+        )
         # The etcd members' own: serving the controllers, and as peers, each other.
         etcd = issue(
             load_ca(pki.directory), "aiwo-etcd", dns_names=[SERVER_NAME],
@@ -116,6 +120,17 @@ class LocalCredentials:
             "--workload-tls-key", str(self.pki.client_key),
         ]  # fmt: skip
 
+    def gateway_args(self) -> list[str]:
+        """aiwo-gateway: its own certificate, so the controller gives it the gateway role
+        (GatewayService's streams) and nothing else; no token."""
+        cert, key = self.pki.gateway_certs[GATEWAY_NAME]
+        return [
+            "--tls-cert", str(cert),
+            "--tls-key", str(key),
+            "--tls-ca", str(self.pki.ca_cert),
+            "--tls-server-name", SERVER_NAME,
+        ]  # fmt: skip
+
     def client_env(self, token_file: Path) -> dict[str, str]:
         """For a child process using the SDK: the CLI's certificate and a token file."""
         return {
@@ -127,13 +142,17 @@ class LocalCredentials:
         }
 
     def record(self) -> dict[str, str]:
-        """cluster.json "credentials": paths only, which the SDK and the CLI read."""
+        """cluster.json "credentials": paths only, which the SDK and the CLI read (and a
+        gateway started by hand next to this cluster: its own certificate, no token)."""
+        gateway_cert, gateway_key = self.pki.gateway_certs[GATEWAY_NAME]
         return {
             "ca": str(self.pki.ca_cert),
             "cert": str(self.pki.client_cert),
             "key": str(self.pki.client_key),
             "server_name": SERVER_NAME,
             "token_file": str(self.admin_token_file),
+            "gateway_cert": str(gateway_cert),
+            "gateway_key": str(gateway_key),
         }
 
     def admin_config(self) -> ClientConfig:
