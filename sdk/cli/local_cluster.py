@@ -158,6 +158,9 @@ class LocalCluster:
             self.lock.release()
             raise ClusterError(f"cannot create {self.log_dir}: {exc.strerror}") from None
         previous = self._previous_ports()
+        # The lock was free: the cluster it describes is gone. A gateway started now must not
+        # take a certificate from it (see gateway/config.py: _recorded_identity).
+        (self.state_dir / "cluster.json").unlink(missing_ok=True)
         try:
             self._start_etcd(previous)
             self._start_controller(previous)
@@ -403,6 +406,7 @@ class LocalCluster:
                 "--name", "gateway",
                 *tls,
             ],
+            {"AIWO_STATE_DIR": str(self.state_dir)},  # its own cluster's record, no other's
         )  # fmt: skip
         self._wait_port(proc, port, 30.0)
         self.gateway_address = proc.address
