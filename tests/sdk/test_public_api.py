@@ -86,6 +86,7 @@ PUBLIC = {
     "init_pki",
     "issue",
     "issue_client",
+    "issue_gateway",
     "issue_node",
     "load_ca",
     "revoke_certificate",
