@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from sdk._pki import (
         Issued,
         PkiLayout,
+        create_ca,
         init_pki,
         issue,
         issue_client,
@@ -103,6 +104,7 @@ if TYPE_CHECKING:
 _PKI = {
     "Issued": "Issued",
     "PkiLayout": "PkiLayout",
+    "create_ca": "create_ca",
     "init_pki": "init_pki",
     "issue": "issue",
     "issue_client": "issue_client",
@@ -189,6 +191,7 @@ __all__ = [
     "WorkloadLogs",
     "WorkloadPhase",
     "WorkloadSpec",
+    "create_ca",
     "init_pki",
     "issue",
     "issue_client",

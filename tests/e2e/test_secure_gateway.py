@@ -2,10 +2,13 @@
 (mutual TLS, tokens) starts aiwo-gateway with a certificate of its own (URI
 aiwo://gateway/gateway) and no token; it learns endpoints and routes a request to a
 replica with that identity alone, and the same certificate is refused on an admin RPC and
-on a node RPC with PERMISSION_DENIED naming its role."""
+on a node RPC with PERMISSION_DENIED naming its role — and by etcd, which trusts only a CA
+of its own (as it refuses every other certificate of the cluster CA)."""
 
 from __future__ import annotations
 
+import ssl
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +107,34 @@ def test_the_gateway_certificate_is_refused_on_admin_and_node_rpcs(cluster: Loca
         10,
         "refusals audited",
     )
+
+
+def test_etcd_refuses_every_certificate_of_the_cluster_ca(cluster: LocalCluster) -> None:
+    """The gateway's, a node's, and the CLI's (which agents hand to managed workloads):
+    none of them can reach etcd, where the whole cluster's state is. The controllers and
+    `aiwo cluster status` use certificates from etcd's own CA."""
+    credentials = _credentials(cluster)
+    pki = credentials.pki
+    etcd = cluster.etcd_endpoints[0].split("//")[-1]
+    health = f"https://{etcd}/health"
+    context = _with(ssl.create_default_context(cafile=credentials.etcd_dir / "ca.pem"),
+                    credentials.etcd_dir / "cli")  # fmt: skip
+    with urllib.request.urlopen(health, timeout=5, context=context) as reply:
+        assert b"true" in reply.read()  # what `aiwo cluster status` asks, with etcd's CA
+    cluster_ca = [
+        pki.gateway_certs[GATEWAY_NAME],
+        pki.node_certs["node-1"],
+        (pki.client_cert, pki.client_key),
+    ]
+    for cert, key in cluster_ca:
+        refused = ssl.create_default_context(cafile=credentials.etcd_dir / "ca.pem")
+        refused.check_hostname = False
+        refused.load_cert_chain(cert, key)
+        with pytest.raises(OSError):  # the handshake fails: unknown CA
+            urllib.request.urlopen(health, timeout=5, context=refused).read()
+
+
+def _with(context: ssl.SSLContext, stem: Path) -> ssl.SSLContext:
+    context.check_hostname = False  # etcd's certificate names localhost
+    context.load_cert_chain(f"{stem}.pem", f"{stem}-key.pem")
+    return context

@@ -83,6 +83,7 @@ PUBLIC = {
     "write_tokens_file",
     "Issued",
     "PkiLayout",
+    "create_ca",
     "init_pki",
     "issue",
     "issue_client",

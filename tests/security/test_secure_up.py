@@ -122,7 +122,8 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         recorded = cluster["credentials"]
         assert isinstance(recorded, dict)
         assert set(recorded) == {
-            "ca", "cert", "key", "server_name", "token_file", "gateway_cert", "gateway_key"
+            "ca", "cert", "key", "server_name", "token_file", "gateway_cert", "gateway_key",
+            "etcd_ca", "etcd_cert", "etcd_key",
         }  # fmt: skip
         assert (Path(recorded["token_file"]).stat().st_mode & 0o777) == 0o600
 
