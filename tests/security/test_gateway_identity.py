@@ -168,3 +168,30 @@ async def test_a_gateway_token_opens_only_the_gateway_streams(
         )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "gateway" in (refused.value.details() or "")
+
+
+async def test_the_gateway_certificate_matrix(
+    secure_controller: Controller, credentials: Credentials
+) -> None:
+    """Every served method, called with a gateway certificate — and an admin token beside it
+    to show that the certificate decides: GatewayService's two streams (and what any caller
+    may: health, WhoAmI, reflection) are let in, everything else is PERMISSION_DENIED."""
+    from controlplane.auth.permissions import AUTHENTICATED, GATEWAY_STREAMS, PUBLIC, RULES
+    from tests.security.test_roles import OTHER, OWN, _call, _samples
+
+    open_to_it = {PUBLIC, AUTHENTICATED, GATEWAY_STREAMS}
+    mismatches = []
+    async with tls_channel(
+        secure_controller.address, credentials, _gateway_cert(credentials, "gw")
+    ) as channel:
+        for namespace in (OWN, OTHER):
+            for sample in _samples(namespace):
+                got = await _call(channel, sample, credentials.admin_token)
+                refusals = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
+                if RULES[sample.method].permission in open_to_it:
+                    wrong = got in refusals
+                else:
+                    wrong = got != grpc.StatusCode.PERMISSION_DENIED
+                if wrong:
+                    mismatches.append(f"{sample.method} ns={namespace}: got {got.name}")
+    assert mismatches == []
