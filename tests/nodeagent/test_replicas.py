@@ -19,8 +19,9 @@ from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.executor import Executor
 from nodeagent.gpu.sim import SimulatedGpuBackend
+from nodeagent.launch import LaunchSpec, ProcessEvent
 from nodeagent.probe import ReplicaProber, http_status
-from nodeagent.supervisor import LaunchSpec, ProcessEvent, Supervisor
+from nodeagent.supervisor import Supervisor
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.helpers import assert_eventually
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from nodeagent.supervisor import (
+from nodeagent.launch import (
     LaunchError,
     LaunchSpec,
     ProcessEvent,
-    Supervisor,
     SupervisorError,
     UnknownWorkloadError,
 )
+from nodeagent.supervisor import Supervisor
 from nodeagent.throttle import SignalThrottler, procfs
 from tests.helpers import assert_eventually
 
