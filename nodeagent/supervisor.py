@@ -33,6 +33,7 @@ from nodeagent.launch import (
     SupervisorError,
     UnknownWorkloadError,
 )
+from nodeagent.restart import decide_restart
 from nodeagent.throttle.base import ThrottleError, Throttler, is_workload_id
 
 log = structlog.get_logger("aiwo.agent.supervisor")
@@ -318,8 +319,16 @@ class Supervisor:
                 # Whatever the workload forked and left running goes with it.
                 await self._resume(managed.workload)
                 await process_group.terminate_group(managed.process.pid, self._leftover_grace_s)
-                delay_s, detail = self._restart_decision(managed, returncode, ran_s)
-                self._emit_exit(managed, returncode, detail, _outcome(managed, returncode, delay_s))
+                decision = decide_restart(
+                    managed.spec,
+                    restarts=managed.restarts,
+                    stopping=managed.stopping,
+                    returncode=returncode,
+                    ran_s=ran_s,
+                )
+                managed.restarts = decision.restarts
+                self._emit_exit(managed, returncode, decision.detail, decision.outcome)
+                delay_s = decision.delay_s
                 if delay_s is None:
                     return
                 managed.process = None
@@ -347,27 +356,6 @@ class Supervisor:
                 with contextlib.suppress(ThrottleError):
                     await self.throttler.release(managed.workload)
             managed.finished.set()
-
-    def _restart_decision(
-        self, managed: _Managed, returncode: int, ran_s: float
-    ) -> tuple[float | None, str]:
-        """(delay before the restart or None for no restart, the reason for the event)."""
-        spec = managed.spec
-        if managed.stopping:
-            return None, "stopped by the agent"
-        if returncode == 0 and spec.restart_policy != "always":
-            return None, "completed"
-        if spec.restart_policy == "never":
-            return None, "failed; restart policy never"
-        if ran_s >= spec.backoff_reset_after_s:
-            managed.restarts = 0
-        if managed.restarts >= spec.max_restarts:
-            plural = "" if spec.max_restarts == 1 else "s"
-            return None, f"failed; giving up after {spec.max_restarts} restart{plural}"
-        delay_s = spec.backoff_s(managed.restarts)
-        # The delay is in the detail: `aiwo describe` shows a crash loop's next try from it.
-        how = "failed" if returncode != 0 else "exited"
-        return delay_s, f"{how}; restarting in {delay_s:.1f} s"
 
     async def _attach(self, managed: _Managed) -> None:
         if self.throttler is None or managed.process is None:
@@ -443,14 +431,6 @@ class Supervisor:
             except Exception:  # a broken listener must not stop supervision
                 log.exception("process_event_listener_failed", workload=event.workload)
         return event
-
-
-def _outcome(managed: _Managed, returncode: int, restart_in_s: float | None) -> str:
-    if managed.stopping:
-        return "stopped"
-    if restart_in_s is not None:
-        return "restarting"
-    return "succeeded" if returncode == 0 else "failed"
 
 
 def _split(workload: str) -> tuple[str, str]:
