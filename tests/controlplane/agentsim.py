@@ -123,6 +123,13 @@ class ScriptedAgent:
     def actions(self, kind: str) -> list[types_pb2.Command]:
         return [c for c in self.commands if c.WhichOneof("action") == kind]
 
+    async def __aenter__(self) -> ScriptedAgent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -25,9 +25,7 @@ async def _pair(make_controller) -> tuple[Controller, Controller]:  # type: igno
 
 async def test_follower_forwards_writes_and_serves_reads(make_controller) -> None:  # type: ignore[no-untyped-def]
     leader, follower = await _pair(make_controller)
-    agent = ScriptedAgent(leader.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(leader.address, node_info("node-a", gpus=2)):
         async with grpc.aio.insecure_channel(follower.address) as channel:
             stubs = Stubs(channel)
             created = await stubs.workload.Register(
@@ -73,8 +71,6 @@ async def test_follower_forwards_writes_and_serves_reads(make_controller) -> Non
             assert leader.address in refused.value.details()
             trailing = dict(refused.value.trailing_metadata() or ())
             assert trailing.get("aiwo-leader") == leader.address
-    finally:
-        await agent.stop()
 
 
 async def test_follower_takes_over_when_the_leader_steps_down(make_controller) -> None:  # type: ignore[no-untyped-def]
