@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -76,6 +76,17 @@ async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"etcd unavailable: {exc}")
     await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store error: {exc}")
     raise AssertionError("unreachable")
+
+
+async def read_hello(context: grpc.aio.ServicerContext) -> Any:
+    """The hello a stream must open with (its first message's `hello`), or INVALID_ARGUMENT.
+    The caller names its type: an agent's AgentHello, an app's AttachHello."""
+    first = await context.read()
+    if first is grpc.aio.EOF or not first.HasField("hello"):
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
+        )
+    return first.hello
 
 
 async def retry_conflicts(decide: Callable[[], Awaitable[None]], attempts: int = 3) -> None:

@@ -19,6 +19,7 @@ from controlplane.rpc.common import (
     abort_store_error,
     found,
     pump,
+    read_hello,
     retry_conflicts,
     validate,
 )
@@ -210,12 +211,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         return view
 
     async def Attach(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
-        first = await context.read()
-        if first is grpc.aio.EOF or not first.HasField("hello"):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
-            )
-        hello = first.hello
+        hello: workload_pb2.AttachHello = await read_hello(context)
         await validate(context, lambda: check_workload_ref(hello.name, hello.namespace))
         key = f"{hello.namespace}/{hello.name}"
         if self.state.workloads.get(key) is None:
