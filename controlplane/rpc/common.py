@@ -10,7 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from controlplane.etcd.store import EtcdStore, FencingError, StoreUnavailable
-from controlplane.leader.decisions import Conflict
+from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.rpc.validation import ValidationError
 from sdk._metadata import ELECTING_METADATA_KEY, LEADER_METADATA_KEY
 
@@ -76,6 +76,23 @@ async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"etcd unavailable: {exc}")
     await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store error: {exc}")
     raise AssertionError("unreachable")
+
+
+async def commit_attempt(
+    context: grpc.aio.ServicerContext, decisions: Decisions, batch: Batch, *, last: bool
+) -> bool:
+    """Commit one attempt of a read-modify-write: True once written, False on a Conflict the
+    caller decides again from the new record. A Conflict on the `last` attempt, or any other
+    store error, ends the call with its status."""
+    try:
+        await decisions.commit(batch)
+        return True
+    except Conflict as exc:
+        if last:
+            await abort_store_error(context, exc)
+        return False
+    except Exception as exc:
+        await abort_store_error(context, exc)
 
 
 async def read_hello(context: grpc.aio.ServicerContext) -> Any:

@@ -17,7 +17,7 @@ import structlog
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.serving import stage_service
 from controlplane.optimizer import can_ever_fit
-from controlplane.rpc.common import Leadership, abort_store_error, found, validate
+from controlplane.rpc.common import Leadership, abort_store_error, commit_attempt, found, validate
 from controlplane.rpc.validation import (
     check_create_service,
     check_name,
@@ -191,14 +191,8 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             updated.generation = current.generation + 1
             batch = Batch()
             stage_service(self.decisions, batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "service_scaled",
             f"service/{key}",
@@ -227,14 +221,8 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             updated.generation = current.generation + 1
             batch = Batch()
             stage_service(self.decisions, batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "service_deleting",
             f"service/{key}",

@@ -17,6 +17,7 @@ from controlplane.optimizer.fit import never_fits
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
+    commit_attempt,
     found,
     pump,
     read_hello,
@@ -160,14 +161,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 )
             else:
                 self.decisions.stage_workload(batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "workload_updated",
             f"workload/{key}",
