@@ -13,7 +13,8 @@ from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk._pki import PkiLayout, create_ca, init_pki, issue_node
-from sdk.pb.aiwo.v1 import admin_pb2_grpc, auth_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
+from sdk.pb.aiwo.v1 import auth_pb2_grpc
+from tests.controlplane.conftest import Stubs as ControllerStubs
 from tests.helpers import EtcdMember, make_controller_config
 
 
@@ -68,12 +69,11 @@ async def secure_controller(secure_config: ControllerConfig) -> AsyncIterator[Co
     await ctl.stop(0)
 
 
-class Stubs:
+class Stubs(ControllerStubs):
+    """The controller's stubs and AuthService's."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-        self.node = node_pb2_grpc.NodeServiceStub(channel)
-        self.workload = workload_pb2_grpc.WorkloadServiceStub(channel)
-        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+        super().__init__(channel)
         self.auth = auth_pb2_grpc.AuthServiceStub(channel)
 
 
