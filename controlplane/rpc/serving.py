@@ -188,10 +188,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
                 message = "autoscaled again"
             if updated == current:
                 return service_view(current)
-            updated.generation = current.generation + 1
-            batch = Batch()
-            stage_service(self.decisions, batch, key, updated)
-            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
+            if await self._rewrite(context, key, current, updated, last=attempt == 2):
                 break
         self.decisions.events.emit(
             "service_scaled",
@@ -218,10 +215,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             updated.CopyFrom(current)
             updated.deleting = True
             updated.desired = 0
-            updated.generation = current.generation + 1
-            batch = Batch()
-            stage_service(self.decisions, batch, key, updated)
-            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
+            if await self._rewrite(context, key, current, updated, last=attempt == 2):
                 break
         self.decisions.events.emit(
             "service_deleting",
@@ -231,6 +225,22 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         )
         self.on_change.set()
         return serving_pb2.DeleteServiceResponse()
+
+    async def _rewrite(
+        self,
+        context: grpc.aio.ServicerContext,
+        key: str,
+        current: serving_pb2.Service,
+        updated: serving_pb2.Service,
+        *,
+        last: bool,
+    ) -> bool:
+        """One attempt at replacing `current` with `updated`, a generation on (commit_attempt's
+        answer: False when the caller should decide again from the new record)."""
+        updated.generation = current.generation + 1
+        batch = Batch()
+        stage_service(self.decisions, batch, key, updated)
+        return await commit_attempt(context, self.decisions, batch, last=last)
 
     async def _reject_if_never_fits(
         self, spec: serving_pb2.ServiceSpec, context: grpc.aio.ServicerContext
