@@ -6,6 +6,10 @@ waits for its exit, reports it, and restarts it when its policy says so.
 
 Events go out through ``on_event`` (the agent forwards them to the controller as ProcessEvent
 messages); failures the caller must answer for raise ``SupervisorError`` with a reason.
+
+Beside it: nodeagent.launch (the spec, events and errors), nodeagent.restart (whether an exit
+is restarted, and when: pure) and nodeagent.process_group (environment, log files, process
+groups). This module holds the state of each managed workload and the tasks that watch them.
 """
 
 from __future__ import annotations
