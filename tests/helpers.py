@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -69,6 +70,22 @@ async def assert_eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} within {timeout_s}s") from last_error
         await asyncio.sleep(interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, object]], stop_timeout_s: float = 5.0
+) -> AsyncIterator[asyncio.Task[object]]:
+    """`run(stop)` as a task for the length of the block (an agent's `run`, say); then `stop`
+    is set and the task given `stop_timeout_s` to end, whatever it ends with."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, stop_timeout_s)
 
 
 def etcd_binary() -> str:

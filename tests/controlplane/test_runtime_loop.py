@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +20,7 @@ from nodeagent.gpu import make_backend
 from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, running
 
 
 @pytest.fixture
@@ -154,9 +152,7 @@ async def test_a_real_agent_reports_the_lock_it_kept_across_its_restart_and_it_i
     backend = make_backend("sim", model="H100", count=2, node_name="node-r")
     executor = Executor(backend, clock_locks=ClockLocks(tmp_path / "clock-locks.json"))
     agent = Agent(config, backend, executor=executor)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent.run):
         await assert_eventually(
             lambda: ClockLocks(tmp_path / "clock-locks.json").items() == [],
             timeout_s=20,
@@ -165,10 +161,6 @@ async def test_a_real_agent_reports_the_lock_it_kept_across_its_restart_and_it_i
         events = controller.state.events_for("node/node-r", 50)
         released = "node-r/0: SM clock lock 900-1200 MHz set by no decision of this controller"
         assert any(e.message.startswith(released) for e in events), [e.message for e in events]
-    finally:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 5)
 
 
 async def test_slo_breach_throttles_the_lower_priority_neighbour(
