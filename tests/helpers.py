@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 if TYPE_CHECKING:
     from controlplane.app.config import ControllerConfig
+    from controlplane.app.server import Controller
 
 T = TypeVar("T")
 
@@ -86,6 +87,16 @@ async def running(
         stop.set()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, stop_timeout_s)
+
+
+@contextlib.asynccontextmanager
+async def started(controller: Controller) -> AsyncIterator[Controller]:
+    """`controller` started for the length of the block, stopped at once (no grace) after."""
+    await controller.start()
+    try:
+        yield controller
+    finally:
+        await controller.stop(0)
 
 
 def etcd_binary() -> str:

@@ -15,7 +15,7 @@ from sdk import _tokens
 from sdk._pki import PkiLayout, create_ca, init_pki, issue_node
 from sdk.pb.aiwo.v1 import auth_pb2_grpc
 from tests.controlplane.conftest import Stubs as ControllerStubs
-from tests.helpers import EtcdMember, make_controller_config
+from tests.helpers import EtcdMember, make_controller_config, started
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,8 @@ def secure_config(etcd: EtcdMember, etcd_prefix: str, credentials: Credentials) 
 
 @pytest.fixture
 async def secure_controller(secure_config: ControllerConfig) -> AsyncIterator[Controller]:
-    ctl = Controller(secure_config)
-    await ctl.start()
-    yield ctl
-    await ctl.stop(0)
+    async with started(Controller(secure_config)) as ctl:
+        yield ctl
 
 
 class Stubs(ControllerStubs):
