@@ -95,7 +95,9 @@ async def test_sync_releases_what_the_controller_no_longer_places_here(executor:
 
 
 async def test_a_restarted_agent_stops_what_its_previous_life_left_running(tmp_path: Path) -> None:
-    sleeper = ("/bin/sh", "-c", "sleep 60")
+    # One exec: `sh -c "sleep 60"` execs again, and while it does /proc/<pid>/environ reads
+    # empty, so the reap below could miss the owner's mark (seen on a loaded machine).
+    sleeper = ("sleep", "60")
     from nodeagent.launch import LaunchSpec
 
     first = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-q")
