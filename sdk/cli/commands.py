@@ -6,7 +6,7 @@ import click
 
 from sdk import resolve_target_with_source
 from sdk.cli import _render as render
-from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli._app import listed_namespace, namespace_option, namespaces_option, output_option, state
 
 
 def _emit(value: object, output: str, table: object) -> None:
@@ -34,16 +34,12 @@ def gpus(node: str | None, output: str) -> None:
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def workloads(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """List workloads (of the default namespace unless -n or -A)."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_workloads(ns)
+    ns = listed_namespace(namespace, all_namespaces)  # refused before connecting
+    items = state().admin().list_workloads(ns)
     _emit(items, output, render.workloads_table(items, namespaces=all_namespaces))
 
 

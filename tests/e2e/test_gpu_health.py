@@ -18,6 +18,7 @@ from tests.e2e.cluster_helpers import (
     assert_contiguous,
     cli,
     counts,
+    keeps_counting,
     local_cluster,
     other,
     start_counter,
@@ -62,8 +63,7 @@ def test_a_fatal_xid_marks_the_gpu_unhealthy_and_moves_its_workload(tmp_path: Pa
             # Moved off with its checkpoint: counting goes on elsewhere, nothing lost.
             target = other(source)
             wait_for(lambda: client.get("counter").node == target, 60, "counter not moved")
-            moved_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > moved_at + 10, 20, "not counting on the target")
+            keeps_counting(log, "not counting on the target", more=10)
             assert_contiguous(counts(log))
             migration = admin.get_migration("counter")
             assert migration.requested_by == "health" and "XID 79" in migration.reason
