@@ -6,55 +6,45 @@ import pytest
 from google.protobuf.message import Message
 
 from controlplane.leader.runtime_loop import agent_command
-from controlplane.optimizer.runtime import (
-    DirectiveThrottle,
-    LockClocks,
-    Reason,
-    ResetClocks,
-    ResetPowerCap,
-    RuntimeAction,
-    SetPowerCap,
-    ThrottleProcess,
-    UnthrottleProcess,
-)
+from controlplane.optimizer import runtime as rt
 from sdk.pb.aiwo.v1 import types_pb2
 
-WHY = Reason("test", "a test")
+WHY = rt.Reason("test", "a test")
 W = "default/train"
 
-CASES: list[tuple[RuntimeAction, tuple[str, dict[str, Message]] | None]] = [
+CASES: list[tuple[rt.RuntimeAction, tuple[str, dict[str, Message]] | None]] = [
     (
-        SetPowerCap("n1", 2, 250.0, WHY),
+        rt.SetPowerCap("n1", 2, 250.0, WHY),
         ("n1", {"set_power_limit": types_pb2.SetPowerLimit(gpu_index=2, watts=250.0)}),
     ),
     (
-        ResetPowerCap("n1", 2, WHY),
+        rt.ResetPowerCap("n1", 2, WHY),
         ("n1", {"reset_power_limit": types_pb2.ResetPowerLimit(gpu_index=2)}),
     ),
     (
-        LockClocks("n1", 0, 900, 1400, WHY),
+        rt.LockClocks("n1", 0, 900, 1400, WHY),
         ("n1", {"lock_clocks": types_pb2.LockClocks(gpu_index=0, min_mhz=900, max_mhz=1400)}),
     ),
-    (ResetClocks("n1", 0, WHY), ("n1", {"reset_clocks": types_pb2.ResetClocks(gpu_index=0)})),
+    (rt.ResetClocks("n1", 0, WHY), ("n1", {"reset_clocks": types_pb2.ResetClocks(gpu_index=0)})),
     (
-        ThrottleProcess(W, "n2", 0.25, WHY),
+        rt.ThrottleProcess(W, "n2", 0.25, WHY),
         ("n2", {"throttle_workload": types_pb2.ThrottleWorkload(workload=W, cpu_fraction=0.25)}),
     ),
     (  # a fraction of 0 freezes the process
-        ThrottleProcess(W, "n2", 0.0, WHY),
+        rt.ThrottleProcess(W, "n2", 0.0, WHY),
         ("n2", {"throttle_workload": types_pb2.ThrottleWorkload(workload=W, freeze=True)}),
     ),
     (
-        UnthrottleProcess(W, "n2", WHY),
+        rt.UnthrottleProcess(W, "n2", WHY),
         ("n2", {"throttle_workload": types_pb2.ThrottleWorkload(workload=W, cpu_fraction=1.0)}),
     ),
     # The app carries a directive out, not the agent.
-    (DirectiveThrottle(W, 0.5, WHY), None),
+    (rt.DirectiveThrottle(W, 0.5, WHY), None),
 ]
 
 
 @pytest.mark.parametrize(("action", "expected"), CASES)
 def test_agent_command(
-    action: RuntimeAction, expected: tuple[str, dict[str, Message]] | None
+    action: rt.RuntimeAction, expected: tuple[str, dict[str, Message]] | None
 ) -> None:
     assert agent_command(action) == expected
