@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sdk import _convert as convert
 from sdk._channel import Connection, ConnectionClient
 from sdk._migration import DrainResult, Migration, WorkloadLogs
@@ -75,8 +77,16 @@ class AdminClient(ConnectionClient):
         reply: types_pb2.Node = await self._connection.call(self._stub.Cordon, request)
         return convert.from_pb(Node, reply)
 
-    async def uncordon(self, name: str) -> Node:
-        request = admin_pb2.CordonRequest(name=name)
+    async def uncordon(
+        self, name: str, *, clear_health: bool = False, gpus: Sequence[int] = ()
+    ) -> Node:
+        """Placements on `name` again. `clear_health`: after a repair, every GPU's unhealthy
+        mark goes too; `gpus`: only these GPUs' marks (implies clearing)."""
+        request = admin_pb2.CordonRequest(
+            name=name,
+            clear_unhealthy_gpus=list(gpus),
+            clear_all_unhealthy=clear_health and not gpus,
+        )
         reply: types_pb2.Node = await self._connection.call(self._stub.Uncordon, request)
         return convert.from_pb(Node, reply)
 

@@ -105,10 +105,31 @@ def cordon(name: str, reason: str) -> None:
 
 @click.command()
 @click.argument("name")
-def uncordon(name: str) -> None:
-    """Allow placements on a node again."""
-    node = state().admin().uncordon(name)
+@click.option(
+    "--clear-health",
+    is_flag=True,
+    help="After a repair: also clear every GPU's unhealthy mark (docs/health.md).",
+)
+@click.option(
+    "--gpu",
+    "gpus",
+    multiple=True,
+    type=click.IntRange(0),
+    metavar="INDEX",
+    help="Clear only this GPU's unhealthy mark (repeatable; implies --clear-health).",
+)
+def uncordon(name: str, clear_health: bool, gpus: tuple[int, ...]) -> None:
+    """Allow placements on a node again (and, after a repair, on its unhealthy GPUs)."""
+    before = state().admin().get_node(name) if clear_health or gpus else None
+    node = state().admin().uncordon(name, clear_health=clear_health, gpus=gpus)
     click.echo(f"node {node.name} uncordoned")
+    if before is not None:
+        cleared = sorted(set(before.unhealthy_gpus) - set(node.unhealthy_gpus))
+        click.echo(
+            f"GPU {', '.join(map(str, cleared))} back in service"
+            if cleared
+            else "no unhealthy mark to clear"
+        )
 
 
 @click.command()
