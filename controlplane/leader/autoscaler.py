@@ -91,7 +91,8 @@ class Autoscaler:
         plan = self.planner(self.state, services, now)
         for decision in plan:
             self.blocked[decision.service] = decision.blocked
-            self.last_reason[decision.service] = decision.reason
+            # The reason has no counts of its own (scale_message adds them to events).
+            self.last_reason[decision.service] = f"desired {decision.desired}: {decision.reason}"
             self.driver.prefer_remove[decision.service] = decision.remove
             try:
                 await self._commit(decision, now)
@@ -121,9 +122,7 @@ class Autoscaler:
                 time_unix=now,
                 from_replicas=service.desired,
                 to_replicas=decision.desired,
-                # The record has its own from/to, which `describe` and `explain` show: keep the
-                # reason without the opening, or they read "3 -> 4: scale NS/NAME 3 -> 4: ...".
-                reason=message.split(": ", 1)[1] if ": " in message else message,
+                reason=decision.reason,
             )
         )
         batch = Batch()
