@@ -21,6 +21,9 @@ METRICS = (
     "scale_events",
     "max_replicas",
     "cold_starts",
+    "mean_clock_ratio",
+    "mean_cap_fraction",
+    "setting_changes",
     "wall_s",
 )
 

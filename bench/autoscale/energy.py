@@ -1,0 +1,103 @@
+"""The aiwo policy's energy half: the replicas' clock setting from the controller's own chooser
+(controlplane/optimizer/serving_energy.py), fed what the service measured up to now.
+
+Per call: the arrival rate per ready replica (the larger of the last second's and the last
+`LOAD_WINDOW_S` mean, so a burst raises the clock within a second), the mean prompt and
+decode tokens of the last `MIX_WINDOW_S` (an engine's prompt/generation token counters), the
+p99 prompt of the window the last second fell in (its prompt-length distribution, as an
+engine's histogram gives it), the last second's measured TTFT p99 and TPOT, and the peak
+load the setting must hold: the busiest `LOAD_WINDOW_S` of the last `PEAK_WINDOW_S`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import Any
+
+import numpy as np
+
+from bench.autoscale.demand import PROMPT_GRID, WINDOW_S, DemandError
+from bench.autoscale.policies import Context
+from bench.autoscale.pool import Pool
+from controlplane.optimizer.serving_energy import (
+    EnergyConfig,
+    EnergyMemory,
+    EnergyTargets,
+    ReplicaLoad,
+    ServingEnergy,
+)
+from gpumodel.serving import ReplicaModel, ReplicaSetting
+
+LOAD_WINDOW_S = 10
+MIX_WINDOW_S = 60
+# The setting must hold the busiest LOAD_WINDOW_S of the last PEAK_WINDOW_S (the core's
+# scale-down stabilization window, 300 s: the bursts the replicas it keeps were kept for).
+PEAK_WINDOW_S = 300
+
+
+class EnergyPolicy:
+    def __init__(self, model: ReplicaModel, config: EnergyConfig | None = None) -> None:
+        self.chooser = ServingEnergy(model, config)
+        self.memory = EnergyMemory()
+        self.last_reason = ""
+        self._p99: Any = None
+
+    def decide(
+        self, t: int, ctx: Context, pool: Pool, now_unix: float, in_flight_limit: float | None
+    ) -> ReplicaSetting:
+        obs, d = ctx.observed, ctx.demand
+        ready = len(pool.ready)
+        if t <= 0 or ready == 0:
+            return self.memory.setting
+        if self._p99 is None:
+            idx = np.argmax(d.prompt_cdf >= 0.99, axis=1)
+            self._p99 = PROMPT_GRID[idx]
+        lo = max(0, t - LOAD_WINDOW_S)
+        last = float(obs.arrivals[t - 1])
+        rate = max(last, float(obs.arrivals[lo:t].mean()))
+        plo = max(0, t - PEAK_WINDOW_S)
+        c = np.cumsum(obs.arrivals[plo:t])
+        w = min(LOAD_WINDOW_S, c.size)
+        sums = c[w - 1 :] - np.concatenate(([0.0], c[: c.size - w]))
+        peak = max(rate, float(sums.max()) / w)
+        mlo = max(0, t - MIX_WINDOW_S)
+        n = float(d.arrivals[mlo:t].sum())
+        if n <= 0:
+            return self.memory.setting
+        load = ReplicaLoad(
+            arrival_rps=rate / ready,
+            mean_prompt_tokens=float(d.prompt_tokens[mlo:t].sum()) / n,
+            p99_prompt_tokens=float(self._p99[(t - 1) // WINDOW_S]),
+            mean_decode_tokens=float(d.decode_tokens[mlo:t].sum()) / n,
+            observed_ttft_p99_ms=float(obs.ttft_p99_ms[t - 1]),
+            observed_tpot_ms=float(obs.tpot_ms[t - 1]),
+            peak_arrival_rps=peak / ready,
+            in_flight_limit=in_flight_limit,
+        )
+        targets = EnergyTargets(ttft_ms=ctx.targets.ttft_ms, tpot_ms=ctx.targets.tpot_ms)
+        choice = self.chooser.choose(load, targets, self.memory, now_unix)
+        if choice.changed:
+            self.last_reason = choice.reason
+        return choice.setting
+
+
+def energy_config_with(overrides: tuple[str, ...]) -> EnergyConfig:
+    """EnergyConfig with FIELD=VALUE overrides (its float fields)."""
+    base = EnergyConfig()
+    names = {f.name for f in fields(base) if f.name != "candidates"}
+    changes: dict[str, float] = {}
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        if not sep or name not in names:
+            raise DemandError(
+                f"--aiwo-energy-set: expected FIELD=VALUE with FIELD one of "
+                f"{', '.join(sorted(names))}, got {item!r}"
+            )
+        try:
+            changes[name] = float(text)
+        except ValueError:
+            raise DemandError(f"--aiwo-energy-set {name}: not a number: {text!r}") from None
+    try:
+        return replace(base, **changes)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise DemandError(f"--aiwo-energy-set: {e}") from None
