@@ -122,9 +122,11 @@ class Aiwo:
         self.last_reason = d.reason
         setting = None
         if self.energy is not None:
-            # The concurrency per replica the core sizes for: the clock must not outgrow it.
-            limit = self.memory.services[SERVICE_KEY].concurrency_limit.value
-            setting = self.energy.decide(t, ctx, pool, now, limit)
+            # What the core learned one replica carries: the clock must not outgrow its
+            # concurrency nor leave less burst headroom than a default replica at its rate.
+            m = self.memory.services[SERVICE_KEY]
+            limits = (m.concurrency_limit.value, m.rate_limit.value)
+            setting = self.energy.decide(t, ctx, pool, now, *limits)
         return Decision(int(d.desired), tuple(d.remove), d.reason, setting)
 
 

@@ -25,6 +25,7 @@ the tighter `down_band` limits, to save `min_saving`, and to have been the choic
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field, replace
 
@@ -33,10 +34,11 @@ from gpumodel.serving import DEFAULT_SETTING, ReplicaModel, ReplicaSetting
 
 def _default_candidates() -> tuple[ReplicaSetting, ...]:
     # SM clock locks from the max down to the lowest published (serving.LOWEST_CLOCK_RATIO) in
-    # 5 % steps. Power caps are not candidates by default: the model makes a cap and a lock of
+    # 10 % steps (energy is smooth in the clock; finer steps cost time every period). Power
+    # caps are not candidates by default: the model makes a cap and a lock of
     # the same prefill speed cost the same prefill energy (perf.py: a lock is the cap that
     # gives its speed), while only a lock also lowers decode's clock at every batch.
-    return tuple(ReplicaSetting(sm_clock_ratio=r / 100.0) for r in range(100, 49, -5))
+    return tuple(ReplicaSetting(sm_clock_ratio=r / 10.0) for r in range(10, 4, -1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,11 @@ class ReplicaLoad:
     # slower clock keeps requests longer, and more in flight than this would make the
     # autoscaler add replicas, whose idle power outweighs the clock's saving. None: no bound.
     in_flight_limit: float | None = None
+    # Requests/s per replica the autoscaler has learned a replica carries within the SLO, at
+    # default clocks. Its bursts taught it that figure, so a setting must be no busier at the
+    # current load than a default replica at that rate: the same burst headroom the
+    # autoscaler relies on. None: no such bound.
+    learned_rps: float | None = None
 
     def at_peak(self) -> ReplicaLoad:
         peak = self.peak_arrival_rps
@@ -138,6 +145,8 @@ class ServingEnergy:
         if DEFAULT_SETTING not in settings:
             settings.insert(0, DEFAULT_SETTING)
         self.models = {s: model.at(s) for s in settings}
+        self._curves = {s: _curve(m) for s, m in self.models.items()}
+        self._order = sorted(self.models, key=lambda s: -self.models[s].prefill_tokens_per_s)
 
     def predict(self, setting: ReplicaSetting, load: ReplicaLoad) -> Prediction:
         m = self.models.get(setting) or self.model.at(setting)
@@ -164,7 +173,10 @@ class ServingEnergy:
             mean_wait_s = self.config.burst_factor * mean_s * rho / (1.0 - rho)
             in_flight = rate * (mean_wait_s + mean_s + step_ms / 1000.0) + batch
         f_c = min(1.0, f)
-        power = float(m.power_w(f_c, (1.0 - f_c) * min(1.0, batch), batch))
+        d_c = min(1.0 - f_c, (1.0 - f_c) * min(1.0, batch))
+        floor = m.held_idle_power_w
+        decode_w = _decode_power_w(self._curves.get(setting) or _curve(m), batch)
+        power = floor + f_c * (m.prefill_power_w - floor) + d_c * (decode_w - floor)
         energy = power / rate if rate > 0.0 else math.inf
         return Prediction(setting, rho, ttft_ms, tpot_ms, batch, in_flight, power, energy)
 
@@ -176,12 +188,12 @@ class ServingEnergy:
             return False
         return not (targets.tpot_ms is not None and p.tpot_ms > c.headroom * band * targets.tpot_ms)
 
-    def _in_flight_room(self, load: ReplicaLoad, preds: list[Prediction]) -> float:
+    def _in_flight_room(self, load: ReplicaLoad, default: Prediction) -> float:
         """The in-flight a setting may reach: the autoscaler's limit, or what default clocks
         already hold when that is more (the autoscaler is then adding replicas anyway)."""
         if load.in_flight_limit is None:
             return math.inf
-        return max(load.in_flight_limit, _pred_of(preds, DEFAULT_SETTING).in_flight)
+        return max(load.in_flight_limit, default.in_flight)
 
     def _observed_breach(self, load: ReplicaLoad, targets: EnergyTargets) -> str | None:
         h = self.config.headroom
@@ -202,40 +214,54 @@ class ServingEnergy:
             memory.pending = None
             return SettingChoice(current, False, f"keep {current.label()}: no load", None)
         peak = load.at_peak()
-        preds = [self.predict(s, load) for s in self.models]
-        at_peak = preds if peak is load else [self.predict(s, peak) for s in self.models]
+        preds: dict[ReplicaSetting, Prediction] = {}
+        at_peak: dict[ReplicaSetting, Prediction] = {}
+
+        def pred(setting: ReplicaSetting) -> tuple[Prediction, Prediction]:
+            if setting not in preds:
+                preds[setting] = q = self.predict(setting, load)
+                at_peak[setting] = q if peak is load else self.predict(setting, peak)
+            return preds[setting], at_peak[setting]
+
         band = self.config.down_band
-        room = self._in_flight_room(load, preds)
-        fit = {
-            p.setting
-            for p, q in zip(at_peak, preds, strict=True)
-            if self._fits(p, targets, 1.0) and q.in_flight <= room
-        }
-        fit_down = {
-            p.setting
-            for p, q in zip(at_peak, preds, strict=True)
-            if p.setting in fit and self._fits(p, targets, band) and q.in_flight <= room * band
-        }
-        fitting = [p for p in preds if p.setting in fit]
-        best = min(fitting, key=_energy_key) if fitting else None
-        cur = next(p for p in preds if p.setting == current)
-        cur_peak = next(p for p in at_peak if p.setting == current)
+        room = self._in_flight_room(load, pred(DEFAULT_SETTING)[0])
+        busy = self.config.max_prefill_utilization
+        if load.learned_rps is not None and load.learned_rps > 0.0:
+            learned = replace(load, arrival_rps=load.learned_rps, peak_arrival_rps=None)
+            at_learned = self.predict(DEFAULT_SETTING, learned).prefill_utilization
+            busy = min(busy, max(pred(DEFAULT_SETTING)[0].prefill_utilization, at_learned))
+        fit: list[Prediction] = []
+        fit_down: list[Prediction] = []
+        # Fastest first: every prediction grows as the replica slows, so the first setting
+        # that does not fit ends the search (this runs every period for every service).
+        for setting in self._order:
+            q, p = pred(setting)
+            ok = self._fits(p, targets, 1.0) and q.in_flight <= room
+            if not (ok and q.prefill_utilization <= busy):
+                break
+            fit.append(q)
+            if (
+                self._fits(p, targets, band)
+                and q.in_flight <= room * band
+                and q.prefill_utilization <= busy * band
+            ):
+                fit_down.append(q)
+        best = min(fit, key=_energy_key) if fit else None
+        cur, cur_peak = pred(current)
         breach = self._observed_breach(load, targets)
         if breach is not None:
             memory.pending = None
             if current.is_default():
                 return SettingChoice(current, False, f"keep {current.label()}: {breach}", cur)
-            to = _pred_of(preds, DEFAULT_SETTING)
-            return self._move(memory, to, _pred_of(at_peak, DEFAULT_SETTING), breach, load,
-                              targets, cur)  # fmt: skip
-        if current not in fit:
-            target = best if best is not None else _pred_of(preds, DEFAULT_SETTING)
+            to, to_peak = pred(DEFAULT_SETTING)
+            return self._move(memory, to, to_peak, breach, load, targets, cur)
+        if all(q.setting != current for q in fit):
+            target = best if best is not None else preds[DEFAULT_SETTING]
             if target.setting == current:
                 return self._keep(memory, cur_peak, cur, load, targets)
-            peak_p = _pred_of(at_peak, target.setting)
+            peak_p = at_peak[target.setting]
             return self._move(memory, target, peak_p, "no longer fits", load, targets, cur)
-        saving = [p for p in preds if p.setting in fit_down]
-        better = min(saving, key=_energy_key) if saving else None
+        better = min(fit_down, key=_energy_key) if fit_down else None
         if (
             better is None
             or better.setting == current
@@ -251,8 +277,8 @@ class ServingEnergy:
             hold = self.config.hold_s
             text += f"; {better.setting.label()} would save ({waited:.0f} of {hold:.0f} s)"
             return SettingChoice(current, False, text, cur)
-        peak_p = _pred_of(at_peak, better.setting)
-        return self._move(memory, better, peak_p, "saves energy", load, targets, cur)
+        return self._move(memory, better, at_peak[better.setting], "saves energy", load, targets,
+                          cur)  # fmt: skip
 
     def _keep(
         self, memory: EnergyMemory, peak: Prediction, cur: Prediction, load: ReplicaLoad,
@@ -274,13 +300,27 @@ class ServingEnergy:
         return SettingChoice(to.setting, True, text, to)
 
 
+def _curve(m: ReplicaModel) -> tuple[list[float], list[float]]:
+    """The decode power points as (log2 batch, watts) lists: the scalar twin of
+    ReplicaModel.decode_power_w (numpy is slow per call, and this runs every period)."""
+    return [math.log2(b) for b, _ in m.decode_power_points], [p for _, p in m.decode_power_points]
+
+
+def _decode_power_w(curve: tuple[list[float], list[float]], batch: float) -> float:
+    xs, ys = curve
+    x = math.log2(max(batch, 1.0))
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x)
+    t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
+    return ys[i - 1] + t * (ys[i] - ys[i - 1])
+
+
 def _energy_key(p: Prediction) -> tuple[float, float]:
     # Equal energy: prefer the faster clock (more room for the next burst).
     return (round(p.energy_per_request_j, 6), -p.setting.sm_clock_ratio)
-
-
-def _pred_of(preds: list[Prediction], setting: ReplicaSetting) -> Prediction:
-    return next(p for p in preds if p.setting == setting)
 
 
 def _why(

@@ -155,3 +155,27 @@ def test_the_clock_never_outgrows_the_autoscalers_concurrency() -> None:
     # Already past the limit at default clocks: no slower clock at all.
     none, _ = choose_once(CHOOSER, load(20.0, in_flight_limit=0.5 * default_in_flight))
     assert none.setting == DEFAULT_SETTING
+
+
+def test_the_predicted_power_is_the_replica_models() -> None:
+    for r in (1.0, 0.75, 0.5):
+        s = ReplicaSetting(r)
+        m = H100_8B.at(s)
+        for rps in (2.0, 20.0, 40.0):
+            p = CHOOSER.predict(s, load(rps))
+            f = rps * 160.0 / m.prefill_tokens_per_s
+            expected = float(m.power_w(f, (1 - f) * min(1.0, p.batch), p.batch))
+            assert p.power_w == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_clock_keeps_the_burst_headroom_the_autoscaler_learned() -> None:
+    """At 20 req/s a replica the autoscaler thinks carries 25 may slow only to be as busy as
+    a default replica at 25; one it thinks carries 60 may slow much more."""
+    tight, _ = choose_once(CHOOSER, load(20.0, learned_rps=25.0))
+    loose, _ = choose_once(CHOOSER, load(20.0, learned_rps=60.0))
+    assert tight.setting.sm_clock_ratio > loose.setting.sm_clock_ratio
+    assert tight.predicted is not None
+    bound = CHOOSER.predict(DEFAULT_SETTING, load(25.0)).prefill_utilization
+    assert tight.predicted.prefill_utilization <= bound
+    at_limit, _ = choose_once(CHOOSER, load(25.0, learned_rps=25.0))
+    assert at_limit.setting == DEFAULT_SETTING
