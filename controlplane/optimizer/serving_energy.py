@@ -83,8 +83,8 @@ class EnergyConfig:
     headroom: float = 0.5  # predicted p99s within this share of each target
     max_prefill_utilization: float = 0.7  # rho at the setting: room for bursts
     burst_factor: float = 1.0  # the M/M/1 wait multiplier ((1 + cv^2) / 2 for known burstiness)
-    down_band: float = 0.85  # a saving move must fit these shares of the limits
-    min_saving: float = 0.03  # ... and save this share of the energy per request
+    down_band: float = 0.95  # a saving move must fit these shares of the limits
+    min_saving: float = 0.01  # ... and save this share of the energy per request
     hold_s: float = 60.0  # ... and have been the choice this long
     candidates: tuple[ReplicaSetting, ...] = field(default_factory=_default_candidates)
 
