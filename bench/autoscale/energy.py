@@ -25,6 +25,7 @@ from controlplane.optimizer.serving_energy import (
     EnergyTargets,
     ReplicaLoad,
     ServingEnergy,
+    SettingChoice,
 )
 from gpumodel.serving import ReplicaModel, ReplicaSetting
 
@@ -88,7 +89,9 @@ class EnergyPolicy:
         mlo = max(0, t - MIX_WINDOW_S)
         n = float(d.arrivals[mlo:t].sum())
         if n <= 0:
-            return self.memory.setting
+            quiet = ReplicaLoad(0.0, 0.0, 0.0, 0.0)
+            targets = EnergyTargets(ttft_ms=ctx.targets.ttft_ms, tpot_ms=ctx.targets.tpot_ms)
+            return self._apply(self.chooser.choose(quiet, targets, self.memory, now_unix))
         load = ReplicaLoad(
             arrival_rps=rate / ready,
             mean_prompt_tokens=float(d.prompt_tokens[mlo:t].sum()) / n,
@@ -102,7 +105,9 @@ class EnergyPolicy:
         )
         self._planned_peak = peak / ready
         targets = EnergyTargets(ttft_ms=ctx.targets.ttft_ms, tpot_ms=ctx.targets.tpot_ms)
-        choice = self.chooser.choose(load, targets, self.memory, now_unix)
+        return self._apply(self.chooser.choose(load, targets, self.memory, now_unix))
+
+    def _apply(self, choice: SettingChoice) -> ReplicaSetting:
         if choice.changed:
             self.last_reason = choice.reason
         return choice.setting

@@ -211,8 +211,15 @@ class ServingEnergy:
         """The setting for the replicas now, and why; updates `memory`."""
         current = memory.setting
         if load.arrival_rps <= 0.0 or load.mean_prompt_tokens < 0.0:
+            # An idle replica draws the same at any clock, and demand that resumes after a
+            # quiet spell (often at full rate, on the fewest replicas) needs the full speed.
             memory.pending = None
-            return SettingChoice(current, False, f"keep {current.label()}: no load", None)
+            if current.is_default():
+                return SettingChoice(current, False, "keep default: no load", None)
+            memory.setting = DEFAULT_SETTING
+            memory.changes += 1
+            text = f"{current.label()} -> default (no load): idle power is the same at any clock"
+            return SettingChoice(DEFAULT_SETTING, True, text, None)
         peak = load.at_peak()
         preds: dict[ReplicaSetting, Prediction] = {}
         at_peak: dict[ReplicaSetting, Prediction] = {}

@@ -116,10 +116,12 @@ def test_the_peak_load_bounds_the_clock_and_the_mean_sets_the_energy() -> None:
     )
 
 
-def test_no_load_keeps_the_setting() -> None:
+def test_no_load_returns_to_default_clocks() -> None:
     memory = EnergyMemory(setting=ReplicaSetting(0.7))
     c = CHOOSER.choose(load(0.0), TARGETS, memory, 0.0)
-    assert not c.changed and c.setting == ReplicaSetting(0.7) and "no load" in c.reason
+    assert c.changed and c.setting == DEFAULT_SETTING and "no load" in c.reason
+    c = CHOOSER.choose(load(0.0), TARGETS, memory, 1.0)
+    assert not c.changed and c.setting == DEFAULT_SETTING
 
 
 def test_targets_may_be_partial_and_other_models_work() -> None:
