@@ -16,11 +16,16 @@ predicts, at the current load per ready replica:
 - power = the replica's power at that prefill share, decode share and batch, and energy per
   request = power / rate.
 
-The choice is the lowest energy per request among settings whose predictions fit within
-`headroom` x the targets and whose rho <= `max_prefill_utilization`. Hysteresis: a setting
-that no longer fits, or a measured p99 over the headroom, moves to the best fitting setting at
-once (a clock change takes milliseconds); a move to save energy needs the new setting to fit
-the tighter `down_band` limits, to save `min_saving`, and to have been the choice for `hold_s`.
+The choice is the lowest energy per request among settings whose predictions at the recent
+peak load fit within `headroom` x the targets with rho <= `max_prefill_utilization`, and which
+leave the autoscaler's sizing alone: no more in flight than its learned concurrency per
+replica, and no busier in prefill than a default replica at its learned rate (the autoscaler
+learned that rate, bursts included, at default clocks; a replica slowed past it meets the next
+burst short, breaks the SLO, and the autoscaler answers with replicas whose idle power costs
+more than the clock saves). Hysteresis: a setting that no longer fits, or a measured p99 over
+the headroom, moves to the best fitting setting at once (a clock change takes milliseconds);
+a move to save energy needs the new setting to fit the tighter `down_band` limits, to save
+`min_saving`, and to have been the choice for `hold_s`. No load: default clocks.
 """
 
 from __future__ import annotations
