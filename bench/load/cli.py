@@ -16,6 +16,7 @@ import click
 from bench.load.arrivals import Schedule, from_azure, from_servegen
 from bench.load.generator import run_open_loop
 from bench.load.report import summarize
+from bench.options import output_option
 from bench.trace import TraceError
 
 
@@ -77,7 +78,7 @@ def _text(report: dict[str, Any]) -> str:
 @click.option("--method", type=click.Choice(["POST", "GET"]), default="POST", show_default=True)
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=600.0)
 @click.option("--seed", type=int, default=0, show_default=True, help="ServeGen sampling seed.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def load(
     url: str,
     trace: Path | None,

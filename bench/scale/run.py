@@ -34,11 +34,13 @@ from bench.scale.probes import (
     etcd_writes,
     histogram_quantile,
     metric_sum,
+    placed_ms,
+    placed_one_by_one,
     rss_mib,
     scrape,
 )
 from bench.scale.swarm import BAD_ROLES, WorkerSpec, worker_main
-from sdk import Client, Resources
+from sdk import Client
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster, Proc
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -209,31 +211,10 @@ async def _register_all(target: str, count: int, prefix: str) -> list[float]:
 
     async def one(i: int) -> None:
         async with gate:
-            t0 = time.perf_counter()
-            handle = await client.register(
-                f"{prefix}-{i}", namespace="scale", resources=Resources(gpus=1, milli_gpu=250)
-            )
-            await handle.wait_placed(timeout=600)
-            latencies.append((time.perf_counter() - t0) * 1000)
+            latencies.append(await placed_ms(client, f"{prefix}-{i}", "scale", timeout_s=600))
 
     try:
         await asyncio.gather(*(one(i) for i in range(count)))
-    finally:
-        await client.close()
-    return latencies
-
-
-async def _placed_one_by_one(target: str, count: int) -> list[float]:
-    client = await Client.connect(target)
-    latencies = []
-    try:
-        for i in range(count):
-            t0 = time.perf_counter()
-            handle = await client.register(
-                f"timed-{i}", namespace="scale", resources=Resources(gpus=1, milli_gpu=250)
-            )
-            await handle.wait_placed(timeout=120)
-            latencies.append((time.perf_counter() - t0) * 1000)
     finally:
         await client.close()
     return latencies
@@ -454,7 +435,8 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
             "bulk_register_to_placed_p99_ms": _round(quantile(bulk, 0.99), 1),
         }
         result["steady"] = await _steady(settings, cluster, control, swarm, leader)
-        one_by_one = await _placed_one_by_one(leader, PLACED_SAMPLE)
+        timed = (f"timed-{i}" for i in range(PLACED_SAMPLE))
+        one_by_one = await placed_one_by_one(leader, timed, "scale", timeout_s=120)
         result["register_to_placed_ms"] = {
             "samples": len(one_by_one),
             "median": _round(statistics.median(one_by_one), 1),

@@ -31,6 +31,8 @@ DEMAND_WINDOW_S = 60.0  # the fallback rule: demand seen this recently keeps one
 class Decision:
     service: str  # "namespace/name"
     desired: int
+    # Why, with its numbers, without the counts: the event's message opens with
+    # "scale NS/NAME FROM -> TO:" built here from the committed record (scale_message).
     reason: str
     remove: tuple[str, ...] = ()  # replica workload names to drain first
     blocked: str = ""  # what keeps it from what it needs ("" = nothing)
@@ -58,6 +60,12 @@ def fallback_plan(
         desired = max(0, min(desired, spec.max_replicas))
         decisions.append(Decision(key, desired, reason))
     return decisions
+
+
+def scale_message(service: str, from_replicas: int, to_replicas: int, reason: str) -> str:
+    """The service_scaled event's message: the counts the record moved between (the same
+    as the event's from/to fields and the ScaleRecord's), then the planner's reason."""
+    return f"scale {service} {from_replicas} -> {to_replicas}: {reason}"
 
 
 class Autoscaler:
@@ -104,13 +112,8 @@ class Autoscaler:
             return  # what blocks it stays in memory (`explain`): no write per pass
         updated = serving_pb2.Service()
         updated.CopyFrom(service)
-        # The core's reason already opens with "scale NS/NAME A -> B:" when it changes a count;
-        # a pin or a raise to min does not, so those get the opening here.
-        head = f"scale {decision.service} "
-        message = (
-            decision.reason
-            if decision.reason.startswith(head)
-            else f"{head}{service.desired} -> {decision.desired}: {decision.reason}"
+        message = scale_message(
+            decision.service, service.desired, decision.desired, decision.reason
         )
         updated.desired = decision.desired
         updated.last_scale.CopyFrom(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -74,6 +74,18 @@ def state(ctx: click.Context | None = None) -> CliState:
     return obj
 
 
+def key_values(texts: Iterable[str]) -> dict[str, str]:
+    """Repeated KEY=VALUE options (--env, --label) as a mapping; a malformed one is a usage
+    error that names it."""
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
 def output_option(fn: F) -> F:
     """`-o table|json` on a listing command."""
     return click.option(
@@ -90,3 +102,17 @@ def namespace_option(fn: F) -> F:
     return click.option("-n", "--namespace", default=None, help='Namespace (default: "default").')(
         fn
     )
+
+
+def namespaces_option(fn: F) -> F:
+    """-n NAMESPACE or -A (every namespace), on a listing command; `listed_namespace`
+    resolves the pair."""
+    every = click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+    return namespace_option(every(fn))
+
+
+def listed_namespace(namespace: str | None, all_namespaces: bool) -> str | None:
+    """The namespace a listing covers: -n's, else the configured one; None (every one) for -A."""
+    if all_namespaces and namespace:
+        raise click.UsageError("use either -n or -A")
+    return None if all_namespaces else (namespace or state().config.namespace)

@@ -12,7 +12,14 @@ from rich.table import Table
 
 from sdk import Migration, MigrationPhase, SyncAdminClient
 from sdk.cli import _render as render
-from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._app import (
+    CliError,
+    listed_namespace,
+    namespace_option,
+    namespaces_option,
+    output_option,
+    state,
+)
 
 POLL_S = 0.5
 
@@ -118,16 +125,12 @@ def drain(node: str, reason: str, wait: bool, timeout: float, output: str) -> No
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def migrations(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """Each workload's latest migration, with its phase and what happened last."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_migrations(ns)
+    ns = listed_namespace(namespace, all_namespaces)  # refused before connecting
+    items = state().admin().list_migrations(ns)
     if output == "json":
         click.echo(render.to_json(items))
     else:

@@ -8,25 +8,16 @@ import time
 import click
 
 from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
-from sdk.cli._app import namespace_option, output_option, state
-from sdk.cli.workload import show_registered
+from sdk.cli._app import key_values, namespace_option, output_option, state
+from sdk.cli.workload import ask_options, show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 @click.command()
 @click.argument("name")
 @namespace_option
-@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
-@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@ask_options
 @click.option(
     "--restart",
     type=click.Choice(sorted(_RESTART)),
@@ -65,7 +56,7 @@ def run(
     resolve_priority(priority)  # a typo is reported without a round trip
     launch = LaunchSpec(
         command=command,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         restart_policy=_RESTART[restart],
     )

@@ -21,7 +21,15 @@ from sdk import (
     resolve_priority,
 )
 from sdk.cli import _services_render as render
-from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._app import (
+    CliError,
+    key_values,
+    listed_namespace,
+    namespace_option,
+    namespaces_option,
+    output_option,
+    state,
+)
 from sdk.cli._render import console
 
 
@@ -36,13 +44,6 @@ def parse_replicas(
     except ValueError:
         raise click.BadParameter(f"{text!r}: expected MIN-MAX or N, e.g. 1-4") from None
     return bounds
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 def gateway_address() -> str | None:
@@ -114,7 +115,7 @@ def serve(
         command,
         min_replicas=low,
         max_replicas=high,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         priority=priority,
         resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),
@@ -152,16 +153,12 @@ def _wait_ready(admin: SyncAdminClient, service: Service, timeout_s: float) -> S
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def services(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """List services (of the default namespace unless -n or -A)."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_services(ns)
+    ns = listed_namespace(namespace, all_namespaces)
+    items = state().admin().list_services(ns)
     if output == "json":
         click.echo(json.dumps([render.service_json(s) for s in items], indent=2))
         return

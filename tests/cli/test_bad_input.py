@@ -113,3 +113,22 @@ def test_cpu_only_work_is_allowed_and_shown_as_such(
     result = against(plane, "register", name, *flags, "--wait")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"workload default/{name} placed on node-1 (CPU only)"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "job", "--env", "NOEQ"], ["serve", "chat", "--replicas", "1", "--env", "=v"]],
+)
+def test_a_malformed_env_is_refused_before_any_call(command: list[str]) -> None:
+    # Port 1: nothing listens there, so an answer other than the usage error would mean a
+    # connection was tried first.
+    result = run("--controller", "127.0.0.1:1", *command, "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("expected KEY=VALUE")
+
+
+@pytest.mark.parametrize("listing", ["workloads", "migrations", "services"])
+def test_a_listing_takes_a_namespace_or_all_not_both(listing: str) -> None:
+    result = run("--controller", "127.0.0.1:1", listing, "-n", "team-a", "-A")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("use either -n or -A")
