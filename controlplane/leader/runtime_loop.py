@@ -322,53 +322,10 @@ class RuntimeLoop:
 
     def _stage(self, batch: Batch, action: RuntimeAction, now: float) -> bool:
         d = self.decisions
-        if isinstance(action, SetPowerCap):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                set_power_limit=types_pb2.SetPowerLimit(gpu_index=action.gpu, watts=action.watts),
-            )
-        elif isinstance(action, ResetPowerCap):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                reset_power_limit=types_pb2.ResetPowerLimit(gpu_index=action.gpu),
-            )
-        elif isinstance(action, LockClocks):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                lock_clocks=types_pb2.LockClocks(
-                    gpu_index=action.gpu, min_mhz=action.min_mhz, max_mhz=action.max_mhz
-                ),
-            )
-        elif isinstance(action, ResetClocks):
-            d.stage_command(
-                batch, action.node, now, reset_clocks=types_pb2.ResetClocks(gpu_index=action.gpu)
-            )
-        elif isinstance(action, ThrottleProcess):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                throttle_workload=types_pb2.ThrottleWorkload(
-                    workload=action.workload,
-                    cpu_fraction=action.cpu_fraction,
-                    freeze=action.cpu_fraction == 0,
-                ),
-            )
-        elif isinstance(action, UnthrottleProcess):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                throttle_workload=types_pb2.ThrottleWorkload(
-                    workload=action.workload, cpu_fraction=1.0
-                ),
-            )
+        command = agent_command(action)
+        if command is not None:
+            node, fields = command
+            d.stage_command(batch, node, now, command_id="", **fields)
         elif isinstance(action, DirectiveThrottle):
             d.stage_directive(
                 batch,
@@ -459,3 +416,31 @@ def _object_of(action: RuntimeAction) -> str:
     if isinstance(action, (SetPowerCap, ResetPowerCap, LockClocks, ResetClocks)):
         return f"node/{action.node}"
     return f"workload/{action.workload}"
+
+
+def agent_command(action: RuntimeAction) -> tuple[str, dict[str, object]] | None:
+    """The node and the agent command field that carry out a node-level action (None for
+    actions the workload or the placement carries out)."""
+    if isinstance(action, SetPowerCap):
+        limit = types_pb2.SetPowerLimit(gpu_index=action.gpu, watts=action.watts)
+        return action.node, {"set_power_limit": limit}
+    if isinstance(action, ResetPowerCap):
+        return action.node, {"reset_power_limit": types_pb2.ResetPowerLimit(gpu_index=action.gpu)}
+    if isinstance(action, LockClocks):
+        lock = types_pb2.LockClocks(
+            gpu_index=action.gpu, min_mhz=action.min_mhz, max_mhz=action.max_mhz
+        )
+        return action.node, {"lock_clocks": lock}
+    if isinstance(action, ResetClocks):
+        return action.node, {"reset_clocks": types_pb2.ResetClocks(gpu_index=action.gpu)}
+    if isinstance(action, ThrottleProcess):
+        throttle = types_pb2.ThrottleWorkload(
+            workload=action.workload,
+            cpu_fraction=action.cpu_fraction,
+            freeze=action.cpu_fraction == 0,
+        )
+        return action.node, {"throttle_workload": throttle}
+    if isinstance(action, UnthrottleProcess):
+        unthrottle = types_pb2.ThrottleWorkload(workload=action.workload, cpu_fraction=1.0)
+        return action.node, {"throttle_workload": unthrottle}
+    return None

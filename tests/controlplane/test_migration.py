@@ -44,30 +44,22 @@ class MigratingAgent(ScriptedAgent):
         self.corrupt_upload = False  # send a checksum that does not match the bytes
         self.hold_stop = False  # keep stop commands unanswered (as if SIGTERM is slow)
         self.held: list[types_pb2.Command] = []
-        self.received = asyncio.Event()
         self.incoming = bytearray()
         self.installed: list[str] = []
         self.install_error = ""
 
-    async def _read(self) -> None:
-        assert self._call is not None
-        while True:
-            message = await self._call.read()
-            if message is grpc.aio.EOF:
-                return
-            kind = message.WhichOneof("body")
-            if kind == "command":
-                self.commands.append(message.command)
-                self.received.set()
-                await self._answer(message.command)
-            elif kind == "checkpoint_chunk":
-                await self._receive_chunk(message.checkpoint_chunk)
-            elif kind == "logs_request":
-                reply = node_pb2.AgentLogsReply(
-                    request_id=message.logs_request.request_id, ok=True, data=b"1\n2\n3\n",
-                    size_bytes=6,
-                )  # fmt: skip
-                await self.send(node_pb2.AgentMessage(logs_reply=reply))
+    async def _handle(self, message: node_pb2.ControllerMessage) -> None:
+        kind = message.WhichOneof("body")
+        if kind == "checkpoint_chunk":
+            await self._receive_chunk(message.checkpoint_chunk)
+        elif kind == "logs_request":
+            reply = node_pb2.AgentLogsReply(
+                request_id=message.logs_request.request_id, ok=True, data=b"1\n2\n3\n",
+                size_bytes=6,
+            )  # fmt: skip
+            await self.send(node_pb2.AgentMessage(logs_reply=reply))
+        else:
+            await super()._handle(message)
 
     async def _answer(self, command: types_pb2.Command) -> None:
         action = command.WhichOneof("action")

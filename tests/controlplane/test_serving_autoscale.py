@@ -67,9 +67,7 @@ async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) 
     from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
 
     controller = await make_controller(preemption_min_runtime_s=0.0)
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=2)) as agent:
         async with grpc.aio.insecure_channel(controller.address) as channel:
             workloads = workload_pb2_grpc.WorkloadServiceStub(channel)
             await workloads.Register(
@@ -95,8 +93,6 @@ async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) 
                 admin_pb2.ExplainRequest(name="chat", namespace="default")
             )
             assert explained.summary.startswith("service default/chat has 1 replica(s)")
-    finally:
-        await agent.stop()
 
 
 async def test_the_scale_event_says_the_counts_the_record_moved_between(
