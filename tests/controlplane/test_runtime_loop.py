@@ -11,7 +11,7 @@ import pytest
 
 from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
-from controlplane.leader.runtime_loop import build_runtime_snapshot
+from controlplane.leader.runtime_loop import GpuInventory, build_runtime_snapshot
 from nodeagent.agent import Agent
 from nodeagent.clock_locks import ClockLocks
 from nodeagent.config import AgentConfig
@@ -89,6 +89,25 @@ async def test_a_node_without_gpu_control_gets_no_power_commands(controller: Con
     finally:
         await capable.stop()
         await observer.stop()
+
+
+async def test_the_kept_inventory_follows_a_changed_node_record(controller: Controller) -> None:
+    # The loop reads a node's GPU limits and capabilities once per record: a record written
+    # again (the agent restarted with --no-gpu-control and another power range) is read again.
+    inventory = GpuInventory(controller.state)
+
+    def node_a(settable: bool, max_w: float) -> list[tuple[bool, float]]:
+        gpus = build_runtime_snapshot(controller.state, (), time.time(), inventory).gpus
+        found = [(g.settable, g.power_limit_max_w) for g in gpus if g.node == "node-a"]
+        return found if found == [(settable, max_w)] else []
+
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
+        await assert_eventually(lambda: node_a(True, 700.0))
+    fixed = node_info("node-a", gpus=1)
+    del fixed.capabilities[:]
+    fixed.gpus[0].power_limit_max_w = 600
+    async with ScriptedAgent(controller.address, fixed):
+        await assert_eventually(lambda: node_a(False, 600.0), message="old inventory kept")
 
 
 async def test_a_throttle_left_by_a_previous_leader_is_undone(
