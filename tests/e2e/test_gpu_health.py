@@ -28,6 +28,7 @@ from tests.e2e.cluster_helpers import (
 
 def inject(cluster: LocalCluster, node: str, fault: dict[str, int] | list[dict[str, int]]) -> None:
     directory = cluster.state_dir / "agents" / node
+    directory.mkdir(parents=True, exist_ok=True)  # the agent may not have written here yet
     temporary = directory / "sim-faults.json.tmp"
     temporary.write_text(json.dumps(fault))
     temporary.rename(directory / "sim-faults.json")  # whole, or not at all
