@@ -52,6 +52,9 @@ class CapacityArrays:
     affinity: np.ndarray = field(init=False)  # int32[N, G+1], GPU pods per shape tag
     version: np.ndarray = field(init=False)  # int64[N], bumped on every change of a row
     service_counts: dict[str, np.ndarray] = field(init=False)  # replicas per node
+    # int32[N, G]: replicas of any service (latency work, Demand.service) on each GPU; the
+    # placement core keeps a new replica off a GPU another one uses (optimize.py).
+    gpu_latency: np.ndarray = field(init=False)
     model_ids: dict[str, int] = field(init=False)
     index: dict[str, int] = field(init=False)
 
@@ -70,6 +73,7 @@ class CapacityArrays:
         self.affinity = np.zeros((n, g + 1), dtype=np.int32)
         self.version = np.zeros(n, dtype=np.int64)
         self.service_counts = {}
+        self.gpu_latency = np.zeros((n, g), dtype=np.int32)
         self.model_ids = {m: i for i, m in enumerate(self.models)}
         self.index = {name: i for i, name in enumerate(self.names)}
 
@@ -146,6 +150,7 @@ class CapacityArrays:
         n_gpus: list[int] = []
         gpu_cols: list[int] = []
         services: list[tuple[int, str]] = []
+        latency_cells: list[tuple[int, int]] = []  # (node, GPU) per GPU a replica holds
         distinct: dict[int, tuple[int, Demand]] = {}  # id(demand): Demand.of shares objects
         index = self.index
         for w, d in workloads:
@@ -165,6 +170,7 @@ class CapacityArrays:
             gpu_cols.extend(a.gpus)
             if d.service:
                 services.append((i, d.service))
+                latency_cells.extend((i, j) for j in a.gpus)
         if not rows:
             return unknown
         n, g = self.gpu_present.shape
@@ -194,6 +200,9 @@ class CapacityArrays:
         for i, service in services:
             svc = self.service_counts.setdefault(service, np.zeros(n, np.int32))
             svc[i] += 1
+        for i, j in latency_cells:
+            if 0 <= j < g:
+                self.gpu_latency[i, j] += 1
         self.gpu_free_total = self.gpu_free.sum(axis=1).astype(np.int64)
         self.full_free = np.count_nonzero(
             (self.gpu_free >= MILLI_PER_GPU) & self.gpu_present, axis=1
@@ -225,6 +234,8 @@ class CapacityArrays:
         if d.service:
             counts = self.service_counts.setdefault(d.service, np.zeros(len(self.names), np.int32))
             counts[i] += sign
+            for j in gpus:
+                self.gpu_latency[i, j] += sign
         self.version[i] += 1
 
     # ------------------------------------------------------------ views

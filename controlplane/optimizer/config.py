@@ -22,6 +22,11 @@ class OptimizerConfig:
     min_runtime_s: work placed less than this long ago is never a preemption victim.
     seed: fixes the node priority that breaks score ties, and the `random` policy's draws.
     candidates: how many ranked candidates each Placement and Explanation carries.
+    isolate_latency: a replica of a service (latency work) sharing a GPU goes to an idle GPU
+        first, then to one no other replica uses (free share next to batch work, else by
+        preempting batch work there), and shares a GPU with another replica only as a last
+        resort, with the fewest (optimize.py). Off: the policy's choice, preempting only
+        where nothing is free.
     plugin_args: per score plugin, its parameters, e.g. {"fgd": {"coverage": 0.9}}.
     """
 
@@ -30,6 +35,7 @@ class OptimizerConfig:
     min_runtime_s: float = 60.0
     seed: int = 0
     candidates: int = 3
+    isolate_latency: bool = True
     plugin_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     policy_spec: PolicySpec = field(init=False, repr=False, compare=False)
 
@@ -45,6 +51,10 @@ class OptimizerConfig:
             or self.min_runtime_s < 0
         ):
             raise ConfigError("min_runtime_s", f"expected seconds >= 0, got {self.min_runtime_s!r}")
+        if not isinstance(self.isolate_latency, bool):
+            raise ConfigError(
+                "isolate_latency", f"expected true or false, got {self.isolate_latency!r}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError("seed", f"expected an integer, got {self.seed!r}")
         if (

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.config import OptimizerConfig
 from controlplane.optimizer.demand import Demand
-from controlplane.optimizer.filters import build_filters
+from controlplane.optimizer.filters import Filter, FilterResult, build_filters
 from controlplane.optimizer.fit import never_fits
 from controlplane.optimizer.gpu_pick import pick_gpus
-from controlplane.optimizer.place import decide, summarize
+from controlplane.optimizer.place import Choice, decide, summarize
 from controlplane.optimizer.policy import Policy, instantiate
 from controlplane.optimizer.preempt import Eviction, Victim, find_eviction
 from controlplane.optimizer.types import (
+    MILLI_PER_GPU,
     NodeView,
     Placement,
     Plan,
@@ -91,9 +94,37 @@ def optimize(
     placements: list[Placement] = []
     unschedulable: list[Unschedulable] = []
     preemptions: list[Preemption] = []
+
+    def evict(w: WorkloadView, demand: Demand, mask: np.ndarray | None, why: str) -> bool:
+        """Preempt for `w` (on `mask`'s GPUs only, when given); False if nothing makes room."""
+        nonlocal victims
+        if victims is None:
+            victims = _victims(snapshot, state, now, config)
+        eviction = find_eviction(state, demand, w.priority, victims, mask)
+        if eviction is None:
+            return False
+        placement, evicted = _preempt(state, demand, w, eviction, now, policy.name, why)
+        placements.append(placement)
+        preemptions.extend(evicted)
+        gone = {v.key for v in eviction.victims}
+        victims = [v for v in victims if v.key not in gone]
+        return True
+
     for w in pending_order(snapshot.workloads):
         demand = Demand.of(w.request, w.service)
-        fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
+        fr, choice, where = None, None, ""
+        if config.isolate_latency and demand.shared and demand.service:
+            fr, choice, where = _on_own_gpu(state, demand, policy, filters, rng, config)
+            # A GPU held by lower-priority work beats a latency neighbour: batch work can be
+            # throttled or placed again, a neighbour serving its own SLO cannot.
+            lone = state.gpu_latency == 0
+            if choice is None and config.preemption and evict(w, demand, lone, _ISOLATE_WHY):
+                continue
+            if choice is None:
+                fr, choice, where = _fewest_neighbours(state, demand, policy, filters, rng, config)
+        if choice is None:
+            fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
+        assert fr is not None
         if choice is not None:
             state.allocate(choice.node, choice.gpus, demand)
             placements.append(
@@ -104,28 +135,59 @@ def optimize(
                     milli_gpu=demand.milli,
                     score=choice.score,
                     reason=f"{policy.name}: best of {choice.feasible} feasible nodes "
-                    f"(score {choice.score:.0f})",
+                    f"(score {choice.score:.0f})" + (f" on {where}" if where else ""),
                     candidates=choice.candidates,
                 )
             )
             continue
-        eviction = None
-        if config.preemption:
-            if victims is None:
-                victims = _victims(snapshot, state, now, config)
-            eviction = find_eviction(state, demand, w.priority, victims)
-        if eviction is not None:
-            placement, evicted = _preempt(state, demand, w, eviction, now, policy.name)
-            placements.append(placement)
-            preemptions.extend(evicted)
-            gone = {v.key for v in eviction.victims}
-            victims = [v for v in victims or () if v.key not in gone]
+        if config.preemption and evict(w, demand, None, "fits nowhere free"):
             continue
         never = never_fits(state, demand, w.key)
         unschedulable.append(
             never or Unschedulable(w.key, summarize(state.size, fr), fr.rejections)
         )
     return Plan(tuple(placements), tuple(unschedulable), tuple(preemptions), tuple(notes))
+
+
+def _on_own_gpu(
+    state: CapacityArrays,
+    demand: Demand,
+    policy: Policy,
+    filters: Sequence[Filter],
+    rng: np.random.Generator,
+    config: OptimizerConfig,
+) -> tuple[FilterResult | None, Choice | None, str]:
+    """Where a replica of a service looks first, on free capacity: an idle GPU, then a GPU no
+    other replica uses (a share next to batch work)."""
+    present = state.gpu_present
+    tiers = (
+        ("an idle GPU", present & (state.gpu_free >= MILLI_PER_GPU)),
+        ("a GPU no other replica uses", present & (state.gpu_latency == 0)),
+    )
+    for where, mask in tiers:
+        fr, choice = decide(state, demand, policy, filters, rng, config.candidates, True, mask)
+        if choice is not None:
+            return fr, choice, where
+    return None, None, ""
+
+
+def _fewest_neighbours(
+    state: CapacityArrays,
+    demand: Demand,
+    policy: Policy,
+    filters: Sequence[Filter],
+    rng: np.random.Generator,
+    config: OptimizerConfig,
+) -> tuple[FilterResult | None, Choice | None, str]:
+    """The last resort: a GPU shared with other replicas, the fewest of them (k = 1, 2, ...);
+    the caller's unrestricted pass covers the most crowded GPUs."""
+    most = int(state.gpu_latency.max(initial=0))
+    for k in range(1, most):
+        mask = state.gpu_present & (state.gpu_latency <= k)
+        fr, choice = decide(state, demand, policy, filters, rng, config.candidates, True, mask)
+        if choice is not None:
+            return fr, choice, f"a GPU shared with {k} other replica(s), the fewest"
+    return None, None, ""
 
 
 def _victims(
@@ -152,8 +214,17 @@ def _victims(
     return out
 
 
+_ISOLATE_WHY = "no GPU free of other replicas"
+
+
 def _preempt(
-    state: CapacityArrays, demand: Demand, w: WorkloadView, e: Eviction, now: float, policy: str
+    state: CapacityArrays,
+    demand: Demand,
+    w: WorkloadView,
+    e: Eviction,
+    now: float,
+    policy: str,
+    why: str,
 ) -> tuple[Placement, list[Preemption]]:
     node_name = state.names[e.node]
     for v in e.victims:
@@ -181,7 +252,7 @@ def _preempt(
         milli_gpu=demand.milli,
         score=0.0,
         reason=(
-            f"{policy}: fits nowhere free; preempted {len(e.victims)} lower-priority "
+            f"{policy}: {why}; preempted {len(e.victims)} lower-priority "
             f"workload(s) on {node_name}, {total:.0f} GPU-seconds lost, the cheapest of "
             f"{e.nodes_considered} nodes with eligible work"
         ),

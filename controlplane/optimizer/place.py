@@ -33,9 +33,17 @@ def decide(
     rng: np.random.Generator,
     top: int = 0,
     count: bool = True,
+    gpu_mask: np.ndarray | None = None,
 ) -> tuple[FilterResult, Choice | None]:
-    """Filter, score and choose; `top` > 0 also returns that many ranked candidates."""
+    """Filter, score and choose; `top` > 0 also returns that many ranked candidates.
+
+    `gpu_mask` (bool[N, G]) narrows the GPUs the workload may take, after the filters (the
+    placement core's latency tiers, optimize.py); the rejections stay the filters' own."""
     fr = run_filters(state, demand, filters, count=count)
+    if gpu_mask is not None:
+        ok = fr.gpu_ok & gpu_mask
+        enough = np.count_nonzero(ok, axis=1) >= demand.gpus
+        fr = FilterResult(fr.feasible & enough, ok, fr.rejections)
     nodes = np.flatnonzero(fr.feasible)
     if nodes.size == 0:
         return fr, None

@@ -51,8 +51,13 @@ class Eviction:
 
 
 def find_eviction(
-    state: CapacityArrays, demand: Demand, priority: int, victims: Sequence[Victim]
+    state: CapacityArrays,
+    demand: Demand,
+    priority: int,
+    victims: Sequence[Victim],
+    gpu_mask: np.ndarray | None = None,
 ) -> Eviction | None:
+    """`gpu_mask` (bool[N, G]): the only GPUs the preemptor may take (None: any)."""
     eligible: dict[int, list[Victim]] = {}
     for v in victims:
         if v.priority < priority:
@@ -61,6 +66,8 @@ def find_eviction(
         return None
     static = run_filters(state, demand, load_proof_filters(), count=False).feasible
     accepted = state.accepted_gpus(demand)
+    if gpu_mask is not None:
+        accepted = accepted & gpu_mask
     best: tuple[tuple[float, int, int], Eviction] | None = None
     considered = 0
     for node, on_node in eligible.items():
