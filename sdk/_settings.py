@@ -1,6 +1,6 @@
-"""The settings of a server process (aiwo-agent, aiwo-gateway) in layers: a dataclass's
-defaults < a TOML file's table < PREFIX_NAME environment variables < flags. Here because both
-stand on the SDK and on neither of each other (tests/test_layering.py)."""
+"""The settings of a server process (aiwo-controller, aiwo-agent, aiwo-gateway) in layers: a
+dataclass's defaults < a TOML file's table < PREFIX_NAME environment variables < flags. Here
+because all stand on the SDK and on none of each other (tests/test_layering.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def layered_settings(
 
     def coerce(name: str, raw: Any) -> Any:
         current = getattr(defaults, name)
+        if isinstance(current, tuple):  # "a, b" from the environment or a flag; a TOML list
+            parts = raw.split(",") if isinstance(raw, str) else raw
+            return tuple(str(part).strip() for part in parts if str(part).strip())
         if isinstance(current, bool) and isinstance(raw, str):
             if raw.lower() not in _BOOLEANS:
                 raise error(f"{name}: cannot use {raw!r} (true or false)")
