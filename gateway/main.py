@@ -6,7 +6,7 @@ import click
 import structlog
 
 from gateway.config import ConfigError, GatewayConfig, load_config
-from sdk._process import run_process, settings_options, stop_event
+from sdk._process import controller_tls_options, run_process, settings_options, stop_event
 from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.gateway")
@@ -23,10 +23,7 @@ log = structlog.get_logger("aiwo.gateway")
 @click.option("--max-body-bytes", type=int, help="Largest request body (above: 413).")
 @click.option("--eject-s", type=float, help="Seconds a replica that broke a request is out.")
 @click.option("--report-interval-s", type=float, help="Seconds per traffic report.")
-@click.option("--tls-cert", help="This gateway's certificate (PEM) for mutual TLS.")
-@click.option("--tls-key", help="Its private key (PEM).")
-@click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
-@click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
+@controller_tls_options("This gateway's certificate (PEM) for mutual TLS.")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo gateway. Settings: flags > AIWO_GATEWAY_* env > TOML file."""
     run_process(

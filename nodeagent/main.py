@@ -16,7 +16,7 @@ import click
 import structlog
 
 from nodeagent.config import AgentConfig, ConfigError, load_config
-from sdk._process import run_process, settings_options, stop_event
+from sdk._process import controller_tls_options, run_process, settings_options, stop_event
 from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.agent")
@@ -51,10 +51,7 @@ log = structlog.get_logger("aiwo.agent")
     type=float,
     help="Stop managed workloads after this long without a controller (0: never).",
 )
-@click.option("--tls-cert", help="This node's certificate (PEM, names aiwo://node/NAME).")
-@click.option("--tls-key", help="Its private key (PEM).")
-@click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
-@click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
+@controller_tls_options("This node's certificate (PEM, names aiwo://node/NAME).")
 @click.option("--workload-tls-cert", help="Client certificate for the workloads it starts (PEM).")
 @click.option("--workload-tls-key", help="Its private key (PEM).")
 def main(config_file: str | None, **flags: object) -> None:

@@ -50,6 +50,25 @@ def settings_options(table: str, config_envvar: str) -> Callable[[F], F]:
     return decorate
 
 
+def controller_tls_options(certificate_help: str) -> Callable[[F], F]:
+    """--tls-cert (`certificate_help` says whose and what it names), --tls-key, --tls-ca and
+    --tls-server-name: mutual TLS to the controller, as the agent and the gateway take it."""
+
+    def decorate(command: F) -> F:
+        for option in (
+            click.option(
+                "--tls-server-name", help="Name in the controller's certificate, if not its host."
+            ),
+            click.option("--tls-ca", help="CA bundle that signed the controller's certificate."),
+            click.option("--tls-key", help="Its private key (PEM)."),
+            click.option("--tls-cert", help=certificate_help),
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def run_process(
     program: str,
     load: Callable[[], C],
