@@ -64,13 +64,23 @@ class AutoscaleConfig:
     cold_start_margin_s: added to the learned load time: replicas are planned for demand at
         now + load time + this.
     cold_start_alpha: weight of the newest load time in the learned mean.
-    prediction: whether seasonality and trend raise the planned demand (off: reactive only).
+    prediction: whether seasonality, trend and the learned burst headroom raise the planned
+        demand (off: reactive only).
     season_alpha: weight of the newest day (week) in the per-minute profiles.
     season_clip: once a minute bin has 3 days, a new day enters clipped to [1/x, x] times it:
         one odd day moves the profile by at most season_alpha x (season_clip - 1).
     season_ratio_cap: the seasonal forecast is at most this x the current demand.
     trend_bucket_s: the trend is fitted on buckets of this many seconds.
     trend_alpha, trend_beta: Holt's level and trend smoothing per bucket.
+    burst_quantile: the standing burst headroom (burst.py) is this quantile of the learned
+        growth of the panic window's demand over the stable demand one planning horizon
+        earlier, per hour of day, weighted by requests (0 = no headroom).
+    burst_day_decay: each day boundary, the growth histograms' weights are multiplied by this
+        (a burst pattern that stops fades within days).
+    burst_headroom_max: the headroom never exceeds this factor.
+    gap_hold_s: a zero-demand gap (no arrivals for a panic window) holds the replicas the
+        demand before it needed, for as long as the longest gap this service has resumed
+        from (learned), times 2, and at most this (s); 0 = never hold.
     """
 
     stable_window_s: float = 60.0
@@ -102,6 +112,10 @@ class AutoscaleConfig:
     trend_bucket_s: float = 10.0
     trend_alpha: float = 0.2
     trend_beta: float = 0.05
+    burst_quantile: float = 0.999
+    burst_day_decay: float = 0.7
+    burst_headroom_max: float = 4.0
+    gap_hold_s: float = 7200.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -140,6 +154,10 @@ class AutoscaleConfig:
         _range("trend_bucket_s", self.trend_bucket_s, 1.0, 600.0)
         _range("trend_alpha", self.trend_alpha, 0.0, 1.0, open_lo=True)
         _range("trend_beta", self.trend_beta, 0.0, 1.0)
+        _range("burst_quantile", self.burst_quantile, 0.0, 1.0, open_hi=True)
+        _range("burst_day_decay", self.burst_day_decay, 0.0, 1.0)
+        _range("burst_headroom_max", self.burst_headroom_max, 1.0, 100.0)
+        _range("gap_hold_s", self.gap_hold_s, 0.0, 86_400.0)
 
 
 def _finite(name: str, value: object) -> None:

@@ -86,13 +86,23 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
     stable, panic, forecaster = memory.stable, memory.panic, memory.forecaster
     rate_limit, concurrency_limit = memory.rate_limit, memory.concurrency_limit
     over = 1.0 + config.tolerance
+    burst, gap, horizon_s = memory.burst, memory.gap, memory.horizon_s
+    settle_s = config.stable_window_s + horizon_s
     for sample in view.traffic:
         interval_s = sample.interval_s if sample.interval_s > 0.0 else 1.0
         end = sample.time_unix
+        arrivals = sample.arrivals
         concurrency = sample.in_flight + sample.queued
-        stable.add(end, interval_s, sample.arrivals, concurrency)
-        panic.add(end, interval_s, sample.arrivals, concurrency)
-        forecaster.add(end, interval_s, sample.arrivals, config)
+        stable.add(end, interval_s, arrivals, concurrency)
+        panic.add(end, interval_s, arrivals, concurrency)
+        forecaster.add(end, interval_s, arrivals, config)
+        sustained_rps, sustained_conc = stable.read(end)
+        burst_rps, burst_conc = panic.read(end)
+        gap.add(end, interval_s, arrivals, sustained_rps)
+        # Demand resuming after a gap grows from a window still filling: no lesson about
+        # bursts (the gap floor covers a resumption).
+        if end - gap.resumed_unix > settle_s:
+            burst.add(end, interval_s, arrivals, sustained_rps, burst_rps, horizon_s, config)
         # The gateway's TTFT includes time held for want of a replica: samples with requests
         # held, or within _HELD_SETTLE_S of a time with no ready replica, say nothing about
         # what a replica sustains.
@@ -110,10 +120,8 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
             # is no news about the estimate.
             # Known short in a burst too: the panic window's demand above that, or was within
             # _BURST_SETTLE_S (the queue a burst leaves keeps TTFT high while it drains).
-            sustained_rps, sustained_conc = stable.read(end)
             in_burst = False
             if config.learn_skip_bursts:
-                burst_rps, burst_conc = panic.read(end)
                 if (
                     burst_rps > serving * rate_limit.value * over
                     or burst_conc > serving * concurrency_limit.value * over
@@ -121,7 +129,7 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                     memory.burst_unix = end
                 in_burst = end - memory.burst_unix < _BURST_SETTLE_S
             rate_limit.observe(
-                sample.arrivals / interval_s / serving,
+                arrivals / interval_s / serving,
                 ratio,
                 interval_s,
                 end,
@@ -160,9 +168,17 @@ def _plan_service(
     per_replica_conc = memory.concurrency_limit.value if has_slo else config.target_concurrency
     cold_start_s = memory.cold_start.estimate_s(now)
     horizon_s = cold_start_s + config.cold_start_margin_s
+    memory.horizon_s = horizon_s
     forecast_rps = memory.forecaster.forecast(rate_rps, now, horizon_s, config)
     growth = forecast_rps / rate_rps if rate_rps > 0.0 else 1.0
-    need_rate = forecast_rps / per_replica_rps if has_slo else 0.0
+    headroom = memory.burst.headroom(now, horizon_s, config)
+    gap_s = memory.gap.gap_s(now)
+    floor_rps = 0.0
+    if gap_s > 0.0:
+        profile_rps, seen = memory.forecaster.day.read(int(now // 60.0))
+        floor_rps = memory.gap.floor_rps(now, profile_rps if seen >= 3 else 0.0, config)
+    planned_rps = max(forecast_rps, rate_rps * headroom, floor_rps * headroom)
+    need_rate = planned_rps / per_replica_rps if has_slo else 0.0
     need_conc = concurrency * growth / per_replica_conc
     need = max(need_rate, need_conc)
     panic_need = max(
@@ -277,6 +293,18 @@ def _plan_service(
                 f"{num(forecast_rps)} req/s predicted in {num(horizon_s)} s; "
                 f"{num(per_replica_rps)} req/s per replica"
             )
+            if planned_rps > forecast_rps:
+                if floor_rps * headroom >= planned_rps:
+                    why += (
+                        f"; zero-demand gap of {num(gap_s)} s: holding for its "
+                        f"{num(floor_rps)} req/s before it (it resumed after up to "
+                        f"{num(memory.gap.longest_resumed_s)} s)"
+                    )
+                why += (
+                    f"; burst headroom x{num(headroom)} ({num(planned_rps)} req/s): "
+                    f"{num(100.0 * config.burst_quantile)}th percentile of demand growth "
+                    f"within {num(horizon_s)} s at this hour"
+                )
         else:
             why = (
                 f"{num(concurrency * growth)} in flight predicted in {num(horizon_s)} s; "
@@ -304,6 +332,9 @@ def _plan_service(
             "starting": starting,
             "rate_rps": rate_rps,
             "forecast_rps": forecast_rps,
+            "planned_rps": planned_rps,
+            "headroom": headroom,
+            "gap_floor_rps": floor_rps,
             "horizon_s": horizon_s,
             "cold_start_s": cold_start_s,
             "concurrency": concurrency,

@@ -110,7 +110,7 @@ def test_replicas_rise_before_a_learned_daily_ramp() -> None:
     at: dict[bool, dict[int, int]] = {}
     missed: dict[bool, float] = {}
     for prediction in (True, False):
-        config = AutoscaleConfig(prediction=prediction)
+        config = AutoscaleConfig(prediction=prediction)  # off: no seasonality, trend or headroom
         world = World(rate=daily, capacity_rps=10.0, load_s=60.0, step_s=10.0, config=config)
         world.start_with(3).run(3 * DAY_S + RAMP_S - 1800.0)
         breaches, served = world.breaches, world.served
