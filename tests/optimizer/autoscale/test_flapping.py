@@ -36,18 +36,21 @@ def test_noisy_steady_load_changes_direction_at_most_once_per_window(
 
 
 def test_load_swinging_wider_than_the_dead_band_flaps_once_then_waits_longer() -> None:
-    # +-8 % over 15 minutes on top of Poisson noise: wider than the 10 % dead band. One quick
-    # down-then-up may happen; after it the service's scale-in window doubles.
+    # +-8 % over three stabilization windows on top of Poisson noise: wider than the 10 %
+    # dead band. One quick down-then-up may happen; after it the service's scale-in window
+    # doubles.
     config = AutoscaleConfig()
+    period_s = 3.0 * config.scale_down_stabilization_s
 
     def rate(t: float) -> float:
-        return 100.0 * (1.0 + 0.08 * math.sin(2 * math.pi * t / 900.0))
+        return 100.0 * (1.0 + 0.08 * math.sin(2 * math.pi * t / period_s))
 
     world = World(rate=rate, capacity_rps=10.0, seed=3, config=config).start_with(2)
     world.run(3600)
     decisions = world.run(4 * 3600)
     changes = direction_changes(decisions)
-    quick = [b - a for a, b in itertools.pairwise(changes) if b - a < 300.0]
+    window_s = config.scale_down_stabilization_s
+    quick = [b - a for a, b in itertools.pairwise(changes) if b - a < window_s]
     assert len(quick) <= 1, changes
-    stretched = [d for d in decisions if d.fields["stabilization_s"] == "600"]
+    stretched = [d for d in decisions if float(d.fields["stabilization_s"]) == 2 * window_s]
     assert stretched, "the window never stretched"

@@ -40,7 +40,10 @@ def test_capacity_at_the_slo_is_learned_from_a_conservative_prior(
     breaches, served = world.breaches, world.served
     tail = world.run(1800)
     learned = float(tail[-1].fields["per_replica_rps"])
-    assert 0.6 * capacity_rps <= learned <= 1.1 * capacity_rps
+    # Up to 15 % over: one cut per learn_cut_cooldown_s (120 s) lets the estimate ride above
+    # the true figure while the burst headroom keeps the load per replica below it (no breach
+    # then tells it otherwise); the misses below are what that costs.
+    assert 0.6 * capacity_rps <= learned <= 1.15 * capacity_rps
     assert max(d.current for d in tail) <= math.ceil(1.6 * rate_rps / capacity_rps)
     assert (world.breaches - breaches) / (world.served - served) < 0.002
 
