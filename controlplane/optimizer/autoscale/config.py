@@ -116,7 +116,7 @@ class AutoscaleConfig:
     trend_bucket_s: float = 10.0
     trend_alpha: float = 0.2
     trend_beta: float = 0.05
-    burst_quantile: float = 0.999
+    burst_quantile: float = 0.99
     burst_day_decay: float = 0.7
     burst_headroom_max: float = 4.0
     gap_hold_s: float = 7200.0
