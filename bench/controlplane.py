@@ -24,7 +24,7 @@ import click
 import grpc
 
 from bench.options import output_option
-from sdk import Client, Resources
+from bench.scale.probes import placed_one_by_one
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -107,19 +107,8 @@ async def _run(address: str, metrics: str, nodes: int, seconds: float, workloads
     reports_per_s = (after - before) / elapsed
 
     # Placement latency, with the agents quiet (stop their load first: one figure at a time).
-    client = await Client.connect(address)
-    latencies = []
-    try:
-        for i in range(workloads):
-            t0 = time.perf_counter()
-            handle = await client.register(
-                f"bench-{i}", namespace="bench", resources=Resources(gpus=1, milli_gpu=250)
-            )
-            await handle.wait_placed(timeout=30)
-            latencies.append((time.perf_counter() - t0) * 1000)
-    finally:
-        await client.close()
-    latencies.sort()
+    names = (f"bench-{i}" for i in range(workloads))
+    latencies = sorted(await placed_one_by_one(address, names, "bench", timeout_s=30))
     return {
         "nodes": nodes,
         "ingest": {

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from sdk._target import read_cluster_file, resolve_target
+from sdk._tls import ENV_TLS
 
 
 class ConfigError(ValueError):
@@ -20,7 +24,10 @@ class GatewayConfig:
     # The controller, HOST:PORT[,HOST:PORT...]; "" = $AIWO_CONTROLLER, else the cluster
     # `aiwo up` recorded, else 127.0.0.1:7070 (as the CLI finds it).
     controller: str = ""
-    name: str = ""  # this gateway's name in the controller's logs (default: host name)
+    # This gateway's name in the controller's logs and drain accounting (default: the name
+    # its certificate carries, aiwo://gateway/NAME, else the host name). With a gateway
+    # certificate the controller accepts no other name.
+    name: str = ""
     metrics_listen: str = "127.0.0.1:9108"  # Prometheus /metrics; "" = off
     # Scale from zero: requests for a service with no ready replica wait here, at most
     # queue_size per service and queue_timeout_s each, then get 503 with Retry-After.
@@ -37,16 +44,17 @@ class GatewayConfig:
     backoff_max_s: float = 5.0
     log_format: str = "console"
     log_level: str = "info"
-    # Mutual TLS to the controller (docs/security.md): the gateway's own certificate, its
-    # key, and the CA that signed the controller's. Empty tls_cert: the environment
-    # ($AIWO_TLS_*) or the cluster `aiwo up --secure` recorded, else plaintext.
+    # Mutual TLS to the controller (docs/security.md): the gateway's own certificate (URI
+    # aiwo://gateway/NAME: `aiwo certs issue --gateway NAME`), its key, and the CA that
+    # signed the controller's. Empty tls_cert: the environment ($AIWO_TLS_*), else the
+    # gateway certificate of the cluster `aiwo up --secure` recorded, else plaintext.
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
     tls_server_name: str = ""
 
     def resolved(self) -> GatewayConfig:
-        config = replace(self, name=self.name or socket.gethostname().split(".")[0].lower())
+        config = replace(self, name=self.name or _certificate_name(self.tls_cert) or _host())
         for setting in ("listen", "metrics_listen"):
             value = getattr(config, setting)
             if (value or setting == "listen") and not is_host_port(value):
@@ -78,6 +86,24 @@ class GatewayConfig:
         if config.log_format not in ("console", "json"):
             raise ConfigError(f"log_format: 'console' or 'json', got {config.log_format!r}")
         return config
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0].lower()
+
+
+def _certificate_name(cert_file: str) -> str:
+    """The gateway name a certificate carries; "" when it names none (or is unreadable:
+    the link reports that when it opens the channel)."""
+    if not cert_file:
+        return ""
+    from sdk._pki import gateway_names  # cryptography: only with a certificate
+
+    try:
+        names = gateway_names(Path(cert_file).expanduser().read_bytes())
+    except (OSError, ValueError):
+        return ""
+    return names[0] if len(names) == 1 else ""
 
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
@@ -133,4 +159,28 @@ def load_config(
     for key, value in (overrides or {}).items():
         if value is not None:
             changes[key] = coerce(key, value)
-    return replace(config, **changes).resolved()
+    return _recorded_identity(replace(config, **changes), env).resolved()
+
+
+def _recorded_identity(config: GatewayConfig, env: Mapping[str, str]) -> GatewayConfig:
+    """No certificate configured and none in $AIWO_TLS_*: the gateway certificate of the
+    cluster `aiwo up --secure` recorded for this controller, if any — never the CLI's
+    certificate and admin token recorded beside it (the SDK's fallback would take those)."""
+    if config.tls_cert or any(env.get(variable) for variable in ENV_TLS.values()):
+        return config
+    cluster = read_cluster_file(environ=env) or {}
+    recorded = cluster.get("credentials")
+    if not isinstance(recorded, dict) or not recorded.get("gateway_cert"):
+        return config
+    replicas = cluster.get("controllers")
+    known = {cluster.get("controller"), *(replicas if isinstance(replicas, list) else ())}
+    wanted = [e.strip() for e in config.controller.split(",") if e.strip()]
+    if not set(wanted or [resolve_target(None, env)]) <= known:
+        return config
+    return replace(
+        config,
+        tls_cert=str(recorded["gateway_cert"]),
+        tls_key=str(recorded.get("gateway_key") or ""),
+        tls_ca=config.tls_ca or str(recorded.get("ca") or ""),
+        tls_server_name=config.tls_server_name or str(recorded.get("server_name") or ""),
+    )

@@ -16,16 +16,25 @@ Units are in the names (_ms, _s, _w, _j). Decode is memory-bound: its step time 
 follow the SM clock or a power cap down to 70 % of the limit (Splitwise's `h100-80gb-pcap`
 rows in /work/shared/data/splitwise/perf_model.csv: token_time unchanged at a 70 % cap,
 prompt_time x1.30), so only prefill is slowed by a cap here. [E] marks an estimate.
+
+A replica may also run at a `ReplicaSetting` (an SM clock lock and/or a power cap):
+`model.at(setting)` is the same replica with its prefill rate, prefill power, decode step and
+decode power at that setting, from gpumodel/perf.py's phase curves (docs/gpu-model.md §5: all
+from published figures, none from a sweep here). The default setting returns the model itself,
+so every figure at default clocks is unchanged.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from gpumodel import perf
+from gpumodel.models import get_model
 
 # Splitwise perf_model.csv, llama2-70b, TP8: prompt_time of h100-80gb-pcap / h100-80gb, medians
 # of the 1,024-token batch-1 rows (101.3 / 77.9 ms) and the 2,048-token rows (177.8 / 136.8):
@@ -51,6 +60,53 @@ class ReplicaModel:
     no_process_idle_power_w: float  # nothing on the GPU (freed GPUs)
     cold_start_s: float  # process start to ready: weights loaded, graphs captured
     source: str
+    max_power_limit_w: float = 700.0  # the GPU's max power limit (a cap is a fraction of it)
+    curve_p0_w: float = 147.0  # the GPU's Zeus P0 (models.py: 0.21 x max limit)
+    setting: ReplicaSetting | None = None  # None: default clocks and limit
+
+    # -- settings -------------------------------------------------------------------------
+
+    def at(self, setting: ReplicaSetting) -> ReplicaModel:
+        """This replica at an SM clock lock and/or power cap (docs/gpu-model.md §5 curves).
+
+        - Prefill is compute-bound: perf.phase_speed / phase_power_w("prefill"), i.e. speed = the
+          lock ratio x the Zeus curve of the cap (alpha 0.549, fitted to Splitwise's x1.30 at
+          a 70 % cap), power = the locked demand, never above the cap.
+        - Decode is memory-bound: step time x perf.decode_time_factor(r) (m = 0.9), power at
+          each batch point perf.decode_power_w(r, P(batch), held idle) (P ~ f^3 on 57 % of the
+          dynamic power). A cap below decode's power lowers the clock to where the power meets
+          the cap (perf.decode_clock_ratio_under_cap); the step stays linear in batch by
+          taking the clock the cap forces at the highest-power batch point [conservative:
+          low batches draw less and would keep a higher clock].
+        """
+        if self.setting is not None:
+            raise ValueError(f"{self.name} is already at a setting: call at() on the default")
+        if setting.is_default():
+            return self
+        base = self
+        cap_w = setting.cap_fraction * base.max_power_limit_w
+        r = setting.sm_clock_ratio
+        idle = base.held_idle_power_w
+        pre = (base.prefill_power_w, idle, base.curve_p0_w, perf.PREFILL_CURVE_ALPHA)
+        prefill_speed = perf.phase_speed("prefill", cap_w, r, *pre)
+        prefill_w = perf.phase_power_w("prefill", cap_w, r, *pre)
+        worst_w = max(p for _, p in base.decode_power_points)
+        r_decode = min(r, perf.decode_clock_ratio_under_cap(cap_w, worst_w, idle))
+        factor = perf.decode_time_factor(r_decode)
+        points = tuple(
+            (b, min(cap_w, perf.decode_power_w(r_decode, p, idle)))
+            for b, p in base.decode_power_points
+        )
+        return replace(
+            base,
+            name=f"{base.name}@{setting.label()}",
+            decode_step_base_ms=base.decode_step_base_ms * factor,
+            decode_step_per_seq_ms=base.decode_step_per_seq_ms * factor,
+            prefill_tokens_per_s=base.prefill_tokens_per_s * prefill_speed,
+            prefill_power_w=prefill_w,
+            decode_power_points=points,
+            setting=setting,
+        )
 
     # -- speed ----------------------------------------------------------------------------
 
@@ -157,6 +213,50 @@ def _check_cap(cap_fraction: float) -> None:
         )
 
 
+# The lowest SM clock ratio a replica setting may ask for: VoltanaLLM's lowest decode clock,
+# 1,005 MHz on an A100 (data README, "Published figures on clocks and caps"), is 0.51 of an
+# H100's or H200's 1,980 MHz; it is also where perf.best_decode_clock_ratio lands for decode
+# at <= x1.10 step time (docs/gpu-model.md §5: r = 0.5, -33 % decode energy). Nothing
+# published covers lower clocks for LLM serving.
+LOWEST_CLOCK_RATIO: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSetting:
+    """What the runtime may set on a replica's GPU: an SM clock lock and a power cap.
+
+    sm_clock_ratio: locked max SM clock / max SM clock, in [0.5, 1] (1 = no lock).
+    cap_fraction: power limit / max limit, in [0.7, 1] (1 = no cap; Splitwise's 70 % rows).
+    """
+
+    sm_clock_ratio: float = 1.0
+    cap_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        r = self.sm_clock_ratio
+        if not (math.isfinite(r) and LOWEST_CLOCK_RATIO <= r <= 1.0):
+            raise ValueError(
+                f"sm_clock_ratio {r} outside the published range [{LOWEST_CLOCK_RATIO}, 1.0]"
+            )
+        if not math.isfinite(self.cap_fraction):
+            raise ValueError(f"cap_fraction {self.cap_fraction} is not finite")
+        _check_cap(self.cap_fraction)
+
+    def is_default(self) -> bool:
+        return self.sm_clock_ratio >= 1.0 and self.cap_fraction >= 1.0
+
+    def label(self) -> str:
+        parts = []
+        if self.sm_clock_ratio < 1.0:
+            parts.append(f"clock {self.sm_clock_ratio:.2f}")
+        if self.cap_fraction < 1.0:
+            parts.append(f"cap {self.cap_fraction:.2f}")
+        return ", ".join(parts) or "default"
+
+
+DEFAULT_SETTING: Final = ReplicaSetting()
+
+
 # Prefill rate [E, derived]: Splitwise perf_model.csv, llama2-70b on h100-80gb TP8: prompt_time
 # grows 0.0894 ms per prompt token between the 512x8 (4,096 tokens, 371.6 ms median) and 512x64
 # (32,768 tokens, 2,936.3 ms) rows = 11.2k tokens/s on 8 GPUs = 2 x 70e9 x 11.2e3 / 8 = 196
@@ -203,6 +303,8 @@ H100_8B: Final = ReplicaModel(
     held_idle_power_w=115.0,
     cold_start_s=DEFAULT_COLD_START_S,
     source="ml-energy Llama-3.1-8B on H100 (rows 639-649); Splitwise prefill, power constants",
+    max_power_limit_w=get_model("H100").power_limit_max_w,
+    curve_p0_w=get_model("H100").curve_p0_w,
 )
 
 H200_8B: Final = ReplicaModel(
@@ -221,6 +323,8 @@ H200_8B: Final = ReplicaModel(
     no_process_idle_power_w=80.7,  # §9 idle, no process, mean of 81.9 and 79.5 W
     cold_start_s=DEFAULT_COLD_START_S,
     source="docs/gpu-model.md section 9 (one H200, 2026-11-29); Splitwise prefill",
+    max_power_limit_w=get_model("H200").power_limit_max_w,
+    curve_p0_w=get_model("H200").curve_p0_w,
 )
 
 PRESETS: Final[dict[str, ReplicaModel]] = {m.name: m for m in (H100_8B, H200_8B)}

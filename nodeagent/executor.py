@@ -150,7 +150,7 @@ class Executor:
     async def _start(self, a: types_pb2.StartWorkload) -> None:
         if self.supervisor is None:
             raise ActuationError("this agent does not run managed workloads")
-        from nodeagent.supervisor import LaunchSpec
+        from nodeagent.launch import LaunchSpec
 
         policy: Literal["never", "on-failure", "always"] = (
             "on-failure"

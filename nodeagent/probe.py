@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import structlog
 
+from nodeagent.launch import ProcessEvent
 from nodeagent.readiness import DEFAULT_FAILURES_TO_UNREADY, Readiness, Transition
-from nodeagent.supervisor import ProcessEvent
 
 log = structlog.get_logger("aiwo.agent.probe")
 

@@ -6,13 +6,16 @@ waits for its exit, reports it, and restarts it when its policy says so.
 
 Events go out through ``on_event`` (the agent forwards them to the controller as ProcessEvent
 messages); failures the caller must answer for raise ``SupervisorError`` with a reason.
+
+Beside it: nodeagent.launch (the spec, events and errors), nodeagent.restart (whether an exit
+is restarted, and when: pure) and nodeagent.process_group (environment, log files, process
+groups). This module holds the state of each managed workload and the tasks that watch them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import signal as signals
 import subprocess
@@ -21,108 +24,35 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, Protocol
 
 import structlog
 
-from nodeagent import ports
-from nodeagent.gpu.base import ActuationError
-from nodeagent.throttle import procfs
+from nodeagent import ports, process_group
+from nodeagent.launch import (
+    EventKind,
+    LaunchError,
+    LaunchSpec,
+    ProcessEvent,
+    ReplicaWatcher,
+    SupervisorError,
+    UnknownWorkloadError,
+)
+from nodeagent.restart import decide_restart
 from nodeagent.throttle.base import ThrottleError, Throttler, is_workload_id
 
 log = structlog.get_logger("aiwo.agent.supervisor")
 
-# "always": restart on any exit the agent did not ask for (service replicas: a server that
-# exits, even with 0, is not done).
-RestartPolicy = Literal["never", "on-failure", "always"]
-EventKind = Literal["started", "exited", "restarted", "start_failed", "ready", "unready"]
-DEFAULT_HEALTH_PATH = "/healthz"
-
-# How often a stop checks whether the process group is gone.
-_POLL_S = 0.05
-# After SIGKILL the kernel needs a moment to tear the processes down; this bounds the wait.
-_KILL_WAIT_S = 5.0
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    """How to run a managed workload (the wire's LaunchSpec plus restart tuning)."""
-
-    command: tuple[str, ...]  # argv; argv[0] is looked up in the child's PATH
-    env: Mapping[str, str] = field(default_factory=dict)
-    working_dir: Path | str | None = None  # None: the agent's working directory
-    restart_policy: RestartPolicy = "never"
-    max_restarts: int = 5  # restarts in a row before giving up
-    backoff_initial_s: float = 1.0  # delay before the first restart, doubled each time
-    backoff_max_s: float = 60.0
-    # A run at least this long counts as healthy: the count and the backoff start over, so a
-    # service that fails once a day is not given up on after a week.
-    backoff_reset_after_s: float = 600.0
-    # A service replica: the supervisor gives it a free port (AIWO_PORT) and, with a prober,
-    # GETs health_path on it to say when it is ready.
-    serve: bool = False
-    health_path: str = DEFAULT_HEALTH_PATH
-
-    def __post_init__(self) -> None:
-        # Callers build specs from wire messages (lists, plain strings); store them immutable.
-        object.__setattr__(self, "command", tuple(self.command))
-        object.__setattr__(self, "env", dict(self.env))
-        if not self.command or not self.command[0]:
-            raise ValueError("command must be a non-empty argv")
-        if not all(isinstance(arg, str) for arg in self.command):
-            raise ValueError("command arguments must be strings")
-        if self.restart_policy not in ("never", "on-failure", "always"):
-            raise ValueError(f"restart_policy {self.restart_policy!r}: never, on-failure or always")
-        path = self.health_path or DEFAULT_HEALTH_PATH
-        object.__setattr__(self, "health_path", path)
-        # It goes into a request line: no spaces or control characters, an absolute path.
-        if not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path):
-            raise ValueError(f"health_path {path!r}: an absolute path without spaces")
-        if self.max_restarts < 0:
-            raise ValueError("max_restarts must be >= 0")
-        for name in ("backoff_initial_s", "backoff_max_s", "backoff_reset_after_s"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0")
-
-    def backoff_s(self, restarts_so_far: int) -> float:
-        return min(self.backoff_initial_s * 2.0**restarts_so_far, self.backoff_max_s)
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessEvent:
-    workload: str  # "namespace/name"
-    kind: EventKind
-    pid: int = 0
-    exit_code: int | None = None  # negative signal number when killed, as in Python
-    signal: str = ""  # e.g. "SIGKILL" when killed by a signal
-    detail: str = ""
-    time_unix: float = 0.0
-    # What an exit means for the workload, so the controller need not parse `detail`:
-    # "succeeded", "failed" (no restart follows), "restarting", "stopped" (by the agent).
-    # start_failed is "failed"; "" for started/restarted.
-    outcome: str = ""
-    port: int = 0  # a service replica's AIWO_PORT (started, restarted, ready, unready)
-
-
-class ReplicaWatcher(Protocol):
-    """Probes service replicas (nodeagent.probe.ReplicaProber)."""
-
-    def watch(self, workload: str, pid: int, port: int, health_path: str) -> None: ...
-
-    def forget(self, workload: str) -> None: ...
-
-
-class SupervisorError(ActuationError):
-    """A request the supervisor cannot carry out; `reason` goes into the failed ack."""
-
-
-class LaunchError(SupervisorError):
-    """The process could not be started (missing executable, bad working directory...)."""
-
-
-class UnknownWorkloadError(SupervisorError):
-    pass
+# The launch types live in nodeagent.launch; they stay importable from here, the agent's one
+# entry point for managed workloads.
+__all__ = [
+    "LaunchError",
+    "LaunchSpec",
+    "ProcessEvent",
+    "ReplicaWatcher",
+    "Supervisor",
+    "SupervisorError",
+    "UnknownWorkloadError",
+]
 
 
 @dataclass
@@ -150,19 +80,6 @@ class _Managed:
         return self.process.pid
 
 
-def default_base_env(environ: Mapping[str, str], executable: str) -> dict[str, str]:
-    """The agent's environment without its AIWO_* settings (they may carry the agent's
-    credentials), with the agent's own interpreter's directory first on PATH: a launch
-    command's bare `python` / `python3` is then the Python aiwo runs in, which has the
-    SDK, as `aiwo run NAME -- python -m sdk.examples.counter` expects. A launch spec that
-    sets PATH (or names an interpreter by its path) decides for itself."""
-    env = {k: v for k, v in environ.items() if not k.startswith("AIWO_")}
-    own_bin = str(Path(executable).parent)  # not resolved: a venv's bin is the point
-    rest = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != own_bin]
-    env["PATH"] = os.pathsep.join([own_bin, *rest])
-    return env
-
-
 class Supervisor:
     def __init__(
         self,
@@ -187,7 +104,7 @@ class Supervisor:
         self.throttler = throttler
         self._on_event = on_event
         if base_env is None:
-            base_env = default_base_env(os.environ, sys.executable)
+            base_env = process_group.default_base_env(os.environ, sys.executable)
         self._base_env = dict(base_env)
         self._leftover_grace_s = leftover_grace_s
         # Marks every child (AIWO_OWNER) so that a restarted agent can find what its previous
@@ -287,7 +204,7 @@ class Supervisor:
             if process is not None and process.returncode is None:
                 # A frozen or stopped group could not act on SIGTERM; let it run to shut down.
                 await self._resume(workload)
-                await self._terminate_group(process.pid, grace_s)
+                await process_group.terminate_group(process.pid, grace_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(managed.finished.wait(), 0.5)
         if self._managed.get(workload) is managed:
@@ -342,9 +259,11 @@ class Supervisor:
         should run here, exactly once. Returns the process groups it stopped."""
         if not self.owner:
             return []
-        groups = await asyncio.to_thread(_owned_groups, f"AIWO_OWNER={self.owner}".encode())
+        groups = await asyncio.to_thread(
+            process_group.owned_groups, f"AIWO_OWNER={self.owner}".encode()
+        )
         for pgid in sorted(groups):
-            await self._terminate_group(pgid, grace_s)
+            await process_group.terminate_group(pgid, grace_s)
         return sorted(groups)
 
     def _assign_port(self, managed: _Managed) -> None:
@@ -368,7 +287,9 @@ class Supervisor:
             except OSError as exc:
                 raise LaunchError(f"no free TCP port for the replica: {exc.strerror}") from exc
         # In a thread: the log directory may sit on a network filesystem.
-        out, err = await asyncio.to_thread(_open_logs, spec, *self.log_paths(managed.workload))
+        out, err = await asyncio.to_thread(
+            process_group.open_logs, spec, *self.log_paths(managed.workload)
+        )
         try:
             managed.process = await asyncio.create_subprocess_exec(
                 *spec.command,
@@ -380,7 +301,7 @@ class Supervisor:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise LaunchError(_launch_failure(exc, spec)) from exc
+            raise LaunchError(process_group.launch_failure(exc, spec)) from exc
         finally:
             # The child holds its own copies; ours would only leak a descriptor per start.
             out.close()
@@ -401,9 +322,17 @@ class Supervisor:
                     self.replicas.forget(managed.workload)  # "unready" before "exited"
                 # Whatever the workload forked and left running goes with it.
                 await self._resume(managed.workload)
-                await self._terminate_group(managed.process.pid, self._leftover_grace_s)
-                delay_s, detail = self._restart_decision(managed, returncode, ran_s)
-                self._emit_exit(managed, returncode, detail, _outcome(managed, returncode, delay_s))
+                await process_group.terminate_group(managed.process.pid, self._leftover_grace_s)
+                decision = decide_restart(
+                    managed.spec,
+                    restarts=managed.restarts,
+                    stopping=managed.stopping,
+                    returncode=returncode,
+                    ran_s=ran_s,
+                )
+                managed.restarts = decision.restarts
+                self._emit_exit(managed, returncode, decision.detail, decision.outcome)
+                delay_s = decision.delay_s
                 if delay_s is None:
                     return
                 managed.process = None
@@ -431,38 +360,6 @@ class Supervisor:
                 with contextlib.suppress(ThrottleError):
                     await self.throttler.release(managed.workload)
             managed.finished.set()
-
-    def _restart_decision(
-        self, managed: _Managed, returncode: int, ran_s: float
-    ) -> tuple[float | None, str]:
-        """(delay before the restart or None for no restart, the reason for the event)."""
-        spec = managed.spec
-        if managed.stopping:
-            return None, "stopped by the agent"
-        if returncode == 0 and spec.restart_policy != "always":
-            return None, "completed"
-        if spec.restart_policy == "never":
-            return None, "failed; restart policy never"
-        if ran_s >= spec.backoff_reset_after_s:
-            managed.restarts = 0
-        if managed.restarts >= spec.max_restarts:
-            plural = "" if spec.max_restarts == 1 else "s"
-            return None, f"failed; giving up after {spec.max_restarts} restart{plural}"
-        delay_s = spec.backoff_s(managed.restarts)
-        # The delay is in the detail: `aiwo describe` shows a crash loop's next try from it.
-        how = "failed" if returncode != 0 else "exited"
-        return delay_s, f"{how}; restarting in {delay_s:.1f} s"
-
-    async def _terminate_group(self, pgid: int, grace_s: float) -> None:
-        """SIGTERM the group, SIGKILL it after `grace_s`, return once no member is left."""
-        if not procfs.group_alive(pgid):
-            return
-        _killpg(pgid, signals.SIGTERM)
-        if await _group_gone(pgid, grace_s):
-            return
-        _killpg(pgid, signals.SIGKILL)
-        if not await _group_gone(pgid, _KILL_WAIT_S):
-            log.error("process_group_survived_sigkill", pgid=pgid)
 
     async def _attach(self, managed: _Managed) -> None:
         if self.throttler is None or managed.process is None:
@@ -540,69 +437,9 @@ class Supervisor:
         return event
 
 
-def _outcome(managed: _Managed, returncode: int, restart_in_s: float | None) -> str:
-    if managed.stopping:
-        return "stopped"
-    if restart_in_s is not None:
-        return "restarting"
-    return "succeeded" if returncode == 0 else "failed"
-
-
-def _owned_groups(marker: bytes) -> set[int]:
-    """Process groups of live processes whose environment carries `marker`."""
-    groups: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
-                groups.add(os.getpgid(int(entry.name)))
-        except (OSError, ProcessLookupError):
-            continue
-    return groups
-
-
 def _split(workload: str) -> tuple[str, str]:
     # Workload ids become paths (logs, checkpoints); the check keeps them inside our dirs.
     if not is_workload_id(workload):
         raise SupervisorError(f"invalid workload id {workload!r}: expected namespace/name")
     namespace, name = workload.split("/")
     return namespace, name
-
-
-async def _group_gone(pgid: int, timeout_s: float) -> bool:
-    """Poll until the process group has no live member; False on timeout."""
-    deadline = time.monotonic() + timeout_s
-    # Polling /proc: grandchildren are not our children, so there is nothing to wait on.
-    while procfs.group_alive(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(_POLL_S)
-    return True
-
-
-def _open_logs(spec: LaunchSpec, out_path: Path, err_path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    """Check the working directory and open the log files for appending (both or neither)."""
-    if spec.working_dir is not None and not Path(spec.working_dir).is_dir():
-        raise LaunchError(f"working directory {spec.working_dir} does not exist")
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out = open(out_path, "ab")
-    except OSError as exc:
-        raise LaunchError(f"log file {out_path}: {exc.strerror}") from exc
-    try:
-        return out, open(err_path, "ab")
-    except OSError as exc:
-        out.close()
-        raise LaunchError(f"log file {err_path}: {exc.strerror}") from exc
-
-
-def _killpg(pgid: int, sig: signals.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _launch_failure(exc: OSError, spec: LaunchSpec) -> str:
-    if spec.working_dir is not None and exc.filename == str(spec.working_dir):
-        return f"working directory {spec.working_dir}: {exc.strerror}"
-    return f"executable {spec.command[0]!r}: {exc.strerror}"

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sdk import _convert as convert
-from sdk._channel import Connection, ConnectionClient, open_connection
-from sdk._config import ClientConfig
+from sdk._channel import Connection, ConnectionClient
 from sdk._migration import DrainResult, Migration, WorkloadLogs
 from sdk._serving import Service, ServiceSpec
 from sdk._types import ClusterInfo, Description, Event, Explanation, Gpu, Node, Workload
-from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, serving_pb2_grpc
+from sdk.pb.aiwo.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    migration_pb2,
+    serving_pb2,
+    serving_pb2_grpc,
+    types_pb2,
+)
 
 
 class AdminClient(ConnectionClient):
     """An asyncio client of AdminService; create it with `await AdminClient.connect()`."""
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = admin_pb2_grpc.AdminServiceStub(connection.channel)
         self._serving = serving_pb2_grpc.ServingServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> AdminClient:
-        return cls(await open_connection(target, config or ClientConfig()))
-
-    @property
-    def target(self) -> str:
-        return self._connection.target
 
     async def list_nodes(self) -> list[Node]:
         reply: admin_pb2.ListNodesResponse = await self._connection.call(
@@ -36,7 +34,8 @@ class AdminClient(ConnectionClient):
         return convert.many(Node, reply.nodes)
 
     async def get_node(self, name: str) -> Node:
-        reply = await self._connection.call(self._stub.GetNode, admin_pb2.GetNodeRequest(name=name))
+        request = admin_pb2.GetNodeRequest(name=name)
+        reply: types_pb2.Node = await self._connection.call(self._stub.GetNode, request)
         return convert.from_pb(Node, reply)
 
     async def list_gpus(self, node: str | None = None) -> list[Gpu]:
@@ -74,21 +73,28 @@ class AdminClient(ConnectionClient):
         return convert.many(Event, reply.events)
 
     async def cordon(self, name: str, reason: str = "") -> Node:
-        reply = await self._connection.call(
-            self._stub.Cordon, admin_pb2.CordonRequest(name=name, reason=reason)
-        )
+        request = admin_pb2.CordonRequest(name=name, reason=reason)
+        reply: types_pb2.Node = await self._connection.call(self._stub.Cordon, request)
         return convert.from_pb(Node, reply)
 
-    async def uncordon(self, name: str) -> Node:
-        reply = await self._connection.call(self._stub.Uncordon, admin_pb2.CordonRequest(name=name))
+    async def uncordon(
+        self, name: str, *, clear_health: bool = False, gpus: Sequence[int] = ()
+    ) -> Node:
+        """Placements on `name` again. `clear_health`: after a repair, every GPU's unhealthy
+        mark goes too; `gpus`: only these GPUs' marks (implies clearing)."""
+        request = admin_pb2.CordonRequest(
+            name=name,
+            clear_unhealthy_gpus=list(gpus),
+            clear_all_unhealthy=clear_health and not gpus,
+        )
+        reply: types_pb2.Node = await self._connection.call(self._stub.Uncordon, request)
         return convert.from_pb(Node, reply)
 
     async def describe_node(self, name: str) -> Description:
         return await self._describe("node", name, "")
 
     async def describe_workload(self, name: str, namespace: str | None = None) -> Description:
-        namespace = namespace or self._connection.config.namespace
-        return await self._describe("workload", name, namespace)
+        return await self._describe("workload", name, self._namespace(namespace))
 
     async def _describe(self, kind: str, name: str, namespace: str) -> Description:
         reply: admin_pb2.DescribeResponse = await self._connection.call(
@@ -99,11 +105,9 @@ class AdminClient(ConnectionClient):
 
     async def explain(self, name: str, namespace: str | None = None) -> Explanation:
         """Why the workload is placed where it is, or why it is not placed."""
-        reply = await self._connection.call(
+        reply: admin_pb2.Explanation = await self._connection.call(
             self._stub.Explain,
-            admin_pb2.ExplainRequest(
-                name=name, namespace=namespace or self._connection.config.namespace
-            ),
+            admin_pb2.ExplainRequest(name=name, namespace=self._namespace(namespace)),
         )
         return convert.from_pb(Explanation, reply)
 
@@ -128,11 +132,11 @@ class AdminClient(ConnectionClient):
         Returns at once with the migration in its first phase; follow it with
         `get_migration` (docs/migration.md). Raises `NotFound` for an unknown workload or
         node, `AiwoError` (FAILED_PRECONDITION) with the reason when it cannot move."""
-        reply = await self._connection.call(
+        reply: migration_pb2.Migration = await self._connection.call(
             self._stub.Migrate,
             admin_pb2.MigrateRequest(
                 name=name,
-                namespace=namespace or self._connection.config.namespace,
+                namespace=self._namespace(namespace),
                 target_node=to or "",
                 reason=reason,
             ),
@@ -141,11 +145,9 @@ class AdminClient(ConnectionClient):
 
     async def get_migration(self, name: str, namespace: str | None = None) -> Migration:
         """The workload's latest migration (finished ones too)."""
-        reply = await self._connection.call(
+        reply: migration_pb2.Migration = await self._connection.call(
             self._stub.GetMigration,
-            admin_pb2.GetMigrationRequest(
-                name=name, namespace=namespace or self._connection.config.namespace
-            ),
+            admin_pb2.GetMigrationRequest(name=name, namespace=self._namespace(namespace)),
         )
         return convert.from_pb(Migration, reply)
 
@@ -179,7 +181,7 @@ class AdminClient(ConnectionClient):
             self._stub.Logs,
             admin_pb2.LogsRequest(
                 name=name,
-                namespace=namespace or self._connection.config.namespace,
+                namespace=self._namespace(namespace),
                 stderr=stderr,
                 tail_bytes=tail_bytes,
                 node=node or "",
@@ -195,25 +197,25 @@ class AdminClient(ConnectionClient):
         """Create a service (build `spec` with `make_service_spec`). The same spec again
         returns the stored service; a different one for an existing name raises
         `AlreadyExists`; a bad one `InvalidArgument` naming the field, creating nothing."""
-        request = convert.serving_request(
-            "CreateService", name=name, namespace=self._namespace(namespace), spec=spec
+        request = serving_pb2.CreateServiceRequest(
+            name=name, namespace=self._namespace(namespace), spec=convert.to_pb(spec)
         )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.CreateService, request)
+        reply: serving_pb2.Service = await self._connection.call(
+            self._serving.CreateService, request
         )
+        return convert.from_pb(Service, reply)
 
     async def get_service(self, name: str, namespace: str | None = None) -> Service:
-        request = convert.serving_request(
-            "GetService", name=name, namespace=self._namespace(namespace)
-        )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.GetService, request)
-        )
+        request = serving_pb2.GetServiceRequest(name=name, namespace=self._namespace(namespace))
+        reply: serving_pb2.Service = await self._connection.call(self._serving.GetService, request)
+        return convert.from_pb(Service, reply)
 
     async def list_services(self, namespace: str | None = None) -> list[Service]:
         """Services of `namespace`; of every namespace when None."""
-        request = convert.serving_request("ListServices", namespace=namespace or "")
-        reply = await self._connection.call(self._serving.ListServices, request)
+        request = serving_pb2.ListServicesRequest(namespace=namespace or "")
+        reply: serving_pb2.ListServicesResponse = await self._connection.call(
+            self._serving.ListServices, request
+        )
         return convert.many(Service, reply.services)
 
     async def scale_service(
@@ -228,21 +230,23 @@ class AdminClient(ConnectionClient):
         count back to the autoscaler. Exactly one of the two."""
         if (replicas is None) == (not auto):
             raise ValueError("scale_service: give replicas=N or auto=True, not both or neither")
-        target = {"auto": True} if auto else {"replicas": replicas}
-        request = convert.serving_request(
-            "ScaleService", name=name, namespace=self._namespace(namespace), **target
+        ns = self._namespace(namespace)
+        # `replicas` and `auto` are a oneof: set exactly the one asked for (replicas=0 too).
+        if auto:
+            request = serving_pb2.ScaleServiceRequest(name=name, namespace=ns, auto=True)
+        else:
+            request = serving_pb2.ScaleServiceRequest(name=name, namespace=ns, replicas=replicas)
+        reply: serving_pb2.Service = await self._connection.call(
+            self._serving.ScaleService, request
         )
-        return convert.from_pb(
-            Service, await self._connection.call(self._serving.ScaleService, request)
-        )
+        return convert.from_pb(Service, reply)
 
     async def delete_service(self, name: str, namespace: str | None = None) -> None:
         """Drain every replica (out of the gateway first, then stopped once its requests
         are done) and remove the service."""
-        request = convert.serving_request(
-            "DeleteService", name=name, namespace=self._namespace(namespace)
-        )
+        request = serving_pb2.DeleteServiceRequest(name=name, namespace=self._namespace(namespace))
         await self._connection.call(self._serving.DeleteService, request)
 
     def _namespace(self, namespace: str | None) -> str:
+        """A workload's or service's namespace: the one given, else the configured one."""
         return namespace or self._connection.config.namespace

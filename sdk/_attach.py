@@ -29,6 +29,7 @@ from sdk._channel import Connection
 from sdk._errors import AiwoError, ControllerUnavailable, finished_call_error
 from sdk._metadata import ELECTION_RETRY_S, accepted, electing
 from sdk._types import Directive, DirectiveKind, Placement
+from sdk.pb.aiwo.v1 import workload_pb2
 
 log = logging.getLogger("sdk.attach")
 
@@ -68,7 +69,7 @@ class AttachSession:
         self._stub = stub
         self.name = name
         self.namespace = namespace
-        self._outbox: collections.deque[Any] = collections.deque()
+        self._outbox: collections.deque[workload_pb2.AppMessage] = collections.deque()
         self._wakeup = asyncio.Event()
         self._inbox: asyncio.Queue[Directive | _End] = asyncio.Queue()
         self._handler: DirectiveHandler | None = None
@@ -208,7 +209,7 @@ class AttachSession:
 
     # ------------------------------------------------------------ acks and delivery
 
-    def _send(self, message: Any) -> None:
+    def _send(self, message: workload_pb2.AppMessage) -> None:
         limit = max(1, self._connection.config.attach_buffer)
         if len(self._outbox) >= limit:
             # Drop the oldest metrics report; acks are small and the controller waits for them.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from sdk import _convert as convert
-from sdk._channel import Connection, ConnectionClient, open_connection
+from sdk._channel import Connection, ConnectionClient
 from sdk._config import ClientConfig
-from sdk._sync import Blocking, _connect, blocking
+from sdk._sync import Blocking, blocking
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
 
 
@@ -53,14 +54,8 @@ class Identity:
 
 class AuthClient(ConnectionClient):
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = auth_pb2_grpc.AuthServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> AuthClient:
-        return cls(await open_connection(target, config or ClientConfig()))
 
     async def create_token(
         self,
@@ -70,7 +65,7 @@ class AuthClient(ConnectionClient):
         description: str = "",
     ) -> tuple[str, TokenInfo]:
         """(token, info). The token is in this answer only: the controller keeps a hash."""
-        reply = await self._connection.call(
+        reply: auth_pb2.CreateTokenResponse = await self._connection.call(
             self._stub.CreateToken,
             auth_pb2.CreateTokenRequest(
                 role=role, namespaces=list(namespaces), ttl_s=ttl_s, description=description
@@ -79,17 +74,21 @@ class AuthClient(ConnectionClient):
         return reply.token, TokenInfo.from_pb(reply.info)
 
     async def list_tokens(self) -> list[TokenInfo]:
-        reply = await self._connection.call(self._stub.ListTokens, auth_pb2.ListTokensRequest())
+        reply: auth_pb2.ListTokensResponse = await self._connection.call(
+            self._stub.ListTokens, auth_pb2.ListTokensRequest()
+        )
         return [TokenInfo.from_pb(info) for info in reply.tokens]
 
     async def revoke_token(self, token_id: str) -> TokenInfo:
-        reply = await self._connection.call(
+        reply: auth_pb2.TokenInfo = await self._connection.call(
             self._stub.RevokeToken, auth_pb2.RevokeTokenRequest(id=token_id)
         )
         return TokenInfo.from_pb(reply)
 
     async def who_am_i(self) -> Identity:
-        reply = await self._connection.call(self._stub.WhoAmI, auth_pb2.WhoAmIRequest())
+        reply: auth_pb2.WhoAmIResponse = await self._connection.call(
+            self._stub.WhoAmI, auth_pb2.WhoAmIRequest()
+        )
         return Identity(
             reply.principal, reply.role, tuple(reply.namespaces), tuple(reply.permissions)
         )
@@ -100,11 +99,8 @@ class SyncAuthClient(Blocking[AuthClient]):
     the async ones, derived (`blocking`)."""
 
     @classmethod
-    def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> SyncAuthClient:
-        runner, client = _connect(lambda: AuthClient.connect(target, config=config))
-        return cls(runner, client)
+    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
+        return cls._open(lambda: AuthClient.connect(target, config=config))
 
     create_token = blocking(AuthClient.create_token)
     list_tokens = blocking(AuthClient.list_tokens)

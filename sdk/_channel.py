@@ -94,9 +94,23 @@ async def _probe(connection: Connection) -> None:
 
 
 class ConnectionClient:
-    """What the SDK's async clients share: one Connection, closed by `close` or `async with`."""
+    """What the SDK's async clients share: one Connection, opened by `connect`, closed by
+    `close` or `async with`."""
 
-    _connection: Connection
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def connect(
+        cls, target: str | None = None, *, config: ClientConfig | None = None
+    ) -> Self:
+        """Connect to the controller at `target` (else $AIWO_CONTROLLER, else the
+        cluster `aiwo up` recorded). Raises `ControllerUnavailable` if it is not there."""
+        return cls(await open_connection(target, config or ClientConfig()))
+
+    @property
+    def target(self) -> str:
+        return self._connection.target
 
     async def close(self) -> None:
         await self._connection.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 from sdk import _convert as convert
 from sdk._attach import AttachSession, DirectiveHandler
-from sdk._channel import Connection, ConnectionClient, open_connection
+from sdk._channel import Connection, ConnectionClient
 from sdk._config import ClientConfig
 from sdk._errors import AiwoError, PlacementTimeout
 from sdk._priority import resolve_priority
@@ -24,7 +24,7 @@ from sdk._types import (
     WorkloadPhase,
     WorkloadSpec,
 )
-from sdk.pb.aiwo.v1 import workload_pb2_grpc
+from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
 
 _TERMINAL = (WorkloadPhase.SUCCEEDED, WorkloadPhase.FAILED)
 
@@ -61,20 +61,8 @@ class Client(ConnectionClient):
     """
 
     def __init__(self, connection: Connection) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._stub = workload_pb2_grpc.WorkloadServiceStub(connection.channel)
-
-    @classmethod
-    async def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> Client:
-        """Connect to the controller at `target` (else $AIWO_CONTROLLER, else the
-        cluster `aiwo up` recorded). Raises `ControllerUnavailable` if it is not there."""
-        return cls(await open_connection(target, config or ClientConfig()))
-
-    @property
-    def target(self) -> str:
-        return self._connection.target
 
     @property
     def config(self) -> ClientConfig:
@@ -116,7 +104,7 @@ class Client(ConnectionClient):
     ) -> WorkloadHandle:
         """Register from a ready `WorkloadSpec` (e.g. one read from a file)."""
         ns = namespace or self.config.namespace
-        reply = await self._connection.call(
+        reply: types_pb2.Workload = await self._connection.call(
             self._stub.Register, convert.register_request(name, ns, spec)
         )
         handle = self.get_handle(name, namespace=ns)
@@ -129,8 +117,8 @@ class Client(ConnectionClient):
 
     async def get(self, name: str, *, namespace: str | None = None) -> Workload:
         ns = namespace or self.config.namespace
-        reply = await self._connection.call(
-            self._stub.Get, convert.workload_ref_request("get", name, ns)
+        reply: types_pb2.Workload = await self._connection.call(
+            self._stub.Get, workload_pb2.GetWorkloadRequest(name=name, namespace=ns)
         )
         return convert.from_pb(Workload, reply)
 
@@ -221,7 +209,7 @@ class WorkloadHandle:
             changes["labels"] = dict(labels)
         spec = dataclasses.replace(current.spec, **changes)
         connection = self._client._connection
-        reply = await connection.call(
+        reply: types_pb2.Workload = await connection.call(
             self._client._stub.Update,
             convert.update_request(self.name, self.namespace, spec, current.generation),
         )
@@ -232,7 +220,7 @@ class WorkloadHandle:
         connection = self._client._connection
         await connection.call(
             self._client._stub.Deregister,
-            convert.workload_ref_request("deregister", self.name, self.namespace),
+            workload_pb2.DeregisterWorkloadRequest(name=self.name, namespace=self.namespace),
         )
 
     def attach(self, *, on_directive: DirectiveHandler | None = None) -> AttachSession:

@@ -4,7 +4,8 @@ The dataclasses in `_types` use the message's field names, so the conversion is 
 the message descriptor: scalars copy, enums map through their short names, nested
 messages recurse. tests/sdk/test_convert.py pins that every dataclass covers exactly its
 message's fields, so a field added to the proto fails a test instead of silently vanishing.
-Request messages for the clients are built here too; no other SDK module imports `_pb2`.
+The workload stream's messages are built here too; the admin and auth clients build their
+requests from the typed generated classes themselves, so each call's types are checked.
 """
 
 from __future__ import annotations
@@ -176,13 +177,15 @@ def from_pb(cls: type[T], msg: Message) -> T:
 # ---------------------------------------------------------------- requests
 
 
-def register_request(name: str, namespace: str, spec: t.WorkloadSpec) -> Any:
+def register_request(
+    name: str, namespace: str, spec: t.WorkloadSpec
+) -> workload_pb2.RegisterWorkloadRequest:
     return workload_pb2.RegisterWorkloadRequest(name=name, namespace=namespace, spec=to_pb(spec))
 
 
 def update_request(
     name: str, namespace: str, spec: t.WorkloadSpec, expected_generation: int = 0
-) -> Any:
+) -> workload_pb2.UpdateWorkloadRequest:
     return workload_pb2.UpdateWorkloadRequest(
         name=name,
         namespace=namespace,
@@ -191,16 +194,7 @@ def update_request(
     )
 
 
-def workload_ref_request(kind: str, name: str, namespace: str) -> Any:
-    """`Get` / `Deregister` requests, which both carry only a name and a namespace."""
-    classes = {
-        "get": workload_pb2.GetWorkloadRequest,
-        "deregister": workload_pb2.DeregisterWorkloadRequest,
-    }
-    return classes[kind](name=name, namespace=namespace)
-
-
-def hello_message(name: str, namespace: str) -> Any:
+def hello_message(name: str, namespace: str) -> workload_pb2.AppMessage:
     return workload_pb2.AppMessage(hello=workload_pb2.AttachHello(name=name, namespace=namespace))
 
 
@@ -210,7 +204,7 @@ def metrics_message(
     queue_depth: int,
     time_unix: float | None = None,
     throttle_factor: float | None = None,
-) -> Any:
+) -> workload_pb2.AppMessage:
     report = workload_pb2.MetricsReport(
         time_unix=time.time() if time_unix is None else time_unix,
         latency_ms=list(latency_ms),
@@ -222,26 +216,12 @@ def metrics_message(
     return workload_pb2.AppMessage(metrics=report)
 
 
-def ack_message(directive_id: str, ok: bool, reason: str = "") -> Any:
+def ack_message(directive_id: str, ok: bool, reason: str = "") -> workload_pb2.AppMessage:
     ack = workload_pb2.DirectiveAck(directive_id=directive_id, ok=ok, reason=reason)
     return workload_pb2.AppMessage(ack=ack)
 
 
-def serving_request(method: str, **fields: Any) -> Any:
-    """The request message of a ServingService method; a `spec` is converted here."""
-    names = {
-        "CreateService": serving_pb2.CreateServiceRequest,
-        "GetService": serving_pb2.GetServiceRequest,
-        "ListServices": serving_pb2.ListServicesRequest,
-        "ScaleService": serving_pb2.ScaleServiceRequest,
-        "DeleteService": serving_pb2.DeleteServiceRequest,
-    }
-    if "spec" in fields:
-        fields["spec"] = to_pb(fields["spec"])
-    return names[method](**fields)
-
-
-def logs_from_pb(msg: Any) -> mig.WorkloadLogs:
+def logs_from_pb(msg: admin_pb2.LogsResponse) -> mig.WorkloadLogs:
     """By hand: a bytes field, which the descriptor-driven conversion does not need."""
     return mig.WorkloadLogs(
         data=bytes(msg.data), node=msg.node, truncated=msg.truncated, size_bytes=msg.size_bytes

@@ -7,7 +7,9 @@ long as the certificates carry the same names:
 - an agent's certificate names its node with the URI SAN `aiwo://node/NAME` (and CN=NAME
   for people reading it): the controller reads the node name from the URI only, so no
   other certificate (a CLI's, say) can ever pass as a node;
-- a client certificate (the CLI, applications) carries `aiwo://client/NAME`.
+- a client certificate (the CLI, applications) carries `aiwo://client/NAME`;
+- an aiwo-gateway's carries `aiwo://gateway/NAME`: the controller gives it the `gateway`
+  role (GatewayService's two streams, nothing else), whatever token comes with it.
 
 Keys are ECDSA P-256: a few milliseconds to generate (RSA-3072 takes a large fraction of a
 second, which adds up in tests), and supported by every gRPC TLS stack.
@@ -29,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NODE_URI_PREFIX = "aiwo://node/"
 CLIENT_URI_PREFIX = "aiwo://client/"
+GATEWAY_URI_PREFIX = "aiwo://gateway/"
 CA_DAYS = 3650
 LEAF_DAYS = 365
 CRL_DAYS = 3650  # the controller does not enforce next_update (a stale CRL must not lock out)
@@ -57,6 +60,7 @@ class PkiLayout:
     client_cert: Path
     client_key: Path
     node_certs: dict[str, tuple[Path, Path]] = field(default_factory=dict)  # name -> cert, key
+    gateway_certs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -177,6 +181,12 @@ def issue_client(ca: Issued, name: str = "cli", days: int = LEAF_DAYS) -> Issued
     return issue(ca, f"aiwo-{name}", uris=[CLIENT_URI_PREFIX + name], client=True, days=days)
 
 
+def issue_gateway(ca: Issued, name: str, days: int = LEAF_DAYS) -> Issued:
+    """An aiwo-gateway's client certificate: URI aiwo://gateway/NAME and nothing else."""
+    uris = [GATEWAY_URI_PREFIX + name]
+    return issue(ca, f"aiwo-gateway-{name}", uris=uris, client=True, days=days)
+
+
 def revoke(
     ca: Issued, certs: Sequence[bytes], crl_pem: bytes | None = None, days: int = CRL_DAYS
 ) -> bytes:
@@ -235,13 +245,22 @@ def _split_hosts(hosts: Iterable[str]) -> tuple[list[str], list[str]]:
 
 def node_names(cert_pem: bytes) -> list[str]:
     """The node names a certificate carries as `aiwo://node/NAME` URI SANs."""
+    return _uri_names(cert_pem, NODE_URI_PREFIX)
+
+
+def gateway_names(cert_pem: bytes) -> list[str]:
+    """The gateway names a certificate carries as `aiwo://gateway/NAME` URI SANs."""
+    return _uri_names(cert_pem, GATEWAY_URI_PREFIX)
+
+
+def _uri_names(cert_pem: bytes, prefix: str) -> list[str]:
     cert = x509.load_pem_x509_certificate(cert_pem)
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
     uris = sans.get_values_for_type(x509.UniformResourceIdentifier)
-    return [uri.removeprefix(NODE_URI_PREFIX) for uri in uris if uri.startswith(NODE_URI_PREFIX)]
+    return [uri.removeprefix(prefix) for uri in uris if uri.startswith(prefix)]
 
 
 def write_pem(path: Path, data: bytes, *, private: bool) -> None:
@@ -273,11 +292,14 @@ def init_pki(
     controller_hosts: Sequence[str] = ("localhost", "127.0.0.1"),
     *,
     reuse_ca: bool = True,
+    gateways: Sequence[str] = (),
 ) -> PkiLayout:
-    """CA (kept when one is there and `reuse_ca`), controller, CLI and one cert per node.
+    """CA (kept when one is there and `reuse_ca`), controller, CLI, one cert per node and
+    one per gateway.
 
     Layout: ca.pem, ca-key.pem, crl.pem (revoked certificates; `aiwo certs revoke`),
-    controller.pem, controller-key.pem, cli.pem, cli-key.pem, nodes/NAME.pem, nodes/NAME-key.pem.
+    controller.pem, controller-key.pem, cli.pem, cli-key.pem, nodes/NAME.pem, nodes/NAME-key.pem,
+    gateways/NAME.pem, gateways/NAME-key.pem.
     """
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
@@ -305,4 +327,8 @@ def init_pki(
     )
     for node in nodes:
         layout.node_certs[node] = _write_pair(directory / "nodes", node, issue_node(ca, node))
+    for gateway in gateways:
+        layout.gateway_certs[gateway] = _write_pair(
+            directory / "gateways", gateway, issue_gateway(ca, gateway)
+        )
     return layout

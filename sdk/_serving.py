@@ -15,7 +15,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sdk._priority import resolve_priority
+from sdk._client import make_spec
 from sdk._types import (
     LaunchSpec,
     ModelVariant,
@@ -149,8 +149,7 @@ def make_service_spec(
 ) -> ServiceSpec:
     """A `ServiceSpec` whose replicas run `command` (an argv). The controller validates it
     (InvalidArgument naming the field: min > max, max over its limit, bad targets, no
-    command); only the priority is resolved here, as `make_spec` does."""
-    priority_class, priority_value = resolve_priority(priority)
+    command); only the priority is resolved here, by `make_spec`."""
     launch = LaunchSpec(
         command=tuple(command),
         env=dict(env or {}),
@@ -160,14 +159,13 @@ def make_service_spec(
         serve=True,
         health_path=health_path,
     )
-    template = WorkloadSpec(
-        priority_class=priority_class,
-        priority=priority_value,
-        slo=slo or SloHints(),
-        resources=resources or Resources(),
-        variants=tuple(variants),
+    template = make_spec(
+        priority=priority,
+        slo=slo,
+        resources=resources,
+        variants=variants,
         launch=launch,
-        labels=dict(labels or {}),
+        labels=labels,
     )
     return ServiceSpec(
         min_replicas=min_replicas,

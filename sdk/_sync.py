@@ -8,27 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+import typing
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from sdk._admin import AdminClient
 from sdk._attach import AttachSession
 from sdk._channel import ConnectionClient
 from sdk._client import Client, WorkloadHandle
 from sdk._config import ClientConfig
-from sdk._types import (
-    Directive,
-    LaunchSpec,
-    ModelVariant,
-    Placement,
-    Resources,
-    SloHints,
-    Workload,
-    WorkloadSpec,
-)
+from sdk._types import Directive
 
 T = TypeVar("T")
 
@@ -62,30 +55,92 @@ async def _await(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-def _connect(factory: Callable[[], Coroutine[Any, Any, T]]) -> tuple[_LoopThread, T]:
-    runner = _LoopThread()
-    try:
-        return runner, runner.run(factory())
-    except BaseException:
-        runner.stop()
-        raise
-
-
-A = TypeVar("A", bound=ConnectionClient)
+S = TypeVar("S")  # an async object that the loop thread drives: a client, handle, session
+C = TypeVar("C", bound=ConnectionClient)
+R = TypeVar("R")
 P = ParamSpec("P")
 
 
-class Blocking(Generic[A]):
-    """A sync client derived from the async client A: it owns a loop thread, runs A there,
-    and closes both. Its methods are A's, made blocking by `blocking`."""
+class OnLoop(Generic[S]):
+    """An async object S driven from other threads: each call runs on the loop thread."""
 
-    def __init__(self, runner: _LoopThread, client: A) -> None:
+    def __init__(self, runner: _LoopThread, of: S) -> None:
         self._runner = runner
-        self._client = client
+        self._async = of
+
+
+class mirrored(Generic[S, T]):
+    """A read-only attribute of the async object (a property), read as it is: no call."""
+
+    def __init__(self, attribute: Callable[[S], T]) -> None:
+        # On the class, a property: its getter names the attribute and documents it.
+        getter = getattr(attribute, "fget", attribute)
+        self._name: str = getter.__name__
+        self.__doc__ = getter.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, obj: OnLoop[S], owner: type) -> T: ...
+
+    def __get__(self, obj: OnLoop[S] | None, owner: type) -> Self | T:
+        if obj is None:
+            return self
+        return typing.cast(T, getattr(obj._async, self._name))
+
+
+@overload
+def blocking(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[OnLoop[S], P], T]: ...
+
+
+@overload
+def blocking(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+    wrap: Callable[[_LoopThread, T], R],
+) -> Callable[Concatenate[OnLoop[S], P], R]: ...
+
+
+def blocking(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, T]],
+    wrap: Callable[[_LoopThread, T], Any] | None = None,
+) -> Callable[Concatenate[OnLoop[S], P], Any]:
+    """The blocking twin of an async method: same parameters, same docstring. With `wrap`,
+    what it returns is wrapped for sync use too (a `WorkloadHandle` -> `SyncWorkloadHandle`)."""
+
+    @functools.wraps(method)
+    def call(self: OnLoop[S], /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        result = self._runner.run(method(self._async, *args, **kwargs))
+        return result if wrap is None else wrap(self._runner, result)
+
+    if wrap is not None:
+        returns = inspect.signature(method).replace(return_annotation=wrap.__name__)
+        setattr(call, "__signature__", returns)  # noqa: B010 (mypy knows no __signature__)
+    return call
+
+
+class Blocking(OnLoop[C]):
+    """A sync client derived from the async client C: it owns a loop thread, runs C there,
+    and closes both. Its methods are C's, made blocking by `blocking`."""
+
+    @classmethod
+    def _open(cls, connect: Callable[[], Coroutine[Any, Any, C]]) -> Self:
+        runner = _LoopThread()
+        try:
+            return cls(runner, runner.run(connect()))
+        except BaseException:
+            runner.stop()
+            raise
+
+    @property
+    def target(self) -> str:
+        return self._async.target
 
     def close(self) -> None:
         try:
-            self._runner.run(self._client.close(), timeout=5)
+            self._runner.run(self._async.close(), timeout=5)
         finally:
             self._runner.stop()
 
@@ -96,145 +151,24 @@ class Blocking(Generic[A]):
         self.close()
 
 
-def blocking(
-    method: Callable[Concatenate[A, P], Coroutine[Any, Any, T]],
-) -> Callable[Concatenate[Blocking[A], P], T]:
-    """The blocking twin of an async client's method: same signature, same docstring."""
-
-    @functools.wraps(method)
-    def call(self: Blocking[A], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._runner.run(method(self._client, *args, **kwargs))
-
-    return call
-
-
-class SyncClient(Blocking[Client]):
-    """`Client` for code without asyncio: `SyncClient.connect()`; same methods, blocking."""
-
-    @classmethod
-    def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> SyncClient:
-        runner, client = _connect(lambda: Client.connect(target, config=config))
-        return cls(runner, client)
-
-    @property
-    def target(self) -> str:
-        return self._client.target
-
-    get = blocking(Client.get)
-
-    def register(
-        self,
-        name: str,
-        *,
-        namespace: str | None = None,
-        priority: str | int | None = None,
-        slo: SloHints | None = None,
-        resources: Resources | None = None,
-        variants: Iterable[ModelVariant] = (),
-        launch: LaunchSpec | None = None,
-        service: str = "",
-        labels: Mapping[str, str] | None = None,
-    ) -> SyncWorkloadHandle:
-        handle = self._runner.run(
-            self._client.register(
-                name,
-                namespace=namespace,
-                priority=priority,
-                slo=slo,
-                resources=resources,
-                variants=tuple(variants),
-                launch=launch,
-                service=service,
-                labels=labels,
-            )
-        )
-        return SyncWorkloadHandle(self._runner, handle)
-
-    def register_spec(
-        self, name: str, spec: WorkloadSpec, *, namespace: str | None = None
-    ) -> SyncWorkloadHandle:
-        handle = self._runner.run(self._client.register_spec(name, spec, namespace=namespace))
-        return SyncWorkloadHandle(self._runner, handle)
-
-    def get_handle(self, name: str, *, namespace: str | None = None) -> SyncWorkloadHandle:
-        return SyncWorkloadHandle(self._runner, self._client.get_handle(name, namespace=namespace))
-
-
-class SyncWorkloadHandle:
-    def __init__(self, runner: _LoopThread, handle: WorkloadHandle) -> None:
-        self._runner = runner
-        self._handle = handle
-        self.name = handle.name
-        self.namespace = handle.namespace
-
-    @property
-    def key(self) -> str:
-        return self._handle.key
-
-    @property
-    def last_seen(self) -> Workload | None:
-        return self._handle.last_seen
-
-    def describe(self) -> Workload:
-        return self._runner.run(self._handle.describe())
-
-    def wait_placed(self, timeout: float | None = None) -> Placement:
-        return self._runner.run(self._handle.wait_placed(timeout))
-
-    def update(self, **changes: Any) -> Workload:
-        """Same keywords as `WorkloadHandle.update`."""
-        return self._runner.run(self._handle.update(**changes))
-
-    def deregister(self) -> None:
-        self._runner.run(self._handle.deregister())
-
-    def attach(
-        self, *, on_directive: Callable[[Directive], None] | None = None
-    ) -> SyncAttachSession:
-        session = SyncAttachSession(self._runner, self._handle.attach())
-        if on_directive is not None:
-            session.on_directive(on_directive)
-        return session
-
-
-class SyncAttachSession:
+class SyncAttachSession(OnLoop[AttachSession]):
     """`with handle.attach() as session:`; handlers run in a worker thread, not the loop."""
 
-    def __init__(self, runner: _LoopThread, session: AttachSession) -> None:
-        self._runner = runner
-        self._session = session
-
-    @property
-    def placement(self) -> Placement | None:
-        return self._session.placement
-
-    @property
-    def connected(self) -> bool:
-        return self._session.connected
-
-    @property
-    def throttle(self) -> float | None:
-        return self._session.throttle
-
-    def wait_connected(self, timeout: float | None = None) -> None:
-        self._runner.run(self._session.wait_connected(timeout))
-
-    def report(
-        self, latency_ms: Iterable[float] = (), throughput_per_s: float = 0.0, queue_depth: int = 0
-    ) -> None:
-        self._runner.run(self._session.report(list(latency_ms), throughput_per_s, queue_depth))
+    placement = mirrored(AttachSession.placement)
+    connected = mirrored(AttachSession.connected)
+    throttle = mirrored(AttachSession.throttle)
+    wait_connected = blocking(AttachSession.wait_connected)
+    report = blocking(AttachSession.report)
 
     def on_directive(self, handler: Callable[[Directive], None]) -> None:
         async def in_thread(directive: Directive) -> None:
             # A blocking handler must not stall the loop that carries the stream.
             await asyncio.to_thread(handler, directive)
 
-        self._runner.run(_call(self._session.on_directive, in_thread))
+        self._runner.run(_call(self._async.on_directive, in_thread))
 
     def directives(self) -> Iterator[Directive]:
-        stream = self._session.directives()
+        stream = self._async.directives()
         while True:
             try:
                 yield self._runner.run(anext(stream))
@@ -242,10 +176,10 @@ class SyncAttachSession:
                 return
 
     def wait(self, timeout: float | None = None) -> None:
-        self._runner.run(self._session.wait(), timeout)
+        self._runner.run(self._async.wait(), timeout)
 
     def __enter__(self) -> SyncAttachSession:
-        self._runner.run(self._session.start())
+        self._runner.run(self._async.start())
         return self
 
     def __exit__(
@@ -254,7 +188,44 @@ class SyncAttachSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._runner.run(self._session.__aexit__(exc_type, exc, tb))
+        self._runner.run(self._async.__aexit__(exc_type, exc, tb))
+
+
+class SyncWorkloadHandle(OnLoop[WorkloadHandle]):
+    def __init__(self, runner: _LoopThread, handle: WorkloadHandle) -> None:
+        super().__init__(runner, handle)
+        self.name = handle.name
+        self.namespace = handle.namespace
+
+    key = mirrored(WorkloadHandle.key)
+    last_seen = mirrored(WorkloadHandle.last_seen)
+    describe = blocking(WorkloadHandle.describe)
+    wait_placed = blocking(WorkloadHandle.wait_placed)
+    update = blocking(WorkloadHandle.update)
+    deregister = blocking(WorkloadHandle.deregister)
+
+    def attach(
+        self, *, on_directive: Callable[[Directive], None] | None = None
+    ) -> SyncAttachSession:
+        session = SyncAttachSession(self._runner, self._async.attach())
+        if on_directive is not None:
+            session.on_directive(on_directive)
+        return session
+
+
+class SyncClient(Blocking[Client]):
+    """`Client` for code without asyncio: `SyncClient.connect()`; same methods, blocking."""
+
+    @classmethod
+    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
+        return cls._open(lambda: Client.connect(target, config=config))
+
+    get = blocking(Client.get)
+    register = blocking(Client.register, SyncWorkloadHandle)
+    register_spec = blocking(Client.register_spec, SyncWorkloadHandle)
+
+    def get_handle(self, name: str, *, namespace: str | None = None) -> SyncWorkloadHandle:
+        return SyncWorkloadHandle(self._runner, self._async.get_handle(name, namespace=namespace))
 
 
 async def _call(fn: Callable[..., T], *args: Any) -> T:
@@ -267,15 +238,8 @@ class SyncAdminClient(Blocking[AdminClient]):
     async one, derived (`blocking`): same parameters, same result, blocking."""
 
     @classmethod
-    def connect(
-        cls, target: str | None = None, *, config: ClientConfig | None = None
-    ) -> SyncAdminClient:
-        runner, client = _connect(lambda: AdminClient.connect(target, config=config))
-        return cls(runner, client)
-
-    @property
-    def target(self) -> str:
-        return self._client.target
+    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
+        return cls._open(lambda: AdminClient.connect(target, config=config))
 
     list_nodes = blocking(AdminClient.list_nodes)
     get_node = blocking(AdminClient.get_node)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 if TYPE_CHECKING:
     from controlplane.app.config import ControllerConfig
+    from controlplane.app.server import Controller
 
 T = TypeVar("T")
 
@@ -69,6 +71,32 @@ async def assert_eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} within {timeout_s}s") from last_error
         await asyncio.sleep(interval_s)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, object]], stop_timeout_s: float = 5.0
+) -> AsyncIterator[asyncio.Task[object]]:
+    """`run(stop)` as a task for the length of the block (an agent's `run`, say); then `stop`
+    is set and the task given `stop_timeout_s` to end, whatever it ends with."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, stop_timeout_s)
+
+
+@contextlib.asynccontextmanager
+async def started(controller: Controller) -> AsyncIterator[Controller]:
+    """`controller` started for the length of the block, stopped at once (no grace) after."""
+    await controller.start()
+    try:
+        yield controller
+    finally:
+        await controller.stop(0)
 
 
 def etcd_binary() -> str:

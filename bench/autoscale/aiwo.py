@@ -62,8 +62,11 @@ def config_with(overrides: tuple[str, ...]) -> Any:
 class Aiwo:
     name, instant = "aiwo", False
 
-    def __init__(self, sizing: Sizing, period_s: int, config: Any, start_day: int) -> None:
+    def __init__(
+        self, sizing: Sizing, period_s: int, config: Any, start_day: int, energy: Any = None
+    ) -> None:
         self.core = _core()
+        self.energy = energy  # bench.autoscale.energy.EnergyPolicy: the replicas' clock setting
         self.period_s = period_s
         self.config = config
         self.memory = self.core.AutoscaleMemory()
@@ -117,7 +120,14 @@ class Aiwo:
         plan = c.plan_scale(c.ScaleSnapshot((view,)), self.memory, now, self.config)
         d = plan.decisions[0]
         self.last_reason = d.reason
-        return Decision(int(d.desired), tuple(d.remove), d.reason)
+        setting = None
+        if self.energy is not None:
+            # What the core learned one replica carries: the clock must not outgrow its
+            # concurrency nor leave less burst headroom than a default replica at its rate.
+            m = self.memory.services[SERVICE_KEY]
+            limits = (m.concurrency_limit.value, m.rate_limit.value)
+            setting = self.energy.decide(t, ctx, pool, now, *limits)
+        return Decision(int(d.desired), tuple(d.remove), d.reason, setting)
 
 
 def _finite(x: float) -> float | None:

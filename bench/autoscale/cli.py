@@ -102,7 +102,12 @@ def make_policy(name: str, sc: Scenario, sizing: Sizing) -> Policy:
         # replica sustained at the SLO is where the core's learned capacity starts.
         prior = round(AIWO_PRIOR_UTILIZATION * sizing.capacity_rps, 3)
         config = replace(config, prior_rate_per_replica_rps=prior)
-    return Aiwo(sizing, _aiwo["period_s"], config, _aiwo["start_day"])
+    energy = None
+    if _aiwo.get("energy") is not None:
+        from bench.autoscale.energy import EnergyPolicy
+
+        energy = EnergyPolicy(sc.model, _aiwo["energy"])
+    return Aiwo(sizing, _aiwo["period_s"], config, _aiwo["start_day"], energy)
 
 
 def _job(job: Job) -> RunResult:
@@ -185,6 +190,19 @@ def _run(jobs: list[Job], workers: int) -> Iterator[RunResult]:
     help="an AutoscaleConfig field for the aiwo runs (repeatable)",
 )
 @click.option(
+    "--aiwo-energy/--no-aiwo-energy",
+    default=True,
+    show_default=True,
+    help="aiwo sets its replicas' SM clock (controlplane/optimizer/serving_energy.py)",
+)
+@click.option(
+    "--aiwo-energy-set",
+    "energy_overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="an EnergyConfig field of the aiwo runs' clock chooser (repeatable)",
+)
+@click.option(
     "--plot",
     "plot_path",
     type=click.Path(path_type=Path),
@@ -199,8 +217,8 @@ def autoscale(
     servegen_dir: Path | None, trace_csv: Path | None, days: float | None, start_day: int,
     rate_scale: float | None, policies_text: str, seeds_text: str, ttft_ms: float,
     tpot_ms: float, gpu: str, cold_start_s: float | None, max_replicas: int | None,
-    aiwo_period_s: int, aiwo_overrides: tuple[str, ...], plot_path: Path | None, output: str,
-    workers: int,
+    aiwo_period_s: int, aiwo_overrides: tuple[str, ...], aiwo_energy: bool,
+    energy_overrides: tuple[str, ...], plot_path: Path | None, output: str, workers: int,
 ) -> None:  # fmt: skip
     """SLO attainment, GPU-hours and energy of static, HPA, KPA, the oracle and aiwo."""
     started = time.perf_counter()
@@ -219,9 +237,11 @@ def autoscale(
     try:
         if "aiwo" in policies:
             from bench.autoscale.aiwo import config_with
+            from bench.autoscale.energy import energy_config_with
 
+            energy = energy_config_with(energy_overrides) if aiwo_energy else None
             _aiwo.update(period_s=aiwo_period_s, config=config_with(aiwo_overrides),
-                         start_day=start_day,
+                         start_day=start_day, energy=energy,
                          set_fields={o.partition("=")[0] for o in aiwo_overrides})  # fmt: skip
         source, sampler, expected, length_days = _source(servegen_dir, trace_csv)
         run_days = check_days(days, start_day, length_days, source)
@@ -282,6 +302,8 @@ def autoscale(
         "measured_in_flight_per_replica": round(first[1].capacity_in_flight, 3),
         "aiwo_period_s": aiwo_period_s if "aiwo" in policies else None,
         "aiwo_set": list(aiwo_overrides),
+        "aiwo_energy": aiwo_energy if "aiwo" in policies else None,
+        "aiwo_energy_set": list(energy_overrides),
         "aiwo_prior_rate_per_replica_rps": (
             None
             if "aiwo" not in policies or "prior_rate_per_replica_rps" in _aiwo["set_fields"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from gpumodel.serving import ReplicaSetting
+
 
 @dataclass(slots=True)
 class Replica:
@@ -19,6 +21,9 @@ class Decision:
     desired: int  # ready + starting wanted
     remove: tuple[str, ...] = ()  # names to drain first (aiwo's choice); others: newest first
     reason: str = ""
+    # The clock/cap setting of every replica of the service from now on; None: unchanged
+    # (the baselines never set one: they run at the GPUs' defaults).
+    setting: ReplicaSetting | None = None
 
 
 class Pool:

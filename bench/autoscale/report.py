@@ -21,6 +21,9 @@ METRICS = (
     "scale_events",
     "max_replicas",
     "cold_starts",
+    "mean_clock_ratio",
+    "mean_cap_fraction",
+    "setting_changes",
     "wall_s",
 )
 
@@ -81,7 +84,8 @@ def table(summary: dict[str, Any], title: str) -> Table:
     t = Table(title=title)
     t.add_column("policy")
     cols = ("slo_attainment_pct", "gpu_hours", "energy_kwh", "energy_per_request_j",
-            "requests_failed", "scale_events", "max_replicas", "cold_starts")  # fmt: skip
+            "requests_failed", "scale_events", "max_replicas", "cold_starts",
+            "mean_clock_ratio")  # fmt: skip
     for c in cols:
         t.add_column(c.replace("_", " "), justify="right")
     for name, run in summary["runs"].items():

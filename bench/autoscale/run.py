@@ -27,7 +27,7 @@ from bench.autoscale.fluid import (
 )
 from bench.autoscale.policies import Context, Observed, Policy, Sizing
 from bench.autoscale.pool import Pool
-from gpumodel.serving import ReplicaModel
+from gpumodel.serving import DEFAULT_SETTING, ReplicaModel, ReplicaSetting
 
 # A draining replica's in-flight requests end within this many mean remaining lives (the 99th
 # percentile of a memoryless remainder is ln(100) = 4.6 means).
@@ -124,6 +124,11 @@ def simulate(sc: Scenario, policy: Policy, seed: int) -> RunResult:
     wait, step, tpot, frac, dropped, batch = (np.zeros(n_s) for _ in range(6))
     a, p, dr, dt = d.arrivals, d.prompt_tokens, d.decode_requests, d.decode_tokens
     period = policy.period_s
+    # The replicas' setting per second, as an index into `settings` (0: the default).
+    settings: list[ReplicaSetting] = [DEFAULT_SETTING]
+    models = {DEFAULT_SETTING: m}
+    setting_i = np.zeros(n_s, np.int16)
+    current_i = 0
     for t in range(n_s):
         pool.advance(t)
         if t % period == 0 and t > 0:
@@ -131,18 +136,56 @@ def simulate(sc: Scenario, policy: Policy, seed: int) -> RunResult:
             decision = policy.decide(t, ctx, pool)
             if decision.desired != pool.current:
                 pool.apply(decision, t, _drain_s(service), policy.instant)
+            s = decision.setting
+            if s is not None and s != settings[current_i]:
+                if s not in models:
+                    models[s] = m.at(s)
+                    settings.append(s)
+                current_i = settings.index(s)
+                service.model = models[s]
+                chunk_ms = 1000.0 * m.prefill_chunk_tokens / service.model.prefill_tokens_per_s
+        setting_i[t] = current_i
         r, dn = len(pool.ready), len(pool.draining)
         ready_n[t], start_n[t], drain_n[t] = r, len(pool.starting), dn
         w_s, st, tp, frac[t], done, lost = service.step(r, dn, a[t], p[t], dr[t], dt[t])
         wait[t], step[t], tpot[t], dropped[t] = w_s, st, tp, lost
         obs.in_flight[t] = service.in_flight
         obs.completed[t], obs.errors[t], obs.tpot_ms[t] = done, lost, tp
-        rate_ms = m.prefill_tokens_per_s * chunk_ms / (st + chunk_ms) / 1000.0
+        rate_ms = service.model.prefill_tokens_per_s * chunk_ms / (st + chunk_ms) / 1000.0
         obs.ttft_p99_ms[t] = 1000.0 * w_s + st + p99_prompt[t // WINDOW_S] / rate_ms
         batch[t] = service.batch / max(1, r + dn)
-    good = good_requests(d, 0, n_s, wait, step, tpot, dropped, sc.targets, m, sc.life_s)
-    return _result(sc, policy.name, seed, pool, good, dropped, ready_n, start_n, drain_n,
-                   frac, batch, time.perf_counter() - started)  # fmt: skip
+    good = _good(sc, settings, models, setting_i, wait, step, tpot, dropped)
+    run = _Run(ready_n, start_n, drain_n, frac, batch, [models[s] for s in settings], setting_i)
+    return _result(sc, policy.name, seed, pool, good, dropped, run, time.perf_counter() - started)
+
+
+@dataclass
+class _Run:
+    ready_n: Any
+    start_n: Any
+    drain_n: Any
+    frac: F64
+    batch: F64
+    models: list[ReplicaModel]  # by setting index
+    setting_i: Any  # per second
+
+
+def _good(
+    sc: Scenario, settings: list[ReplicaSetting], models: dict[ReplicaSetting, ReplicaModel],
+    setting_i: Any, wait: F64, step: F64, tpot: F64, dropped: F64,
+) -> F64:  # fmt: skip
+    """Good requests per second; a second's TTFT follows the prefill rate of its setting."""
+    d = sc.demand
+    if len(settings) == 1:
+        return good_requests(d, 0, d.seconds, wait, step, tpot, dropped, sc.targets,
+                             sc.model, sc.life_s)  # fmt: skip
+    good = np.zeros(d.seconds)
+    for i, s in enumerate(settings):
+        g = good_requests(d, 0, d.seconds, wait, step, tpot, dropped, sc.targets, models[s],
+                          sc.life_s)  # fmt: skip
+        mask = setting_i == i
+        good[mask] = g[mask]
+    return good
 
 
 def _p99_prompt(d: Demand) -> list[float]:
@@ -160,15 +203,27 @@ def _drain_s(service: FluidService) -> float:
     return float(min(120.0, max(1.0, DRAIN_MEANS * remaining * step_ms / 1000.0)))
 
 
+def _power(run: _Run) -> tuple[F64, F64]:
+    """Per second: one ready replica's power and one draining replica's, at its setting."""
+    frac, batch = run.frac, run.batch
+    busy = np.minimum(1.0, batch)
+    p_ready, p_drain = np.zeros(frac.size), np.zeros(frac.size)
+    for i, model in enumerate(run.models):
+        mask = run.setting_i == i if len(run.models) > 1 else slice(None)
+        f, b, u = frac[mask], batch[mask], busy[mask]
+        p_ready[mask] = model.power_w(f, (1.0 - f) * u, b)
+        p_drain[mask] = model.power_w(0.0, u, b)
+    return p_ready, p_drain
+
+
 def _result(
-    sc: Scenario, name: str, seed: int, pool: Pool, good: F64, dropped: F64, ready_n: Any,
-    start_n: Any, drain_n: Any, frac: F64, batch: F64, wall_s: float,
+    sc: Scenario, name: str, seed: int, pool: Pool, good: F64, dropped: F64, run: _Run,
+    wall_s: float,
 ) -> RunResult:  # fmt: skip
     m = sc.model
     d = sc.demand
-    busy = np.minimum(1.0, batch)
-    p_ready = m.power_w(frac, (1.0 - frac) * busy, batch)
-    p_drain = m.power_w(0.0, busy, batch)
+    ready_n, start_n, drain_n = run.ready_n, run.start_n, run.drain_n
+    p_ready, p_drain = _power(run)
     held = ready_n + start_n + drain_n
     energy_j = float(
         (ready_n * p_ready).sum() + (drain_n * p_drain).sum()
@@ -191,6 +246,7 @@ def _result(
         "scale_events": pool.scale_events,
         "max_replicas": int((ready_n + start_n).max()) if d.seconds else 0,
         "cold_starts": pool.cold_starts,
+        **_setting_metrics(run),
         "wall_s": round(wall_s, 2),
     }
     bins = np.arange(0, d.seconds, PLOT_BIN_S)
@@ -200,6 +256,21 @@ def _result(
     att = 100.0 * np.add.reduceat(good, bins) / np.maximum(arrived, 1e-9)
     att = np.where(arrived > 0, att, 100.0)
     return RunResult(name, seed, metrics, rep, att, np.add.reduceat(good, bins), arrived)
+
+
+def _setting_metrics(run: _Run) -> dict[str, Any]:
+    """The SM clock ratio and power cap the ready replicas ran at, weighted by replica-seconds,
+    and how many times the setting changed."""
+    weight = run.ready_n.astype(np.float64)
+    total = max(1e-9, float(weight.sum()))
+    clocks = np.array([mm.setting.sm_clock_ratio if mm.setting else 1.0 for mm in run.models])
+    caps = np.array([mm.setting.cap_fraction if mm.setting else 1.0 for mm in run.models])
+    changes = int(np.count_nonzero(np.diff(run.setting_i))) if run.setting_i.size else 0
+    return {
+        "mean_clock_ratio": round(float((clocks[run.setting_i] * weight).sum()) / total, 4),
+        "mean_cap_fraction": round(float((caps[run.setting_i] * weight).sum()) / total, 4),
+        "setting_changes": changes,
+    }
 
 
 def demand_series(d: Demand) -> F64:

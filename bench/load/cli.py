@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import click
 from bench.load.arrivals import Schedule, from_azure, from_servegen
 from bench.load.generator import run_open_loop
 from bench.load.report import summarize
+from bench.options import output_option
 from bench.trace import TraceError
 
 
@@ -38,6 +41,22 @@ def load_schedule(
         raise click.ClickException(str(e)) from None
 
 
+def _http_url(_ctx: click.Context, _param: click.Parameter, url: str) -> str:
+    """Refused at once: a URL aiohttp cannot send to would otherwise fail every request of the
+    run, one by one, and the run would still exit 0."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{url!r}: expected http://HOST[:PORT]/PATH")
+    return url
+
+
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    """click's FloatRange lets nan through (every comparison with it is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number")
+    return value
+
+
 def _text(report: dict[str, Any]) -> str:
     lines = [
         f"{report['source']}  x{report['rate_scale']}  {report['duration_s']:.0f} s  "
@@ -56,11 +75,17 @@ def _text(report: dict[str, Any]) -> str:
 
 
 @click.command("load")
-@click.option("--url", required=True, help="Where every request goes (e.g. a gateway path).")
-@click.option("--trace", type=click.Path(path_type=Path), help="Azure LLM trace CSV.")
-@click.option("--servegen", type=click.Path(path_type=Path), help="ServeGen client folder.")
+@click.option("--url", required=True, callback=_http_url,
+              help="Where every request goes (e.g. a gateway path).")  # fmt: skip
+@click.option("--trace", type=click.Path(exists=True, path_type=Path), help="Azure LLM trace CSV.")
+@click.option("--servegen", type=click.Path(exists=True, path_type=Path),
+              help="ServeGen client folder.")  # fmt: skip
 @click.option(
-    "--rate-scale", type=click.FloatRange(min=1e-6, max=1e6), default=1.0, show_default=True
+    "--rate-scale",
+    type=click.FloatRange(min=1e-6, max=1e6),
+    default=1.0,
+    show_default=True,
+    callback=_finite,
 )
 @click.option(
     "--duration",
@@ -68,16 +93,23 @@ def _text(report: dict[str, Any]) -> str:
     type=click.FloatRange(min=0.1),
     default=60.0,
     show_default=True,
+    callback=_finite,
     help="Seconds of (scaled) trace to replay.",
 )
 @click.option(
-    "--start", "start_s", type=click.FloatRange(min=0.0), default=0.0, help="Trace offset, s."
+    "--start",
+    "start_s",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    callback=_finite,
+    help="Trace offset, s.",
 )
 @click.option("--stream", is_flag=True, help="Ask for server-sent events (Accept, stream: true).")
 @click.option("--method", type=click.Choice(["POST", "GET"]), default="POST", show_default=True)
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=600.0)
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=600.0,
+              callback=_finite)  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="ServeGen sampling seed.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def load(
     url: str,
     trace: Path | None,

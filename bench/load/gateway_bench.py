@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from bench.load.arrivals import Schedule
 from bench.load.generator import Outcome, run_open_loop
 from bench.load.report import summarize
 from bench.load.static_controller import StaticEndpoints
+from bench.options import output_option
 
 NAMESPACE, SERVICE, STREAMS = "bench", "llm", "streams"
 
@@ -121,28 +123,34 @@ def _added(direct: dict[str, Any], via: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-async def _bench(
-    rate: float,
-    duration_s: float,
-    rounds: int,
-    tokens: int,
-    ttft_ms: float,
-    tpot_ms: float,
-    streams: int,
-    stream_s: float,
-    stream_tpot_ms: float,
-    seed: int,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scenario:
+    """What one run does (the command's options, field by field)."""
+
+    rate: float  # requests per second in the overhead phase
+    duration_s: float  # of each overhead round
+    rounds: int
+    tokens: int  # per overhead request
+    ttft_ms: float  # the stand-in server's
+    tpot_ms: float
+    streams: int  # long SSE streams held together in the streams phase
+    stream_s: float  # how long each is held
+    stream_tpot_ms: float
+    seed: int
+
+
+async def _bench(s: Scenario) -> dict[str, Any]:
     upstream_port, streams_port, gateway_port = _free_port(), _free_port(), _free_port()
     # Each request asks for its own token count: the servers' cap only bounds them. The
     # long streams have their own server, at their own token pace.
     upstream = _spawn(
         "-m", "bench.load.upstream", "--port", str(upstream_port),
-        "--ttft-ms", str(ttft_ms), "--tpot-ms", str(tpot_ms), "--max-tokens", "1000000",
+        "--ttft-ms", str(s.ttft_ms), "--tpot-ms", str(s.tpot_ms), "--max-tokens", "1000000",
     )  # fmt: skip
     streams_upstream = _spawn(
         "-m", "bench.load.upstream", "--port", str(streams_port),
-        "--ttft-ms", str(ttft_ms), "--tpot-ms", str(stream_tpot_ms), "--max-tokens", "1000000",
+        "--ttft-ms", str(s.ttft_ms), "--tpot-ms", str(s.stream_tpot_ms),
+        "--max-tokens", "1000000",
     )  # fmt: skip
     controller = StaticEndpoints(
         {
@@ -163,21 +171,21 @@ async def _bench(
         await _wait_ok(direct + "/healthz")
         await _wait_ok(via + "/healthz")
         overhead: list[dict[str, Any]] = []
-        for round_index in range(rounds):
-            schedule = _poisson(rate, duration_s, tokens, seed + round_index)
+        for round_index in range(s.rounds):
+            schedule = _poisson(s.rate, s.duration_s, s.tokens, s.seed + round_index)
             (d_out, d_wall), (g_out, g_wall) = await asyncio.gather(
                 run_open_loop(direct + "/v1/completions", _deal(schedule, 0), stream=True),
                 run_open_loop(via + "/v1/completions", _deal(schedule, 1), stream=True),
             )
-            d = summarize(d_out, duration_s, d_wall)
-            g = summarize(g_out, duration_s, g_wall)
+            d = summarize(d_out, s.duration_s, d_wall)
+            g = summarize(g_out, s.duration_s, g_wall)
             overhead.append({"direct": d, "gateway": g, "added_ms": _added(d, g)})
-        stream_tokens = max(1, int(stream_s * 1000.0 / stream_tpot_ms))
+        stream_tokens = max(1, int(s.stream_s * 1000.0 / s.stream_tpot_ms))
         held: dict[str, Any] = {}
-        if streams:
+        if s.streams:
             await _wait_ok(f"http://127.0.0.1:{streams_port}/healthz")
             streams_url = f"http://127.0.0.1:{gateway_port}/s/{NAMESPACE}/{STREAMS}"
-            held = await _hold_streams(streams_url, streams, stream_tokens)
+            held = await _hold_streams(streams_url, s.streams, stream_tokens)
     finally:
         if gateway_process is not None:
             _stop(gateway_process)
@@ -186,15 +194,15 @@ async def _bench(
         await controller.stop()
     return {
         "scenario": {
-            "rate_rps": rate,
-            "duration_s": duration_s,
-            "rounds": rounds,
-            "tokens": tokens,
-            "ttft_ms": ttft_ms,
-            "tpot_ms": tpot_ms,
-            "streams": streams,
-            "stream_s": stream_s,
-            "stream_tpot_ms": stream_tpot_ms,
+            "rate_rps": s.rate,
+            "duration_s": s.duration_s,
+            "rounds": s.rounds,
+            "tokens": s.tokens,
+            "ttft_ms": s.ttft_ms,
+            "tpot_ms": s.tpot_ms,
+            "streams": s.streams,
+            "stream_s": s.stream_s,
+            "stream_tpot_ms": s.stream_tpot_ms,
             "cpus": os.cpu_count(),
         },
         "overhead": overhead,
@@ -284,33 +292,8 @@ def _text(result: dict[str, Any]) -> str:
 @click.option("--stream-s", type=click.FloatRange(min=0.1), default=10.0, show_default=True)
 @click.option("--stream-tpot-ms", type=click.FloatRange(min=1.0), default=100.0)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-def gateway(
-    rate: float,
-    duration_s: float,
-    rounds: int,
-    tokens: int,
-    ttft_ms: float,
-    tpot_ms: float,
-    streams: int,
-    stream_s: float,
-    stream_tpot_ms: float,
-    seed: int,
-    output: str,
-) -> None:
+@output_option
+def gateway(output: str, **options: Any) -> None:
     """The gateway's added latency against direct requests, and the streams it holds."""
-    result = asyncio.run(
-        _bench(
-            rate,
-            duration_s,
-            rounds,
-            tokens,
-            ttft_ms,
-            tpot_ms,
-            streams,
-            stream_s,
-            stream_tpot_ms,
-            seed,
-        )
-    )
+    result = asyncio.run(_bench(Scenario(**options)))
     click.echo(json.dumps(result, indent=2) if output == "json" else _text(result))

@@ -18,6 +18,7 @@ import math
 
 import click
 
+from bench.options import output_option
 from bench.scale.run import Settings, run
 
 
@@ -72,7 +73,7 @@ from bench.scale.run import Settings, run
     show_default=True,
     help="The controllers' leader lease (the controller's default is 3 s).",
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 def scale(
     nodes: int,
     gpus_per_node: int,

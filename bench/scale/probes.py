@@ -1,5 +1,6 @@
 """What the scale bench reads from outside the swarm: process CPU and memory from /proc,
-Prometheus text from the controller and etcd, and report lag through ListGpus."""
+Prometheus text from the controller and etcd, report lag through ListGpus, and the
+register -> placed latency through the SDK (the controlplane bench times placement so too)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import os
 import time
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import grpc
 
+from sdk import Client, Resources
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -125,3 +128,22 @@ class LagProbe:
 
     def all_lags(self) -> list[float]:
         return [lag for lags in self.lags_s.values() for lag in lags]
+
+
+QUARTER_GPU = Resources(gpus=1, milli_gpu=250)  # what every timed workload asks for
+
+
+async def placed_ms(client: Client, name: str, namespace: str, timeout_s: float) -> float:
+    """Register a quarter-GPU workload and wait until it is placed: register -> placed, ms."""
+    t0 = time.perf_counter()
+    handle = await client.register(name, namespace=namespace, resources=QUARTER_GPU)
+    await handle.wait_placed(timeout=timeout_s)
+    return (time.perf_counter() - t0) * 1000
+
+
+async def placed_one_by_one(
+    target: str, names: Iterable[str], namespace: str, timeout_s: float
+) -> list[float]:
+    """`placed_ms` of each workload in turn (none in flight with another), ms."""
+    async with await Client.connect(target) as client:
+        return [await placed_ms(client, name, namespace, timeout_s) for name in names]

@@ -34,11 +34,13 @@ from bench.scale.probes import (
     etcd_writes,
     histogram_quantile,
     metric_sum,
+    placed_ms,
+    placed_one_by_one,
     rss_mib,
     scrape,
 )
 from bench.scale.swarm import BAD_ROLES, WorkerSpec, worker_main
-from sdk import Client, Resources
+from sdk import Client
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster, Proc
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -209,31 +211,10 @@ async def _register_all(target: str, count: int, prefix: str) -> list[float]:
 
     async def one(i: int) -> None:
         async with gate:
-            t0 = time.perf_counter()
-            handle = await client.register(
-                f"{prefix}-{i}", namespace="scale", resources=Resources(gpus=1, milli_gpu=250)
-            )
-            await handle.wait_placed(timeout=600)
-            latencies.append((time.perf_counter() - t0) * 1000)
+            latencies.append(await placed_ms(client, f"{prefix}-{i}", "scale", timeout_s=600))
 
     try:
         await asyncio.gather(*(one(i) for i in range(count)))
-    finally:
-        await client.close()
-    return latencies
-
-
-async def _placed_one_by_one(target: str, count: int) -> list[float]:
-    client = await Client.connect(target)
-    latencies = []
-    try:
-        for i in range(count):
-            t0 = time.perf_counter()
-            handle = await client.register(
-                f"timed-{i}", namespace="scale", resources=Resources(gpus=1, milli_gpu=250)
-            )
-            await handle.wait_placed(timeout=120)
-            latencies.append((time.perf_counter() - t0) * 1000)
     finally:
         await client.close()
     return latencies
@@ -263,18 +244,29 @@ async def _steady(
     etcd_metrics = cluster.etcd_endpoints[0]
     good, bad = node_names(settings)
 
-    def sample() -> dict[str, Any]:
+    def sample(first: bool) -> dict[str, Any]:
+        # The controller's CPU is read after the first scrape and before the last, so that
+        # the window holds no scrape of the bench's own: a /metrics scrape renders every
+        # GPU's series (about 0.5 s of CPU at 8,000 GPUs), which is no per-report cost.
+        # What one scrape costs is reported on its own (`metrics_scrape_cpu_s`).
+        cpu_before = cpu_s(pid)
+        scrape_started = time.monotonic()
         ctl = scrape(metrics_address)
+        scrape_s = time.monotonic() - scrape_started
+        cpu_after = cpu_s(pid)
         etcd = scrape(etcd_metrics)
         return {
             "t": time.monotonic(),
+            "cpu_t": scrape_started + scrape_s if first else scrape_started,
             "accepted": metric_sum(ctl, "aiwo_telemetry_reports_total", outcome="accepted")
             or metric_sum(ctl, "aiwo_stream_messages_total", stream="agent", kind="telemetry"),
             "refused": sum(
                 metric_sum(ctl, "aiwo_telemetry_reports_total", outcome=outcome)
                 for outcome in ("invalid", "dropped", "stream_refused")
             ),
-            "cpu": cpu_s(pid),
+            "cpu": cpu_after if first else cpu_before,
+            "scrape_cpu_s": cpu_after - cpu_before,
+            "scrape_s": scrape_s,
             "etcd_cpu": cpu_s(etcd_pid),
             "etcd_writes": etcd_writes(etcd),
             "swarm": swarm.poll(),
@@ -282,9 +274,9 @@ async def _steady(
 
     # CPU, rates and writes first, with no probe calling the controller; then the lag, from
     # a probe polling ListGpus for a few nodes (its calls cost the controller CPU).
-    before = await asyncio.to_thread(sample)
+    before = await asyncio.to_thread(sample, True)
     await asyncio.sleep(settings.seconds)
-    after = await asyncio.to_thread(sample)
+    after = await asyncio.to_thread(sample, False)
     stride = max(1, len(good) // LAG_SAMPLE_NODES)
     probe = LagProbe(leader, good[::stride][:LAG_SAMPLE_NODES])
     stop = asyncio.Event()
@@ -295,6 +287,8 @@ async def _steady(
     stop.set()
     await probe_task
     elapsed = after["t"] - before["t"]
+    cpu_elapsed = after["cpu_t"] - before["cpu_t"]
+    cpu_rate = (after["cpu"] - before["cpu"]) / cpu_elapsed
     ctl = await asyncio.to_thread(scrape, metrics_address)
     etcd = await asyncio.to_thread(scrape, etcd_metrics)
     states = await control.node_states(leader)
@@ -318,7 +312,11 @@ async def _steady(
         "nodes_ready": ready,
         "nodes_registered": len([n for n in states if n.startswith("n-")]),
         "controller_rss_mib": round(rss_mib(pid), 1),
-        "controller_cpu_s_per_s": round((after["cpu"] - before["cpu"]) / elapsed, 3),
+        "controller_cpu_s_per_s": round(cpu_rate, 3),
+        # One scrape of the controller's /metrics: its CPU (ingestion goes on meanwhile, so
+        # the steady rate times its wall time is taken off) and its wall time.
+        "metrics_scrape_cpu_s": round(after["scrape_cpu_s"] - after["scrape_s"] * cpu_rate, 3),
+        "metrics_scrape_s": round(after["scrape_s"], 3),
         "controller_optimize_p99_ms_bucket": _round(
             (histogram_quantile(ctl, "aiwo_optimize_duration_seconds", 0.99) or 0) * 1000, 1
         ),
@@ -454,7 +452,8 @@ async def _run(settings: Settings, cluster: LocalCluster) -> dict[str, Any]:
             "bulk_register_to_placed_p99_ms": _round(quantile(bulk, 0.99), 1),
         }
         result["steady"] = await _steady(settings, cluster, control, swarm, leader)
-        one_by_one = await _placed_one_by_one(leader, PLACED_SAMPLE)
+        timed = (f"timed-{i}" for i in range(PLACED_SAMPLE))
+        one_by_one = await placed_one_by_one(leader, timed, "scale", timeout_s=120)
         result["register_to_placed_ms"] = {
             "samples": len(one_by_one),
             "median": _round(statistics.median(one_by_one), 1),

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import grpc
 
-from sdk._pki import NODE_URI_PREFIX
+from sdk._pki import GATEWAY_URI_PREFIX, NODE_URI_PREFIX
 
-GATEWAY_URI_PREFIX = "aiwo://gateway/"  # an aiwo-gateway's certificate: aiwo://gateway/NAME
+__all__ = ["GATEWAY_URI_PREFIX", "gateway_of", "node_of", "peer_certificate", "peer_subject"]
 
 _SAN = "x509_subject_alternative_name"
 

@@ -4,12 +4,13 @@ It wraps each handler (a grpc.aio interceptor sees only the method name and meta
 request and the peer's certificate come with the call), so the check runs on the request
 itself:
 
-1. who: a bearer token (AuthService, WorkloadService, AdminService) or, for NodeService,
-   the node named by the client certificate. None → UNAUTHENTICATED.
+1. who: a gateway's certificate (URI aiwo://gateway/NAME) on any method, whatever token
+   rides with it; else a bearer token (AuthService, WorkloadService, AdminService) or,
+   for NodeService, the node named by the client certificate. None → UNAUTHENTICATED.
 2. may they: the method's rule (permissions.RULES) and, for namespaced calls, the token's
-   namespaces; a node may speak only for itself. No → PERMISSION_DENIED naming what is
-   missing. For streams the first message carries the namespace or node, so the check
-   runs when the servicer reads it.
+   namespaces; a node may speak only for itself, a gateway certificate only under its own
+   name. No → PERMISSION_DENIED naming what is missing. For streams the first message
+   carries the namespace or node, so the check runs when the servicer reads it.
 3. audit: state-changing calls with their result, and every refusal.
 """
 
@@ -27,7 +28,6 @@ from controlplane.auth import audit
 from controlplane.auth.identity import gateway_of, node_of, peer_certificate, peer_subject
 from controlplane.auth.permissions import (
     AUTHENTICATED,
-    GATEWAY_STREAMS,
     NODE_IDENTITY,
     PUBLIC,
     RULES,
@@ -38,7 +38,13 @@ from controlplane.auth.permissions import (
     denial,
     need_for,
 )
-from controlplane.auth.principal import ANONYMOUS, Principal, current_principal, node_principal
+from controlplane.auth.principal import (
+    ANONYMOUS,
+    Principal,
+    current_principal,
+    gateway_principal,
+    node_principal,
+)
 from controlplane.auth.revocation import Revocations
 from controlplane.auth.tokens import AuthenticationError, TokenStore
 from sdk.pb.aiwo.v1 import node_pb2
@@ -107,6 +113,10 @@ class _Gate:
         """Authenticate: who is calling."""
         await self.check_certificate(context)
         rule = self.rule
+        if self.owner.node_identity:  # mutual TLS: a gateway is its certificate, always
+            gateway = await self._gateway(context)
+            if gateway is not None:
+                return gateway
         if rule is not None and rule.permission == NODE_IDENTITY:
             if not self.owner.node_identity:
                 return node_principal("")  # plaintext: nobody can be identified
@@ -120,10 +130,6 @@ class _Gate:
                     node_principal(""),
                 )
             return node_principal(node)
-        if rule is not None and rule.permission == GATEWAY_STREAMS and self.owner.node_identity:
-            gateway = gateway_of(context)  # mutual TLS: the gateway's own certificate
-            if gateway is not None:
-                return Principal("gateway", gateway, "gateway", ())
         tokens = self.owner.tokens
         if tokens is None:
             return ANONYMOUS
@@ -141,6 +147,22 @@ class _Gate:
             await self.refuse(
                 context, grpc.StatusCode.UNAUTHENTICATED, str(exc), Principal("anonymous", "", "")
             )
+
+    async def _gateway(self, context: grpc.aio.ServicerContext) -> Principal | None:
+        """The gateway a certificate names (role gateway on every method, so that it can
+        never pass as an admin through a token, nor as a node); None if it names none."""
+        gateway = gateway_of(context)
+        if gateway is None:
+            return None
+        principal = gateway_principal(gateway)
+        if node_of(context) is not None:  # which would it be? Neither.
+            await self.refuse(
+                context,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "this certificate names both a node and a gateway; issue each its own",
+                principal,
+            )
+        return principal
 
     async def check_certificate(self, context: grpc.aio.ServicerContext) -> None:
         """A revoked client certificate is refused, whatever the call."""
@@ -187,6 +209,8 @@ class _Gate:
         if rule.permission == NODE_IDENTITY:
             await self._check_node(principal, message, context)
             return
+        if principal.kind == "gateway":
+            await self._check_gateway(principal, message, context)
         if rule.permission == AUTHENTICATED or principal is ANONYMOUS:
             return
         # Without a message (a stream, before its first one) only the role can be checked;
@@ -201,6 +225,15 @@ class _Gate:
     async def _check_node(
         self, principal: Principal, message: Message | None, context: grpc.aio.ServicerContext
     ) -> None:
+        if principal.role != "node":  # a gateway's certificate, on an agent's method
+            await self.refuse(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"missing node identity (role {principal.role}): NodeService is for agents, "
+                "with a certificate naming their node (URI aiwo://node/NAME)",
+                principal,
+                message,
+            )
         claimed = _claimed_node(message)
         if not self.owner.node_identity or claimed is None or claimed == principal.id:
             return
@@ -215,6 +248,22 @@ class _Gate:
             context,
             grpc.StatusCode.PERMISSION_DENIED,
             f"this certificate names node {principal.id!r}; it may not act for {claimed!r}",
+            principal,
+            message,
+        )
+
+    async def _check_gateway(
+        self, principal: Principal, message: Message | None, context: grpc.aio.ServicerContext
+    ) -> None:
+        """A gateway certificate speaks under its own name only: drains wait for every
+        gateway by name, so one gateway must not report for another."""
+        claimed = getattr(message, "gateway", None) if message is not None else None
+        if not claimed or claimed == principal.id:
+            return
+        await self.refuse(
+            context,
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"this certificate names gateway {principal.id!r}; it may not act for {claimed!r}",
             principal,
             message,
         )
@@ -296,12 +345,14 @@ class _Gate:
         async def first(message: Message) -> None:
             await self.authorize(principal, message, context)
 
-        async def each() -> None:
+        async def each(message: Message) -> None:
             await self.recheck(principal, context)
+            if principal.kind == "gateway":  # each TrafficReport names its gateway
+                await self._check_gateway(principal, message, context)
 
         # The node or namespace is in the first message: check it when it is read.
         hello = rule is not None and (rule.permission == NODE_IDENTITY or rule.scope is Scope.HELLO)
-        revocable = self.owner.revocations is not None or principal.kind == "token"
+        revocable = self.owner.revocations is not None or principal.kind in ("token", "gateway")
         if not hello and not revocable:
             return request_iterator, context
         checked = _CheckedStream(context, first if hello else None, each if revocable else None)
@@ -367,7 +418,7 @@ class _CheckedStream:
         self,
         context: grpc.aio.ServicerContext,
         first: Callable[[Message], Awaitable[None]] | None,
-        each: Callable[[], Awaitable[None]] | None,
+        each: Callable[[Message], Awaitable[None]] | None,
     ) -> None:
         self._context = context
         self._first = first
@@ -378,7 +429,7 @@ class _CheckedStream:
         if message is grpc.aio.EOF:
             return
         if self._each is not None:
-            await self._each()
+            await self._each(message)
         if self._seen_first:
             return
         self._seen_first = True

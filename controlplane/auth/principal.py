@@ -11,8 +11,8 @@ from sdk._tokens import ALL_NAMESPACES
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "token", "node" or "anonymous"
-    id: str  # token id, node name, or ""
+    kind: str  # "token", "node", "gateway" (by its certificate) or "anonymous"
+    id: str  # token id, node or gateway name, or ""
     role: str
     namespaces: tuple[str, ...] = (ALL_NAMESPACES,)
 
@@ -41,3 +41,9 @@ current_principal: contextvars.ContextVar[Principal | None] = contextvars.Contex
 
 def node_principal(node: str) -> Principal:
     return Principal("node", node, "node", ())
+
+
+def gateway_principal(gateway: str) -> Principal:
+    """An aiwo-gateway known by its certificate: the gateway role, no namespace of its own
+    (its streams are cluster-wide)."""
+    return Principal("gateway", gateway, "gateway", ())

@@ -86,9 +86,9 @@ class CorePlanner:
                 # min_replicas (or a pin) holds even with no room: the replicas wait as
                 # PENDING, and `explain` says what blocks them.
                 desired=max(d.desired, floors.get(d.service, 0)),
-                reason=d.reason
+                reason=d.why
                 if d.desired >= floors.get(d.service, 0)
-                else f"{floors[d.service]} replica(s) by min_replicas or pin; {d.reason}",
+                else f"{floors[d.service]} replica(s) by min_replicas or pin; {d.why}",
                 remove=d.remove,
                 blocked=d.blocked or "",
                 fields=tuple(sorted({**dict(d.fields), "needs_room": str(d.needs_room)}.items())),

@@ -31,6 +31,8 @@ DEMAND_WINDOW_S = 60.0  # the fallback rule: demand seen this recently keeps one
 class Decision:
     service: str  # "namespace/name"
     desired: int
+    # Why, with its numbers, without the counts: the event's message opens with
+    # "scale NS/NAME FROM -> TO:" built here from the committed record (scale_message).
     reason: str
     remove: tuple[str, ...] = ()  # replica workload names to drain first
     blocked: str = ""  # what keeps it from what it needs ("" = nothing)
@@ -60,6 +62,12 @@ def fallback_plan(
     return decisions
 
 
+def scale_message(service: str, from_replicas: int, to_replicas: int, reason: str) -> str:
+    """The service_scaled event's message: the counts the record moved between (the same
+    as the event's from/to fields and the ScaleRecord's), then the planner's reason."""
+    return f"scale {service} {from_replicas} -> {to_replicas}: {reason}"
+
+
 class Autoscaler:
     def __init__(
         self,
@@ -73,7 +81,7 @@ class Autoscaler:
         self.driver = driver
         self.planner = planner
         self.blocked = state.scale_blocked  # for `aiwo explain`: what blocks each service
-        self.last_reason: dict[str, str] = {}  # and why it has the count it has
+        self.last_reason = state.scale_reason  # and why it has the count it has
 
     async def pass_once(self, now: float) -> None:
         services = [(k, s) for k, s in self.state.services.items() if not s.deleting]
@@ -83,7 +91,8 @@ class Autoscaler:
         plan = self.planner(self.state, services, now)
         for decision in plan:
             self.blocked[decision.service] = decision.blocked
-            self.last_reason[decision.service] = decision.reason
+            # The reason has no counts of its own (scale_message adds them to events).
+            self.last_reason[decision.service] = f"desired {decision.desired}: {decision.reason}"
             self.driver.prefer_remove[decision.service] = decision.remove
             try:
                 await self._commit(decision, now)
@@ -104,13 +113,8 @@ class Autoscaler:
             return  # what blocks it stays in memory (`explain`): no write per pass
         updated = serving_pb2.Service()
         updated.CopyFrom(service)
-        # The core's reason already opens with "scale NS/NAME A -> B:" when it changes a count;
-        # a pin or a raise to min does not, so those get the opening here.
-        head = f"scale {decision.service} "
-        message = (
-            decision.reason
-            if decision.reason.startswith(head)
-            else f"{head}{service.desired} -> {decision.desired}: {decision.reason}"
+        message = scale_message(
+            decision.service, service.desired, decision.desired, decision.reason
         )
         updated.desired = decision.desired
         updated.last_scale.CopyFrom(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import structlog
@@ -148,6 +149,7 @@ class GpuHealth:
         for index, reason in found.items():
             if index not in updated.unhealthy_gpus:
                 updated.unhealthy_gpus[index] = reason
+        cordoning = cordon_if_all_unhealthy(updated)
         await self.decisions.commit_node(updated)
         for index, reason in sorted(found.items()):
             self.decisions.events.emit(
@@ -158,6 +160,11 @@ class GpuHealth:
                 gpu=index,
                 reason=reason,
             )
+        if cordoning:
+            self.decisions.events.emit(
+                "node_cordoned", f"node/{node.name}", updated.reason, now,
+                requested_by=HEALTH_REQUESTER,
+            )  # fmt: skip
         self.on_change.set()
 
     async def evacuate(self, node_name: str, unhealthy: dict[int, str], now: float) -> None:
@@ -206,3 +213,36 @@ class GpuHealth:
         )
         log.info("health_requeued", workload=key, node=placement.node)
         self.on_change.set()
+
+
+def cordon_if_all_unhealthy(node: types_pb2.Node) -> bool:
+    """A node none of whose GPUs is healthy takes no new work at all, CPU-only work
+    included (what runs there stays until it moves or ends). True when it cordons `node`."""
+    gpus = node_gpu_indexes(node)
+    if node.cordoned or not gpus or not gpus <= set(node.unhealthy_gpus):
+        return False
+    node.cordoned = True
+    node.reason = (
+        f"every GPU unhealthy ({len(gpus)} of {len(gpus)}); after the repair: "
+        f"aiwo uncordon {node.name} --clear-health"
+    )
+    return True
+
+
+def node_gpu_indexes(node: types_pb2.Node) -> set[int]:
+    """The node's GPU indexes as it registered them (else 0..gpu_count-1)."""
+    indexes = {gpu.index for gpu in node.info.gpus}
+    return indexes or set(range(node.gpu_count))
+
+
+def clear_marks(node: types_pb2.Node, gpus: Sequence[int] | None) -> dict[int, str]:
+    """An operator returns GPUs to service (after a repair): their unhealthy marks go from
+    `node` (`gpus` None: every GPU's). What was cleared, with the reasons it had.
+
+    The leader's ECC baseline stays where it was, so the old count does not mark a GPU
+    again; a new fatal XID or a further ECC rise does."""
+    chosen = set(node.unhealthy_gpus) if gpus is None else set(gpus)
+    cleared = {i: node.unhealthy_gpus[i] for i in sorted(chosen) if i in node.unhealthy_gpus}
+    for index in cleared:
+        del node.unhealthy_gpus[index]
+    return cleared

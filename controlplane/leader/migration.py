@@ -397,7 +397,9 @@ class Migrations:
             elif isinstance(command, SendDirective):
                 self.decisions.stage_directive(batch, key, now, command.id, **command.fields)
             elif isinstance(command, Message):
-                self._stage_message(batch, key, workload, command.text, command.phase)
+                self._stage_message(
+                    batch, key, workload, command.text, command.phase, command.replacing
+                )
 
     async def _after_commit(
         self, key: str, record: migration_pb2.Migration, commands: list[Command], now: float
@@ -469,12 +471,15 @@ class Migrations:
         workload: types_pb2.Workload,
         message: str,
         phase: int | None = None,
+        replacing: frozenset[str] | None = None,
     ) -> None:
         # A workload staged earlier in this batch (a move) is the one to amend.
         for cache_name, suffix, staged in reversed(batch.cache_updates):
             if cache_name == "workloads" and suffix == key and staged is not None:
                 workload = staged  # type: ignore[assignment]
                 break
+        if replacing is not None and workload.message not in replacing:
+            return  # someone else's line since (e.g. "preempted"): theirs to keep
         updated = types_pb2.Workload()
         updated.CopyFrom(workload)
         updated.message = message

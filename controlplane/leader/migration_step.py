@@ -95,7 +95,7 @@ def _begin(
         if isinstance(choice, NoRoom):
             return _finish(m, obs, now, FAILED, f"no room on {m.target_node}: {choice.reason}")
         node, gpus = choice
-        commands.append(Move(node, gpus, f"migrating from {m.source_node} to {node}"))
+        commands.append(Move(node, gpus, moving_line(m.source_node, node)))
         deadline = now + c.directive_timeout_s
         directive = obs.new_id()
         fields = migrate_fields(m, node, gpus, placement.milli_gpu, deadline)
@@ -106,6 +106,8 @@ def _begin(
                 m, RUNNING, now, f"moved to {node}; the workload is told when it attaches",
                 target_node=node, target_gpus=list(gpus), placed_unix=now,
             )  # fmt: skip
+            text = f"migrated from {m.source_node} to {node}; it is told when it attaches"
+            commands.append(Message(text))  # the move's "migrating …" is over already
             return done, commands, [event_of(done)]
         nxt = advance(
             m, STARTING, now, f"MIGRATE directive sent: move to {node}",
@@ -122,7 +124,7 @@ def _begin(
             f"no SDK handler attached: SIGTERM, {c.checkpoint_grace_s:g}s to checkpoint",
             pending_command=stop, phase_deadline_unix=_stop_deadline(now, c),
         )  # fmt: skip
-    commands.append(Message(f"migrating to {m.target_node}: checkpointing"))
+    commands.append(Message(checkpointing_line(m.target_node)))
     return nxt, commands, [event_of(nxt)]
 
 
@@ -187,7 +189,7 @@ def _stopped(
             why = f"no room on {m.target_node}: {choice.reason}"
             return _fail(m, obs, now, why, "restart_source")
         node, gpus = choice
-        message = f"migrating from {m.source_node} to {node}: transferring the checkpoint"
+        message = transferring_line(m.source_node, node)
         commands.append(Move(node, gpus, message))
         placed_unix = now
     else:
@@ -261,7 +263,7 @@ def _transferring(
     commands = [
         *dropped,
         Start(start, placement.node, tuple(placement.gpus), installed.path),
-        Message(f"migrating from {m.source_node} to {m.target_node}: starting"),
+        Message(starting_line(m.source_node, m.target_node)),
     ]
     nxt = advance(
         m, STARTING, now, f"checkpoint installed at {installed.path} ({transfer.size_bytes} bytes)",
@@ -393,7 +395,44 @@ def _finish(
     if phase == RUNNING and obs.workload is not None:
         text = f"migrated from {m.source_node} to {m.target_node}"
         commands.append(Message(text, phase=types_pb2.WORKLOAD_PHASE_RUNNING))
+    elif obs.workload is not None:
+        # Ended under it (preempted, evicted, released, no room): its status line must not
+        # go on saying "migrating …", but what whoever ended it wrote there stays.
+        text = f"migration to {m.target_node} failed: {detail}"
+        commands.append(Message(text, replacing=in_flight_lines(m)))
     return _end(m, now, phase, detail, commands)
+
+
+# ------------------------------------------------------------ status lines
+# What a migration in flight writes on its workload; each ending replaces them.
+
+
+def moving_line(source: str, target: str) -> str:
+    return f"migrating from {source} to {target}"
+
+
+def checkpointing_line(target: str) -> str:
+    return f"migrating to {target}: checkpointing"
+
+
+def transferring_line(source: str, target: str) -> str:
+    return f"migrating from {source} to {target}: transferring the checkpoint"
+
+
+def starting_line(source: str, target: str) -> str:
+    return f"migrating from {source} to {target}: starting"
+
+
+def in_flight_lines(m: migration_pb2.Migration) -> frozenset[str]:
+    source, target = m.source_node, m.target_node
+    return frozenset(
+        {
+            moving_line(source, target),
+            checkpointing_line(target),
+            transferring_line(source, target),
+            starting_line(source, target),
+        }
+    )
 
 
 def _end(

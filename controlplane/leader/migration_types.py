@@ -149,10 +149,12 @@ class SendDirective:
 
 @dataclass(frozen=True)
 class Message:
-    """The workload's status line (and phase, when given)."""
+    """The workload's status line (and phase, when given). `replacing`: only if the line
+    is one of these now (what the migration itself wrote); None: whatever it is."""
 
     text: str
     phase: int | None = None
+    replacing: frozenset[str] | None = None
 
 
 # After the commit:

@@ -11,8 +11,8 @@ import time
 import structlog
 
 from controlplane.app.config import ControllerConfig
-from controlplane.etcd.store import FencingError
-from controlplane.leader.decisions import Batch, Conflict, Decisions
+from controlplane.leader.decisions import Batch, Decisions
+from controlplane.leader.passes import run_passes
 from controlplane.optimizer import OptimizerConfig, Unschedulable, optimize
 from controlplane.rpc.metrics import OPTIMIZE_LATENCY
 from controlplane.view.cluster import ClusterState
@@ -41,25 +41,19 @@ class Reconciler:
 
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
-        while self.decisions.store.epoch > 0:
-            try:
-                await asyncio.wait_for(self.wake.wait(), self.config.optimize_interval_s)
-            except TimeoutError:
-                pass
-            self.wake.clear()
-            try:
-                now = time.time()
-                await self.check_liveness(now)
-                await self.expire_commands(now)
-                await self.optimize_once(now)
-            except Conflict:
-                self.wake.set()  # another decision changed what this pass saw: go again
-            except FencingError as exc:
-                log.warning("leadership_lost", error=str(exc))
-                return
-            except Exception as exc:  # keep the loop alive; the next pass retries
-                log.exception("reconcile_failed", error=str(exc))
-                await asyncio.sleep(0.5)
+        await run_passes(
+            self.decisions.store,
+            self.wake,
+            lambda: self.config.optimize_interval_s,
+            self.reconcile_once,
+            log,
+            "reconcile_failed",
+        )
+
+    async def reconcile_once(self, now: float) -> None:
+        await self.check_liveness(now)
+        await self.expire_commands(now)
+        await self.optimize_once(now)
 
     async def optimize_once(self, now: float) -> None:
         if not has_pending(self.state):

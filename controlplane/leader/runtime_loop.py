@@ -12,6 +12,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import structlog
 
@@ -92,10 +93,66 @@ def runtime_workload(
     )
 
 
+class GpuInventory:
+    """Per Ready-candidate node, what the runtime pass reads from its record for each GPU,
+    read once per record and not once per pass: the pass runs over every GPU of the fleet,
+    and each field read of a protobuf record costs about as much as the rest of the work on
+    that GPU. Kept current by the nodes cache's listener (a changed record is read again)."""
+
+    def __init__(self, state: ClusterState | None = None) -> None:
+        """With `state`, entries follow its nodes cache; without, it is for one pass (an
+        entry is also read again whenever the record is another object than it was)."""
+        self._of: dict[str, tuple[types_pb2.Node, tuple[_StaticGpu, ...]]] = {}
+        if state is not None:
+            state.nodes.subscribe(self._on_change)
+
+    def _on_change(self, name: str, _node: types_pb2.Node | None) -> None:
+        self._of.pop(name, None)
+
+    def gpus(self, name: str, node: types_pb2.Node) -> tuple[_StaticGpu, ...]:
+        cached = self._of.get(name)
+        if cached is not None and cached[0] is node:
+            return cached[1]
+        locks = CLOCK_LOCK_CAPABILITY in node.info.capabilities
+        static = tuple(
+            _StaticGpu(
+                info.index,
+                info.model,
+                info.power_limit_min_w,
+                info.power_limit_max_w,
+                info.power_limit_default_w or info.power_limit_max_w,
+                info.max_sm_clock_mhz if locks else 0,
+                info.idle_power_w,
+                POWER_LIMIT_CAPABILITY in node.info.capabilities,
+            )
+            for info in node.info.gpus
+            if info.index >= 0 and info.power_limit_max_w > 0
+        )
+        self._of[name] = (node, static)
+        return static
+
+
+@dataclass(frozen=True, slots=True)
+class _StaticGpu:
+    index: int
+    model: str
+    power_limit_min_w: float
+    power_limit_max_w: float
+    power_limit_default_w: float
+    max_sm_clock_mhz: int  # 0 where the node does not lock clocks
+    idle_power_w: float
+    settable: bool
+
+
 def build_runtime_snapshot(
-    state: ClusterState, pending: Sequence[Unschedulable], now: float
+    state: ClusterState,
+    pending: Sequence[Unschedulable],
+    now: float,
+    inventory: GpuInventory | None = None,
 ) -> RuntimeSnapshot:
-    """GPUs of Ready nodes with fresh telemetry, the work on each, and capacity pressure."""
+    """GPUs of Ready nodes with fresh telemetry, the work on each, and capacity pressure.
+    `inventory`: the loop's, kept between passes (None: read every record now)."""
+    inventory = inventory or GpuInventory()
     on_gpu: dict[tuple[str, int], list[RuntimeWorkload]] = {}
     for key, placement in state.placements.items():
         workload = state.workloads.get(key)
@@ -115,36 +172,34 @@ def build_runtime_snapshot(
         if node.state != types_pb2.NODE_STATE_READY:
             continue  # no telemetry to judge by, and commands would not land
         series = state.telemetry.get(name)
-        settable = POWER_LIMIT_CAPABILITY in node.info.capabilities
-        locks = CLOCK_LOCK_CAPABILITY in node.info.capabilities
         newest = series.latest_row() if series is not None else None
-        if newest is None:
+        if series is None or newest is None:
             continue
-        _, values = newest
-        for info in node.info.gpus:
-            if not 0 <= info.index < len(values) or info.power_limit_max_w <= 0:
+        # One read of the node's columns: element-wise numpy reads cost ~1 us each.
+        columns = newest[1][:, _RUNTIME_COLUMNS].tolist()
+        clock_locks = series.clock_locks
+        for gpu in inventory.gpus(name, node):
+            if gpu.index >= len(columns):
                 continue
-            limit_w, utilization_pct, power_w = values[info.index, _RUNTIME_COLUMNS].tolist()
+            limit_w, utilization_pct, power_w = columns[gpu.index]
             if math.isnan(utilization_pct):
                 continue  # no sample for this GPU yet
             gpus.append(
                 RuntimeGpu(
                     node=name,
-                    index=info.index,
-                    model=info.model,
-                    power_limit_min_w=info.power_limit_min_w,
-                    power_limit_max_w=info.power_limit_max_w,
-                    power_limit_default_w=info.power_limit_default_w or info.power_limit_max_w,
+                    index=gpu.index,
+                    model=gpu.model,
+                    power_limit_min_w=gpu.power_limit_min_w,
+                    power_limit_max_w=gpu.power_limit_max_w,
+                    power_limit_default_w=gpu.power_limit_default_w,
                     power_cap_w=limit_w,
                     utilization=min(max(utilization_pct / 100.0, 0.0), 1.0),
                     power_w=max(power_w, 0.0),
-                    workloads=tuple(on_gpu.get((name, info.index), ())),
-                    max_sm_clock_mhz=info.max_sm_clock_mhz if locks else 0,
-                    clock_lock_mhz=series.clock_locks.get(info.index)
-                    if series is not None
-                    else None,
-                    idle_power_w=info.idle_power_w,
-                    settable=settable,
+                    workloads=tuple(on_gpu.get((name, gpu.index), ())),
+                    max_sm_clock_mhz=gpu.max_sm_clock_mhz,
+                    clock_lock_mhz=clock_locks.get(gpu.index),
+                    idle_power_w=gpu.idle_power_w,
+                    settable=gpu.settable,
                 )
             )
     pressure = []
@@ -202,6 +257,7 @@ class RuntimeLoop:
         # releases the placement and the placement core puts the workload elsewhere.
         self.migrate = migrate
         self.memory = RuntimeMemory()
+        self.inventory = GpuInventory(state)
         self.energy_j: dict[str, float] = {}
         self.slo_status: dict[str, str] = {}
         self._last_step: float | None = None
@@ -223,7 +279,7 @@ class RuntimeLoop:
             took_s = time.perf_counter() - started
 
     async def step(self, now: float) -> tuple[RuntimeAction, ...]:
-        snapshot = build_runtime_snapshot(self.state, self.pending(), now)
+        snapshot = build_runtime_snapshot(self.state, self.pending(), now, self.inventory)
         if self._last_step is not None:
             watts = attribute_power_w(snapshot.gpus)
             self.energy_j = add_energy_j(self.energy_j, watts, now - self._last_step)
@@ -266,53 +322,10 @@ class RuntimeLoop:
 
     def _stage(self, batch: Batch, action: RuntimeAction, now: float) -> bool:
         d = self.decisions
-        if isinstance(action, SetPowerCap):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                set_power_limit=types_pb2.SetPowerLimit(gpu_index=action.gpu, watts=action.watts),
-            )
-        elif isinstance(action, ResetPowerCap):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                reset_power_limit=types_pb2.ResetPowerLimit(gpu_index=action.gpu),
-            )
-        elif isinstance(action, LockClocks):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                lock_clocks=types_pb2.LockClocks(
-                    gpu_index=action.gpu, min_mhz=action.min_mhz, max_mhz=action.max_mhz
-                ),
-            )
-        elif isinstance(action, ResetClocks):
-            d.stage_command(
-                batch, action.node, now, reset_clocks=types_pb2.ResetClocks(gpu_index=action.gpu)
-            )
-        elif isinstance(action, ThrottleProcess):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                throttle_workload=types_pb2.ThrottleWorkload(
-                    workload=action.workload,
-                    cpu_fraction=action.cpu_fraction,
-                    freeze=action.cpu_fraction == 0,
-                ),
-            )
-        elif isinstance(action, UnthrottleProcess):
-            d.stage_command(
-                batch,
-                action.node,
-                now,
-                throttle_workload=types_pb2.ThrottleWorkload(
-                    workload=action.workload, cpu_fraction=1.0
-                ),
-            )
+        command = agent_command(action)
+        if command is not None:
+            node, fields = command
+            d.stage_command(batch, node, now, command_id="", **fields)
         elif isinstance(action, DirectiveThrottle):
             d.stage_directive(
                 batch,
@@ -403,3 +416,31 @@ def _object_of(action: RuntimeAction) -> str:
     if isinstance(action, (SetPowerCap, ResetPowerCap, LockClocks, ResetClocks)):
         return f"node/{action.node}"
     return f"workload/{action.workload}"
+
+
+def agent_command(action: RuntimeAction) -> tuple[str, dict[str, object]] | None:
+    """The node and the agent command field that carry out a node-level action (None for
+    actions the workload or the placement carries out)."""
+    if isinstance(action, SetPowerCap):
+        limit = types_pb2.SetPowerLimit(gpu_index=action.gpu, watts=action.watts)
+        return action.node, {"set_power_limit": limit}
+    if isinstance(action, ResetPowerCap):
+        return action.node, {"reset_power_limit": types_pb2.ResetPowerLimit(gpu_index=action.gpu)}
+    if isinstance(action, LockClocks):
+        lock = types_pb2.LockClocks(
+            gpu_index=action.gpu, min_mhz=action.min_mhz, max_mhz=action.max_mhz
+        )
+        return action.node, {"lock_clocks": lock}
+    if isinstance(action, ResetClocks):
+        return action.node, {"reset_clocks": types_pb2.ResetClocks(gpu_index=action.gpu)}
+    if isinstance(action, ThrottleProcess):
+        throttle = types_pb2.ThrottleWorkload(
+            workload=action.workload,
+            cpu_fraction=action.cpu_fraction,
+            freeze=action.cpu_fraction == 0,
+        )
+        return action.node, {"throttle_workload": throttle}
+    if isinstance(action, UnthrottleProcess):
+        unthrottle = types_pb2.ThrottleWorkload(workload=action.workload, cpu_fraction=1.0)
+        return action.node, {"throttle_workload": unthrottle}
+    return None

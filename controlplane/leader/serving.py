@@ -20,10 +20,11 @@ from collections.abc import Callable
 
 import structlog
 
-from controlplane.etcd.store import FencingError, Write
+from controlplane.etcd.store import Write
 from controlplane.leader import replica_step
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.lifecycle import exit_text
+from controlplane.leader.passes import run_passes
 from controlplane.rpc.validation import resolve_priority
 from controlplane.view.cluster import ClusterState
 from sdk.pb.aiwo.v1 import node_pb2, serving_pb2, types_pb2
@@ -84,27 +85,21 @@ class ServingDriver:
     async def run(self) -> None:
         """Runs while this controller leads; returns when leadership is lost."""
         self.state.traffic.start_listening(time.time())
-        while self.decisions.store.epoch > 0:
-            try:
-                await asyncio.wait_for(self.kick.wait(), self.interval_s)
-            except TimeoutError:
-                pass
-            self.kick.clear()
-            try:
-                now = time.time()
-                if self.before_pass is not None:
-                    result = self.before_pass(now)
-                    if asyncio.iscoroutine(result):
-                        await result
-                await self.pass_once(now)
-            except Conflict:
-                self.kick.set()
-            except FencingError as exc:
-                log.warning("leadership_lost", error=str(exc))
-                return
-            except Exception as exc:  # keep the loop alive; the next pass retries
-                log.exception("serving_pass_failed", error=str(exc))
-                await asyncio.sleep(0.5)
+        await run_passes(
+            self.decisions.store,
+            self.kick,
+            lambda: self.interval_s,
+            self._pass_with_hook,
+            log,
+            "serving_pass_failed",
+        )
+
+    async def _pass_with_hook(self, now: float) -> None:
+        if self.before_pass is not None:
+            result = self.before_pass(now)
+            if asyncio.iscoroutine(result):
+                await result
+        await self.pass_once(now)
 
     # ------------------------------------------------------------ passes
 

@@ -9,9 +9,11 @@ import grpc
 
 from controlplane.auth.principal import ANONYMOUS, current_principal
 from controlplane.leader.decisions import Decisions
+from controlplane.leader.health import clear_marks, node_gpu_indexes
 from controlplane.optimizer import OptimizerConfig, explain
 from controlplane.rpc.common import (
     Leadership,
+    abort_invalid,
     abort_store_error,
     found,
     retry_conflicts,
@@ -134,15 +136,26 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     async def _set_cordon(
         self, request: admin_pb2.CordonRequest, context: grpc.aio.ServicerContext, cordoned: bool
     ) -> types_pb2.Node:
+        clearing = request.clear_all_unhealthy or bool(request.clear_unhealthy_gpus)
+
         def check() -> None:
             check_name("name", request.name)
             if len(request.reason) > 1024:
                 raise ValidationError("reason", "at most 1024 characters")
+            if clearing and cordoned:
+                raise ValidationError("clear_unhealthy_gpus", "only with Uncordon")
 
         await validate(context, check)
         await self.leadership.require(context)
         node = await found(context, self.state.nodes.get(request.name), f"node {request.name}")
-        if node.cordoned != cordoned:
+        indexes = node_gpu_indexes(node)
+        unknown = sorted(set(request.clear_unhealthy_gpus) - indexes)
+        if unknown:
+            why = f"node {node.name} has no GPU {unknown[0]}"
+            await abort_invalid(context, ValidationError("clear_unhealthy_gpus", why))
+        gpus = None if request.clear_all_unhealthy else list(request.clear_unhealthy_gpus)
+        cleared: dict[int, str] = {}
+        if node.cordoned != cordoned or (clearing and node.unhealthy_gpus):
             reason = (request.reason or "cordoned by an operator") if cordoned else ""
 
             async def write() -> None:
@@ -154,17 +167,29 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 updated.CopyFrom(current)
                 updated.cordoned = cordoned
                 updated.reason = reason
+                cleared.clear()
+                if clearing:
+                    cleared.update(clear_marks(updated, gpus))
                 await self.decisions.commit_node(updated)
 
             try:
                 await retry_conflicts(write)
             except Exception as exc:
                 await abort_store_error(context, exc)
-            self.decisions.events.emit(
-                "node_cordoned" if cordoned else "node_uncordoned",
-                f"node/{request.name}",
-                reason or "uncordoned",
-            )
+            if node.cordoned != cordoned:
+                self.decisions.events.emit(
+                    "node_cordoned" if cordoned else "node_uncordoned",
+                    f"node/{request.name}",
+                    reason or "uncordoned",
+                )
+            for index, was in sorted(cleared.items()):
+                self.decisions.events.emit(
+                    "gpu_health_cleared",
+                    f"node/{request.name}",
+                    f"GPU {index} back in service (it was unhealthy: {was})",
+                    gpu=index,
+                    was=was,
+                )
             self.on_change.set()
         view = self.state.node_view(request.name)
         assert view is not None
@@ -211,7 +236,11 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         if service is not None and self.state.workloads.get(key) is None:
             # A service: why it has the replicas it has, and what blocks it.
             return admin_pb2.Explanation(
-                summary=explain_service(service, self.state.scale_blocked.get(key, "")),
+                summary=explain_service(
+                    service,
+                    self.state.scale_blocked.get(key, ""),
+                    self.state.scale_reason.get(key, ""),
+                ),
                 events=self.state.events_for(f"service/{key}", 50),
             )
         workload = await found(context, self.state.workload_view(key), f"workload {key}")

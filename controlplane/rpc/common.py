@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
 from controlplane.etcd.store import EtcdStore, FencingError, StoreUnavailable
-from controlplane.leader.decisions import Conflict
+from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.rpc.validation import ValidationError
 from sdk._metadata import ELECTING_METADATA_KEY, LEADER_METADATA_KEY
 
@@ -76,6 +76,34 @@ async def abort_store_error(context: grpc.aio.ServicerContext, exc: Exception) -
         await context.abort(grpc.StatusCode.UNAVAILABLE, f"etcd unavailable: {exc}")
     await context.abort(grpc.StatusCode.UNAVAILABLE, f"state store error: {exc}")
     raise AssertionError("unreachable")
+
+
+async def commit_attempt(
+    context: grpc.aio.ServicerContext, decisions: Decisions, batch: Batch, *, last: bool
+) -> bool:
+    """Commit one attempt of a read-modify-write: True once written, False on a Conflict the
+    caller decides again from the new record. A Conflict on the `last` attempt, or any other
+    store error, ends the call with its status."""
+    try:
+        await decisions.commit(batch)
+        return True
+    except Conflict as exc:
+        if last:
+            await abort_store_error(context, exc)
+        return False
+    except Exception as exc:
+        await abort_store_error(context, exc)
+
+
+async def read_hello(context: grpc.aio.ServicerContext) -> Any:
+    """The hello a stream must open with (its first message's `hello`), or INVALID_ARGUMENT.
+    The caller names its type: an agent's AgentHello, an app's AttachHello."""
+    first = await context.read()
+    if first is grpc.aio.EOF or not first.HasField("hello"):
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
+        )
+    return first.hello
 
 
 async def retry_conflicts(decide: Callable[[], Awaitable[None]], attempts: int = 3) -> None:

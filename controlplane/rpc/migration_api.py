@@ -5,6 +5,9 @@ Kept apart from admin.py so each module stays one idea; AdminService delegates h
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import grpc
 
 from controlplane.etcd.store import FencingError, StoreUnavailable
@@ -21,6 +24,8 @@ from sdk.pb.aiwo.v1 import admin_pb2, migration_pb2
 DEFAULT_LOG_TAIL_BYTES = 64 * 1024
 MAX_LOG_TAIL_BYTES = 1024 * 1024
 MAX_REASON_CHARS = 1024
+
+T = TypeVar("T")
 
 
 class MigrationApi:
@@ -52,15 +57,10 @@ class MigrationApi:
         await validate(context, check)
         await self.leadership.require(context)
         key = f"{namespace}/{request.name}"
-        try:
-            return await self.migrations.request(
-                key, request.target_node or None, request.reason, "operator"
-            )
-        except MigrationRefused as exc:
-            await _refuse(context, exc)
-        except (FencingError, StoreUnavailable, Conflict) as exc:  # Conflict: ABORTED, retry
-            await abort_store_error(context, exc)
-        raise AssertionError("unreachable")
+        requested = self.migrations.request(
+            key, request.target_node or None, request.reason, "operator"
+        )
+        return await _carried_out(context, requested)
 
     async def get(
         self, request: admin_pb2.GetMigrationRequest, context: grpc.aio.ServicerContext
@@ -88,13 +88,8 @@ class MigrationApi:
 
         await validate(context, check)
         await self.leadership.require(context)
-        try:
-            node, moving, skipped = await drain(self.migrations, request.name, request.reason)
-        except MigrationRefused as exc:
-            await _refuse(context, exc)
-            raise AssertionError("unreachable") from None
-        except (FencingError, StoreUnavailable, Conflict) as exc:  # Conflict: ABORTED, retry
-            await abort_store_error(context, exc)
+        drained = drain(self.migrations, request.name, request.reason)
+        node, moving, skipped = await _carried_out(context, drained)
         view = self.state.node_view(node.name) or node
         return admin_pb2.DrainResponse(node=view, migrations=moving, skipped=skipped)
 
@@ -150,6 +145,14 @@ def _check_reason(reason: str) -> None:
         raise ValidationError("reason", f"at most {MAX_REASON_CHARS} characters")
 
 
-async def _refuse(context: grpc.aio.ServicerContext, exc: MigrationRefused) -> None:
-    code = grpc.StatusCode.NOT_FOUND if exc.not_found else grpc.StatusCode.FAILED_PRECONDITION
-    await context.abort(code, exc.reason)
+async def _carried_out(context: grpc.aio.ServicerContext, pending: Awaitable[T]) -> T:
+    """What `pending` (a migration or a drain) returns; a refusal ends the call with NOT_FOUND
+    or FAILED_PRECONDITION, a store error with its status (a Conflict: ABORTED, retry)."""
+    try:
+        return await pending
+    except MigrationRefused as exc:
+        code = grpc.StatusCode.NOT_FOUND if exc.not_found else grpc.StatusCode.FAILED_PRECONDITION
+        await context.abort(code, exc.reason)
+    except (FencingError, StoreUnavailable, Conflict) as exc:
+        await abort_store_error(context, exc)
+    raise AssertionError("unreachable")

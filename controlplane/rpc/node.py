@@ -25,6 +25,7 @@ from controlplane.rpc.admission import StreamAdmission, TelemetryPacer
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
+    read_hello,
     retry_conflicts,
     validate,
 )
@@ -176,12 +177,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         )
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
-        first = await context.read()
-        if first is grpc.aio.EOF or not first.HasField("hello"):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
-            )
-        hello = first.hello
+        hello: node_pb2.AgentHello = await read_hello(context)
         await validate(context, lambda: check_agent_hello(hello))
         if self.state.nodes.get(hello.node) is None:
             await context.abort(

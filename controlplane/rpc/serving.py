@@ -17,7 +17,7 @@ import structlog
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.serving import stage_service
 from controlplane.optimizer import can_ever_fit
-from controlplane.rpc.common import Leadership, abort_store_error, found, validate
+from controlplane.rpc.common import Leadership, abort_store_error, commit_attempt, found, validate
 from controlplane.rpc.validation import (
     check_create_service,
     check_name,
@@ -110,7 +110,10 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         if existing.spec == spec:
             return service_view(existing)  # idempotent
         await context.abort(
-            grpc.StatusCode.ALREADY_EXISTS, f"service {key} exists with a different spec"
+            grpc.StatusCode.ALREADY_EXISTS,
+            # There is no update of a service's spec: say what to do instead.
+            f"service {key} exists with a different spec; to change it, delete it first"
+            f" (`aiwo deregister {existing.name} -n {existing.namespace}`) and create it again",
         )
         raise AssertionError("unreachable")
 
@@ -188,17 +191,8 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
                 message = "autoscaled again"
             if updated == current:
                 return service_view(current)
-            updated.generation = current.generation + 1
-            batch = Batch()
-            stage_service(self.decisions, batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await self._rewrite(context, key, current, updated, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "service_scaled",
             f"service/{key}",
@@ -224,17 +218,8 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             updated.CopyFrom(current)
             updated.deleting = True
             updated.desired = 0
-            updated.generation = current.generation + 1
-            batch = Batch()
-            stage_service(self.decisions, batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await self._rewrite(context, key, current, updated, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "service_deleting",
             f"service/{key}",
@@ -243,6 +228,22 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         )
         self.on_change.set()
         return serving_pb2.DeleteServiceResponse()
+
+    async def _rewrite(
+        self,
+        context: grpc.aio.ServicerContext,
+        key: str,
+        current: serving_pb2.Service,
+        updated: serving_pb2.Service,
+        *,
+        last: bool,
+    ) -> bool:
+        """One attempt at replacing `current` with `updated`, a generation on (commit_attempt's
+        answer: False when the caller should decide again from the new record)."""
+        updated.generation = current.generation + 1
+        batch = Batch()
+        stage_service(self.decisions, batch, key, updated)
+        return await commit_attempt(context, self.decisions, batch, last=last)
 
     async def _reject_if_never_fits(
         self, spec: serving_pb2.ServiceSpec, context: grpc.aio.ServicerContext

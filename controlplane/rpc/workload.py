@@ -17,8 +17,10 @@ from controlplane.optimizer.fit import never_fits
 from controlplane.rpc.common import (
     Leadership,
     abort_store_error,
+    commit_attempt,
     found,
     pump,
+    read_hello,
     retry_conflicts,
     validate,
 )
@@ -159,14 +161,8 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
                 )
             else:
                 self.decisions.stage_workload(batch, key, updated)
-            try:
-                await self.decisions.commit(batch)
+            if await commit_attempt(context, self.decisions, batch, last=attempt == 2):
                 break
-            except Conflict as exc:
-                if attempt == 2:
-                    await abort_store_error(context, exc)
-            except Exception as exc:
-                await abort_store_error(context, exc)
         self.decisions.events.emit(
             "workload_updated",
             f"workload/{key}",
@@ -183,8 +179,19 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         await validate(context, lambda: check_workload_ref(request.name, request.namespace))
         await self.leadership.require(context)
         key = f"{request.namespace}/{request.name}"
-        if self.state.workloads.get(key) is None:
+        current = self.state.workloads.get(key)
+        if current is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"workload {key} not found")
+        service = current.spec.service if current is not None else ""
+        owner = self.state.services.get(f"{request.namespace}/{service}") if service else None
+        if owner is not None and any(r.workload == request.name for r in owner.replicas):
+            # Deleted here, a replica would skip the drain (its requests cut) and its service
+            # would start another at once: the service decides how many it has.
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"workload {key} is a replica of service {request.namespace}/{service}: scale "
+                f"the service (`aiwo scale {service} --replicas N`) or deregister it instead",
+            )
         now = time.time()
         try:
             await retry_conflicts(partial(self.decisions.delete_workload, key, now))
@@ -210,12 +217,7 @@ class WorkloadService(workload_pb2_grpc.WorkloadServiceServicer):
         return view
 
     async def Attach(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
-        first = await context.read()
-        if first is grpc.aio.EOF or not first.HasField("hello"):
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "hello: the first message must be a hello"
-            )
-        hello = first.hello
+        hello: workload_pb2.AttachHello = await read_hello(context)
         await validate(context, lambda: check_workload_ref(hello.name, hello.namespace))
         key = f"{hello.namespace}/{hello.name}"
         if self.state.workloads.get(key) is None:

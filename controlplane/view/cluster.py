@@ -88,6 +88,8 @@ class ClusterState:
         self.app_attached: Callable[[str], bool] | None = None
         # Written by the leader's autoscaler: per service, what keeps it from what it needs.
         self.scale_blocked: dict[str, str] = {}
+        # ... and the reason of its latest plan, a change or a hold (`aiwo explain`: why now).
+        self.scale_reason: dict[str, str] = {}
 
     @property
     def caches(self) -> tuple[PrefixCache, ...]:  # type: ignore[type-arg]

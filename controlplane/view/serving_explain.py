@@ -5,8 +5,10 @@ from __future__ import annotations
 from sdk.pb.aiwo.v1 import serving_pb2
 
 
-def explain_service(service: serving_pb2.Service, blocked: str) -> str:
-    """One paragraph: the count and its reason, each replica's state, what blocks it."""
+def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str = "") -> str:
+    """One paragraph: the count and its reason, each replica's state, what blocks it, and
+    the autoscaler's latest reason (`reason_now`, which names what blocks it too): the last
+    scale's reason alone can be long stale ("panic: ... no scale-in until it passes")."""
     key = f"{service.namespace}/{service.name}"
     spec = service.spec
     ready = sum(
@@ -36,7 +38,9 @@ def explain_service(service: serving_pb2.Service, blocked: str) -> str:
         )
     if service.replicas_failed:
         parts.append(f"{service.replicas_failed} replica(s) replaced since creation")
-    if blocked:
+    if reason_now and not service.deleting:
+        parts.append(f"now: {reason_now}")
+    elif blocked:
         parts.append(f"blocked: {blocked}")
     if service.message:
         parts.append(service.message)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeVar
 
@@ -74,6 +75,35 @@ def state(ctx: click.Context | None = None) -> CliState:
     return obj
 
 
+def key_values(texts: Iterable[str]) -> dict[str, str]:
+    """Repeated KEY=VALUE options (--env, --label) as a mapping; a malformed one is a usage
+    error that names it."""
+    pairs: dict[str, str] = {}
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds within a range. click's FloatRange alone lets "nan" through
+    (every comparison with nan is false), and a nan interval or deadline then crashes a sleep
+    or never ends a wait."""
+
+    name = "seconds"
+
+    def __init__(self, min: float = 0.0, min_open: bool = False) -> None:
+        super().__init__(min=min, min_open=min_open)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return seconds
+
+
 def output_option(fn: F) -> F:
     """`-o table|json` on a listing command."""
     return click.option(
@@ -90,3 +120,17 @@ def namespace_option(fn: F) -> F:
     return click.option("-n", "--namespace", default=None, help='Namespace (default: "default").')(
         fn
     )
+
+
+def namespaces_option(fn: F) -> F:
+    """-n NAMESPACE or -A (every namespace), on a listing command; `listed_namespace`
+    resolves the pair."""
+    every = click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+    return namespace_option(every(fn))
+
+
+def listed_namespace(namespace: str | None, all_namespaces: bool) -> str | None:
+    """The namespace a listing covers: -n's, else the configured one; None (every one) for -A."""
+    if all_namespaces and namespace:
+        raise click.UsageError("use either -n or -A")
+    return None if all_namespaces else (namespace or state().config.namespace)

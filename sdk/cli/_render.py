@@ -172,14 +172,19 @@ def placement_text(workload: Workload) -> str:
     return f"{workload.node}[{gpus}]" if gpus else f"{workload.node} (CPU only)"
 
 
-def share_text(workload: Workload) -> str:
+def gpu_share(workload: Workload) -> tuple[int, int]:
+    """(GPUs, milli-GPU of a share, 0 when whole GPUs): what it holds once placed, else
+    what it asks for."""
     milli = workload.milli_gpu or workload.spec.resources.milli_gpu
     gpus = len(workload.gpus) or workload.spec.resources.gpus
+    return gpus, milli if 0 < milli < 1000 else 0
+
+
+def share_text(workload: Workload) -> str:
+    gpus, milli = gpu_share(workload)
     if gpus == 0:
         return "-"
-    if milli and milli < 1000:
-        return f"{milli}m"
-    return f"{gpus}"
+    return f"{milli}m" if milli else f"{gpus}"
 
 
 def latency_text(workload: Workload) -> str:
@@ -304,11 +309,16 @@ def workload_fields(w: Workload) -> RenderableType:
 
 
 def explain_view(explanation: Explanation) -> RenderableType:
-    parts: list[RenderableType] = [
-        workload_fields(explanation.workload),
-        Text(f"\n{explanation.summary}", style="bold"),
-        Text(f"{explanation.nodes_feasible}/{explanation.nodes_total} nodes feasible"),
-    ]
+    if not explanation.workload.name:
+        # A service (the controller sends no workload): its summary and events, not an empty
+        # workload's fields and "0/0 nodes feasible".
+        parts: list[RenderableType] = [Text(explanation.summary, style="bold")]
+    else:
+        parts = [
+            workload_fields(explanation.workload),
+            Text(f"\n{explanation.summary}", style="bold"),
+            Text(f"{explanation.nodes_feasible}/{explanation.nodes_total} nodes feasible"),
+        ]
     if explanation.rejections:
         table = _table("REJECTED BECAUSE", "NODES")
         for reason, count in sorted(explanation.rejections.items(), key=lambda kv: -kv[1]):

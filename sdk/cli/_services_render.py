@@ -24,6 +24,9 @@ _STATE_STYLE = {
 }
 
 
+_NAMES_KEPT_WHOLE = 24  # characters of namespace + name that 80 columns keep unwrapped
+
+
 def _age(unix: float, now: float) -> str:
     if not unix:
         return "-"
@@ -69,6 +72,13 @@ def services_table(services: Sequence[Service], *, namespaces: bool) -> Table:
             _age(s.created_unix, now),
         ]
         table.add_row(*([s.namespace] if namespaces else []), *row)
+    # Names are what a reader copies: in 80 columns "2→1 1m ago" should wrap before a
+    # namespace is cut into "team-researc" / "h". Only while the names leave the other
+    # columns room (a no-wrap column is never narrowed, the others would be squeezed out).
+    names = [(s.namespace if namespaces else "") + s.name for s in services]
+    if max(map(len, names), default=0) <= _NAMES_KEPT_WHOLE:
+        for column in table.columns[: 2 if namespaces else 1]:
+            column.no_wrap = True
     return table
 
 

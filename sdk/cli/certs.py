@@ -24,7 +24,7 @@ def _split(values: str) -> list[str]:
 
 @click.group()
 def certs() -> None:
-    """Create and issue TLS certificates (CA, controller, agents, clients)."""
+    """Create and issue TLS certificates (CA, controller, agents, gateways, clients)."""
 
 
 @certs.command("init")
@@ -37,6 +37,9 @@ def certs() -> None:
 )
 @click.option("--nodes", default="", metavar="NAME,...", help="One agent certificate per node.")
 @click.option(
+    "--gateways", default="", metavar="NAME,...", help="One aiwo-gateway certificate per name."
+)
+@click.option(
     "--hosts",
     default="localhost,127.0.0.1",
     show_default=True,
@@ -44,8 +47,9 @@ def certs() -> None:
     help="Names and IPs clients use to reach the controller (its certificate's SANs).",
 )
 @click.option("--new-ca", is_flag=True, help="Replace an existing CA (invalidates every cert).")
-def init(directory: Path | None, nodes: str, hosts: str, new_ca: bool) -> None:
-    """A CA (kept if one exists), and certificates for the controller, the CLI and nodes.
+def init(directory: Path | None, nodes: str, gateways: str, hosts: str, new_ca: bool) -> None:
+    """A CA (kept if one exists), and certificates for the controller, the CLI, nodes and
+    gateways.
 
     Private keys are written 0600. Keep ca-key.pem off the controller and the nodes: it
     can mint a certificate for any node.
@@ -53,14 +57,16 @@ def init(directory: Path | None, nodes: str, hosts: str, new_ca: bool) -> None:
     from sdk import init_pki
 
     target = (directory or _default_dir()).expanduser()
-    names = _split(nodes)
-    _check_names(names)
-    layout = init_pki(target, names, _split(hosts), reuse_ca=not new_ca)
+    names, gateway_names = _split(nodes), _split(gateways)
+    _check_names([*names, *gateway_names])
+    layout = init_pki(target, names, _split(hosts), reuse_ca=not new_ca, gateways=gateway_names)
     click.echo(f"CA          {layout.ca_cert}  (key {layout.ca_key})")
     click.echo(f"controller  {layout.controller_cert}  (key {layout.controller_key})")
     click.echo(f"cli         {layout.client_cert}  (key {layout.client_key})")
     for node, (cert, key) in layout.node_certs.items():
         click.echo(f"node {node:<6} {cert}  (key {key})")
+    for gateway, (cert, key) in layout.gateway_certs.items():
+        click.echo(f"gateway {gateway:<3} {cert}  (key {key})")
 
 
 @certs.command("issue")
@@ -72,19 +78,30 @@ def init(directory: Path | None, nodes: str, hosts: str, new_ca: bool) -> None:
     help="The CA's directory (default: STATE_DIR/certs).",
 )
 @click.option("--node", "nodes", multiple=True, help="An agent certificate for this node.")
+@click.option(
+    "--gateway",
+    "gateways",
+    multiple=True,
+    help="An aiwo-gateway certificate (URI aiwo://gateway/NAME: the gateway role only).",
+)
 @click.option("--client", "clients", multiple=True, help="A client certificate (CLI, app).")
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
 def issue(
-    directory: Path | None, nodes: tuple[str, ...], clients: tuple[str, ...], days: int
+    directory: Path | None,
+    nodes: tuple[str, ...],
+    gateways: tuple[str, ...],
+    clients: tuple[str, ...],
+    days: int,
 ) -> None:
-    """More certificates from an existing CA: new nodes, new clients, or rotation."""
-    from sdk import issue_client, issue_node, write_pem
+    """More certificates from an existing CA: new nodes, gateways, clients, or rotation."""
+    from sdk import issue_client, issue_gateway, issue_node, write_pem
 
-    if not nodes and not clients:
-        raise click.UsageError("name at least one --node or --client")
-    _check_names([*nodes, *clients])
+    if not nodes and not gateways and not clients:
+        raise click.UsageError("name at least one --node, --gateway or --client")
+    _check_names([*nodes, *gateways, *clients])
     target, ca = _ca_in(directory)
     made = [("nodes", n, issue_node(ca, n, days)) for n in nodes]
+    made += [("gateways", g, issue_gateway(ca, g, days)) for g in gateways]
     made += [("clients", c, issue_client(ca, c, days)) for c in clients]
     for folder, name, issued in made:
         cert, key = target / folder / f"{name}.pem", target / folder / f"{name}-key.pem"
@@ -102,6 +119,7 @@ def issue(
     help="The CA's directory (default: STATE_DIR/certs); its crl.pem is updated.",
 )
 @click.option("--node", "nodes", multiple=True, help="The certificate issued to this node.")
+@click.option("--gateway", "gateways", multiple=True, help="A gateway's certificate by name.")
 @click.option("--client", "clients", multiple=True, help="A client certificate by name.")
 @click.option(
     "--cert",
@@ -113,23 +131,25 @@ def issue(
 def revoke(
     directory: Path | None,
     nodes: tuple[str, ...],
+    gateways: tuple[str, ...],
     clients: tuple[str, ...],
     paths: tuple[Path, ...],
 ) -> None:
     """Revoke certificates: add them to the CA's CRL (crl.pem), which the controller reads
     as tls_crl. A controller refuses them within a second, open streams included.
 
-    Then issue the node or client a new certificate (`aiwo certs issue`) if it should
+    Then issue the node, gateway or client a new certificate (`aiwo certs issue`) if it should
     keep working: the old one stays revoked.
     """
     from sdk import revoke_certificate as with_revoked
     from sdk import write_pem
 
-    if not nodes and not clients and not paths:
-        raise click.UsageError("name at least one --node, --client or --cert")
-    _check_names([*nodes, *clients])
+    if not nodes and not gateways and not clients and not paths:
+        raise click.UsageError("name at least one --node, --gateway, --client or --cert")
+    _check_names([*nodes, *gateways, *clients])
     target, ca = _ca_in(directory)
     files = [target / "nodes" / f"{n}.pem" for n in nodes]
+    files += [target / "gateways" / f"{g}.pem" for g in gateways]
     files += [target / ("cli.pem" if c == "cli" else f"clients/{c}.pem") for c in clients]
     files += list(paths)
     pems = []

@@ -43,12 +43,16 @@ def _alive(pid: int) -> bool:
 
 
 def _etcd_health(address: str, credentials: dict[str, str] | None = None) -> tuple[bool, str]:
-    """etcd's /health; over TLS with the CLI's certificate on a secured cluster."""
+    """etcd's /health; over TLS on a secured cluster, with the CLI's certificate from
+    etcd's own CA (the cluster CA's is refused there)."""
     scheme, context = "http", None
     if credentials:
         scheme = "https"
-        context = ssl.create_default_context(cafile=credentials["ca"])
-        context.load_cert_chain(credentials["cert"], credentials["key"])
+        context = ssl.create_default_context(cafile=credentials.get("etcd_ca", credentials["ca"]))
+        context.load_cert_chain(
+            credentials.get("etcd_cert", credentials["cert"]),
+            credentials.get("etcd_key", credentials["key"]),
+        )
     try:
         with urllib.request.urlopen(
             f"{scheme}://{address}/health", timeout=2, context=context

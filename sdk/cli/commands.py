@@ -6,7 +6,7 @@ import click
 
 from sdk import resolve_target_with_source
 from sdk.cli import _render as render
-from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli._app import listed_namespace, namespace_option, namespaces_option, output_option, state
 
 
 def _emit(value: object, output: str, table: object) -> None:
@@ -34,16 +34,12 @@ def gpus(node: str | None, output: str) -> None:
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def workloads(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """List workloads (of the default namespace unless -n or -A)."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_workloads(ns)
+    ns = listed_namespace(namespace, all_namespaces)  # refused before connecting
+    items = state().admin().list_workloads(ns)
     _emit(items, output, render.workloads_table(items, namespaces=all_namespaces))
 
 
@@ -65,7 +61,7 @@ def events(object_: str, limit: int, output: str) -> None:
 
 @click.group()
 def describe() -> None:
-    """Show one node or workload in detail, with its GPUs and recent events."""
+    """Show one node, workload or service in detail, with its recent events."""
 
 
 @describe.command("node")
@@ -92,7 +88,8 @@ def describe_workload(name: str, namespace: str | None, output: str) -> None:
 @namespace_option
 @output_option
 def explain(workload: str, namespace: str | None, output: str) -> None:
-    """Why a workload is placed where it is, or why it is not placed."""
+    """Why a workload is placed where it is, or why it is not placed; for a service, why it
+    has the replicas it has and what blocks it."""
     explanation = state().admin().explain(workload, namespace)
     _emit(explanation, output, render.explain_view(explanation))
 
@@ -108,10 +105,31 @@ def cordon(name: str, reason: str) -> None:
 
 @click.command()
 @click.argument("name")
-def uncordon(name: str) -> None:
-    """Allow placements on a node again."""
-    node = state().admin().uncordon(name)
+@click.option(
+    "--clear-health",
+    is_flag=True,
+    help="After a repair: also clear every GPU's unhealthy mark (docs/health.md).",
+)
+@click.option(
+    "--gpu",
+    "gpus",
+    multiple=True,
+    type=click.IntRange(0),
+    metavar="INDEX",
+    help="Clear only this GPU's unhealthy mark (repeatable; implies --clear-health).",
+)
+def uncordon(name: str, clear_health: bool, gpus: tuple[int, ...]) -> None:
+    """Allow placements on a node again (and, after a repair, on its unhealthy GPUs)."""
+    before = state().admin().get_node(name) if clear_health or gpus else None
+    node = state().admin().uncordon(name, clear_health=clear_health, gpus=gpus)
     click.echo(f"node {node.name} uncordoned")
+    if before is not None:
+        cleared = sorted(set(before.unhealthy_gpus) - set(node.unhealthy_gpus))
+        click.echo(
+            f"GPU {', '.join(map(str, cleared))} back in service"
+            if cleared
+            else "no unhealthy mark to clear"
+        )
 
 
 @click.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from sdk import state_dir as default_state_dir
-from sdk.cli._app import CliError
+from sdk.cli._app import CliError, Seconds
 from sdk.cli.cluster_lock import LOCK_FILE, ClusterLock, ClusterLocked, holder_pid
 from sdk.cli.state_files import entries, wipe
 
@@ -35,7 +35,7 @@ def _directory(state_dir: Path | None) -> Path:
 @click.option(
     "--timeout",
     default=60.0,
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     show_default=True,
     help="Seconds to wait for it to stop.",
 )

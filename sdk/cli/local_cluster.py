@@ -158,6 +158,9 @@ class LocalCluster:
             self.lock.release()
             raise ClusterError(f"cannot create {self.log_dir}: {exc.strerror}") from None
         previous = self._previous_ports()
+        # The lock was free: the cluster it describes is gone. A gateway started now must not
+        # take a certificate from it (see gateway/config.py: _recorded_identity).
+        (self.state_dir / "cluster.json").unlink(missing_ok=True)
         try:
             self._start_etcd(previous)
             self._start_controller(previous)
@@ -389,9 +392,8 @@ class LocalCluster:
         port = self._port("gateway", previous, DEFAULT_GATEWAY_PORT)
         metrics = self._port("gateway_metrics", previous, DEFAULT_GATEWAY_METRICS_PORT)
         credentials = self.spec.credentials
-        # Secured: until the controller knows a gateway role of its own, the local gateway
-        # presents the CLI's client certificate and admin token (read from the environment).
-        env = credentials.client_env(credentials.admin_token_file) if credentials else None
+        # Secured: the gateway's own certificate (role gateway), never the CLI's or a token.
+        tls = credentials.gateway_args() if credentials else []
         proc = self._spawn(
             "gateway",
             "gateway",
@@ -402,8 +404,9 @@ class LocalCluster:
                 "--controller", ",".join(self.controller_addresses),
                 "--metrics-listen", f"127.0.0.1:{metrics}",
                 "--name", "gateway",
+                *tls,
             ],
-            env,
+            {"AIWO_STATE_DIR": str(self.state_dir)},  # its own cluster's record, no other's
         )  # fmt: skip
         self._wait_port(proc, port, 30.0)
         self.gateway_address = proc.address

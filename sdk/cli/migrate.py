@@ -12,7 +12,15 @@ from rich.table import Table
 
 from sdk import Migration, MigrationPhase, SyncAdminClient
 from sdk.cli import _render as render
-from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._app import (
+    CliError,
+    Seconds,
+    listed_namespace,
+    namespace_option,
+    namespaces_option,
+    output_option,
+    state,
+)
 
 POLL_S = 0.5
 
@@ -60,7 +68,7 @@ def migrations_table(items: Sequence[Migration]) -> Table:
 @click.option("--to", "target", default=None, metavar="NODE", help="Default: the best node.")
 @click.option("--reason", default="", help="Recorded with the migration and its events.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Until done.")
-@click.option("--timeout", default=300.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=300.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def migrate(
     workload: str,
@@ -92,7 +100,7 @@ def migrate(
 @click.argument("node")
 @click.option("--reason", default="", help="Shown on the node and in the event log.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Until every move ends.")
-@click.option("--timeout", default=600.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=600.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def drain(node: str, reason: str, wait: bool, timeout: float, output: str) -> None:
     """Cordon a node and migrate every workload off it; it stays cordoned.
@@ -118,16 +126,12 @@ def drain(node: str, reason: str, wait: bool, timeout: float, output: str) -> No
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def migrations(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """Each workload's latest migration, with its phase and what happened last."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_migrations(ns)
+    ns = listed_namespace(namespace, all_namespaces)  # refused before connecting
+    items = state().admin().list_migrations(ns)
     if output == "json":
         click.echo(render.to_json(items))
     else:

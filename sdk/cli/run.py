@@ -8,25 +8,16 @@ import time
 import click
 
 from sdk import AiwoError, LaunchSpec, Resources, RestartPolicy, SyncAdminClient, resolve_priority
-from sdk.cli._app import namespace_option, output_option, state
-from sdk.cli.workload import show_registered
+from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
+from sdk.cli.workload import ask_options, show_registered
 
 _RESTART = {"never": RestartPolicy.NEVER, "on-failure": RestartPolicy.ON_FAILURE}
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 @click.command()
 @click.argument("name")
 @namespace_option
-@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
-@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@ask_options
 @click.option(
     "--restart",
     type=click.Choice(sorted(_RESTART)),
@@ -37,7 +28,7 @@ def _env(text: str) -> tuple[str, str]:
 @click.option("--env", "env", multiple=True, help="KEY=VALUE for the process; repeatable.")
 @click.option("--workdir", default="", help="Working directory on the node.")
 @click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
-@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=30.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 @click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
 def run(
@@ -65,7 +56,7 @@ def run(
     resolve_priority(priority)  # a typo is reported without a round trip
     launch = LaunchSpec(
         command=command,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         restart_policy=_RESTART[restart],
     )

@@ -21,7 +21,16 @@ from sdk import (
     resolve_priority,
 )
 from sdk.cli import _services_render as render
-from sdk.cli._app import CliError, namespace_option, output_option, state
+from sdk.cli._app import (
+    CliError,
+    Seconds,
+    key_values,
+    listed_namespace,
+    namespace_option,
+    namespaces_option,
+    output_option,
+    state,
+)
 from sdk.cli._render import console
 
 
@@ -36,13 +45,6 @@ def parse_replicas(
     except ValueError:
         raise click.BadParameter(f"{text!r}: expected MIN-MAX or N, e.g. 1-4") from None
     return bounds
-
-
-def _env(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
 
 
 def gateway_address() -> str | None:
@@ -74,7 +76,7 @@ def gateway_address() -> str | None:
 @click.option("--drain-grace-s", default=0.0, type=float,
               help="Scale-in waits this long for requests (0: 30 s).")  # fmt: skip
 @click.option("--wait/--no-wait", default=False, help="Wait until MIN replicas are ready.")
-@click.option("--timeout", default=120.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=120.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 @click.argument("command", nargs=-1, required=True, metavar="-- COMMAND [ARGS]...")
 def serve(
@@ -102,9 +104,12 @@ def serve(
     Each replica must listen on $AIWO_PORT (a free port on its node) and answer GET
     /healthz (or --health) with 200 once it can serve; AIWO_REPLICA is its index.
     Requests reach it through the gateway at http://GATEWAY/s/NAMESPACE/NAME/PATH. A bare
-    `python` in COMMAND is the node agent's own interpreter, as for `aiwo run`. Example:
+    `python` in COMMAND is the node agent's own interpreter, as for `aiwo run`.
 
-        aiwo serve chat --replicas 1-4 --ttft-ms 500 -- python -m sdk.examples.llm_server
+    \b
+    Example:
+        aiwo serve chat --replicas 1-4 --ttft-ms 500 \\
+            -- python -m sdk.examples.llm_server
     """
     low, high = replica_range
     if gpus and milli_gpu:
@@ -114,7 +119,7 @@ def serve(
         command,
         min_replicas=low,
         max_replicas=high,
-        env=dict(_env(e) for e in env),
+        env=key_values(env),
         working_dir=workdir,
         priority=priority,
         resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),
@@ -152,16 +157,12 @@ def _wait_ready(admin: SyncAdminClient, service: Service, timeout_s: float) -> S
 
 
 @click.command()
-@namespace_option
-@click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace.")
+@namespaces_option
 @output_option
 def services(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """List services (of the default namespace unless -n or -A)."""
-    if all_namespaces and namespace:
-        raise click.UsageError("use either -n or -A")
-    cli_state = state()
-    ns = None if all_namespaces else (namespace or cli_state.config.namespace)
-    items = cli_state.admin().list_services(ns)
+    ns = listed_namespace(namespace, all_namespaces)
+    items = state().admin().list_services(ns)
     if output == "json":
         click.echo(json.dumps([render.service_json(s) for s in items], indent=2))
         return

@@ -18,7 +18,7 @@ from sdk import SyncAdminClient
 from sdk.cli import _render as render
 from sdk.cli import _services_render as services_render
 from sdk.cli import top_view
-from sdk.cli._app import state
+from sdk.cli._app import Seconds, state
 
 
 def frame(admin: SyncAdminClient, size: top_view.Size) -> RenderableType:
@@ -73,8 +73,9 @@ def _quit_pressed(fd: int | None, timeout_s: float) -> bool:
 
 @click.command()
 @click.option("--once", is_flag=True, help="Print one frame and exit.")
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--interval", type=float, default=1.0, show_default=True, help="Refresh (s).")
+@click.option("--duration", type=Seconds(), default=None, help="Stop after this many seconds.")
+@click.option("--interval", type=Seconds(min_open=True), default=1.0, show_default=True,
+              help="Refresh (s).")  # fmt: skip
 def top(once: bool, duration: float | None, interval: float) -> None:
     """Live GPUs (utilization, memory, power) and workloads (placement, p99); q quits.
 

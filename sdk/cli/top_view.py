@@ -47,11 +47,10 @@ def summary(nodes: Sequence[Node], gpus: Sequence[Gpu], workloads: Sequence[Work
 
 def share(workload: Workload) -> str:
     """ "0.25 GPU", "2 GPUs", "-" (CPU only)."""
-    milli = workload.milli_gpu or workload.spec.resources.milli_gpu
-    count = len(workload.gpus) or workload.spec.resources.gpus
+    count, milli = render.gpu_share(workload)
     if count == 0:
         return "-"
-    if milli and milli < 1000:
+    if milli:
         return f"{milli / 1000:g} GPU"
     return f"{count} GPU" + ("s" if count > 1 else "")
 

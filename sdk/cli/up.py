@@ -15,6 +15,7 @@ from rich.console import Console
 
 from sdk import read_cluster_file
 from sdk import state_dir as default_state_dir
+from sdk.cli._app import Seconds
 from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program
 
@@ -98,7 +99,7 @@ def _known_gpu_model(ctx: click.Context, param: click.Parameter, value: str) -> 
 )
 @click.option(
     "--duration",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=None,
     help="Stop everything after this many seconds and print a summary.",
 )

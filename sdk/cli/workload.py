@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
 from sdk.cli import _render as render
-from sdk.cli._app import namespace_option, output_option, state
+from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _variant(text: str) -> ModelVariant:
@@ -25,19 +28,26 @@ def _variant(text: str) -> ModelVariant:
     return ModelVariant(name=name, resources=resources, latency_factor=factor)
 
 
-def _label(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
-    return key, value
+def ask_options(fn: F) -> F:
+    """--priority, --gpus and --milli-gpu: what a new workload asks for (register, run)."""
+    options = (
+        click.option(
+            "--priority", default="normal", show_default=True, help="Class name or 0..1000."
+        ),
+        click.option(
+            "--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share)."
+        ),
+        click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000."),
+    )
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
 
 
 @click.command()
 @click.argument("name")
 @namespace_option
-@click.option("--priority", default="normal", show_default=True, help="Class name or 0..1000.")
-@click.option("--gpus", default=0, type=int, help="Whole GPUs (1 with --milli-gpu: a share).")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU, 1..1000.")
+@ask_options
 @click.option("--gpu-memory-mib", default=0, type=int, help="Per GPU.")
 @click.option("--gpu-model", "gpu_models", multiple=True, help="Accepted model; repeatable.")
 @click.option("--p99-ms", default=0.0, type=float, help="p99 latency target (ms).")
@@ -52,7 +62,7 @@ def _label(text: str) -> tuple[str, str]:
 @click.option("--service", default="", help="Replicas of one service spread across nodes.")
 @click.option("--label", "labels", multiple=True, help="KEY=VALUE; repeatable.")
 @click.option("--wait/--no-wait", default=False, help="Wait until it is placed.")
-@click.option("--timeout", default=30.0, type=float, show_default=True, help="For --wait (s).")
+@click.option("--timeout", default=30.0, type=Seconds(), show_default=True, help="For --wait (s).")
 @output_option
 def register(
     name: str,
@@ -89,7 +99,7 @@ def register(
         ),
         variants=[_variant(v) for v in variants],
         service=service,
-        labels=dict(_label(label) for label in labels),
+        labels=key_values(labels),
     )
     show_registered(handle, wait=wait, timeout=timeout, output=output, placed="placed on")
 
@@ -178,7 +188,7 @@ def update(
         priority=priority,
         resources=dataclasses.replace(resources, **resource_changes) if resource_changes else None,
         slo=dataclasses.replace(slo, **slo_changes) if slo_changes else None,
-        labels=dict(_label(label) for label in labels) if labels else None,
+        labels=key_values(labels) if labels else None,
     )
     if output == "json":
         click.echo(render.to_json(workload))

@@ -150,3 +150,29 @@ def test_cli_json_report_with_errors_counted(tmp_path: Path) -> None:
 def test_cli_needs_one_source() -> None:
     result = CliRunner().invoke(bench_main, ["load", "--url", "http://x/"])
     assert result.exit_code == 2 and "--trace CSV or --servegen DIR" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "refused"),
+    [
+        (["--url", "127.0.0.1:8080/s/default/chat/"], "--url"),  # no scheme: every request failed
+        (["--url", "notaurl"], "--url"),
+        (["--url", "http://"], "--url"),
+        (["--url", "http://x/", "--rate-scale", "nan"], "--rate-scale"),  # was "no requests"
+        (["--url", "http://x/", "--duration", "nan"], "--duration"),
+        (["--url", "http://x/", "--timeout", "nan"], "--timeout"),
+    ],
+)
+def test_cli_refuses_a_url_or_number_it_cannot_use_before_sending(
+    tmp_path: Path, args: list[str], refused: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(AZURE_HEADER + "2023-11-16 18:00:00.100,10,2\n")
+    result = CliRunner().invoke(bench_main, ["load", *args, "--trace", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{refused}'" in result.output
+
+
+def test_cli_names_a_missing_trace_file() -> None:
+    result = CliRunner().invoke(bench_main, ["load", "--url", "http://x/", "--trace", "/nope.csv"])
+    assert result.exit_code == 2 and "'/nope.csv' does not exist" in result.output

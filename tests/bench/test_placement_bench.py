@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import numpy as np
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from bench.main import main
 from bench.options import parse_seeds
@@ -42,25 +42,16 @@ def small_trace(tmp_path: Path, pods: int = 300) -> tuple[Path, Path]:
     return nodes, path
 
 
+def placement(nodes: Path, pods: Path, *args: str) -> Result:
+    """`aiwo-bench placement` on this trace, in one worker process."""
+    command = ["placement", "--nodes", str(nodes), "--pods", str(pods), "--workers", "1"]
+    return CliRunner().invoke(main, [*command, *args])
+
+
 def test_placement_json_over_seeds_and_policies(tmp_path: Path) -> None:
     nodes, pods = small_trace(tmp_path)
-    result = CliRunner().invoke(
-        main,
-        [
-            "placement",
-            "--nodes",
-            str(nodes),
-            "--pods",
-            str(pods),
-            "--policy",
-            "random,bestfit,fgd,default",
-            "--seeds",
-            "1-3",
-            "--workers",
-            "1",
-            "-o",
-            "json",
-        ],
+    result = placement(
+        nodes, pods, "--policy", "random,bestfit,fgd,default", "--seeds", "1-3", "-o", "json"
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -73,29 +64,11 @@ def test_placement_json_over_seeds_and_policies(tmp_path: Path) -> None:
 
 def test_placement_table_and_bad_trace(tmp_path: Path) -> None:
     nodes, pods = small_trace(tmp_path, pods=120)
-    ok = CliRunner().invoke(
-        main,
-        [
-            "placement",
-            "--nodes",
-            str(nodes),
-            "--pods",
-            str(pods),
-            "--policy",
-            "bestfit",
-            "--seeds",
-            "1",
-            "--workers",
-            "1",
-        ],
-    )
+    ok = placement(nodes, pods, "--policy", "bestfit", "--seeds", "1")
     assert ok.exit_code == 0 and "bestfit" in ok.output and "130 %" in ok.output
     bad = tmp_path / "bad.csv"
     bad.write_text("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1,1,1,lots\n")
-    res = CliRunner().invoke(
-        main,
-        ["placement", "--nodes", str(nodes), "--pods", str(bad), "--seeds", "1", "--workers", "1"],
-    )
+    res = placement(nodes, bad, "--seeds", "1")
     assert res.exit_code == 1
     assert "bad.csv:2: column 'gpu_milli': not an integer" in res.output
 

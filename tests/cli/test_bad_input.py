@@ -113,3 +113,53 @@ def test_cpu_only_work_is_allowed_and_shown_as_such(
     result = against(plane, "register", name, *flags, "--wait")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"workload default/{name} placed on node-1 (CPU only)"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "job", "--env", "NOEQ"], ["serve", "chat", "--replicas", "1", "--env", "=v"]],
+)
+def test_a_malformed_env_is_refused_before_any_call(command: list[str]) -> None:
+    # Port 1: nothing listens there, so an answer other than the usage error would mean a
+    # connection was tried first.
+    result = run("--controller", "127.0.0.1:1", *command, "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("expected KEY=VALUE")
+
+
+@pytest.mark.parametrize("listing", ["workloads", "migrations", "services"])
+def test_a_listing_takes_a_namespace_or_all_not_both(listing: str) -> None:
+    result = run("--controller", "127.0.0.1:1", listing, "-n", "team-a", "-A")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("use either -n or -A")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["top", "--interval", "nan"], "--interval"),
+        (["top", "--interval", "0"], "--interval"),
+        (["top", "--once", "--duration", "nan"], "--duration"),
+        (["serve", "s", "--replicas", "1", "--timeout", "nan", "--", "true"], "--timeout"),
+        (["run", "j", "--wait", "--timeout", "inf", "--", "true"], "--timeout"),
+        (["migrate", "j", "--timeout", "nan"], "--timeout"),
+        (["down", "--timeout", "nan"], "--timeout"),
+    ],
+)
+def test_seconds_that_are_not_finite_are_refused_before_any_call(
+    command: list[str], option: str
+) -> None:
+    # Before: `top --interval nan` (or <= 0) ended in a traceback from time.sleep, and a nan
+    # --timeout made a --wait wait forever. Port 1: a usage error must come before any call.
+    result = run("--controller", "127.0.0.1:1", *command)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Invalid value for '{option}'" in result.stderr
+
+
+def test_up_refuses_a_duration_that_is_not_a_number(tmp_path: Path) -> None:
+    # Before: `aiwo up --duration nan` started every process and stopped them at once.
+    result = run("up", "--state-dir", str(tmp_path / "s"), "--duration", "nan")
+    assert result.returncode == 2
+    assert "Invalid value for '--duration'" in result.stderr
+    assert not (tmp_path / "s").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from sdk import (
@@ -21,6 +22,7 @@ from sdk import (
     WorkloadSpec,
 )
 from sdk.cli import _render as render
+from sdk.cli import top_view
 from sdk.pb.aiwo.v1 import types_pb2
 
 NODE = Node(
@@ -127,3 +129,24 @@ def test_health_is_shown_per_gpu_and_per_node() -> None:
     node = Node("node-1", unhealthy_gpus={2: "XID 79: GPU has fallen off the bus"})
     assert render.node_health(node).plain == "GPU 2 unhealthy: XID 79: GPU has fallen off the bus"
     assert render.node_health(NODE).plain == "all GPUs healthy"
+
+
+@pytest.mark.parametrize(
+    ("workload", "short", "long"),
+    [
+        (WORKLOAD, "250m", "0.25 GPU"),  # placed on a share
+        (Workload("cpu"), "-", "-"),  # no GPU asked for
+        (Workload("wait", spec=WorkloadSpec(resources=Resources(gpus=2))), "2", "2 GPUs"),
+        (Workload("one", gpus=(5,), spec=WorkloadSpec(resources=Resources(gpus=1))), "1", "1 GPU"),
+        # A share of 1000 milli-GPU is one whole GPU.
+        (
+            Workload("full", spec=WorkloadSpec(resources=Resources(gpus=1, milli_gpu=1000))),
+            "1",
+            "1 GPU",
+        ),
+    ],
+)
+def test_a_workloads_gpu_share_in_the_tables_and_in_top(
+    workload: Workload, short: str, long: str
+) -> None:
+    assert (render.share_text(workload), top_view.share(workload)) == (short, long)

@@ -94,3 +94,18 @@ def test_top_shows_replicas_demand_and_slo_in_80_columns() -> None:
     view = "\n".join(rendered(render.service_view(busy)))
     assert "9.8 req/s, 7 in flight" in view
     assert render.service_json(busy)["demand"]["arrivals_per_s"] == 9.8
+
+
+def test_names_stay_whole_in_80_columns_other_cells_wrap_first() -> None:
+    # Before: `aiwo services -A` cut "team-research" into "team-researc" / "h" while
+    # "2→4 42s ago" sat whole beside it.
+    listing = rendered(
+        render.services_table(
+            [chat(namespace="team-research", name="summarizer", pinned=12), chat()],
+            namespaces=True,
+        )
+    )
+    assert all(len(line) <= 80 for line in listing)
+    rows = [line.split() for line in listing if line.startswith(("team-research", "shop"))]
+    assert [row[:2] for row in rows] == [["team-research", "summarizer"], ["shop", "chat"]]
+    assert "12" in "".join(listing) and "ago" in "".join(listing)  # wrapped, not lost

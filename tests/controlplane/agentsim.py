@@ -69,15 +69,21 @@ class ScriptedAgent:
             message = await self._call.read()
             if message is grpc.aio.EOF:
                 return
-            if message.WhichOneof("body") == "command":
-                self.commands.append(message.command)
-                self.received.set()
-                if self.auto_ack:
-                    await self.send(
-                        node_pb2.AgentMessage(
-                            ack=types_pb2.CommandAck(command_id=message.command.id, ok=True)
-                        )
-                    )
+            await self._handle(message)
+
+    async def _handle(self, message: node_pb2.ControllerMessage) -> None:
+        """One message from the controller; a subclass answers more kinds than commands."""
+        if message.WhichOneof("body") == "command":
+            self.commands.append(message.command)
+            self.received.set()
+            await self._answer(message.command)
+
+    async def _answer(self, command: types_pb2.Command) -> None:
+        """What the agent does with a command: by default ack it (with `auto_ack`)."""
+        if self.auto_ack:
+            await self.send(
+                node_pb2.AgentMessage(ack=types_pb2.CommandAck(command_id=command.id, ok=True))
+            )
 
     async def _beat(self) -> None:
         while True:
@@ -122,6 +128,13 @@ class ScriptedAgent:
 
     def actions(self, kind: str) -> list[types_pb2.Command]:
         return [c for c in self.commands if c.WhichOneof("action") == kind]
+
+    async def __aenter__(self) -> ScriptedAgent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -9,7 +9,7 @@ import pytest
 from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
-from tests.helpers import EtcdMember, make_controller_config
+from tests.helpers import EtcdMember, make_controller_config, started
 
 
 class Stubs:
@@ -29,10 +29,8 @@ def controller_config(etcd: EtcdMember, etcd_prefix: str) -> ControllerConfig:
 
 @pytest.fixture
 async def controller(controller_config: ControllerConfig) -> AsyncIterator[Controller]:
-    ctl = Controller(controller_config)
-    await ctl.start()
-    yield ctl
-    await ctl.stop(0)
+    async with started(Controller(controller_config)) as ctl:
+        yield ctl
 
 
 @pytest.fixture

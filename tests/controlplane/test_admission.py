@@ -18,7 +18,7 @@ from controlplane.rpc.admission import FLOOD_DROPS_BEFORE_END, StreamAdmission, 
 from controlplane.view.cluster import Liveness
 from sdk._metadata import accepted, retry_after_s
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, started
 
 
 def test_streams_are_admitted_at_the_configured_pace() -> None:
@@ -95,10 +95,8 @@ async def _connect(stub: node_pb2_grpc.NodeServiceStub, name: str):  # type: ign
 @pytest.fixture
 async def paced(controller_config: ControllerConfig):  # type: ignore[no-untyped-def]
     config = replace(controller_config, agent_reconnect_burst=2, agent_reconnect_interval_s=60)
-    ctl = Controller(config)
-    await ctl.start()
-    yield ctl
-    await ctl.stop(0)
+    async with started(Controller(config)) as ctl:
+        yield ctl
 
 
 async def test_tight_reconnects_are_refused_with_a_time_to_retry(paced: Controller) -> None:

@@ -33,9 +33,7 @@ async def register(
 async def test_agent_registers_and_telemetry_is_visible(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=4))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=4)):
         nodes = (await stubs.admin.ListNodes(admin_pb2.ListNodesRequest())).nodes
         assert [(n.name, n.state, n.gpu_count) for n in nodes] == [
             ("node-a", types_pb2.NODE_STATE_READY, 4)
@@ -48,16 +46,12 @@ async def test_agent_registers_and_telemetry_is_visible(
             )
 
         await assert_eventually(telemetry_seen, message="GPU telemetry not visible")
-    finally:
-        await agent.stop()
 
 
 async def test_node_record_is_written_on_change_not_per_heartbeat(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=2)):
         key = controller.keys.node("node-a")
         first = await controller.store.get(key)
         assert first is not None
@@ -69,16 +63,12 @@ async def test_node_record_is_written_on_change_not_per_heartbeat(
         await assert_eventually(reported)
         again = await controller.store.get(key)
         assert again is not None and again.mod_revision == first.mod_revision
-    finally:
-        await agent.stop()
 
 
 async def test_workload_is_placed_and_agent_gets_the_assignment(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=2)) as agent:
         created = await register(stubs, "web", gpus=1, milli=500, memory=10_000)
         assert created.phase == types_pb2.WORKLOAD_PHASE_PENDING
 
@@ -120,8 +110,6 @@ async def test_workload_is_placed_and_agent_gets_the_assignment(
             e.kind for e in (await stubs.admin.ListEvents(admin_pb2.ListEventsRequest())).events
         ]
         assert "workload_placed" in kinds and "workload_registered" in kinds
-    finally:
-        await agent.stop()
 
 
 async def test_work_registered_before_any_node_waits_and_is_placed_when_one_joins(
@@ -140,14 +128,10 @@ async def test_work_registered_before_any_node_waits_and_is_placed_when_one_join
 
     waiting = await assert_eventually(judged, message="the placement pass never judged it")
     assert waiting.phase == types_pb2.WORKLOAD_PHASE_PENDING  # not UNSCHEDULABLE: none to judge
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
         await assert_eventually(
             lambda: controller.state.placements.get("default/early") is not None
         )
-    finally:
-        await agent.stop()
 
 
 async def test_workloads_are_listed_in_pages(controller: Controller, stubs: Stubs) -> None:
@@ -250,15 +234,11 @@ async def test_unknown_priority_class_names_the_field(controller: Controller, st
 async def test_workload_that_can_never_fit_is_rejected(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=8))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=8)):
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await register(stubs, "huge", gpus=16)
         assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "unschedulable" in info.value.details()
-    finally:
-        await agent.stop()
 
 
 async def test_cordoned_node_gets_no_new_work(controller: Controller, stubs: Stubs) -> None:
@@ -294,9 +274,7 @@ async def test_cordoned_node_gets_no_new_work(controller: Controller, stubs: Stu
 
 
 async def test_silent_node_goes_not_ready_and_back(controller: Controller, stubs: Stubs) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)) as agent:
         agent.silent = True
 
         async def state() -> int:
@@ -305,8 +283,6 @@ async def test_silent_node_goes_not_ready_and_back(controller: Controller, stubs
         await assert_eventually(lambda: _is(state, types_pb2.NODE_STATE_NOT_READY), timeout_s=10)
         agent.silent = False
         await assert_eventually(lambda: _is(state, types_pb2.NODE_STATE_READY), timeout_s=10)
-    finally:
-        await agent.stop()
 
 
 async def _is(get, expected: int) -> bool:  # type: ignore[no-untyped-def]
@@ -314,9 +290,7 @@ async def _is(get, expected: int) -> bool:  # type: ignore[no-untyped-def]
 
 
 async def test_describe_and_explain(controller: Controller, stubs: Stubs) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2, memory_mib=16_000))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=2, memory_mib=16_000)):
         await register(stubs, "big-memory", gpus=1, memory=15_000)
         await assert_eventually(
             lambda: controller.state.placements.get("default/big-memory") is not None
@@ -333,8 +307,6 @@ async def test_describe_and_explain(controller: Controller, stubs: Stubs) -> Non
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stubs.admin.Describe(admin_pb2.DescribeRequest(kind="pod", name="x"))
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    finally:
-        await agent.stop()
 
 
 async def test_workloads_survive_a_controller_restart(
@@ -362,9 +334,7 @@ async def test_higher_priority_work_preempts_and_the_victim_is_requeued(
     make_controller,  # type: ignore[no-untyped-def]
 ) -> None:
     ctl = await make_controller(preemption_min_runtime_s=0.0)
-    agent = ScriptedAgent(ctl.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(ctl.address, node_info("node-a", gpus=1)) as agent:
         async with grpc.aio.insecure_channel(ctl.address) as channel:
             stubs = Stubs(channel)
             await register(stubs, "train", gpus=1, priority_class="batch")
@@ -384,8 +354,6 @@ async def test_higher_priority_work_preempts_and_the_victim_is_requeued(
             assert preempted and "preempted by default/serve" in preempted[0].message
             assert float(preempted[0].fields["gpu_seconds_lost"]) >= 0
             await assert_eventually(lambda: agent.actions("unassign_workload"))
-    finally:
-        await agent.stop()
 
 
 async def test_a_decision_on_a_record_that_changed_meanwhile_writes_nothing(

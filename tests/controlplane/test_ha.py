@@ -11,7 +11,7 @@ from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import admin_pb2, node_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, running
 
 
 async def _pair(make_controller) -> tuple[Controller, Controller]:  # type: ignore[no-untyped-def]
@@ -25,9 +25,7 @@ async def _pair(make_controller) -> tuple[Controller, Controller]:  # type: igno
 
 async def test_follower_forwards_writes_and_serves_reads(make_controller) -> None:  # type: ignore[no-untyped-def]
     leader, follower = await _pair(make_controller)
-    agent = ScriptedAgent(leader.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(leader.address, node_info("node-a", gpus=2)):
         async with grpc.aio.insecure_channel(follower.address) as channel:
             stubs = Stubs(channel)
             created = await stubs.workload.Register(
@@ -73,8 +71,6 @@ async def test_follower_forwards_writes_and_serves_reads(make_controller) -> Non
             assert leader.address in refused.value.details()
             trailing = dict(refused.value.trailing_metadata() or ())
             assert trailing.get("aiwo-leader") == leader.address
-    finally:
-        await agent.stop()
 
 
 async def test_follower_takes_over_when_the_leader_steps_down(make_controller) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +100,6 @@ async def test_a_deposed_leader_cannot_write(make_controller) -> None:  # type: 
 
 async def test_agent_given_every_replica_finds_the_leader(make_controller, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import asyncio
-    import contextlib
 
     from nodeagent.agent import Agent
     from nodeagent.config import AgentConfig
@@ -120,16 +115,10 @@ async def test_agent_given_every_replica_finds_the_leader(make_controller, tmp_p
         backoff_initial_s=0.05,
     ).resolved()
     agent = Agent(config, make_backend("sim", model="H100", count=2, node_name="node-z"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent.run):
         await asyncio.wait_for(agent.connected.wait(), 10)
         assert agent.target == leader.address
         await assert_eventually(lambda: leader.state.nodes.get("node-z") is not None)
-    finally:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 5)
 
 
 async def test_a_follower_that_does_not_know_the_leader_asks_etcd(make_controller) -> None:  # type: ignore[no-untyped-def]

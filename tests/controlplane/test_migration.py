@@ -44,30 +44,22 @@ class MigratingAgent(ScriptedAgent):
         self.corrupt_upload = False  # send a checksum that does not match the bytes
         self.hold_stop = False  # keep stop commands unanswered (as if SIGTERM is slow)
         self.held: list[types_pb2.Command] = []
-        self.received = asyncio.Event()
         self.incoming = bytearray()
         self.installed: list[str] = []
         self.install_error = ""
 
-    async def _read(self) -> None:
-        assert self._call is not None
-        while True:
-            message = await self._call.read()
-            if message is grpc.aio.EOF:
-                return
-            kind = message.WhichOneof("body")
-            if kind == "command":
-                self.commands.append(message.command)
-                self.received.set()
-                await self._answer(message.command)
-            elif kind == "checkpoint_chunk":
-                await self._receive_chunk(message.checkpoint_chunk)
-            elif kind == "logs_request":
-                reply = node_pb2.AgentLogsReply(
-                    request_id=message.logs_request.request_id, ok=True, data=b"1\n2\n3\n",
-                    size_bytes=6,
-                )  # fmt: skip
-                await self.send(node_pb2.AgentMessage(logs_reply=reply))
+    async def _handle(self, message: node_pb2.ControllerMessage) -> None:
+        kind = message.WhichOneof("body")
+        if kind == "checkpoint_chunk":
+            await self._receive_chunk(message.checkpoint_chunk)
+        elif kind == "logs_request":
+            reply = node_pb2.AgentLogsReply(
+                request_id=message.logs_request.request_id, ok=True, data=b"1\n2\n3\n",
+                size_bytes=6,
+            )  # fmt: skip
+            await self.send(node_pb2.AgentMessage(logs_reply=reply))
+        else:
+            await super()._handle(message)
 
     async def _answer(self, command: types_pb2.Command) -> None:
         action = command.WhichOneof("action")
@@ -458,6 +450,41 @@ async def test_a_workload_preempted_mid_migration_ends_it(fast_controller: Contr
         assert done.phase == migration_pb2.MIGRATION_PHASE_FAILED
         assert "placement changed meanwhile" in done.error
         assert not agents[target].actions("start_workload")
+        # Whoever ended it ("preempted", then the optimizer placing it again) keeps the
+        # status line: the migration's "migrating to …" does not come back.
+        workload = ctl.state.workloads.get("default/train")
+        assert workload is not None
+        assert "migrating" not in workload.message, workload.message
+
+
+async def test_a_finished_migration_leaves_no_migrating_line(fast_controller: Controller) -> None:
+    """A workload that runs itself, not attached: the move is the whole migration, and its
+    status line says it moved, not that it is moving (`aiwo describe` showed "migrating
+    from … to …" long after)."""
+    ctl = fast_controller
+    agents = await two_agents(ctl)
+    client = await Client.connect(ctl.address)
+    try:
+        handle = await client.register("svc", resources=Resources(gpus=1))
+        source = (await handle.wait_placed(10)).node
+        target = "node-b" if source == "node-a" else "node-a"
+        async with grpc.aio.insecure_channel(ctl.address) as channel:
+            await Stubs(channel).admin.Migrate(
+                admin_pb2.MigrateRequest(name="svc", target_node=target)
+            )
+            done = await finished(ctl, "default/svc")
+        assert done.phase == migration_pb2.MIGRATION_PHASE_RUNNING, done.error
+        assert (await handle.describe()).node == target
+        # The record's own line (what `describe` shows once the app attaches).
+        workload = ctl.state.workloads.get("default/svc")
+        assert workload is not None
+        assert (
+            workload.message == f"migrated from {source} to {target}; it is told when it attaches"
+        )
+    finally:
+        await client.close()
+        for agent in agents.values():
+            await agent.stop()
 
 
 async def test_an_app_that_reattaches_gets_the_unanswered_directive_again(

@@ -8,12 +8,12 @@ flows over real streams and real agents are in test_migration.py and tests/e2e.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import pytest
 
-from controlplane.leader.migration_step import step
+from controlplane.leader.migration_step import in_flight_lines, step
 from controlplane.leader.migration_types import (
     CHECKPOINTING,
     FAILED,
@@ -24,9 +24,12 @@ from controlplane.leader.migration_types import (
     STOPPED,
     TRANSFERRING,
     Choice,
+    Message,
     MigrationConfig,
+    Move,
     NoRoom,
     Observations,
+    Release,
     Start,
     TransferView,
 )
@@ -114,7 +117,7 @@ ROWS = [
         record(CHECKPOINTING),
         {"placement": placement("other")},
         FAILED,
-        ("ObserveDuration",),
+        ("Message", "ObserveDuration"),
         "placement changed",
     ),
     Row(
@@ -147,7 +150,7 @@ ROWS = [
         record(REQUESTED, managed=False),
         {**ON_SOURCE, "target": fits("dst", (1,))},
         RUNNING,
-        ("Move", "SendDirective"),
+        ("Move", "SendDirective", "Message"),
         "told when it attaches",
         managed=False,
     ),
@@ -156,7 +159,7 @@ ROWS = [
         record(REQUESTED, managed=False),
         {**ON_SOURCE, "target": full},
         FAILED,
-        ("ObserveDuration",),
+        ("Message", "ObserveDuration"),
         "no room on dst",
         managed=False,
     ),
@@ -406,6 +409,38 @@ def test_step(row: Row) -> None:
         assert events and events[-1].kind.startswith("migration_")
     if row.phase == FAILED:
         assert row.detail in new.error
+
+
+def _lines(orders: Sequence[object]) -> list[Message | Move | Release]:
+    """The orders that write the workload's status line, in order."""
+    return [o for o in orders if isinstance(o, Message | Move | Release)]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
+def test_no_status_line_outlives_its_migration(row: Row) -> None:
+    """A step that leaves the migration in flight writes only lines its ending replaces; a
+    step that ends it leaves none of them behind, and overwrites only those (a line that
+    someone else wrote since, such as "preempted", stays)."""
+    ids = (f"id{i}" for i in itertools.count())
+    fields: dict[str, object] = {"workload": workload(row.managed), "placement": None}
+    fields.update(row.obs)
+    obs = Observations(new_id=lambda: next(ids), **fields)  # type: ignore[arg-type]
+    new, orders, _ = step(row.m, obs, row.now, CONFIG)
+    if new is None:
+        return
+    written = _lines(orders)
+    if new.phase not in (RUNNING, FAILED):
+        for line in written:
+            text = line.text if isinstance(line, Message) else line.message
+            assert text in in_flight_lines(new), text
+        return
+    if obs.workload is None:
+        return  # deregistered: no status line to fix
+    last = written[-1]  # the line the workload is left with
+    text = last.text if isinstance(last, Message) else last.message
+    assert text not in in_flight_lines(new) and text not in in_flight_lines(row.m), text
+    if isinstance(last, Message) and last.replacing is not None:
+        assert last.replacing == in_flight_lines(row.m)
 
 
 def test_the_record_names_its_commands_by_the_ids_given() -> None:

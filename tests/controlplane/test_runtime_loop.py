@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +11,7 @@ import pytest
 
 from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
-from controlplane.leader.runtime_loop import build_runtime_snapshot
+from controlplane.leader.runtime_loop import GpuInventory, build_runtime_snapshot
 from nodeagent.agent import Agent
 from nodeagent.clock_locks import ClockLocks
 from nodeagent.config import AgentConfig
@@ -22,7 +20,7 @@ from nodeagent.gpu import make_backend
 from sdk.pb.aiwo.v1 import admin_pb2, types_pb2, workload_pb2, workload_pb2_grpc
 from tests.controlplane.agentsim import ScriptedAgent, node_info
 from tests.controlplane.conftest import Stubs
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, running
 
 
 @pytest.fixture
@@ -93,6 +91,25 @@ async def test_a_node_without_gpu_control_gets_no_power_commands(controller: Con
         await observer.stop()
 
 
+async def test_the_kept_inventory_follows_a_changed_node_record(controller: Controller) -> None:
+    # The loop reads a node's GPU limits and capabilities once per record: a record written
+    # again (the agent restarted with --no-gpu-control and another power range) is read again.
+    inventory = GpuInventory(controller.state)
+
+    def node_a(settable: bool, max_w: float) -> list[tuple[bool, float]]:
+        gpus = build_runtime_snapshot(controller.state, (), time.time(), inventory).gpus
+        found = [(g.settable, g.power_limit_max_w) for g in gpus if g.node == "node-a"]
+        return found if found == [(settable, max_w)] else []
+
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
+        await assert_eventually(lambda: node_a(True, 700.0))
+    fixed = node_info("node-a", gpus=1)
+    del fixed.capabilities[:]
+    fixed.gpus[0].power_limit_max_w = 600
+    async with ScriptedAgent(controller.address, fixed):
+        await assert_eventually(lambda: node_a(False, 600.0), message="old inventory kept")
+
+
 async def test_a_throttle_left_by_a_previous_leader_is_undone(
     controller: Controller, stubs: Stubs
 ) -> None:
@@ -154,9 +171,7 @@ async def test_a_real_agent_reports_the_lock_it_kept_across_its_restart_and_it_i
     backend = make_backend("sim", model="H100", count=2, node_name="node-r")
     executor = Executor(backend, clock_locks=ClockLocks(tmp_path / "clock-locks.json"))
     agent = Agent(config, backend, executor=executor)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent.run):
         await assert_eventually(
             lambda: ClockLocks(tmp_path / "clock-locks.json").items() == [],
             timeout_s=20,
@@ -165,18 +180,12 @@ async def test_a_real_agent_reports_the_lock_it_kept_across_its_restart_and_it_i
         events = controller.state.events_for("node/node-r", 50)
         released = "node-r/0: SM clock lock 900-1200 MHz set by no decision of this controller"
         assert any(e.message.startswith(released) for e in events), [e.message for e in events]
-    finally:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 5)
 
 
 async def test_slo_breach_throttles_the_lower_priority_neighbour(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
         await _register(stubs, "chat", p99_ms=100, priority="high", milli=500)
         await _register(stubs, "train", p99_ms=0, priority="batch", milli=500)
         await assert_eventually(lambda: len(controller.state.placements) == 2)
@@ -209,16 +218,12 @@ async def test_slo_breach_throttles_the_lower_priority_neighbour(
         assert view.slo_status == "breach" and view.p99_latency_ms == pytest.approx(180.0)
         chat.cancel()
         train.cancel()
-    finally:
-        await agent.stop()
 
 
 async def test_stale_metrics_are_unknown_not_met_or_broken(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)) as agent:
         await _register(stubs, "quiet", p99_ms=100, priority="high", milli=500)
 
         async def unknown() -> bool:
@@ -227,14 +232,10 @@ async def test_stale_metrics_are_unknown_not_met_or_broken(
 
         await assert_eventually(unknown, message="stale SLO not reported as unknown")
         assert not agent.actions("throttle_workload")
-    finally:
-        await agent.stop()
 
 
 async def test_energy_is_attributed_to_placed_work(controller: Controller, stubs: Stubs) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
         await _register(stubs, "train", p99_ms=0, priority="batch", milli=1000)
 
         async def energy() -> float:
@@ -245,16 +246,12 @@ async def test_energy_is_attributed_to_placed_work(controller: Controller, stubs
 
         joules = await assert_eventually(energy, message="no energy attributed")
         assert joules > 0
-    finally:
-        await agent.stop()
 
 
 async def test_bad_metrics_are_invalid_argument_and_leave_the_slo_state_alone(
     controller: Controller, stubs: Stubs
 ) -> None:
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=1))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=1)):
         await _register(stubs, "chat", p99_ms=100, priority="high", milli=500)
         call = workload_pb2_grpc.WorkloadServiceStub(stubs.channel).Attach()
         await call.write(
@@ -277,8 +274,6 @@ async def test_bad_metrics_are_invalid_argument_and_leave_the_slo_state_alone(
         assert "metrics.latency_ms[0]" in info.value.details()
         status = controller.state.slo.status("default/chat", __import__("time").time())
         assert status is not None and status.p99_latency_ms == pytest.approx(50.0)
-    finally:
-        await agent.stop()
 
 
 def test_the_runtime_pass_takes_at_most_its_duty_of_the_loop() -> None:

@@ -42,10 +42,14 @@ async def test_a_held_request_scales_from_zero_with_its_reason(controller: Contr
                 for e in controller.state.events_for("service/default/chat", 50)
                 if e.kind == "service_scaled"
             ]
-            assert events and events[-1].message.startswith("scale default/chat 0 -> ")
-            assert events[-1].message.endswith(service.last_scale.reason)
-            assert events[-1].message.count("scale default/chat") == 1  # said once, not twice
+            # The counts are said once, from the record's own from/to; the reason explains.
+            last = service.last_scale
+            assert events and events[-1].message == (
+                f"scale default/chat 0 -> {last.to_replicas}: {last.reason}"
+            )
+            assert "default/chat" not in last.reason and "->" not in last.reason
             assert events[-1].fields["from_replicas"] == "0"
+            assert events[-1].fields["to_replicas"] == str(last.to_replicas)
             # The new replica is placed and started like any managed workload.
             await assert_eventually(lambda: "default/chat-0" in starts(agent))
 
@@ -53,6 +57,9 @@ async def test_a_held_request_scales_from_zero_with_its_reason(controller: Contr
                 admin_pb2.ExplainRequest(name="chat", namespace="default")
             )
             assert "last scale 0 -> " in explained.summary
+            # And why it has that count now, from the autoscaler's latest pass (a hold too).
+            now = explained.summary.split("; now: ", 1)[1]
+            assert now.startswith("desired ") and now.split(": ", 1)[0][8:].isdigit(), now
         finally:
             if reporter is not None:
                 await reporter.close()
@@ -63,9 +70,7 @@ async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) 
     from sdk.pb.aiwo.v1 import types_pb2, workload_pb2, workload_pb2_grpc
 
     controller = await make_controller(preemption_min_runtime_s=0.0)
-    agent = ScriptedAgent(controller.address, node_info("node-a", gpus=2))
-    await agent.start()
-    try:
+    async with ScriptedAgent(controller.address, node_info("node-a", gpus=2)) as agent:
         async with grpc.aio.insecure_channel(controller.address) as channel:
             workloads = workload_pb2_grpc.WorkloadServiceStub(channel)
             await workloads.Register(
@@ -91,5 +96,32 @@ async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) 
                 admin_pb2.ExplainRequest(name="chat", namespace="default")
             )
             assert explained.summary.startswith("service default/chat has 1 replica(s)")
-    finally:
-        await agent.stop()
+
+
+async def test_the_scale_event_says_the_counts_the_record_moved_between(
+    controller: Controller,
+) -> None:
+    """The event's opening is built from the committed record's from/to, never taken from
+    the planner's text: a reason that looks like an opening is just a reason."""
+    from controlplane.leader.autoscaler import Decision
+
+    said = "scale default/chat 7 -> 9: a planner's own opening"
+    controller.autoscaler.planner = lambda _state, services, _now: [
+        Decision(key, 2, said) for key, _ in services
+    ]
+    async with grpc.aio.insecure_channel(controller.address) as channel:
+        serving = serving_pb2_grpc.ServingServiceStub(channel)
+        await serving.CreateService(create("chat", service_spec(0, 4, ttft_ms=2000)))
+
+        def scaled() -> list[str]:
+            return [
+                e.message
+                for e in controller.state.events_for("service/default/chat", 50)
+                if e.kind == "service_scaled"
+            ]
+
+        [message] = await assert_eventually(scaled)
+    assert message == f"scale default/chat 0 -> 2: {said}"
+    service = controller.state.services.get("default/chat")
+    assert service is not None and service.last_scale.reason == said
+    assert (service.last_scale.from_replicas, service.last_scale.to_replicas) == (0, 2)

@@ -258,9 +258,7 @@ async def test_a_failover_keeps_the_replica_set(make_controller) -> None:  # typ
     await assert_eventually(lambda: first.store.epoch > 0 or second.store.epoch > 0)
     leader, follower = (first, second) if first.store.epoch > 0 else (second, first)
     await assert_eventually(lambda: follower.leadership.leader_address == leader.address)
-    agent = ScriptedAgent(leader.address, node_info("node-a", gpus=4))
-    await agent.start()
-    try:
+    async with ScriptedAgent(leader.address, node_info("node-a", gpus=4)) as agent:
         async with grpc.aio.insecure_channel(follower.address) as channel:
             serving = serving_pb2_grpc.ServingServiceStub(channel)
             await serving.CreateService(create("chat", service_spec(3, 4)))  # forwarded
@@ -298,5 +296,3 @@ async def test_a_failover_keeps_the_replica_set(make_controller) -> None:  # typ
                 )
             finally:
                 await watch.close()
-    finally:
-        await agent.stop()

@@ -106,6 +106,12 @@ def counts(count_log: Path) -> list[int]:
     return [int(line) for line in text.split("\n")[:-1]]
 
 
+def keeps_counting(count_log: Path, message: str, more: int = 20) -> None:
+    """Wait until the counter has written `more` counts past the last one so far."""
+    last = max(counts(count_log))
+    wait_for(lambda: max(counts(count_log)) > last + more, 20, message)
+
+
 def assert_contiguous(values: list[int]) -> None:
     """1, 2, 3, ... with nothing lost and nothing repeated."""
     repeated = sorted({v for v in values if values.count(v) > 1})

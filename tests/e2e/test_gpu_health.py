@@ -18,6 +18,7 @@ from tests.e2e.cluster_helpers import (
     assert_contiguous,
     cli,
     counts,
+    keeps_counting,
     local_cluster,
     other,
     start_counter,
@@ -25,8 +26,9 @@ from tests.e2e.cluster_helpers import (
 )
 
 
-def inject(cluster: LocalCluster, node: str, fault: dict[str, int]) -> None:
+def inject(cluster: LocalCluster, node: str, fault: dict[str, int] | list[dict[str, int]]) -> None:
     directory = cluster.state_dir / "agents" / node
+    directory.mkdir(parents=True, exist_ok=True)  # the agent may not have written here yet
     temporary = directory / "sim-faults.json.tmp"
     temporary.write_text(json.dumps(fault))
     temporary.rename(directory / "sim-faults.json")  # whole, or not at all
@@ -62,8 +64,7 @@ def test_a_fatal_xid_marks_the_gpu_unhealthy_and_moves_its_workload(tmp_path: Pa
             # Moved off with its checkpoint: counting goes on elsewhere, nothing lost.
             target = other(source)
             wait_for(lambda: client.get("counter").node == target, 60, "counter not moved")
-            moved_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > moved_at + 10, 20, "not counting on the target")
+            keeps_counting(log, "not counting on the target", more=10)
             assert_contiguous(counts(log))
             migration = admin.get_migration("counter")
             assert migration.requested_by == "health" and "XID 79" in migration.reason
@@ -113,5 +114,37 @@ def test_a_thermal_throttle_is_shown_and_the_gpu_stays_healthy(tmp_path: Path) -
             assert "GPU 1 throttled: hw_thermal" in events[0].message
             assert not admin.get_node("node-1").unhealthy_gpus
             assert "Throttled: hw_thermal" in cli(cluster, "gpus").stdout
+        finally:
+            admin.close()
+
+
+def test_a_node_whose_gpus_all_fail_is_cordoned_and_uncordon_clears_the_marks(
+    tmp_path: Path,
+) -> None:
+    with local_cluster(tmp_path / "state", nodes=1) as cluster:
+        admin = SyncAdminClient.connect(cluster.controller_address)
+        try:
+            inject(cluster, "node-1", [{"gpu": 0, "xid": 79}, {"gpu": 1, "xid": 48}])
+            node = wait_for(lambda: (n := admin.get_node("node-1")).cordoned and n, 30, "cordon")
+            assert set(node.unhealthy_gpus) == {0, 1}  # type: ignore[union-attr]
+            assert "every GPU unhealthy (2 of 2)" in cli(cluster, "nodes").stdout
+
+            # A bad index: one line naming the field, nothing changed.
+            refused = cli(cluster, "uncordon", "node-1", "--gpu", "5", ok=False)
+            assert refused.returncode == 1 and "Traceback" not in refused.stderr
+            assert "clear_unhealthy_gpus: node node-1 has no GPU 5" in refused.stderr
+            assert admin.get_node("node-1").cordoned
+
+            # After the repair of GPU 1: back in service, the node uncordoned.
+            out = cli(cluster, "uncordon", "node-1", "--gpu", "1").stdout
+            assert "node node-1 uncordoned" in out and "GPU 1 back in service" in out
+            node = admin.get_node("node-1")
+            assert not node.cordoned and set(node.unhealthy_gpus) == {0}
+            gpus = cli(cluster, "gpus", "--node", "node-1").stdout
+            assert "Unhealthy: XID 79" in gpus and "XID 48" not in gpus
+            out = cli(cluster, "uncordon", "node-1", "--clear-health").stdout
+            assert "GPU 0 back in service" in out and not admin.get_node("node-1").unhealthy_gpus
+            kinds = [e.kind for e in admin.list_events("node/node-1")]
+            assert kinds.count("gpu_health_cleared") == 2 and "node_cordoned" in kinds
         finally:
             admin.close()

@@ -12,13 +12,14 @@ import signal
 import time
 from pathlib import Path
 
-from sdk import Migration, MigrationPhase, Resources, SyncAdminClient, WorkloadPhase
+from sdk import Migration, MigrationPhase, Resources, SyncAdminClient, SyncClient, WorkloadPhase
 from tests.e2e.cluster_helpers import (
     assert_contiguous,
     cli,
     cli_json,
     clients,
     counts,
+    keeps_counting,
     local_cluster,
     other,
     start_counter,
@@ -32,6 +33,19 @@ def finished(admin: SyncAdminClient, name: str, timeout_s: float = 60) -> Migrat
     )
 
 
+def checkpointing(admin: SyncAdminClient, client: SyncClient, log: Path) -> tuple[str, str]:
+    """A counter migrating to the other node, caught while it checkpoints: its slow
+    checkpoint (3 s after SIGTERM) leaves time to break something midway. (source, target)"""
+    source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
+    target = other(source)
+    admin.migrate("counter", target)
+    wait_for(
+        lambda: admin.get_migration("counter").phase == MigrationPhase.CHECKPOINTING,
+        10, "not checkpointing",
+    )  # fmt: skip
+    return source, target
+
+
 def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
@@ -43,8 +57,7 @@ def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_pat
             took_s = time.monotonic() - started
             assert isinstance(done, dict) and done["phase"] == "running", done
             assert done["checkpoint_bytes"] > 0 and len(done["checkpoint_sha256"]) == 64
-            moved_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            keeps_counting(log, "no counting on the target")
             workload = client.get("counter")
             assert workload.node == target and workload.phase == WorkloadPhase.RUNNING
             assert f"migrated from {source} to {target}" in workload.message
@@ -54,8 +67,7 @@ def test_a_counter_migrates_and_back_without_losing_or_repeating_a_count(tmp_pat
             back = finished(admin, "counter")
             assert back.phase == MigrationPhase.RUNNING, back.error
             wait_for(lambda: client.get("counter").node == source)
-            last = max(counts(log))
-            wait_for(lambda: max(counts(log)) > last + 20, 20, "no counting back on the source")
+            keeps_counting(log, "no counting back on the source")
             assert_contiguous(counts(log))
 
             # Each node's stdout holds its share; together, the same unbroken sequence.
@@ -93,8 +105,7 @@ def test_drain_moves_every_workload_off_and_leaves_the_node_cordoned(tmp_path: P
             assert admin.get_node("node-1").workloads == 0
             for name, log in logs.items():
                 assert client.get(name).node == "node-2"
-                moved_at = max(counts(log))
-                wait_for(lambda log=log, m=moved_at: max(counts(log)) > m + 10, 20, name)  # type: ignore[misc]
+                keeps_counting(log, name, more=10)
                 assert_contiguous(counts(log))
             assert client.get("web").node == "node-2"
             steps = [step.detail for step in admin.get_migration("c2").history]
@@ -109,14 +120,7 @@ def test_a_migration_whose_target_dies_rolls_back_to_the_source(tmp_path: Path) 
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
         with clients(cluster) as (admin, client):
-            # A slow checkpoint (3 s after SIGTERM) leaves time to kill the target midway.
-            source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
-            target = other(source)
-            admin.migrate("counter", target)
-            wait_for(
-                lambda: admin.get_migration("counter").phase == MigrationPhase.CHECKPOINTING,
-                10, "not checkpointing",
-            )  # fmt: skip
+            source, target = checkpointing(admin, client, log)
             cluster.kill(target, signal.SIGKILL)
             failed = finished(admin, "counter")
             assert failed.phase == MigrationPhase.FAILED
@@ -124,8 +128,7 @@ def test_a_migration_whose_target_dies_rolls_back_to_the_source(tmp_path: Path) 
             assert target in error and f"restarted on {source}" in error, error
             workload = wait_for(lambda: (w := client.get("counter")).node == source and w)
             assert f"migration to {target} failed" in workload.message
-            stopped_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > stopped_at + 20, 20, "not counting on the source")
+            keeps_counting(log, "not counting on the source")
             assert_contiguous(counts(log))
 
 
@@ -178,20 +181,13 @@ def test_a_new_controller_resumes_a_migration_in_flight(tmp_path: Path) -> None:
     log = tmp_path / "counts"
     with local_cluster(tmp_path / "state") as cluster:
         with clients(cluster) as (admin, client):
-            source = start_counter(client, "counter", log, "--checkpoint-delay-s", "3")
-            target = other(source)
-            admin.migrate("counter", target)
-            wait_for(
-                lambda: admin.get_migration("counter").phase == MigrationPhase.CHECKPOINTING,
-                10, "not checkpointing",
-            )  # fmt: skip
+            _, target = checkpointing(admin, client, log)
             cluster.kill("controller", signal.SIGKILL)
             cluster.respawn("controller")
             done = finished(admin, "counter", timeout_s=90)
             assert done.phase == MigrationPhase.RUNNING, done.error
             assert client.get("counter").node == target
-            moved_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            keeps_counting(log, "no counting on the target")
             assert_contiguous(counts(log))
 
 
@@ -208,8 +204,7 @@ def test_agents_sharing_a_checkpoint_directory_move_no_bytes(tmp_path: Path) -> 
             phases = [step.phase for step in done.history]
             assert MigrationPhase.TRANSFERRING not in phases
             assert done.checkpoint_path == str(shared / "default" / "counter")
-            moved_at = max(counts(log))
-            wait_for(lambda: max(counts(log)) > moved_at + 20, 20, "no counting on the target")
+            keeps_counting(log, "no counting on the target")
             assert_contiguous(counts(log))
 
             # A workload that leaves no checkpoint: the target refuses to start it from none.

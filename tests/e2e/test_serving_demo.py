@@ -58,6 +58,8 @@ def test_the_demo_serves_an_autoscaled_service_under_a_replayed_trace(tmp_path: 
         assert described is not None and (described["min"], described["max"]) == (1, 4)
     finally:
         if up.poll() is None:
-            up.send_signal(signal.SIGINT)
+            # SIGTERM, which `aiwo up` handles itself: SIGINT is ignored by a process started
+            # in the background of a shell without job control (as CI may run the suite).
+            up.send_signal(signal.SIGTERM)
         _, err = up.communicate(timeout=60)
     assert "demo service default/llm" in err, err[-2000:]

@@ -20,7 +20,7 @@ from controlplane.app.server import Controller
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2, workload_pb2
 from tests.controlplane.agentsim import node_info
 from tests.controlplane.conftest import Stubs
-from tests.helpers import EtcdMember, make_controller_config
+from tests.helpers import EtcdMember, make_controller_config, started
 
 
 class QuietController(Controller):
@@ -49,10 +49,8 @@ def controller_config(etcd: EtcdMember, etcd_prefix: str) -> ControllerConfig:
 
 @pytest.fixture
 async def controller(controller_config: ControllerConfig) -> AsyncIterator[Controller]:
-    ctl = QuietController(controller_config)
-    await ctl.start()
-    yield ctl
-    await ctl.stop(0)
+    async with started(QuietController(controller_config)) as ctl:
+        yield ctl
 
 
 @pytest.fixture

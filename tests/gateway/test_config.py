@@ -45,3 +45,47 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
     path.write_text("[gateway]\nlisten_port = 1\n")
     with pytest.raises(ConfigError, match="unknown setting 'listen_port'"):
         load_config(path, environ={})
+
+
+def _cluster_with_gateway_cert(state: Path) -> Path:
+    """A cluster.json as `aiwo up --secure` writes it, with a real gateway certificate."""
+    import json
+
+    from sdk._pki import init_pki
+
+    pki = init_pki(state / "certs", gateways=["gateway"])
+    cert, key = pki.gateway_certs["gateway"]
+    credentials = {
+        "ca": str(pki.ca_cert), "cert": str(pki.client_cert), "key": str(pki.client_key),
+        "server_name": "localhost", "token_file": str(state / "admin.token"),
+        "gateway_cert": str(cert), "gateway_key": str(key),
+    }  # fmt: skip
+    cluster = {"controller": "127.0.0.1:7171", "credentials": credentials}
+    (state / "cluster.json").write_text(json.dumps(cluster))
+    return cert
+
+
+def test_the_gateway_certificate_names_the_gateway(tmp_path: Path) -> None:
+    cert = _cluster_with_gateway_cert(tmp_path)
+    config = load_config(environ={}, overrides={"tls_cert": str(cert), "tls_key": str(cert)})
+    assert config.name == "gateway"  # from aiwo://gateway/gateway, not the host name
+    named = load_config(
+        environ={}, overrides={"tls_cert": str(cert), "tls_key": str(cert), "name": "gw-9"}
+    )
+    assert named.name == "gw-9"  # an explicit name stays (the controller then refuses it)
+
+
+def test_next_to_a_secured_local_cluster_it_takes_the_gateway_certificate(
+    tmp_path: Path,
+) -> None:
+    cert = _cluster_with_gateway_cert(tmp_path)
+    env = {"AIWO_STATE_DIR": str(tmp_path)}
+    config = load_config(environ=env, overrides={"controller": "127.0.0.1:7171"})
+    # Its own certificate and the cluster's CA: never the CLI's certificate (nor its token).
+    assert (config.tls_cert, config.tls_ca) == (str(cert), str(tmp_path / "certs" / "ca.pem"))
+    assert config.tls_key.endswith("gateways/gateway-key.pem") and config.name == "gateway"
+    assert load_config(environ=env).tls_cert == str(cert)  # the recorded controller
+    # Another controller, or credentials the operator set in the environment: left alone.
+    assert load_config(environ=env, overrides={"controller": "10.0.0.1:7070"}).tls_cert == ""
+    explicit = {**env, "AIWO_TLS_CERT": "/etc/aiwo/mine.pem"}
+    assert load_config(environ=explicit).tls_cert == ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -69,3 +70,33 @@ def test_node_registers_a_workload_and_lists_nodes(plane: LocalControlPlane) -> 
     with SyncAdminClient.connect(plane.address) as admin:
         names = [w.name for w in admin.list_workloads("default")]
     assert "from-node" in names
+
+
+def documented_js_examples() -> list[str]:
+    """Every ```js block of docs/clients.md, in order."""
+    text = (ROOT / "docs/clients.md").read_text()
+    return re.findall(r"```js\n(.*?)```", text, re.S)
+
+
+def test_the_documented_node_examples_work_as_written(plane: LocalControlPlane) -> None:
+    """docs/clients.md's snippets, pasted into a file and run from the repository root (their
+    include path is "proto"), with only the controller's address changed."""
+    node = _node()
+    admin_example, serving_example = documented_js_examples()
+    outputs = []
+    for example in (admin_example, serving_example):
+        script = plane.address.join(example.split("127.0.0.1:7070"))
+        result = subprocess.run(
+            [node, "-e", script], cwd=ROOT, env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0 and not result.stderr, result.stderr
+        outputs.append(result.stdout)
+    assert "name: 'node-1'" in outputs[0]
+    assert outputs[1].splitlines() == ["default/chat: desired 1", "pinned at 2"]
+    with SyncAdminClient.connect(plane.address) as admin:
+        service = admin.get_service("chat", "default")
+        assert (service.spec.min_replicas, service.spec.max_replicas, service.pinned) == (1, 4, 2)
+        assert service.spec.template.launch is not None
+        assert service.spec.template.launch.command == ("python", "-m", "sdk.examples.llm_server")
+        admin.delete_service("chat", "default")

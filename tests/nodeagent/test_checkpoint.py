@@ -16,7 +16,8 @@ from nodeagent import checkpoint
 from nodeagent.checkpoint import Assembly, CheckpointError
 from nodeagent.executor import Executor
 from nodeagent.gpu import make_backend
-from nodeagent.supervisor import LaunchSpec, Supervisor
+from nodeagent.launch import LaunchSpec
+from nodeagent.supervisor import Supervisor
 from nodeagent.transfers import Transfers
 from sdk.pb.aiwo.v1 import node_pb2, types_pb2
 

@@ -95,12 +95,17 @@ async def test_sync_releases_what_the_controller_no_longer_places_here(executor:
 
 
 async def test_a_restarted_agent_stops_what_its_previous_life_left_running(tmp_path: Path) -> None:
-    sleeper = ("/bin/sh", "-c", "sleep 60")
-    from nodeagent.supervisor import LaunchSpec
+    # One exec (`sh -c "sleep 60"` would exec twice): while a process execs, its
+    # /proc/<pid>/environ reads empty, and the reap below would miss the owner's mark.
+    sleeper = ("sleep", "60")
+    from nodeagent.launch import LaunchSpec
 
     first = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-q")
     pid = await first.start("ns/left", "u1", LaunchSpec(command=sleeper), [0])
     assert pid is not None
+    # The launch returns as the exec begins, before the new environment can be read.
+    environ = Path(f"/proc/{pid}/environ")
+    await assert_eventually(lambda: b"AIWO_OWNER=node-q" in environ.read_bytes().split(b"\0"))
     # The agent dies without stopping its workloads (kill -9): a new supervisor takes over.
     second = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-q")
     other = Supervisor(tmp_path / "logs", tmp_path / "ckpt", "127.0.0.1:1", owner="node-r")

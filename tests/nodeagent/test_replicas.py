@@ -10,7 +10,7 @@ import socket
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,36 +19,16 @@ from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.executor import Executor
 from nodeagent.gpu.sim import SimulatedGpuBackend
+from nodeagent.launch import LaunchSpec, ProcessEvent
 from nodeagent.probe import ReplicaProber, http_status
-from nodeagent.supervisor import LaunchSpec, ProcessEvent, Supervisor
+from nodeagent.supervisor import Supervisor
 from sdk.pb.aiwo.v1 import types_pb2
 from tests.helpers import assert_eventually
+from tests.nodeagent.process_events import Recorder
 
 PY = sys.executable
 SERVER = str(Path(__file__).with_name("replica_server.py"))
 REPLICA = "shop/chat-0"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[ProcessEvent] = []
-        self.hook: Callable[[ProcessEvent], None] | None = None
-
-    def __call__(self, event: ProcessEvent) -> None:
-        self.events.append(event)
-        if self.hook is not None:
-            self.hook(event)
-
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self.events]
-
-    async def wait_for(self, kind: str, count: int = 1, timeout_s: float = 15.0) -> ProcessEvent:
-        def found() -> list[ProcessEvent]:
-            matching = [e for e in self.events if e.kind == kind]
-            return matching if len(matching) >= count else []
-
-        matching = await assert_eventually(found, timeout_s, message=f"{count} {kind!r} events")
-        return matching[count - 1]
 
 
 @pytest.fixture

@@ -12,40 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from nodeagent.supervisor import (
+from nodeagent.launch import (
     LaunchError,
     LaunchSpec,
-    ProcessEvent,
-    Supervisor,
     SupervisorError,
     UnknownWorkloadError,
 )
+from nodeagent.supervisor import Supervisor
 from nodeagent.throttle import SignalThrottler, procfs
 from tests.helpers import assert_eventually
+from tests.nodeagent.process_events import Recorder
 
 PY = sys.executable
 WORKLOAD = "team-a/job-1"
-
-
-class Recorder:
-    """Collects events; `wait_for` polls instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.events: list[ProcessEvent] = []
-
-    def __call__(self, event: ProcessEvent) -> None:
-        self.events.append(event)
-
-    def kinds(self, workload: str = WORKLOAD) -> list[str]:
-        return [e.kind for e in self.events if e.workload == workload]
-
-    async def wait_for(self, kind: str, count: int = 1, timeout_s: float = 10.0) -> ProcessEvent:
-        def found() -> list[ProcessEvent]:
-            matching = [e for e in self.events if e.kind == kind]
-            return matching if len(matching) >= count else []
-
-        matching = await assert_eventually(found, timeout_s, message=f"{count} {kind!r} events")
-        return matching[count - 1]
 
 
 @pytest.fixture

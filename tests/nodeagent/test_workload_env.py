@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nodeagent.supervisor import default_base_env
+from nodeagent.process_group import default_base_env
 
 
 def test_own_interpreter_dir_comes_first_once_and_aiwo_settings_are_dropped() -> None:

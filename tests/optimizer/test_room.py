@@ -4,40 +4,24 @@ from __future__ import annotations
 
 from controlplane.optimizer import OptimizerConfig
 from controlplane.optimizer.room import room_for
-from controlplane.optimizer.types import (
-    Assignment,
-    GpuView,
-    NodeView,
-    Request,
-    Snapshot,
-    WorkloadView,
-)
+from controlplane.optimizer.types import Request
+from tests.optimizer.builders import WorkloadBuilder, node, snapshot, workload
 
 
-def node(name: str, gpus: int) -> NodeView:
-    return NodeView(name, 64_000, 256_000, tuple(GpuView(i, "H100", 81_559) for i in range(gpus)))
-
-
-def batch(key: str, node_name: str, gpus: tuple[int, ...], priority: int) -> WorkloadView:
-    return WorkloadView(
-        key,
-        priority,
-        Request(gpus=len(gpus)),
-        0.0,
-        Assignment(node_name, gpus, 1000, 0.0),
-    )
+def batch(key: str, node_name: str, gpus: tuple[int, ...], priority: int) -> WorkloadBuilder:
+    return workload(key).wants(gpus=len(gpus)).priority(priority).on(node_name, gpus)
 
 
 def test_room_counts_free_gpus_and_what_lower_priority_work_holds() -> None:
-    snapshot = Snapshot(
-        (node("a", 4), node("b", 4)),
-        (batch("default/train", "a", (0, 1, 2), 100), batch("default/prod", "b", (0,), 900)),
+    state = snapshot(
+        [node(n).gpus(4, model="H100", memory_mib=81_559) for n in ("a", "b")],
+        [batch("default/train", "a", (0, 1, 2), 100), batch("default/prod", "b", (0,), 900)],
     )
     one_gpu = Request(gpus=1)
     config = OptimizerConfig()
-    assert room_for(snapshot, one_gpu, "chat", 10, config) == 4  # 1 on a, 3 on b
-    assert room_for(snapshot, one_gpu, "chat", 2, config) == 2  # never past the limit
+    assert room_for(state, one_gpu, "chat", 10, config) == 4  # 1 on a, 3 on b
+    assert room_for(state, one_gpu, "chat", 2, config) == 2  # never past the limit
     # The batch job's three GPUs count once it could be preempted; the prod job's never.
-    assert room_for(snapshot, one_gpu, "chat", 10, config, free_below_priority=500) == 7
-    assert room_for(snapshot, Request(gpus=8), "chat", 10, config) == 0
-    assert room_for(snapshot, one_gpu, "chat", 0, config) == 0
+    assert room_for(state, one_gpu, "chat", 10, config, free_below_priority=500) == 7
+    assert room_for(state, Request(gpus=8), "chat", 10, config) == 0
+    assert room_for(state, one_gpu, "chat", 0, config) == 0

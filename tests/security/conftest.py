@@ -13,8 +13,9 @@ from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk._pki import PkiLayout, create_ca, init_pki, issue_node
-from sdk.pb.aiwo.v1 import admin_pb2_grpc, auth_pb2_grpc, node_pb2_grpc, workload_pb2_grpc
-from tests.helpers import EtcdMember, make_controller_config
+from sdk.pb.aiwo.v1 import auth_pb2_grpc
+from tests.controlplane.conftest import Stubs as ControllerStubs
+from tests.helpers import EtcdMember, make_controller_config, started
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,15 @@ def secure_config(etcd: EtcdMember, etcd_prefix: str, credentials: Credentials) 
 
 @pytest.fixture
 async def secure_controller(secure_config: ControllerConfig) -> AsyncIterator[Controller]:
-    ctl = Controller(secure_config)
-    await ctl.start()
-    yield ctl
-    await ctl.stop(0)
+    async with started(Controller(secure_config)) as ctl:
+        yield ctl
 
 
-class Stubs:
+class Stubs(ControllerStubs):
+    """The controller's stubs and AuthService's."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-        self.node = node_pb2_grpc.NodeServiceStub(channel)
-        self.workload = workload_pb2_grpc.WorkloadServiceStub(channel)
-        self.admin = admin_pb2_grpc.AdminServiceStub(channel)
+        super().__init__(channel)
         self.auth = auth_pb2_grpc.AuthServiceStub(channel)
 
 

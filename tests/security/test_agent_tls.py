@@ -4,14 +4,13 @@ certificate for another node gets it nowhere."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 from controlplane.app.server import Controller
 from nodeagent.agent import Agent
 from nodeagent.config import AgentConfig
 from nodeagent.gpu import make_backend
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, running
 from tests.security.conftest import Credentials
 
 
@@ -39,30 +38,18 @@ async def test_an_agent_connects_over_mutual_tls(
     secure_controller: Controller, credentials: Credentials, tmp_path: Path
 ) -> None:
     agent = _agent(secure_controller, credentials, "node-a", "node-a", tmp_path)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent.run):
         await asyncio.wait_for(agent.connected.wait(), 10)
         await assert_eventually(
             lambda: secure_controller.state.telemetry.ensure("node-a", 2).latest(0) is not None
         )
-    finally:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 5)
 
 
 async def test_an_agent_with_another_node_s_certificate_never_registers(
     secure_controller: Controller, credentials: Credentials, tmp_path: Path
 ) -> None:
     agent = _agent(secure_controller, credentials, "node-b", "node-a", tmp_path)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running(agent.run):
         await asyncio.sleep(1.0)  # several attempts at the backoff above
         assert not agent.connected.is_set()
         assert secure_controller.state.nodes.get("node-b") is None
-    finally:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 5)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 
-from sdk._pki import node_names
+from sdk._pki import gateway_names, node_names
 from sdk._tokens import digest, read_tokens_file, token_id_of
 from sdk.cli.main import cli
 from sdk.cli.tokens import parse_ttl
@@ -41,6 +41,33 @@ def test_certs_init_writes_a_ca_and_named_certificates(tmp_path: Path) -> None:
     assert (tmp_path / "ca.pem").read_bytes() == ca
     code, out, _ = _run("certs", "issue", "--dir", str(tmp_path), "--node", "gpu-3")
     assert code == 0 and node_names((tmp_path / "nodes" / "gpu-3.pem").read_bytes()) == ["gpu-3"]
+
+
+def test_certs_issue_gateways_their_own_certificates(tmp_path: Path) -> None:
+    code, out, _ = _run("certs", "init", "--dir", str(tmp_path), "--gateways", "gw-1")
+    assert code == 0 and "gateway gw-1" in out, out
+    code, out, _ = _run("certs", "issue", "--dir", str(tmp_path), "--gateway", "gw-2")
+    assert code == 0, out
+    for name in ("gw-1", "gw-2"):
+        cert = (tmp_path / "gateways" / f"{name}.pem").read_bytes()
+        key = tmp_path / "gateways" / f"{name}-key.pem"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        # The gateway's name and nothing that could pass as a node or a client.
+        assert gateway_names(cert) == [name] and node_names(cert) == []
+        sans = x509.load_pem_x509_certificate(cert).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        assert sans.value.get_values_for_type(x509.UniformResourceIdentifier) == [
+            f"aiwo://gateway/{name}"
+        ]
+    assert gateway_names((tmp_path / "cli.pem").read_bytes()) == []
+    code, out, _ = _run("certs", "revoke", "--dir", str(tmp_path), "--gateway", "gw-2")
+    assert code == 0 and "gateways/gw-2.pem" in out
+    crl = x509.load_pem_x509_crl((tmp_path / "crl.pem").read_bytes())
+    revoked = x509.load_pem_x509_certificate((tmp_path / "gateways" / "gw-2.pem").read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
+    code, _, err = _run("certs", "issue", "--dir", str(tmp_path), "--gateway", "GW")
+    assert code == 2 and "[a-z0-9-]" in err
 
 
 def test_certs_refuse_bad_node_names(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from sdk import (
 )
 from sdk._tls import resolve_security
 from sdk._tokens import write_secret
+from tests.helpers import started
 from tests.security.conftest import Credentials
 
 ADDRESS = "127.0.0.1:7443"
@@ -144,12 +145,10 @@ async def test_connection_failures_say_what_tls_setting_is_missing(
 async def test_tls_against_a_plaintext_controller_says_so(
     secure_config: ControllerConfig, credentials: Credentials
 ) -> None:
-    plaintext = Controller(replace(secure_config, tls_cert="", tls_key="", tls_ca="", auth="none"))
-    await plaintext.start()
-    try:
+    async with started(
+        Controller(replace(secure_config, tls_cert="", tls_key="", tls_ca="", auth="none"))
+    ) as plaintext:
         pki = credentials.pki
         tls = TlsConfig(str(pki.ca_cert), str(pki.client_cert), str(pki.client_key))
         with pytest.raises(ControllerUnavailable, match="does not serve TLS"):
             await AdminClient.connect(plaintext.address, config=ClientConfig(tls=tls))
-    finally:
-        await plaintext.stop(0)

@@ -121,7 +121,10 @@ def test_a_secured_local_cluster(tmp_path: Path) -> None:
         _wait_for_nodes(state, controller, 2)
         recorded = cluster["credentials"]
         assert isinstance(recorded, dict)
-        assert set(recorded) == {"ca", "cert", "key", "server_name", "token_file"}
+        assert set(recorded) == {
+            "ca", "cert", "key", "server_name", "token_file", "gateway_cert", "gateway_key",
+            "etcd_ca", "etcd_cert", "etcd_key",
+        }  # fmt: skip
         assert (Path(recorded["token_file"]).stat().st_mode & 0o777) == 0o600
 
         whoami = _cli(state, "--controller", controller, "tokens", "whoami").stdout

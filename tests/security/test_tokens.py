@@ -16,7 +16,7 @@ from controlplane.app.config import ControllerConfig
 from controlplane.app.server import Controller
 from sdk import _tokens
 from sdk.pb.aiwo.v1 import admin_pb2, auth_pb2, types_pb2, workload_pb2
-from tests.helpers import assert_eventually
+from tests.helpers import assert_eventually, started
 from tests.security.conftest import Credentials, Stubs, bearer, tls_channel
 
 
@@ -90,9 +90,9 @@ async def test_a_revoked_token_is_refused(secure_stubs: Stubs, credentials: Cred
 async def test_a_revocation_reaches_every_replica(
     secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
 ) -> None:
-    follower = Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
-    await follower.start()
-    try:
+    async with started(
+        Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
+    ) as follower:
         token = await _mint(secure_stubs, credentials.admin_token, "viewer")
         async with tls_channel(follower.address, credentials) as channel:
             other = Stubs(channel)
@@ -108,8 +108,6 @@ async def test_a_revocation_reaches_every_replica(
                 return await _list_nodes_code(other, token) == grpc.StatusCode.UNAUTHENTICATED
 
             await assert_eventually(refused, message="follower refuses the revoked token")
-    finally:
-        await follower.stop(0)
 
 
 async def test_an_expired_file_token_is_refused(
@@ -119,9 +117,7 @@ async def test_an_expired_file_token_is_refused(
     fresh, fresh_record = _tokens.new_file_token("viewer")
     old, old_record = _tokens.new_file_token("viewer", ttl_s=60, now=time.time() - 120)
     _tokens.write_tokens_file(path, [fresh_record, old_record])
-    ctl = Controller(replace(secure_config, tokens_file=str(path)))
-    await ctl.start()
-    try:
+    async with started(Controller(replace(secure_config, tokens_file=str(path)))) as ctl:
         async with tls_channel(ctl.address, credentials) as channel:
             stubs = Stubs(channel)
             assert await _list_nodes_code(stubs, fresh) == grpc.StatusCode.OK
@@ -132,8 +128,6 @@ async def test_an_expired_file_token_is_refused(
             await assert_eventually(
                 _file_revocation_seen(stubs, fresh), timeout_s=5, message="file reloaded"
             )
-    finally:
-        await ctl.stop(0)
 
 
 def _file_revocation_seen(stubs: Stubs, token: str) -> Callable[[], Awaitable[bool]]:
@@ -198,9 +192,9 @@ async def test_minting_and_revoking_are_audited_without_the_token(
 async def test_a_follower_forwards_writes_over_tls_with_the_caller_s_token(
     secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
 ) -> None:
-    follower = Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
-    await follower.start()
-    try:
+    async with started(
+        Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
+    ) as follower:
         viewer = await _mint(secure_stubs, credentials.admin_token, "viewer")
         request = workload_pb2.RegisterWorkloadRequest(
             name="web", namespace="default", spec=types_pb2.WorkloadSpec()
@@ -216,5 +210,3 @@ async def test_a_follower_forwards_writes_over_tls_with_the_caller_s_token(
             )
         assert reply.name == "web"
         assert secure_controller.state.workloads.get("default/web") is not None
-    finally:
-        await follower.stop(0)

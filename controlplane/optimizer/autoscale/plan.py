@@ -319,11 +319,11 @@ def _plan_service(
             f"{num(concurrency * growth)} in flight predicted in {num(horizon_s)} s; "
             f"target {num(per_replica_conc)} per replica (no SLO targets)"
         )
-    reason = head + why
     if notes:
-        reason += "; " + "; ".join(notes)
+        why += "; " + "; ".join(notes)
     if blocked:
-        reason += "; blocked: " + blocked
+        why += "; blocked: " + blocked
+    reason = head + why
     fields = Fields(
         {
             "current": current,
@@ -347,4 +347,6 @@ def _plan_service(
             "room_by_preemption": view.room_by_preemption,
         }
     )
-    return ScaleDecision(view.key, current, desired, remove, needs_room, blocked, reason, fields)
+    return ScaleDecision(
+        view.key, current, desired, remove, needs_room, blocked, reason, fields, why
+    )

@@ -94,7 +94,10 @@ class ScaleDecision:
         been preempted or migrated.
     blocked: why `desired` falls short of what the service needs (for `aiwo explain`), else
         None.
-    reason: one line with its numbers; fields: the numbers behind it (for the event).
+    reason: one line with its numbers, opening with what it decided ("scale NS/NAME 2 -> 4:",
+        "hold NS/NAME at 3:"), for `aiwo explain` and logs; why: the same without that opening
+        (the leader's event and ScaleRecord carry the counts as fields of their own);
+        fields: the numbers behind it (for the event).
     """
 
     service: str
@@ -105,6 +108,7 @@ class ScaleDecision:
     blocked: str | None
     reason: str
     fields: Mapping[str, str]
+    why: str = ""
 
     @property
     def changed(self) -> bool:

@@ -142,6 +142,10 @@ def test_every_decision_carries_its_numbers() -> None:
     assert d.reason.startswith("scale default/chat 3 -> ")
     assert "req/s predicted in 90 s" in d.reason
     assert "TTFT p99 1.6 s <= 2 s" in d.reason
+    # The explanation alone, for the leader's event and ScaleRecord (which carry the counts
+    # as fields): the reason is its opening and it, nothing said twice.
+    assert d.reason == f"scale default/chat 3 -> {d.desired}: {d.why}"
+    assert "default/chat" not in d.why and "req/s predicted in 90 s" in d.why
     for key in ("rate_rps", "forecast_rps", "per_replica_rps", "cold_start_s", "horizon_s"):
         assert d.fields[key]
 

@@ -26,7 +26,7 @@ from sdk.pb.aiwo.v1 import migration_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_migra
 from sdk.pb.aiwo.v1 import types_pb2 as sdk_dot_pb_dot_aiwo_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asdk/pb/aiwo/v1/admin.proto\x12\x07\x61iwo.v1\x1a\x1esdk/pb/aiwo/v1/migration.proto\x1a\x1asdk/pb/aiwo/v1/types.proto\"\x12\n\x10ListNodesRequest\"1\n\x11ListNodesResponse\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.aiwo.v1.Node\"\x1e\n\x0eGetNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\x0fListGpusRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\".\n\x10ListGpusResponse\x12\x1a\n\x04gpus\x18\x01 \x03(\x0b\x32\x0c.aiwo.v1.Gpu\"P\n\x14ListWorkloadsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x15ListWorkloadsResponse\x12$\n\tworkloads\x18\x01 \x03(\x0b\x32\x11.aiwo.v1.Workload\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x11ListEventsRequest\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"4\n\x12ListEventsResponse\x12\x1e\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0e.aiwo.v1.Event\"-\n\rCordonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x0f\x44\x65scribeRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\"\x90\x01\n\x10\x44\x65scribeResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.aiwo.v1.Node\x12#\n\x08workload\x18\x02 \x01(\x0b\x32\x11.aiwo.v1.Workload\x12\x1a\n\x04gpus\x18\x03 \x03(\x0b\x32\x0c.aiwo.v1.Gpu\x12\x1e\n\x06\x65vents\x18\x04 \x03(\x0b\x32\x0e.aiwo.v1.Event\"1\n\x0e\x45xplainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"6\n\tCandidate\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04gpus\x18\x03 \x03(\x05\"\xa5\x02\n\x0b\x45xplanation\x12#\n\x08workload\x18\x01 \x01(\x0b\x32\x11.aiwo.v1.Workload\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x13\n\x0bnodes_total\x18\x03 \x01(\x05\x12\x16\n\x0enodes_feasible\x18\x04 \x01(\x05\x12\x38\n\nrejections\x18\x05 \x03(\x0b\x32$.aiwo.v1.Explanation.RejectionsEntry\x12&\n\ncandidates\x18\x06 \x03(\x0b\x32\x12.aiwo.v1.Candidate\x12\x1e\n\x06\x65vents\x18\x07 \x03(\x0b\x32\x0e.aiwo.v1.Event\x1a\x31\n\x0fRejectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x14\n\x12\x43lusterInfoRequest\"\x87\x01\n\x13\x43lusterInfoResponse\x12\x12\n\ncontroller\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\x12\x0e\n\x06leader\x18\x04 \x01(\x08\x12\x14\n\x0cstarted_unix\x18\x05 \x01(\x01\x12\x16\n\x0e\x65tcd_endpoints\x18\x06 \x01(\t\"V\n\x0eMigrateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x13\n\x0btarget_node\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"6\n\x13GetMigrationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"*\n\x15ListMigrationsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\"@\n\x16ListMigrationsResponse\x12&\n\nmigrations\x18\x01 \x03(\x0b\x32\x12.aiwo.v1.Migration\",\n\x0c\x44rainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xba\x01\n\rDrainResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.aiwo.v1.Node\x12&\n\nmigrations\x18\x02 \x03(\x0b\x32\x12.aiwo.v1.Migration\x12\x34\n\x07skipped\x18\x03 \x03(\x0b\x32#.aiwo.v1.DrainResponse.SkippedEntry\x1a.\n\x0cSkippedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"`\n\x0bLogsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0e\n\x06stderr\x18\x03 \x01(\x08\x12\x12\n\ntail_bytes\x18\x04 \x01(\x03\x12\x0c\n\x04node\x18\x05 \x01(\t\"Q\n\x0cLogsResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x32\xc0\x07\n\x0c\x41\x64minService\x12\x42\n\tListNodes\x12\x19.aiwo.v1.ListNodesRequest\x1a\x1a.aiwo.v1.ListNodesResponse\x12\x31\n\x07GetNode\x12\x17.aiwo.v1.GetNodeRequest\x1a\r.aiwo.v1.Node\x12?\n\x08ListGpus\x12\x18.aiwo.v1.ListGpusRequest\x1a\x19.aiwo.v1.ListGpusResponse\x12N\n\rListWorkloads\x12\x1d.aiwo.v1.ListWorkloadsRequest\x1a\x1e.aiwo.v1.ListWorkloadsResponse\x12\x45\n\nListEvents\x12\x1a.aiwo.v1.ListEventsRequest\x1a\x1b.aiwo.v1.ListEventsResponse\x12/\n\x06\x43ordon\x12\x16.aiwo.v1.CordonRequest\x1a\r.aiwo.v1.Node\x12\x31\n\x08Uncordon\x12\x16.aiwo.v1.CordonRequest\x1a\r.aiwo.v1.Node\x12?\n\x08\x44\x65scribe\x12\x18.aiwo.v1.DescribeRequest\x1a\x19.aiwo.v1.DescribeResponse\x12\x38\n\x07\x45xplain\x12\x17.aiwo.v1.ExplainRequest\x1a\x14.aiwo.v1.Explanation\x12H\n\x0b\x43lusterInfo\x12\x1b.aiwo.v1.ClusterInfoRequest\x1a\x1c.aiwo.v1.ClusterInfoResponse\x12\x36\n\x07Migrate\x12\x17.aiwo.v1.MigrateRequest\x1a\x12.aiwo.v1.Migration\x12@\n\x0cGetMigration\x12\x1c.aiwo.v1.GetMigrationRequest\x1a\x12.aiwo.v1.Migration\x12Q\n\x0eListMigrations\x12\x1e.aiwo.v1.ListMigrationsRequest\x1a\x1f.aiwo.v1.ListMigrationsResponse\x12\x36\n\x05\x44rain\x12\x15.aiwo.v1.DrainRequest\x1a\x16.aiwo.v1.DrainResponse\x12\x33\n\x04Logs\x12\x14.aiwo.v1.LogsRequest\x1a\x15.aiwo.v1.LogsResponseBF\n\nio.aiwo.v1B\nAdminProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asdk/pb/aiwo/v1/admin.proto\x12\x07\x61iwo.v1\x1a\x1esdk/pb/aiwo/v1/migration.proto\x1a\x1asdk/pb/aiwo/v1/types.proto\"\x12\n\x10ListNodesRequest\"1\n\x11ListNodesResponse\x12\x1c\n\x05nodes\x18\x01 \x03(\x0b\x32\r.aiwo.v1.Node\"\x1e\n\x0eGetNodeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1f\n\x0fListGpusRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\".\n\x10ListGpusResponse\x12\x1a\n\x04gpus\x18\x01 \x03(\x0b\x32\x0c.aiwo.v1.Gpu\"P\n\x14ListWorkloadsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x15ListWorkloadsResponse\x12$\n\tworkloads\x18\x01 \x03(\x0b\x32\x11.aiwo.v1.Workload\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x11ListEventsRequest\x12\x0e\n\x06object\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"4\n\x12ListEventsResponse\x12\x1e\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x0e.aiwo.v1.Event\"h\n\rCordonRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x1c\n\x14\x63lear_unhealthy_gpus\x18\x03 \x03(\x05\x12\x1b\n\x13\x63lear_all_unhealthy\x18\x04 \x01(\x08\"@\n\x0f\x44\x65scribeRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\"\x90\x01\n\x10\x44\x65scribeResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.aiwo.v1.Node\x12#\n\x08workload\x18\x02 \x01(\x0b\x32\x11.aiwo.v1.Workload\x12\x1a\n\x04gpus\x18\x03 \x03(\x0b\x32\x0c.aiwo.v1.Gpu\x12\x1e\n\x06\x65vents\x18\x04 \x03(\x0b\x32\x0e.aiwo.v1.Event\"1\n\x0e\x45xplainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"6\n\tCandidate\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x0c\n\x04gpus\x18\x03 \x03(\x05\"\xa5\x02\n\x0b\x45xplanation\x12#\n\x08workload\x18\x01 \x01(\x0b\x32\x11.aiwo.v1.Workload\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x13\n\x0bnodes_total\x18\x03 \x01(\x05\x12\x16\n\x0enodes_feasible\x18\x04 \x01(\x05\x12\x38\n\nrejections\x18\x05 \x03(\x0b\x32$.aiwo.v1.Explanation.RejectionsEntry\x12&\n\ncandidates\x18\x06 \x03(\x0b\x32\x12.aiwo.v1.Candidate\x12\x1e\n\x06\x65vents\x18\x07 \x03(\x0b\x32\x0e.aiwo.v1.Event\x1a\x31\n\x0fRejectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x14\n\x12\x43lusterInfoRequest\"\x87\x01\n\x13\x43lusterInfoResponse\x12\x12\n\ncontroller\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\x12\x0e\n\x06leader\x18\x04 \x01(\x08\x12\x14\n\x0cstarted_unix\x18\x05 \x01(\x01\x12\x16\n\x0e\x65tcd_endpoints\x18\x06 \x01(\t\"V\n\x0eMigrateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x13\n\x0btarget_node\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"6\n\x13GetMigrationRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"*\n\x15ListMigrationsRequest\x12\x11\n\tnamespace\x18\x01 \x01(\t\"@\n\x16ListMigrationsResponse\x12&\n\nmigrations\x18\x01 \x03(\x0b\x32\x12.aiwo.v1.Migration\",\n\x0c\x44rainRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xba\x01\n\rDrainResponse\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.aiwo.v1.Node\x12&\n\nmigrations\x18\x02 \x03(\x0b\x32\x12.aiwo.v1.Migration\x12\x34\n\x07skipped\x18\x03 \x03(\x0b\x32#.aiwo.v1.DrainResponse.SkippedEntry\x1a.\n\x0cSkippedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"`\n\x0bLogsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0e\n\x06stderr\x18\x03 \x01(\x08\x12\x12\n\ntail_bytes\x18\x04 \x01(\x03\x12\x0c\n\x04node\x18\x05 \x01(\t\"Q\n\x0cLogsResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x32\xc0\x07\n\x0c\x41\x64minService\x12\x42\n\tListNodes\x12\x19.aiwo.v1.ListNodesRequest\x1a\x1a.aiwo.v1.ListNodesResponse\x12\x31\n\x07GetNode\x12\x17.aiwo.v1.GetNodeRequest\x1a\r.aiwo.v1.Node\x12?\n\x08ListGpus\x12\x18.aiwo.v1.ListGpusRequest\x1a\x19.aiwo.v1.ListGpusResponse\x12N\n\rListWorkloads\x12\x1d.aiwo.v1.ListWorkloadsRequest\x1a\x1e.aiwo.v1.ListWorkloadsResponse\x12\x45\n\nListEvents\x12\x1a.aiwo.v1.ListEventsRequest\x1a\x1b.aiwo.v1.ListEventsResponse\x12/\n\x06\x43ordon\x12\x16.aiwo.v1.CordonRequest\x1a\r.aiwo.v1.Node\x12\x31\n\x08Uncordon\x12\x16.aiwo.v1.CordonRequest\x1a\r.aiwo.v1.Node\x12?\n\x08\x44\x65scribe\x12\x18.aiwo.v1.DescribeRequest\x1a\x19.aiwo.v1.DescribeResponse\x12\x38\n\x07\x45xplain\x12\x17.aiwo.v1.ExplainRequest\x1a\x14.aiwo.v1.Explanation\x12H\n\x0b\x43lusterInfo\x12\x1b.aiwo.v1.ClusterInfoRequest\x1a\x1c.aiwo.v1.ClusterInfoResponse\x12\x36\n\x07Migrate\x12\x17.aiwo.v1.MigrateRequest\x1a\x12.aiwo.v1.Migration\x12@\n\x0cGetMigration\x12\x1c.aiwo.v1.GetMigrationRequest\x1a\x12.aiwo.v1.Migration\x12Q\n\x0eListMigrations\x12\x1e.aiwo.v1.ListMigrationsRequest\x1a\x1f.aiwo.v1.ListMigrationsResponse\x12\x36\n\x05\x44rain\x12\x15.aiwo.v1.DrainRequest\x1a\x16.aiwo.v1.DrainResponse\x12\x33\n\x04Logs\x12\x14.aiwo.v1.LogsRequest\x1a\x15.aiwo.v1.LogsResponseBF\n\nio.aiwo.v1B\nAdminProtoP\x01Z*github.com/aiwo/aiwo/gen/go/aiwo/v1;aiwov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,41 +57,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTEVENTSRESPONSE']._serialized_start=505
   _globals['_LISTEVENTSRESPONSE']._serialized_end=557
   _globals['_CORDONREQUEST']._serialized_start=559
-  _globals['_CORDONREQUEST']._serialized_end=604
-  _globals['_DESCRIBEREQUEST']._serialized_start=606
-  _globals['_DESCRIBEREQUEST']._serialized_end=670
-  _globals['_DESCRIBERESPONSE']._serialized_start=673
-  _globals['_DESCRIBERESPONSE']._serialized_end=817
-  _globals['_EXPLAINREQUEST']._serialized_start=819
-  _globals['_EXPLAINREQUEST']._serialized_end=868
-  _globals['_CANDIDATE']._serialized_start=870
-  _globals['_CANDIDATE']._serialized_end=924
-  _globals['_EXPLANATION']._serialized_start=927
-  _globals['_EXPLANATION']._serialized_end=1220
-  _globals['_EXPLANATION_REJECTIONSENTRY']._serialized_start=1171
-  _globals['_EXPLANATION_REJECTIONSENTRY']._serialized_end=1220
-  _globals['_CLUSTERINFOREQUEST']._serialized_start=1222
-  _globals['_CLUSTERINFOREQUEST']._serialized_end=1242
-  _globals['_CLUSTERINFORESPONSE']._serialized_start=1245
-  _globals['_CLUSTERINFORESPONSE']._serialized_end=1380
-  _globals['_MIGRATEREQUEST']._serialized_start=1382
-  _globals['_MIGRATEREQUEST']._serialized_end=1468
-  _globals['_GETMIGRATIONREQUEST']._serialized_start=1470
-  _globals['_GETMIGRATIONREQUEST']._serialized_end=1524
-  _globals['_LISTMIGRATIONSREQUEST']._serialized_start=1526
-  _globals['_LISTMIGRATIONSREQUEST']._serialized_end=1568
-  _globals['_LISTMIGRATIONSRESPONSE']._serialized_start=1570
-  _globals['_LISTMIGRATIONSRESPONSE']._serialized_end=1634
-  _globals['_DRAINREQUEST']._serialized_start=1636
-  _globals['_DRAINREQUEST']._serialized_end=1680
-  _globals['_DRAINRESPONSE']._serialized_start=1683
-  _globals['_DRAINRESPONSE']._serialized_end=1869
-  _globals['_DRAINRESPONSE_SKIPPEDENTRY']._serialized_start=1823
-  _globals['_DRAINRESPONSE_SKIPPEDENTRY']._serialized_end=1869
-  _globals['_LOGSREQUEST']._serialized_start=1871
-  _globals['_LOGSREQUEST']._serialized_end=1967
-  _globals['_LOGSRESPONSE']._serialized_start=1969
-  _globals['_LOGSRESPONSE']._serialized_end=2050
-  _globals['_ADMINSERVICE']._serialized_start=2053
-  _globals['_ADMINSERVICE']._serialized_end=3013
+  _globals['_CORDONREQUEST']._serialized_end=663
+  _globals['_DESCRIBEREQUEST']._serialized_start=665
+  _globals['_DESCRIBEREQUEST']._serialized_end=729
+  _globals['_DESCRIBERESPONSE']._serialized_start=732
+  _globals['_DESCRIBERESPONSE']._serialized_end=876
+  _globals['_EXPLAINREQUEST']._serialized_start=878
+  _globals['_EXPLAINREQUEST']._serialized_end=927
+  _globals['_CANDIDATE']._serialized_start=929
+  _globals['_CANDIDATE']._serialized_end=983
+  _globals['_EXPLANATION']._serialized_start=986
+  _globals['_EXPLANATION']._serialized_end=1279
+  _globals['_EXPLANATION_REJECTIONSENTRY']._serialized_start=1230
+  _globals['_EXPLANATION_REJECTIONSENTRY']._serialized_end=1279
+  _globals['_CLUSTERINFOREQUEST']._serialized_start=1281
+  _globals['_CLUSTERINFOREQUEST']._serialized_end=1301
+  _globals['_CLUSTERINFORESPONSE']._serialized_start=1304
+  _globals['_CLUSTERINFORESPONSE']._serialized_end=1439
+  _globals['_MIGRATEREQUEST']._serialized_start=1441
+  _globals['_MIGRATEREQUEST']._serialized_end=1527
+  _globals['_GETMIGRATIONREQUEST']._serialized_start=1529
+  _globals['_GETMIGRATIONREQUEST']._serialized_end=1583
+  _globals['_LISTMIGRATIONSREQUEST']._serialized_start=1585
+  _globals['_LISTMIGRATIONSREQUEST']._serialized_end=1627
+  _globals['_LISTMIGRATIONSRESPONSE']._serialized_start=1629
+  _globals['_LISTMIGRATIONSRESPONSE']._serialized_end=1693
+  _globals['_DRAINREQUEST']._serialized_start=1695
+  _globals['_DRAINREQUEST']._serialized_end=1739
+  _globals['_DRAINRESPONSE']._serialized_start=1742
+  _globals['_DRAINRESPONSE']._serialized_end=1928
+  _globals['_DRAINRESPONSE_SKIPPEDENTRY']._serialized_start=1882
+  _globals['_DRAINRESPONSE_SKIPPEDENTRY']._serialized_end=1928
+  _globals['_LOGSREQUEST']._serialized_start=1930
+  _globals['_LOGSREQUEST']._serialized_end=2026
+  _globals['_LOGSRESPONSE']._serialized_start=2028
+  _globals['_LOGSRESPONSE']._serialized_end=2109
+  _globals['_ADMINSERVICE']._serialized_start=2112
+  _globals['_ADMINSERVICE']._serialized_end=3072
 # @@protoc_insertion_point(module_scope)

@@ -69,12 +69,16 @@ class ListEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
 
 class CordonRequest(_message.Message):
-    __slots__ = ("name", "reason")
+    __slots__ = ("name", "reason", "clear_unhealthy_gpus", "clear_all_unhealthy")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_UNHEALTHY_GPUS_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_ALL_UNHEALTHY_FIELD_NUMBER: _ClassVar[int]
     name: str
     reason: str
-    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    clear_unhealthy_gpus: _containers.RepeatedScalarFieldContainer[int]
+    clear_all_unhealthy: bool
+    def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., clear_unhealthy_gpus: _Optional[_Iterable[int]] = ..., clear_all_unhealthy: _Optional[bool] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ("kind", "name", "namespace")

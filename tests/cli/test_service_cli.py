@@ -1,0 +1,170 @@
+"""Services through the `aiwo` program as a new user meets them: the commands docs/cli.md
+shows, run as written against a real controller and agent, and what they print. Real
+processes: the module's `plane` and `python -m sdk.cli.main`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from sdk.cli.main import cli
+from tests.cli.test_bad_input import AIWO, against, one_line
+from tests.cli.test_cli import wait_for_node
+from tests.e2e.cluster_helpers import wait_for
+from tests.sdk.processes import LocalControlPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_services_commands() -> list[list[str]]:
+    """The commands of docs/cli.md's "## Services" example, comments and line continuations
+    resolved, each without its leading `aiwo`."""
+    text = (ROOT / "docs/cli.md").read_text()
+    block = re.search(r"## Services\n+```sh\n(.*?)```", text, re.S)
+    assert block, "docs/cli.md has no sh example under '## Services'"
+    joined = block.group(1).replace("\\\n", " ")
+    commands = [shlex.split(line, comments=True) for line in joined.splitlines()]
+    assert all(c[0] == "aiwo" for c in commands if c)
+    return [c[1:] for c in commands if c]
+
+
+def documented_demand_keys() -> set[str]:
+    """The keys docs/cli.md lists for `demand` in `aiwo describe service -o json`."""
+    text = (ROOT / "docs/cli.md").read_text()
+    listed = re.search(r"`demand`\s*\(what the gateways measured[^:]*:(.*?)\)", text, re.S)
+    assert listed, "docs/cli.md does not list the demand keys"
+    return set(re.findall(r"`(\w+)`", listed.group(1)))
+
+
+def describe(plane: LocalControlPlane, name: str) -> dict[str, object]:
+    result = against(plane, "describe", "service", name, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    value: dict[str, object] = json.loads(result.stdout)
+    return value
+
+
+def test_the_documented_service_commands_work_as_written(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    commands = documented_services_commands()
+    assert [c[0] for c in commands] == [
+        "serve", "services", "describe", "scale", "scale", "deregister",
+    ]  # fmt: skip
+    name = commands[0][1]
+    for command in commands:
+        result = against(plane, *command)
+        assert result.returncode == 0, (command, result.stderr)
+        if command[0] == "serve":
+            wait_for(lambda: describe(plane, name)["replicas"] == 1, 60, "no replica ready")
+            shown = describe(plane, name)
+            for key in ("replicas", "desired", "min", "max", "endpoints", "last_scale"):
+                assert key in shown, key
+            demand = shown["demand"]
+            assert isinstance(demand, dict) and set(demand) == documented_demand_keys()
+            endpoints = shown["endpoints"]
+            assert (shown["min"], shown["max"]) == (1, 4)
+            assert isinstance(endpoints, list) and len(endpoints) == 1
+        elif command[0] == "scale" and "--replicas" in command:
+            assert describe(plane, name)["pinned"] == int(command[command.index("--replicas") + 1])
+        elif command[0] == "scale":
+            assert describe(plane, name)["pinned"] is None
+    wait_for(lambda: against(plane, "describe", "service", name).returncode == 1, 60, "not gone")
+
+
+def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    created = against(plane, "serve", "explained", "--replicas", "0-2", "--", "python", "-m",
+                      "sdk.examples.llm_server")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    try:
+        explained = against(plane, "explain", "explained")
+        assert explained.returncode == 0, explained.stderr
+        assert explained.stdout.startswith("service default/explained has 0 replica(s)")
+        # Not an empty workload's fields: the controller sends none for a service.
+        assert "Workload:" not in explained.stdout and "nodes feasible" not in explained.stdout
+        assert "service_created" in explained.stdout
+    finally:
+        against(plane, "deregister", "explained")
+
+
+def test_the_serve_help_example_stays_whole_in_80_columns() -> None:
+    out = subprocess.run(
+        [*AIWO, "serve", "--help"],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"}, timeout=60,
+    ).stdout  # fmt: skip
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    example = re.search(r"\n *(aiwo serve .*?)\n\n", out, re.S)
+    assert example, out
+    lines = example.group(1).splitlines()
+    # A line cut by the help's wrapping (not a `\` continuation) would not paste as one command.
+    assert all(line.endswith(" \\") for line in lines[:-1]), lines
+    command = shlex.split(example.group(1).replace("\\\n", " "))
+    assert command[-4:] == ["--", "python", "-m", "sdk.examples.llm_server"], command
+
+
+def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    command = ["--", "python", "-m", "sdk.examples.llm_server"]
+    assert against(plane, "serve", "respec", "--replicas", "0-2", *command).returncode == 0
+    try:
+        again = against(plane, "serve", "respec", "--replicas", "0-2", *command)
+        assert again.returncode == 0, again.stderr  # the same spec: a no-op
+        other = against(plane, "serve", "respec", "--replicas", "0-3", *command)
+        assert other.returncode == 1
+        assert one_line(other) == (
+            "aiwo: service default/respec exists with a different spec; to change it, delete it"
+            " first (`aiwo deregister respec -n default`) and create it again"
+        )
+    finally:
+        against(plane, "deregister", "respec")
+
+
+def test_a_replica_is_not_deregistered_behind_its_service(plane: LocalControlPlane) -> None:
+    # Before: `aiwo deregister chat-0` said "deregistered", the replica was stopped without a
+    # drain (its requests cut), and the service started chat-1 in its place at once.
+    wait_for_node(plane)
+    created = against(plane, "serve", "guarded", "--replicas", "1", "--", "python", "-m",
+                      "sdk.examples.llm_server")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    try:
+        wait_for(lambda: describe(plane, "guarded")["replica_list"], 30, "no replica created")
+        refused = against(plane, "deregister", "guarded-0")
+        assert refused.returncode == 1
+        assert one_line(refused) == (
+            "aiwo: workload default/guarded-0 is a replica of service default/guarded: scale the"
+            " service (`aiwo scale guarded --replicas N`) or deregister it instead"
+        )
+        replicas = describe(plane, "guarded")["replica_list"]
+        assert isinstance(replicas, list)
+        assert [r["workload"] for r in replicas] == ["guarded-0"]
+    finally:
+        against(plane, "deregister", "guarded")
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+    return paths
+
+
+def test_every_help_fits_80_columns_with_its_examples_whole() -> None:
+    for path in [(), *_command_paths(cli)]:
+        if path[:1] == ("bench",):
+            continue  # aiwo-bench's own program (tests/bench)
+        result = CliRunner().invoke(cli, [*path, "--help"], terminal_width=80)
+        assert result.exit_code == 0, (path, result.output)
+        lines = result.output.splitlines()
+        assert all(len(line) <= 80 for line in lines), (path, result.output)
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            # An example must paste as one command: it ends, or says it goes on ("\").
+            if line.lstrip().startswith("aiwo ") and after.strip():
+                assert line.endswith("\\"), (path, line, after)
