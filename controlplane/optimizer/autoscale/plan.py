@@ -135,6 +135,7 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                 end,
                 config,
                 in_burst or sustained_rps > serving * rate_limit.value * over,
+                sustained_rps / serving,
             )
             concurrency_limit.observe(
                 sample.in_flight / serving,
@@ -143,6 +144,7 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                 end,
                 config,
                 in_burst or sustained_conc > serving * concurrency_limit.value * over,
+                sustained_conc / serving,
             )
 
 
@@ -191,7 +193,14 @@ def _plan_service(
     panicking = now < memory.panic_until_unix
 
     rec_up = _ceil(need)
-    rec_down = _ceil(need / (1.0 - config.tolerance))
+    band = 1.0 - config.tolerance
+    if memory.last_direction > 0 and has_slo:
+        # A scale-in that turns back a scale-up must outlast one cut of the learned capacity:
+        # the fewer replicas are a test of it, and a breach at the new count cuts it by
+        # learn_cut; were the band no wider than that cut, the cut alone would scale up again
+        # within seconds (two changes of direction inside one stabilization window).
+        band *= 1.0 - config.learn_cut
+    rec_down = _ceil(need / band)
     base_window_s = config.scale_down_stabilization_s
     window_s = memory.recommendations.window_s
     if memory.flap_level and now - memory.flap_unix > 3.0 * window_s:

@@ -166,3 +166,27 @@ def test_time_held_at_zero_does_not_count_against_capacity() -> None:
                      float(t), config)  # fmt: skip
     assert d.fields["per_replica_rps"] == "10"
     assert "TTFT p99 45 s > 2 s" in d.reason  # still reported
+
+
+@pytest.mark.parametrize(
+    ("cut_first", "sustained", "grows"),
+    [
+        (True, 3.5, False),  # past what a cut left: one interval's peak is not evidence
+        (True, 7.0, True),  # ... the sustained load near the estimate is
+        (False, 3.5, True),  # no cut yet: peaks may lift a prior (how it finds capacity)
+    ],
+)
+def test_creep_past_what_a_cut_left_needs_the_sustained_load_near_the_estimate(
+    cut_first: bool, sustained: float, grows: bool
+) -> None:
+    config = AutoscaleConfig()
+    limit = LearnedLimit(10.0)
+    if cut_first:
+        limit.observe(9.5, 1.5, 1.0, 100.0, config)
+        assert limit.value == pytest.approx(9.0)
+    before = limit.value
+    # An hour on (the bound has relaxed to 9.9): seconds at 7 req/s per replica with slack,
+    # on replicas whose stable window averages `sustained`.
+    for t in range(3700, 4300):
+        limit.observe(7.0, 0.2, 1.0, float(t), config, sustained=sustained)
+    assert (limit.value > before * 1.01) is grows, limit.value
