@@ -26,6 +26,7 @@ from sdk import (
     Gpu,
     Node,
     NodeState,
+    SloHints,
     Workload,
     WorkloadPhase,
 )
@@ -323,11 +324,36 @@ def workload_fields(w: Workload) -> RenderableType:
     )
 
 
+def explanation_json(explanation: Explanation) -> str:
+    """`explain -o json`: for a service, `service` holds its numbers and `workload` is null
+    (not an empty workload's zeros)."""
+    data = dataclasses.asdict(explanation)
+    if explanation.service is not None:
+        data["workload"] = None
+    return json.dumps(data, indent=2)
+
+
+def targets_text(slo: SloHints) -> str:
+    """ "TTFT 2000 ms, TPOT 100 ms" (the targets set); "-" for none."""
+    targets = [
+        f"{label} {value:g} ms"
+        for label, value in (
+            ("TTFT", slo.ttft_ms),
+            ("TPOT", slo.tpot_ms),
+            ("p99", slo.p99_latency_ms),
+        )
+        if value
+    ]
+    return ", ".join(targets) or "-"
+
+
 def explain_view(explanation: Explanation) -> RenderableType:
-    if not explanation.workload.name:
+    if explanation.service is not None or not explanation.workload.name:
         # A service (the controller sends no workload): its summary and events, not an empty
         # workload's fields and "0/0 nodes feasible".
         parts: list[RenderableType] = [Text(explanation.summary, style="bold")]
+        if explanation.service is not None:
+            parts.append(Text(f"SLO targets: {targets_text(explanation.service.targets)}"))
     else:
         parts = [
             workload_fields(explanation.workload),
