@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sdk._text import plural
 from sdk.pb.aiwo.v1 import admin_pb2, serving_pb2, types_pb2
 
 
@@ -16,7 +17,7 @@ def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str 
     )
     active = sum(1 for r in service.replicas if r.state != serving_pb2.REPLICA_STATE_DRAINING)
     parts = [
-        f"service {key} has {active} replica(s), {ready} ready; desired {service.desired} "
+        f"service {key} has {plural(active, 'replica')}, {ready} ready; desired {service.desired} "
         f"(min {spec.min_replicas}, max {spec.max_replicas})"
     ]
     if service.deleting:
@@ -37,7 +38,7 @@ def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str 
             "replicas: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         )
     if service.replicas_failed:
-        parts.append(f"{service.replicas_failed} replica(s) replaced since creation")
+        parts.append(f"{plural(service.replicas_failed, 'replica')} replaced since creation")
     if reason_now and not service.deleting:
         parts.append(f"now: {reason_now}")
     elif blocked:

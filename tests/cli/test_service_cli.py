@@ -85,7 +85,7 @@ def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPl
     try:
         explained = against(plane, "explain", "explained")
         assert explained.returncode == 0, explained.stderr
-        assert explained.stdout.startswith("service default/explained has 0 replica(s)")
+        assert explained.stdout.startswith("service default/explained has 0 replicas")
         # Not an empty workload's fields: the controller sends none for a service.
         assert "Workload:" not in explained.stdout and "nodes feasible" not in explained.stdout
         assert "service_created" in explained.stdout
@@ -108,8 +108,9 @@ def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPl
             30,
             "the autoscaler never gave a reason",
         )
-        assert data["summary"].startswith("service default/explained has 0 replica(s)")
-        assert against(plane, "scale", "explained", "--replicas", "1").returncode == 0
+        assert data["summary"].startswith("service default/explained has 0 replicas")
+        pin = against(plane, "scale", "explained", "--replicas", "1")
+        assert pin.stdout == "service default/explained pinned at 1 replica\n", pin.stderr
         pinned = json.loads(against(plane, "explain", "explained", "-o", "json").stdout)
         assert pinned["service"]["pinned"] == 1 and pinned["service"]["desired"] == 1
     finally:
