@@ -20,6 +20,7 @@ from sdk import (
     read_cluster_file,
     resolve_priority,
 )
+from sdk._text import plural
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
     CliError,
@@ -200,7 +201,7 @@ def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) ->
     if auto:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
     else:
-        click.echo(f"service {service.key} pinned at {replicas} replicas")
+        click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")
 
 
 def deregister_service(name: str, namespace: str | None) -> bool:
@@ -216,7 +217,6 @@ def deregister_service(name: str, namespace: str | None) -> bool:
             return False
         raise
     admin.delete_service(service.name, service.namespace)
-    count = len(service.replicas)
-    plural = "" if count == 1 else "s"
-    click.echo(f"service {service.key} deregistered: draining {count} replica{plural}")
+    draining = plural(len(service.replicas), "replica")
+    click.echo(f"service {service.key} deregistered: draining {draining}")
     return True

@@ -47,6 +47,7 @@ PUBLIC = {
     "DirectiveKind",
     "Candidate",
     "Explanation",
+    "ServiceExplanation",
     "Description",
     "ClusterInfo",
     # migrations, drains, logs
