@@ -200,7 +200,7 @@ def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) ->
     service = state().admin().scale_service(name, replicas, auto=auto, namespace=namespace)
     if auto:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
-    else:
+    elif replicas is not None:  # always, by the check above; says so to the type checker
         click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")
 
 
