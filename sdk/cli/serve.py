@@ -17,10 +17,10 @@ from sdk import (
     SloHints,
     SyncAdminClient,
     make_service_spec,
+    plural,
     read_cluster_file,
     resolve_priority,
 )
-from sdk._text import plural
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
     CliError,

@@ -104,6 +104,8 @@ PUBLIC = {
     "PermissionDenied",
     "Unauthenticated",
     "PlacementTimeout",
+    # text
+    "plural",
 }
 
 
