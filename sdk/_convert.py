@@ -47,6 +47,7 @@ MESSAGES: dict[type, type[Message]] = {
     t.Directive: types_pb2.Directive,
     t.Candidate: admin_pb2.Candidate,
     t.Explanation: admin_pb2.Explanation,
+    t.ServiceExplanation: admin_pb2.ServiceExplanation,
     t.Description: admin_pb2.DescribeResponse,
     t.ClusterInfo: admin_pb2.ClusterInfoResponse,
     mig.MigrationStep: migration_pb2.MigrationStep,

@@ -359,8 +359,31 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class ServiceExplanation:
+    """`explain` of a service: why it has the replicas it has, as numbers. `reason` is the
+    autoscaler's latest (else the last scale's), `blocked` what keeps it from the count it
+    wants ("" = nothing), `targets` its SLO targets (the template's ttft_ms, tpot_ms,
+    p99_latency_ms; 0 = none)."""
+
+    name: str = ""
+    namespace: str = ""
+    replicas: int = 0  # not draining
+    ready: int = 0
+    desired: int = 0
+    min_replicas: int = 0
+    max_replicas: int = 0
+    pinned: int | None = None  # None: autoscaled
+    reason: str = ""
+    blocked: str = ""
+    targets: SloHints = field(default_factory=SloHints)
+    deleting: bool = False
+    replicas_failed: int = 0
+
+
+@dataclass(frozen=True)
 class Explanation:
-    """Why a workload is (or is not) where it is."""
+    """Why a workload is (or is not) where it is; for a service (`service` set, `workload`
+    empty), why it has the replicas it has."""
 
     workload: Workload
     summary: str = ""  # e.g. "0/12 nodes fit: 8 insufficient GPU memory, ..."
@@ -369,6 +392,7 @@ class Explanation:
     rejections: Mapping[str, int] = field(default_factory=dict)  # reason -> nodes
     candidates: Sequence[Candidate] = ()  # best first
     events: Sequence[Event] = ()
+    service: ServiceExplanation | None = None
 
     def __post_init__(self) -> None:
         _freeze(self)

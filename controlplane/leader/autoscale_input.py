@@ -35,6 +35,7 @@ from controlplane.optimizer.types import Snapshot
 from controlplane.rpc.validation import resolve_priority
 from controlplane.view.cluster import ClusterState
 from controlplane.view.snapshot import build_snapshot, request_of
+from sdk._text import plural
 from sdk.pb.aiwo.v1 import serving_pb2
 
 
@@ -88,7 +89,7 @@ class CorePlanner:
                 desired=max(d.desired, floors.get(d.service, 0)),
                 reason=d.why
                 if d.desired >= floors.get(d.service, 0)
-                else f"{floors[d.service]} replica(s) by min_replicas or pin; {d.why}",
+                else f"{plural(floors[d.service], 'replica')} by min_replicas or pin; {d.why}",
                 remove=d.remove,
                 blocked=d.blocked or "",
                 fields=tuple(sorted({**dict(d.fields), "needs_room": str(d.needs_room)}.items())),

@@ -20,6 +20,7 @@ from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.serving import ServingDriver, stage_service
 from controlplane.rpc.metrics import AUTOSCALE_LATENCY
 from controlplane.view.cluster import ClusterState
+from sdk._text import plural
 from sdk.pb.aiwo.v1 import serving_pb2
 
 log = structlog.get_logger("aiwo.autoscaler")
@@ -56,7 +57,8 @@ def fallback_plan(
             desired, reason = spec.min_replicas, f"min_replicas {spec.min_replicas}"
             if desired == 0 and demand > 0:
                 desired = 1
-                reason = f"scale from zero: {demand} request(s) in the last {DEMAND_WINDOW_S:g} s"
+                window = f"in the last {DEMAND_WINDOW_S:g} s"
+                reason = f"scale from zero: {plural(demand, 'request')} {window}"
         desired = max(0, min(desired, spec.max_replicas))
         decisions.append(Decision(key, desired, reason))
     return decisions

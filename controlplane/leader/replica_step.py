@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sdk._text import plural
 from sdk.pb.aiwo.v1 import serving_pb2, types_pb2
 
 R = serving_pb2.ReplicaState
@@ -264,16 +265,16 @@ def _node_silent(node: str) -> str:
 def _message(svc: serving_pb2.Service, world: Mapping[str, ReplicaWorld]) -> str:
     """What keeps the service from its desired count, if anything (one line)."""
     if svc.deleting:
-        return f"deleting: {len(svc.replicas)} replica(s) draining"
+        return f"deleting: {plural(len(svc.replicas), 'replica')} draining"
     pending = [r for r in svc.replicas if r.state == PENDING]
     crashing = [r for r in svc.replicas if r.state == CRASH_LOOP]
     parts = []
     if pending:
         first = world.get(pending[0].workload)
         why = f": {first.message}" if first is not None and first.message else ""
-        parts.append(f"{len(pending)} replica(s) waiting for a placement{why}")
+        parts.append(f"{plural(len(pending), 'replica')} waiting for a placement{why}")
     if crashing:
-        parts.append(f"{len(crashing)} replica(s) in a crash loop: {crashing[0].message}")
+        parts.append(f"{plural(len(crashing), 'replica')} in a crash loop: {crashing[0].message}")
     active = sum(1 for r in svc.replicas if r.state != DRAINING)
     if active < svc.desired and svc.replace_after_unix:
         parts.append(f"replacements of failed replicas back off (streak {svc.failure_streak})")
@@ -318,7 +319,7 @@ def on_process_event(
                 replica,
                 CRASH_LOOP,
                 now,
-                f"crash loop: {facts.exit_text}, restarted {replica.restarts} time(s)",
+                f"crash loop: {facts.exit_text}, restarted {plural(replica.restarts, 'time')}",
             )
         else:
             _set_state(replica, STARTING, now, f"{facts.exit_text}; restarted")

@@ -22,7 +22,7 @@ from controlplane.rpc.common import (
 from controlplane.rpc.migration_api import MigrationApi
 from controlplane.rpc.validation import ValidationError, check_name, check_page, check_workload_ref
 from controlplane.view.cluster import ClusterState
-from controlplane.view.serving_explain import explain_service
+from controlplane.view.serving_explain import explain_service, service_explanation
 from controlplane.view.snapshot import build_snapshot
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, migration_pb2, types_pb2
 
@@ -235,13 +235,12 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         service = self.state.services.get(key)
         if service is not None and self.state.workloads.get(key) is None:
             # A service: why it has the replicas it has, and what blocks it.
+            blocked = self.state.scale_blocked.get(key, "")
+            reason = self.state.scale_reason.get(key, "")
             return admin_pb2.Explanation(
-                summary=explain_service(
-                    service,
-                    self.state.scale_blocked.get(key, ""),
-                    self.state.scale_reason.get(key, ""),
-                ),
+                summary=explain_service(service, blocked, reason),
                 events=self.state.events_for(f"service/{key}", 50),
+                service=service_explanation(service, blocked, reason),
             )
         workload = await found(context, self.state.workload_view(key), f"workload {key}")
         result = explain(build_snapshot(self.state), key, self.optimizer_config)

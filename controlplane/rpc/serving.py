@@ -26,6 +26,7 @@ from controlplane.rpc.validation import (
 from controlplane.view.cluster import ClusterState
 from controlplane.view.demand import DEMAND_WINDOW_S, demand_of
 from controlplane.view.snapshot import node_view_of, request_of
+from sdk._text import plural
 from sdk.pb.aiwo.v1 import serving_pb2, serving_pb2_grpc
 
 log = structlog.get_logger("aiwo.serving_service")
@@ -185,7 +186,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
                         )
                     )
                 updated.desired = request.replicas
-                message = f"pinned to {request.replicas} replicas"
+                message = f"pinned to {plural(request.replicas, 'replica')}"
             else:
                 updated.ClearField("pinned")
                 message = "autoscaled again"
@@ -223,7 +224,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         self.decisions.events.emit(
             "service_deleting",
             f"service/{key}",
-            f"deleting {key}: draining {len(current.replicas)} replica(s)",
+            f"deleting {key}: draining {plural(len(current.replicas), 'replica')}",
             time.time(),
         )
         self.on_change.set()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sdk.pb.aiwo.v1 import serving_pb2
+from sdk._text import plural
+from sdk.pb.aiwo.v1 import admin_pb2, serving_pb2, types_pb2
 
 
 def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str = "") -> str:
@@ -16,7 +17,7 @@ def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str 
     )
     active = sum(1 for r in service.replicas if r.state != serving_pb2.REPLICA_STATE_DRAINING)
     parts = [
-        f"service {key} has {active} replica(s), {ready} ready; desired {service.desired} "
+        f"service {key} has {plural(active, 'replica')}, {ready} ready; desired {service.desired} "
         f"(min {spec.min_replicas}, max {spec.max_replicas})"
     ]
     if service.deleting:
@@ -37,7 +38,7 @@ def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str 
             "replicas: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
         )
     if service.replicas_failed:
-        parts.append(f"{service.replicas_failed} replica(s) replaced since creation")
+        parts.append(f"{plural(service.replicas_failed, 'replica')} replaced since creation")
     if reason_now and not service.deleting:
         parts.append(f"now: {reason_now}")
     elif blocked:
@@ -45,3 +46,31 @@ def explain_service(service: serving_pb2.Service, blocked: str, reason_now: str 
     if service.message:
         parts.append(service.message)
     return "; ".join(parts)
+
+
+def service_explanation(
+    service: serving_pb2.Service, blocked: str, reason_now: str = ""
+) -> admin_pb2.ServiceExplanation:
+    """The numbers behind `explain_service`'s paragraph, for `aiwo explain SERVICE -o json`."""
+    slo = service.spec.template.slo
+    explained = admin_pb2.ServiceExplanation(
+        name=service.name,
+        namespace=service.namespace,
+        replicas=sum(1 for r in service.replicas if r.state != serving_pb2.REPLICA_STATE_DRAINING),
+        ready=sum(
+            1 for r in service.replicas if r.state == serving_pb2.REPLICA_STATE_READY and r.endpoint
+        ),
+        desired=service.desired,
+        min_replicas=service.spec.min_replicas,
+        max_replicas=service.spec.max_replicas,
+        reason=reason_now or service.last_scale.reason,
+        blocked=blocked,
+        targets=types_pb2.SloHints(
+            ttft_ms=slo.ttft_ms, tpot_ms=slo.tpot_ms, p99_latency_ms=slo.p99_latency_ms
+        ),
+        deleting=service.deleting,
+        replicas_failed=service.replicas_failed,
+    )
+    if service.HasField("pinned"):
+        explained.pinned = service.pinned
+    return explained

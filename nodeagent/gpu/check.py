@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from nodeagent.gpu.base import UNAVAILABLE, ActuationError, BackendStatus, GpuInfo, GpuSample
 from nodeagent.gpu.nvml import NvmlBackend
+from sdk._text import plural
 
 EXIT_OK, EXIT_STEP_FAILED, EXIT_NO_GPU = 0, 1, 2
 _READBACK_TOLERANCE_W = 1.0  # NVML stores milliwatts; drivers may round to whole watts
@@ -105,7 +106,7 @@ def run_check(
     if state.detail:
         print(f"  detail: {state.detail}", file=out)
     inventory = backend.inventory()
-    print(f"inventory: {len(inventory)} GPU(s)", file=out)
+    print(f"inventory: {plural(len(inventory), 'GPU')}", file=out)
     for g in inventory:
         print(_fmt_info(g), file=out)
     for k in range(samples):

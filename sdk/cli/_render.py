@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich import box
@@ -28,12 +29,27 @@ from sdk import (
     Workload,
     WorkloadPhase,
 )
+from sdk.cli._services_render import targets_text
+
+# Piped without COLUMNS (a log file, `| grep`): wide enough that a row never wraps; rich
+# would assume 80. A table is only as wide as its cells, so this is a ceiling, not padding.
+PIPED_WIDTH = 240
+
+
+def output_width(is_terminal: bool, environ: Mapping[str, str] | None = None) -> int | None:
+    """The width to draw at: COLUMNS when it is a positive number (a terminal, `watch`, a CI
+    log, `COLUMNS=100 aiwo nodes | less`); else, on a terminal, its own (None: rich asks the
+    terminal), and piped, PIPED_WIDTH."""
+    columns = (os.environ if environ is None else environ).get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if is_terminal else PIPED_WIDTH
 
 
 def console() -> Console:
-    """stdout; when piped, wide enough that rows do not wrap (rich assumes 80 columns)."""
+    """stdout, at `output_width`."""
     probe = Console()
-    return Console(width=None if probe.is_terminal else 240, soft_wrap=False)
+    return Console(width=output_width(probe.is_terminal), soft_wrap=False)
 
 
 def to_json(value: Any) -> str:
@@ -308,11 +324,22 @@ def workload_fields(w: Workload) -> RenderableType:
     )
 
 
+def explanation_json(explanation: Explanation) -> str:
+    """`explain -o json`: for a service, `service` holds its numbers and `workload` is null
+    (not an empty workload's zeros)."""
+    data = dataclasses.asdict(explanation)
+    if explanation.service is not None:
+        data["workload"] = None
+    return json.dumps(data, indent=2)
+
+
 def explain_view(explanation: Explanation) -> RenderableType:
-    if not explanation.workload.name:
+    if explanation.service is not None or not explanation.workload.name:
         # A service (the controller sends no workload): its summary and events, not an empty
         # workload's fields and "0/0 nodes feasible".
         parts: list[RenderableType] = [Text(explanation.summary, style="bold")]
+        if explanation.service is not None:
+            parts.append(Text(f"SLO targets: {targets_text(explanation.service.targets)}"))
     else:
         parts = [
             workload_fields(explanation.workload),

@@ -91,7 +91,10 @@ def explain(workload: str, namespace: str | None, output: str) -> None:
     """Why a workload is placed where it is, or why it is not placed; for a service, why it
     has the replicas it has and what blocks it."""
     explanation = state().admin().explain(workload, namespace)
-    _emit(explanation, output, render.explain_view(explanation))
+    if output == "json":
+        click.echo(render.explanation_json(explanation))
+        return
+    render.console().print(render.explain_view(explanation))
 
 
 @click.command()

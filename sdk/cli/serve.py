@@ -17,6 +17,7 @@ from sdk import (
     SloHints,
     SyncAdminClient,
     make_service_spec,
+    plural,
     read_cluster_file,
     resolve_priority,
 )
@@ -199,8 +200,8 @@ def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) ->
     service = state().admin().scale_service(name, replicas, auto=auto, namespace=namespace)
     if auto:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
-    else:
-        click.echo(f"service {service.key} pinned at {replicas} replicas")
+    elif replicas is not None:  # always, by the check above; says so to the type checker
+        click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")
 
 
 def deregister_service(name: str, namespace: str | None) -> bool:
@@ -216,7 +217,6 @@ def deregister_service(name: str, namespace: str | None) -> bool:
             return False
         raise
     admin.delete_service(service.name, service.namespace)
-    count = len(service.replicas)
-    plural = "" if count == 1 else "s"
-    click.echo(f"service {service.key} deregistered: draining {count} replica{plural}")
+    draining = plural(len(service.replicas), "replica")
+    click.echo(f"service {service.key} deregistered: draining {draining}")
     return True

@@ -13,7 +13,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from sdk import read_cluster_file
+from sdk import plural, read_cluster_file
 from sdk import state_dir as default_state_dir
 from sdk.cli._app import Seconds
 from sdk.cli.cluster_lock import ClusterLocked, holder_pid
@@ -201,14 +201,14 @@ def up(
         cluster.stop()
         # After an error its one line is the last word; with nothing started, say nothing.
         if cluster.procs and not failed:
-            console.print(f"stopped {len(cluster.procs)} processes")
+            console.print(f"stopped {plural(len(cluster.procs), 'process', 'processes')}")
 
 
 def _print_reach(console: Console, cluster: LocalCluster, directory: Path) -> None:
     spec = cluster.spec
     console.print(
-        f"[bold green]aiwo is up[/bold green]: {spec.nodes} nodes × {spec.gpus_per_node} "
-        f"simulated {spec.gpu_model} GPUs\n"
+        f"[bold green]aiwo is up[/bold green]: {plural(spec.nodes, 'node')} × "
+        f"{plural(spec.gpus_per_node, f'simulated {spec.gpu_model} GPU')}\n"
         f"  controller  {', '.join(cluster.controller_addresses)}\n"
         f"  metrics     {', '.join(f'http://{m}/metrics' for m in cluster.metrics_addresses)}\n"
         f"  etcd        {cluster.etcd_endpoint}\n"
@@ -326,8 +326,8 @@ def _print_summary(console: Console, cluster: LocalCluster) -> None:
     ready = sum(1 for n in nodes if n.state == NodeState.READY)
     placed = [w for w in workloads if w.node]
     console.print(
-        f"summary: {len(nodes)} nodes ({ready} ready), {len(gpus)} GPUs, "
-        f"{len(workloads)} workloads ({len(placed)} placed)"
+        f"summary: {plural(len(nodes), 'node')} ({ready} ready), {plural(len(gpus), 'GPU')}, "
+        f"{plural(len(workloads), 'workload')} ({len(placed)} placed)"
     )
     for workload in workloads:
         where = f"{workload.node} GPUs {list(workload.gpus)}" if workload.node else "-"

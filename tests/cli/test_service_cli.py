@@ -79,16 +79,40 @@ def test_the_documented_service_commands_work_as_written(plane: LocalControlPlan
 
 def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPlane) -> None:
     wait_for_node(plane)
-    created = against(plane, "serve", "explained", "--replicas", "0-2", "--", "python", "-m",
-                      "sdk.examples.llm_server")  # fmt: skip
+    created = against(plane, "serve", "explained", "--replicas", "0-2", "--ttft-ms", "2000",
+                      "--", "python", "-m", "sdk.examples.llm_server")  # fmt: skip
     assert created.returncode == 0, created.stderr
     try:
         explained = against(plane, "explain", "explained")
         assert explained.returncode == 0, explained.stderr
-        assert explained.stdout.startswith("service default/explained has 0 replica(s)")
+        assert explained.stdout.startswith("service default/explained has 0 replicas")
         # Not an empty workload's fields: the controller sends none for a service.
         assert "Workload:" not in explained.stdout and "nodes feasible" not in explained.stdout
         assert "service_created" in explained.stdout
+        assert "SLO targets: TTFT 2000 ms" in explained.stdout
+        # -o json: the same numbers as fields, and no empty workload object.
+        as_json = against(plane, "explain", "explained", "-o", "json")
+        assert as_json.returncode == 0, as_json.stderr
+        data = json.loads(as_json.stdout)
+        assert data["workload"] is None
+        service = data["service"]
+        assert (service["name"], service["namespace"]) == ("explained", "default")
+        assert (service["min_replicas"], service["max_replicas"]) == (0, 2)
+        assert service["replicas"] == service["ready"] == service["desired"] == 0
+        assert service["pinned"] is None and service["deleting"] is False
+        assert service["targets"]["ttft_ms"] == 2000 and service["targets"]["tpot_ms"] == 0
+        wait_for(
+            lambda: json.loads(against(plane, "explain", "explained", "-o", "json").stdout)[
+                "service"
+            ]["reason"],
+            30,
+            "the autoscaler never gave a reason",
+        )
+        assert data["summary"].startswith("service default/explained has 0 replicas")
+        pin = against(plane, "scale", "explained", "--replicas", "1")
+        assert pin.stdout == "service default/explained pinned at 1 replica\n", pin.stderr
+        pinned = json.loads(against(plane, "explain", "explained", "-o", "json").stdout)
+        assert pinned["service"]["pinned"] == 1 and pinned["service"]["desired"] == 1
     finally:
         against(plane, "deregister", "explained")
 

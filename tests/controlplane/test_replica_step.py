@@ -154,7 +154,7 @@ def test_not_ready_within_the_load_timeout_is_replaced_and_counted() -> None:
 
 def test_a_crash_loop_is_shown_and_adds_no_replicas() -> None:
     svc = service(1, replica(0, CRASH_LOOP))
-    svc.replicas[0].message = "crash loop: exited with code 1, restarted 3 time(s)"
+    svc.replicas[0].message = "crash loop: exited with code 1, restarted 3 times"
     result = step(StepInput(svc, {"chat-0": placed(at=NOW - 50)}), NOW)
     assert result.create == () and result.remove == ()
     assert result.service is not None and "crash loop" in result.service.message

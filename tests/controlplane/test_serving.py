@@ -204,7 +204,7 @@ async def test_explain_and_metrics_describe_a_service(
     explained = await stubs.admin.Explain(
         admin_pb2.ExplainRequest(name="chat", namespace="default")
     )
-    assert explained.summary.startswith("service default/chat has 1 replica(s), 0 ready; desired 1")
+    assert explained.summary.startswith("service default/chat has 1 replica, 0 ready; desired 1")
     assert "1 pending" in explained.summary and "waiting for a placement" in explained.summary
     assert any(e.kind == "replica_created" for e in explained.events)
 

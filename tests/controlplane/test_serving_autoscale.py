@@ -95,7 +95,7 @@ async def test_a_replica_with_no_room_preempts_batch_work_once(make_controller) 
             explained = await admin_pb2_grpc.AdminServiceStub(channel).Explain(
                 admin_pb2.ExplainRequest(name="chat", namespace="default")
             )
-            assert explained.summary.startswith("service default/chat has 1 replica(s)")
+            assert explained.summary.startswith("service default/chat has 1 replica")
 
 
 async def test_the_scale_event_says_the_counts_the_record_moved_between(

@@ -29,7 +29,7 @@ def test_full_check_lowers_reads_back_and_restores() -> None:
     fake.devices[0].limit_mw = 650_000  # not the default: the check must restore what it found
     code, text = run(fake)
     assert code == EXIT_OK
-    assert "inventory: 2 GPU(s)" in text
+    assert "inventory: 2 GPUs" in text
     assert text.count("sample ") == 3
     assert "setting 450 W" in text  # midpoint of [200, 700]
     assert "read back 450 W (enforced 450 W)" in text

@@ -47,6 +47,7 @@ PUBLIC = {
     "DirectiveKind",
     "Candidate",
     "Explanation",
+    "ServiceExplanation",
     "Description",
     "ClusterInfo",
     # migrations, drains, logs
@@ -103,6 +104,8 @@ PUBLIC = {
     "PermissionDenied",
     "Unauthenticated",
     "PlacementTimeout",
+    # text
+    "plural",
 }
 
 

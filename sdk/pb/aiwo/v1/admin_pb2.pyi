@@ -121,7 +121,7 @@ class Candidate(_message.Message):
     def __init__(self, node: _Optional[str] = ..., score: _Optional[float] = ..., gpus: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("workload", "summary", "nodes_total", "nodes_feasible", "rejections", "candidates", "events")
+    __slots__ = ("workload", "summary", "nodes_total", "nodes_feasible", "rejections", "candidates", "events", "service")
     class RejectionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class Explanation(_message.Message):
     REJECTIONS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
     workload: _types_pb2.Workload
     summary: str
     nodes_total: int
@@ -143,7 +144,38 @@ class Explanation(_message.Message):
     rejections: _containers.ScalarMap[str, int]
     candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
     events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
-    def __init__(self, workload: _Optional[_Union[_types_pb2.Workload, _Mapping]] = ..., summary: _Optional[str] = ..., nodes_total: _Optional[int] = ..., nodes_feasible: _Optional[int] = ..., rejections: _Optional[_Mapping[str, int]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
+    service: ServiceExplanation
+    def __init__(self, workload: _Optional[_Union[_types_pb2.Workload, _Mapping]] = ..., summary: _Optional[str] = ..., nodes_total: _Optional[int] = ..., nodes_feasible: _Optional[int] = ..., rejections: _Optional[_Mapping[str, int]] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ..., service: _Optional[_Union[ServiceExplanation, _Mapping]] = ...) -> None: ...
+
+class ServiceExplanation(_message.Message):
+    __slots__ = ("name", "namespace", "replicas", "ready", "desired", "min_replicas", "max_replicas", "pinned", "reason", "blocked", "targets", "deleting", "replicas_failed")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_FIELD_NUMBER: _ClassVar[int]
+    MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    PINNED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    DELETING_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    replicas: int
+    ready: int
+    desired: int
+    min_replicas: int
+    max_replicas: int
+    pinned: int
+    reason: str
+    blocked: str
+    targets: _types_pb2.SloHints
+    deleting: bool
+    replicas_failed: int
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., replicas: _Optional[int] = ..., ready: _Optional[int] = ..., desired: _Optional[int] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., pinned: _Optional[int] = ..., reason: _Optional[str] = ..., blocked: _Optional[str] = ..., targets: _Optional[_Union[_types_pb2.SloHints, _Mapping]] = ..., deleting: _Optional[bool] = ..., replicas_failed: _Optional[int] = ...) -> None: ...
 
 class ClusterInfoRequest(_message.Message):
     __slots__ = ()
