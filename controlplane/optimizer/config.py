@@ -36,6 +36,7 @@ class OptimizerConfig:
     seed: int = 0
     candidates: int = 3
     isolate_latency: bool = True
+    isolate_by_preemption: bool = True
     plugin_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     policy_spec: PolicySpec = field(init=False, repr=False, compare=False)
 
