@@ -19,7 +19,7 @@ from rich.console import Console
 
 from bench.options import output_option, parse_seeds, progress_bar, workers_option
 from bench.slo.report import summarize, table
-from bench.slo.run import EXTRA_MODES, MODES, SHARE_FIRST_MODES, RunResult, simulate
+from bench.slo.run import EXTRA_MODES, MODES, RunResult, simulate
 from bench.slo.scenario import Scenario
 from bench.slo.trace import LlmTrace, read_llm_trace, reshape
 from bench.trace import TraceError
@@ -124,11 +124,6 @@ _job_state: tuple[LlmTrace, Scenario, float, RuntimeConfig] | None = None
     is_flag=True,
     help="a fourth run: the priority placement with aiwo's runtime control",
 )
-@click.option(
-    "--with-share-first",
-    is_flag=True,
-    help="one more run: aiwo taking free shares next to replicas before preempting batch",
-)
 @output_option
 @workers_option("(seed, run)")
 def slo(
@@ -146,7 +141,6 @@ def slo(
     ladder: str,
     overrides: tuple[str, ...],
     with_priority_aiwo: bool,
-    with_share_first: bool,
     output: str,
     workers: int,
 ) -> None:
@@ -177,7 +171,6 @@ def slo(
     base = RuntimeConfig(ladder=LADDERS[ladder])
     config = config_with(base, overrides)
     modes = MODES + (EXTRA_MODES if with_priority_aiwo else ())
-    modes += SHARE_FIRST_MODES if with_share_first else ()
     jobs = [(s, mode) for s in seeds for mode in modes]
     started = time.perf_counter()
     err = Console(stderr=True)

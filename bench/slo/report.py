@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.slo.bound import BATCH_GOAL, energy_bound
-from bench.slo.run import EXTRA_MODES, MODES, SHARE_FIRST_MODES, RunResult
+from bench.slo.run import EXTRA_MODES, MODES, RunResult
 from gpumodel import perf
 
 METRICS = (
@@ -98,7 +98,7 @@ def summarize(results: Sequence[RunResult]) -> dict[str, Any]:
     """{"runs": {mode: {metric: median, ..., "spread": {metric: [min, max]}}}, "seeds": [...]}."""
     seeds = per_seed(results)
     runs: dict[str, Any] = {}
-    for mode in MODES + EXTRA_MODES + SHARE_FIRST_MODES:
+    for mode in MODES + EXTRA_MODES:
         rows = [seeds[s][mode] for s in sorted(seeds) if mode in seeds[s]]
         if not rows:
             continue

@@ -19,7 +19,6 @@ from bench.slo.scale import Scaler, advance_replicas
 from bench.slo.scenario import GpuSlot, Scenario, cooperative_jobs, place, workloads
 from bench.slo.service import LlmService
 from bench.slo.trace import LlmTrace
-from controlplane.optimizer import OptimizerConfig
 from controlplane.optimizer.autoscale import AutoscaleConfig
 from controlplane.optimizer.runtime import RuntimeConfig
 from controlplane.view.latency import SloTracker
@@ -29,15 +28,11 @@ from gpumodel.models import get_model
 MODES = ("none", "priority", "aiwo")
 # An extra run, on request: the priority placement with aiwo's runtime control on top.
 EXTRA_MODES = ("priority+aiwo",)
-# Measuring the latency tiers (issue 10): aiwo with free shares next to replicas before any
-# preemption (OptimizerConfig.isolate_by_preemption off).
-SHARE_FIRST_MODES = ("share-first+aiwo",)
 PLACEMENT = {
     "none": "spread",
     "priority": "priority",
     "aiwo": "spread",
     "priority+aiwo": "priority",
-    "share-first+aiwo": "spread",
 }
 REPORT_EVERY_S = 1.0  # services report latencies to the controller once a second (SDK batching)
 
@@ -145,8 +140,7 @@ def simulate(
     controller = (
         Controller(s, config or RuntimeConfig(), tracker) if mode.endswith("aiwo") else None
     )
-    optimizer = OptimizerConfig(isolate_by_preemption=not mode.startswith("share-first"))
-    scaler = Scaler(s, autoscale_config(s, trace), optimizer) if scales(s, mode) else None
+    scaler = Scaler(s, autoscale_config(s, trace)) if scales(s, mode) else None
     ticks = round(duration_s / s.tick_s)
     control_every = max(1, round(s.control_period_s / s.tick_s))
     report_every = max(1, round(REPORT_EVERY_S / s.tick_s))

@@ -112,25 +112,17 @@ def optimize(
 
     for w in pending_order(snapshot.workloads):
         demand = Demand.of(w.request, w.service)
-        fr, choice, where, tried = None, None, "", False
+        fr, choice, where = None, None, ""
         if config.isolate_latency and demand.shared and demand.service:
             fr, choice, where = _on_own_gpu(state, demand, policy, filters, rng, config)
             # A GPU held by lower-priority work beats a latency neighbour: batch work can be
             # throttled or placed again, a neighbour serving its own SLO cannot.
             lone = state.gpu_latency == 0
-            early = config.isolate_by_preemption
-            if choice is None and early and config.preemption:
-                if evict(w, demand, lone, _ISOLATE_WHY):
-                    continue
+            if choice is None and config.preemption and evict(w, demand, lone, _ISOLATE_WHY):
+                continue
             if choice is None:
                 fr, choice, where = _fewest_neighbours(state, demand, policy, filters, rng, config)
-            if choice is None and not early:
-                fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
-                tried = True
-                if choice is None and config.preemption:
-                    if evict(w, demand, lone, "fits nowhere free; " + _ISOLATE_WHY):
-                        continue
-        if choice is None and not tried:
+        if choice is None:
             fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
         assert fr is not None
         if choice is not None:
