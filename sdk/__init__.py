@@ -48,6 +48,7 @@ from sdk._serving import (
 )
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
 from sdk._target import read_cluster_file, resolve_target, resolve_target_with_source, state_dir
+from sdk._text import plural
 from sdk._tls import read_token_file
 from sdk._tokens import (
     ROLES,
@@ -203,6 +204,7 @@ __all__ = [
     "make_service_spec",
     "make_spec",
     "new_file_token",
+    "plural",
     "read_cluster_file",
     "read_token_file",
     "read_tokens_file",

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sdk import Event, Replica, ReplicaState, Service
+from sdk.cli._render import targets_text
 
 _STATE_STYLE = {
     ReplicaState.READY: "green",
@@ -119,16 +120,6 @@ def replicas_table(replicas: Sequence[Replica], now: float) -> Table:
 def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableType:
     now = time.time()
     template = service.spec.template
-    slo = template.slo
-    targets = [
-        f"{label} {value:g} ms"
-        for label, value in (
-            ("TTFT", slo.ttft_ms),
-            ("TPOT", slo.tpot_ms),
-            ("p99", slo.p99_latency_ms),
-        )
-        if value
-    ]
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
     fields.add_column(overflow="fold")
@@ -142,7 +133,7 @@ def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableTy
         ("Endpoints", ", ".join(service.endpoints) or "-"),
         ("Crash loop", str(service.crash_looping)),
         ("Failed", f"{service.replicas_failed} (replaced: not ready in time)"),
-        ("SLO", ", ".join(targets) or "-"),
+        ("SLO", targets_text(template.slo)),
         ("Demand", _demand_line(service)),
         ("Health", service.spec.health_path or "/healthz"),
         ("Command", command or "-"),

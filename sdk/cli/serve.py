@@ -17,10 +17,10 @@ from sdk import (
     SloHints,
     SyncAdminClient,
     make_service_spec,
+    plural,
     read_cluster_file,
     resolve_priority,
 )
-from sdk._text import plural
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
     CliError,
@@ -32,7 +32,7 @@ from sdk.cli._app import (
     output_option,
     state,
 )
-from sdk.cli._render import console
+from sdk.cli._render import console, targets_text
 
 
 def parse_replicas(
@@ -193,12 +193,61 @@ def describe_service(name: str, namespace: str | None, output: str) -> None:
 @namespace_option
 @click.option("--replicas", type=click.IntRange(min=0), help="Pin this many (within MIN-MAX).")
 @click.option("--auto", is_flag=True, help="Hand the count back to the autoscaler.")
-def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) -> None:
-    """Pin a service's replica count (--replicas N) until --auto."""
-    if (replicas is None) == (not auto):
+@click.option("--min", "min_replicas", type=int, help="New lower bound (0: scale to zero).")
+@click.option("--max", "max_replicas", type=int, help="New upper bound (1..64).")
+@click.option("--ttft-ms", type=float, help="New p99 time-to-first-token target (0: none).")
+@click.option("--tpot-ms", type=float, help="New time-per-output-token target (0: none).")
+@click.option("--p99-ms", type=float, help="New end-to-end p99 latency target (0: none).")
+def scale(
+    name: str,
+    namespace: str | None,
+    replicas: int | None,
+    auto: bool,
+    min_replicas: int | None,
+    max_replicas: int | None,
+    ttft_ms: float | None,
+    tpot_ms: float | None,
+    p99_ms: float | None,
+) -> None:
+    """Pin a service's replica count (--replicas N) until --auto, or change what the
+    autoscaler works within: --min/--max (the replica range) and the SLO targets it
+    scales for (--ttft-ms, --tpot-ms, --p99-ms). Only the options given change, all or
+    none.
+
+    \b
+    Example:
+        aiwo scale chat --min 2 --max 8 --ttft-ms 1500
+    """
+    changes = (min_replicas, max_replicas, ttft_ms, tpot_ms, p99_ms)
+    updating = any(value is not None for value in changes)
+    pinning = replicas is not None or auto
+    if updating and pinning:
+        # Two calls, the second of which may fail, would leave half a change behind.
+        raise click.UsageError(
+            "--replicas/--auto and --min/--max/--ttft-ms/--tpot-ms/--p99-ms are separate"
+            " changes: run one `aiwo scale` for each"
+        )
+    admin = state().admin()
+    if updating:
+        service = admin.update_service(
+            name, min_replicas=min_replicas, max_replicas=max_replicas, ttft_ms=ttft_ms,
+            tpot_ms=tpot_ms, p99_latency_ms=p99_ms, namespace=namespace,
+        )  # fmt: skip
+        targets = targets_text(service.spec.template.slo)
+        click.echo(
+            f"service {service.key}: replicas {service.spec.min_replicas}-"
+            f"{service.spec.max_replicas}, desired {service.desired}; SLO targets {targets}"
+        )
+        return
+    if replicas is None and not auto:
+        raise click.UsageError(
+            "give --replicas N or --auto, or what to change: --min, --max, --ttft-ms,"
+            " --tpot-ms, --p99-ms"
+        )
+    if replicas is not None and auto:
         raise click.UsageError("give either --replicas N or --auto")
-    service = state().admin().scale_service(name, replicas, auto=auto, namespace=namespace)
-    if auto:
+    service = admin.scale_service(name, replicas, auto=auto, namespace=namespace)
+    if replicas is None:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
     else:
         click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")

@@ -13,9 +13,8 @@ from types import FrameType
 import click
 from rich.console import Console
 
-from sdk import read_cluster_file
+from sdk import plural, read_cluster_file
 from sdk import state_dir as default_state_dir
-from sdk._text import plural
 from sdk.cli._app import Seconds
 from sdk.cli.cluster_lock import ClusterLocked, holder_pid
 from sdk.cli.local_cluster import ClusterError, ClusterSpec, LocalCluster, program

@@ -54,7 +54,7 @@ def test_the_documented_service_commands_work_as_written(plane: LocalControlPlan
     wait_for_node(plane)
     commands = documented_services_commands()
     assert [c[0] for c in commands] == [
-        "serve", "services", "describe", "scale", "scale", "deregister",
+        "serve", "services", "describe", "scale", "scale", "scale", "deregister",
     ]  # fmt: skip
     name = commands[0][1]
     for command in commands:
@@ -72,6 +72,11 @@ def test_the_documented_service_commands_work_as_written(plane: LocalControlPlan
             assert isinstance(endpoints, list) and len(endpoints) == 1
         elif command[0] == "scale" and "--replicas" in command:
             assert describe(plane, name)["pinned"] == int(command[command.index("--replicas") + 1])
+        elif command[0] == "scale" and "--min" in command:
+            shown = describe(plane, name)
+            assert (shown["min"], shown["max"]) == (1, 6)
+            assert shown["slo"]["ttft_ms"] == 1500  # type: ignore[index]
+            assert result.stdout.startswith(f"service default/{name}: replicas 1-6, desired ")
         elif command[0] == "scale":
             assert describe(plane, name)["pinned"] is None
     wait_for(lambda: against(plane, "describe", "service", name).returncode == 1, 60, "not gone")
@@ -192,3 +197,39 @@ def test_every_help_fits_80_columns_with_its_examples_whole() -> None:
             # An example must paste as one command: it ends, or says it goes on ("\").
             if line.lstrip().startswith("aiwo ") and after.strip():
                 assert line.endswith("\\"), (path, line, after)
+
+
+def test_scale_changes_a_live_services_range_and_targets(plane: LocalControlPlane) -> None:
+    wait_for_node(plane)
+    created = against(plane, "serve", "ranged", "--replicas", "0-2", "--ttft-ms", "2000",
+                      "--", "python", "-m", "sdk.examples.llm_server")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    try:
+        changed = against(plane, "scale", "ranged", "--max", "3", "--tpot-ms", "80")
+        assert changed.returncode == 0, changed.stderr
+        assert changed.stdout == (
+            "service default/ranged: replicas 0-3, desired 0; SLO targets TTFT 2000 ms,"
+            " TPOT 80 ms\n"
+        )
+        # Refused in one line naming the field, and nothing changed.
+        for args, message in (
+            (["--min", "5"], "aiwo: min_replicas: must be at most max_replicas (3), got 5"),
+            (["--max", "65"], "aiwo: max_replicas: must be between 1 and 64, got 65"),
+            (["--ttft-ms", "-1"], "aiwo: ttft_ms: must be between 0 and 3600000, got -1"),
+            (["--tpot-ms", "nan"], "aiwo: tpot_ms: must be a finite number, got nan"),
+        ):
+            refused = against(plane, "scale", "ranged", *args)
+            assert refused.returncode == 1, args
+            assert one_line(refused) == message
+        shown = describe(plane, "ranged")
+        assert (shown["min"], shown["max"]) == (0, 3)
+        assert shown["slo"] == {"ttft_ms": 2000, "tpot_ms": 80, "p99_latency_ms": 0}
+        mixed = against(plane, "scale", "ranged", "--replicas", "1", "--max", "2")
+        assert mixed.returncode == 2 and "separate changes" in mixed.stderr
+        neither = against(plane, "scale", "ranged")
+        assert neither.returncode == 2 and "--min" in neither.stderr
+        missing = against(plane, "scale", "nosuch", "--max", "2")
+        assert missing.returncode == 1
+        assert one_line(missing).startswith("aiwo: service default/nosuch")
+    finally:
+        against(plane, "deregister", "ranged")

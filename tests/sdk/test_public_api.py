@@ -68,6 +68,8 @@ PUBLIC = {
     "PRIORITY_CLASSES",
     "DEFAULT_PRIORITY_CLASS",
     "resolve_priority",
+    # counts in messages ("1 node", "2 nodes")
+    "plural",
     # where the controller is
     "state_dir",
     "read_cluster_file",
