@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from bench.options import output_option, parse_seeds, progress_bar, workers_option
+from bench.options import output_option, parse_names, parse_seeds, progress_bar, workers_option
 from bench.report import aggregate, table
 from bench.runner import run_jobs
 from bench.sim import ARRIVED_POINTS, SeedResult
@@ -25,16 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "alibaba-gpu-v2023"
 DEFAULT_NODES = DATA / "openb_node_list_gpu_node.csv"
 DEFAULT_PODS = DATA / "openb_pod_list_default.csv"
-
-
-def parse_policies(text: str) -> list[str]:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in names if p not in POLICY_NAMES]
-    if unknown or not names:
-        raise click.BadParameter(
-            f"unknown policy {', '.join(unknown) or '(none)'}; known: {', '.join(POLICY_NAMES)}"
-        )
-    return names
 
 
 @click.group()
@@ -86,7 +76,7 @@ def placement(
     workers: int,
 ) -> None:
     """Unallocated GPU % at 90–130 % of capacity arrived, the FGD paper's protocol."""
-    policies = parse_policies(policy_text)
+    policies = parse_names(policy_text, POLICY_NAMES)
     seeds = parse_seeds(seeds_text)
     err = Console(stderr=True)
     started = time.perf_counter()

@@ -4,7 +4,7 @@ progress bar."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -26,6 +26,17 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise click.BadParameter("no seeds")
     return seeds
+
+
+def parse_names(text: str, known: Sequence[str], what: str = "policy") -> list[str]:
+    """ "a,b": each one of `known` (a bad one: the error names it and lists them)."""
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in known]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown {what} {', '.join(unknown) or '(none)'}; known: {', '.join(known)}"
+        )
+    return names
 
 
 def output_option(f: F) -> F:

@@ -24,6 +24,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.proxy import ProxyHandler, ProxyState
 from gateway.traffic import ReplicaGauge, ServiceGauge, TrafficAggregator
 from gateway.wire import report_to_proto
+from sdk._tasks import cancel_and_wait
 
 log = structlog.get_logger("aiwo.gateway")
 
@@ -111,11 +112,7 @@ class Gateway:
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
         for runner in reversed(self._runners):
             await runner.cleanup()  # lets in-flight requests finish (shutdown_timeout)

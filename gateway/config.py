@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sdk._settings import layered_settings
 from sdk._target import read_cluster_file, resolve_target
 from sdk._tls import ENV_TLS
 
@@ -106,10 +106,6 @@ def _certificate_name(cert_file: str) -> str:
     return names[0] if len(names) == 1 else ""
 
 
-_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
-             "0": False, "false": False, "no": False, "off": False}  # fmt: skip
-
-
 def is_host_port(endpoint: str) -> bool:
     host, sep, port = endpoint.rpartition(":")
     return bool(sep and host and port.isdigit() and 0 <= int(port) < 65536)
@@ -125,41 +121,11 @@ def load_config(
     environ: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> GatewayConfig:
-    config = GatewayConfig()
-    known = {f.name for f in fields(GatewayConfig)}
-    changes: dict[str, Any] = {}
-
-    def coerce(name: str, raw: Any) -> Any:
-        current = getattr(config, name)
-        if isinstance(current, bool) and isinstance(raw, str):
-            if raw.lower() not in _BOOLEANS:
-                raise ConfigError(f"{name}: cannot use {raw!r} (true or false)")
-            return _BOOLEANS[raw.lower()]
-        if isinstance(current, int) and isinstance(raw, float):
-            raise ConfigError(f"{name}: expected an integer, got {raw!r}")
-        try:
-            return type(current)(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: cannot use {raw!r}") from None
-
-    if toml_path:
-        try:
-            data = tomllib.loads(Path(toml_path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"config file {toml_path}: {exc}") from None
-        for key, value in data.get("gateway", data).items():
-            if key not in known:
-                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
-            changes[key] = coerce(key, value)
     env = os.environ if environ is None else environ
-    for name in known:
-        raw = env.get("AIWO_GATEWAY_" + name.upper())
-        if raw is not None:
-            changes[name] = coerce(name, raw)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            changes[key] = coerce(key, value)
-    return _recorded_identity(replace(config, **changes), env).resolved()
+    config = layered_settings(
+        GatewayConfig(), "gateway", "AIWO_GATEWAY_", toml_path, env, overrides, ConfigError
+    )
+    return _recorded_identity(config, env).resolved()
 
 
 def _recorded_identity(config: GatewayConfig, env: Mapping[str, str]) -> GatewayConfig:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import grpc.aio
@@ -78,42 +78,63 @@ class ControllerLink:
         self._channels[address] = (channel, metadata)
         return channel, metadata
 
+    async def _keep_open(
+        self,
+        run: Callable[[str, Callable[[], None]], Awaitable[None]],
+        on_down: Callable[[], None],
+        events: tuple[str, str, str],
+    ) -> None:
+        """Run one stream forever (until cancelled), each controller address in turn:
+        `run(address, opened)` returns when the stream ends and calls `opened()` once it is
+        up (the backoff then starts over). After each end or failure: log it (`events`: the
+        names for ended, lost and failed), `on_down()`, back off, try the next address."""
+        ended, lost, failed = events
+        attempt = 0
+        turn = 0
+
+        def opened() -> None:
+            nonlocal attempt
+            attempt = 0
+
+        while True:
+            address = self.addresses[turn % len(self.addresses)]
+            try:
+                await run(address, opened)
+                log.warning(ended, controller=address)
+            except grpc.aio.AioRpcError as error:
+                log.warning(
+                    lost, controller=address, code=error.code().name, detail=error.details()
+                )
+            except (OSError, ValueError) as error:  # unreadable TLS files, bad address
+                log.error(failed, controller=address, error=str(error))
+            on_down()
+            attempt += 1
+            turn += 1
+            await asyncio.sleep(self._policy.delay_s(attempt, self._rng))
+
     # -- endpoints -------------------------------------------------------------------------
 
     async def watch(self) -> None:
         """Follow the endpoints forever (until cancelled)."""
-        attempt = 0
-        turn = 0
-        while True:
-            address = self.addresses[turn % len(self.addresses)]
-            try:
-                channel, metadata = self._channel(address)
-                stub = gateway_pb2_grpc.GatewayServiceStub(channel)
-                call = stub.WatchEndpoints(
-                    gateway_pb2.WatchEndpointsRequest(gateway=self._config.name),
-                    metadata=metadata,
-                )
-                async for update in call:
-                    if not self.watch_connected:
-                        log.info("endpoints_watch_open", controller=address)
-                    self.watch_connected = True
-                    attempt = 0
-                    self._on_change(change_from_proto(update))
-                log.warning("endpoints_watch_ended", controller=address)
-            except grpc.aio.AioRpcError as error:
-                log.warning(
-                    "endpoints_watch_lost",
-                    controller=address,
-                    code=error.code().name,
-                    detail=error.details(),
-                )
-            except (OSError, ValueError) as error:  # unreadable TLS files, bad address
-                log.error("endpoints_watch_failed", controller=address, error=str(error))
-            self.watch_connected = False
-            self.watch_reconnects += 1
-            attempt += 1
-            turn += 1
-            await asyncio.sleep(self._policy.delay_s(attempt, self._rng))
+        events = ("endpoints_watch_ended", "endpoints_watch_lost", "endpoints_watch_failed")
+        await self._keep_open(self._watch_once, self._watch_down, events)
+
+    async def _watch_once(self, address: str, opened: Callable[[], None]) -> None:
+        channel, metadata = self._channel(address)
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        call = stub.WatchEndpoints(
+            gateway_pb2.WatchEndpointsRequest(gateway=self._config.name), metadata=metadata
+        )
+        async for update in call:
+            if not self.watch_connected:
+                log.info("endpoints_watch_open", controller=address)
+            self.watch_connected = True
+            opened()
+            self._on_change(change_from_proto(update))
+
+    def _watch_down(self) -> None:
+        self.watch_connected = False
+        self.watch_reconnects += 1
 
     # -- traffic ---------------------------------------------------------------------------
 
@@ -132,40 +153,27 @@ class ControllerLink:
 
     async def report(self) -> None:
         """Keep the ReportTraffic stream open forever (until cancelled)."""
-        attempt = 0
-        turn = 0
-        while True:
-            address = self.addresses[turn % len(self.addresses)]
-            call = None
-            try:
-                channel, metadata = self._channel(address)
-                stub = gateway_pb2_grpc.GatewayServiceStub(channel)
-                call = stub.ReportTraffic(self._outgoing(), metadata=metadata)
-                waiter = asyncio.ensure_future(call)
-                # The call only ends on failure; mark it open once the channel is up.
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(channel.channel_ready(), self._config.backoff_max_s)
-                if not waiter.done():
-                    self.report_connected = True
-                    attempt = 0
-                await waiter
-                log.warning("traffic_stream_ended", controller=address)
-            except grpc.aio.AioRpcError as error:
-                log.warning(
-                    "traffic_stream_lost",
-                    controller=address,
-                    code=error.code().name,
-                    detail=error.details(),
-                )
-            except (OSError, ValueError) as error:
-                log.error("traffic_stream_failed", controller=address, error=str(error))
-            finally:
-                if call is not None:
-                    call.cancel()
-            self.report_connected = False
-            attempt += 1
-            turn += 1
-            await asyncio.sleep(self._policy.delay_s(attempt, self._rng))
+        events = ("traffic_stream_ended", "traffic_stream_lost", "traffic_stream_failed")
+        await self._keep_open(self._report_once, self._report_down, events)
+
+    async def _report_once(self, address: str, opened: Callable[[], None]) -> None:
+        channel, metadata = self._channel(address)
+        stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+        call = stub.ReportTraffic(self._outgoing(), metadata=metadata)
+        try:
+            waiter = asyncio.ensure_future(call)
+            # The call only ends on failure; mark it open once the channel is up.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(channel.channel_ready(), self._config.backoff_max_s)
+            if not waiter.done():
+                self.report_connected = True
+                opened()
+            await waiter
+        finally:
+            call.cancel()
+
+    def _report_down(self) -> None:
+        self.report_connected = False
 
     async def close(self) -> None:
         for channel, _ in self._channels.values():

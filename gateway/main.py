@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import sys
-
 import click
 import structlog
 
 from gateway.config import ConfigError, GatewayConfig, load_config
-from sdk._logs import configure_logging
+from sdk._process import controller_tls_options, run_process, settings_options, stop_event
 from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.gateway")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    envvar="AIWO_GATEWAY_CONFIG",
-    help="TOML file ([gateway] table).",
-)
+@settings_options("gateway", config_envvar="AIWO_GATEWAY_CONFIG")
 @click.option("--listen", help="HTTP address HOST:PORT (requests: /s/NAMESPACE/NAME/PATH).")
 @click.option("--controller", help="Controller address HOST:PORT[,HOST:PORT...].")
 @click.option("--name", help="This gateway's name (default: host name).")
@@ -33,27 +23,12 @@ log = structlog.get_logger("aiwo.gateway")
 @click.option("--max-body-bytes", type=int, help="Largest request body (above: 413).")
 @click.option("--eject-s", type=float, help="Seconds a replica that broke a request is out.")
 @click.option("--report-interval-s", type=float, help="Seconds per traffic report.")
-@click.option("--log-format", type=click.Choice(["console", "json"]))
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--tls-cert", help="This gateway's certificate (PEM) for mutual TLS.")
-@click.option("--tls-key", help="Its private key (PEM).")
-@click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
-@click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
+@controller_tls_options("This gateway's certificate (PEM) for mutual TLS.")
 def main(config_file: str | None, **flags: object) -> None:
     """Run the aiwo gateway. Settings: flags > AIWO_GATEWAY_* env > TOML file."""
-    try:
-        config = load_config(config_file, overrides=flags)
-    except ConfigError as exc:
-        click.echo(f"aiwo-gateway: {exc}", err=True)
-        sys.exit(2)
-    configure_logging(config.log_format, config.log_level)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
-    sys.exit(asyncio.run(_run(config)))
+    run_process(
+        "aiwo-gateway", lambda: load_config(config_file, overrides=flags), _run, (ConfigError,)
+    )
 
 
 async def _run(config: GatewayConfig) -> int:
@@ -70,11 +45,7 @@ async def _run(config: GatewayConfig) -> int:
         await gateway.stop()
         return 1
     notify_systemd("READY=1")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_event().wait()
     log.info("gateway_stopping")
     notify_systemd("STOPPING=1")
     await gateway.stop()

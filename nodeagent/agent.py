@@ -35,6 +35,7 @@ from sdk._metadata import (
     electing,
     retry_after_s,
 )
+from sdk._tasks import cancel_and_wait
 from sdk._tokens import write_secret
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
 
@@ -274,11 +275,7 @@ class Agent:
                     if error is not None:
                         raise error
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(BaseException):
-                        await task
+                await cancel_and_wait(tasks)
                 call.cancel()
 
     async def _send_loop(self, call: Any, interval_s: float) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from sdk._settings import layered_settings
 
 
 class ConfigError(ValueError):
@@ -84,10 +85,6 @@ class AgentConfig:
         return config
 
 
-_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
-             "0": False, "false": False, "no": False, "off": False}  # fmt: skip
-
-
 def _is_host_port(endpoint: str) -> bool:
     host, sep, port = endpoint.rpartition(":")
     return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
@@ -105,36 +102,6 @@ def load_config(
     environ: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> AgentConfig:
-    config = AgentConfig()
-    known = {f.name: f for f in fields(AgentConfig)}
-    changes: dict[str, Any] = {}
-
-    def coerce(name: str, raw: Any) -> Any:
-        current = getattr(config, name)
-        if isinstance(current, bool) and isinstance(raw, str):
-            if raw.lower() not in _BOOLEANS:
-                raise ConfigError(f"{name}: cannot use {raw!r} (true or false)")
-            return _BOOLEANS[raw.lower()]
-        try:
-            return type(current)(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: cannot use {raw!r}") from None
-
-    if toml_path:
-        try:
-            data = tomllib.loads(Path(toml_path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"config file {toml_path}: {exc}") from None
-        for key, value in data.get("agent", data).items():
-            if key not in known:
-                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
-            changes[key] = coerce(key, value)
-    env = os.environ if environ is None else environ
-    for name in known:
-        raw = env.get("AIWO_AGENT_" + name.upper())
-        if raw is not None:
-            changes[name] = coerce(name, raw)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            changes[key] = coerce(key, value)
-    return replace(config, **changes).resolved()
+    return layered_settings(
+        AgentConfig(), "agent", "AIWO_AGENT_", toml_path, environ, overrides, ConfigError
+    ).resolved()

@@ -16,20 +16,14 @@ import click
 import structlog
 
 from nodeagent.config import AgentConfig, ConfigError, load_config
-from sdk._process import run_process, stop_event
+from sdk._process import controller_tls_options, run_process, settings_options, stop_event
 from sdk._systemd import notify_systemd
 
 log = structlog.get_logger("aiwo.agent")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    envvar="AIWO_AGENT_CONFIG",
-    help="TOML file ([agent] table).",
-)
+@settings_options("agent", config_envvar="AIWO_AGENT_CONFIG")
 @click.option("--controller", help="Controller address HOST:PORT.")
 @click.option("--node", help="Node name (default: host name).")
 @click.option("--backend", type=click.Choice(["nvml", "sim"]), help="GPU backend.")
@@ -57,12 +51,7 @@ log = structlog.get_logger("aiwo.agent")
     type=float,
     help="Stop managed workloads after this long without a controller (0: never).",
 )
-@click.option("--log-format", type=click.Choice(["console", "json"]))
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--tls-cert", help="This node's certificate (PEM, names aiwo://node/NAME).")
-@click.option("--tls-key", help="Its private key (PEM).")
-@click.option("--tls-ca", help="CA bundle that signed the controller's certificate.")
-@click.option("--tls-server-name", help="Name in the controller's certificate, if not its host.")
+@controller_tls_options("This node's certificate (PEM, names aiwo://node/NAME).")
 @click.option("--workload-tls-cert", help="Client certificate for the workloads it starts (PEM).")
 @click.option("--workload-tls-key", help="Its private key (PEM).")
 def main(config_file: str | None, **flags: object) -> None:

@@ -17,6 +17,7 @@ import structlog
 
 from nodeagent.launch import ProcessEvent
 from nodeagent.readiness import DEFAULT_FAILURES_TO_UNREADY, Readiness, Transition
+from sdk._tasks import cancel_and_wait
 
 log = structlog.get_logger("aiwo.agent.probe")
 
@@ -108,11 +109,7 @@ class ReplicaProber:
     async def close(self) -> None:
         tasks = list(self._tasks.values())
         self._tasks.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
 
     def _cancel(self, workload: str) -> None:
         task = self._tasks.pop(workload, None)

@@ -28,6 +28,7 @@ from sdk import _convert as convert
 from sdk._channel import Connection
 from sdk._errors import AiwoError, ControllerUnavailable, finished_call_error
 from sdk._metadata import ELECTION_RETRY_S, accepted, electing
+from sdk._tasks import cancel_and_wait
 from sdk._types import Directive, DirectiveKind, Placement
 from sdk.pb.aiwo.v1 import workload_pb2
 
@@ -184,11 +185,7 @@ class AttachSession:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_FLUSH_TIMEOUT_S):
                     await asyncio.wait([self._tasks[0]])
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._inbox.put_nowait(_End(None))
 
     async def __aenter__(self) -> AttachSession:

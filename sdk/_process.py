@@ -1,6 +1,6 @@
-"""Start-up shared by aiwo's server processes (aiwo-controller, aiwo-agent): settings, logging,
-the event loop, and the signals that stop them. Here because both stand on the SDK and on
-neither of each other (tests/test_layering.py)."""
+"""Start-up shared by aiwo's server processes (aiwo-controller, aiwo-agent, aiwo-gateway): the
+options every one takes, settings, logging, the event loop, and the signals that stop them.
+Here because all stand on the SDK and on none of each other (tests/test_layering.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import click
 import uvloop
@@ -25,6 +25,48 @@ class LoggedConfig(Protocol):
 
 
 C = TypeVar("C", bound=LoggedConfig)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_options(table: str, config_envvar: str) -> Callable[[F], F]:
+    """--config (a TOML file whose [`table`] table holds the settings; also `config_envvar`),
+    --log-format and --log-level: the options a server process takes besides its own."""
+
+    def decorate(command: F) -> F:
+        for option in (
+            click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"])),
+            click.option("--log-format", type=click.Choice(["console", "json"])),
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(dir_okay=False),
+                envvar=config_envvar,
+                help=f"TOML file ([{table}] table).",
+            ),
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def controller_tls_options(certificate_help: str) -> Callable[[F], F]:
+    """--tls-cert (`certificate_help` says whose and what it names), --tls-key, --tls-ca and
+    --tls-server-name: mutual TLS to the controller, as the agent and the gateway take it."""
+
+    def decorate(command: F) -> F:
+        for option in (
+            click.option(
+                "--tls-server-name", help="Name in the controller's certificate, if not its host."
+            ),
+            click.option("--tls-ca", help="CA bundle that signed the controller's certificate."),
+            click.option("--tls-key", help="Its private key (PEM)."),
+            click.option("--tls-cert", help=certificate_help),
+        ):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def run_process(

@@ -184,3 +184,30 @@ def make_controller_config(etcd: EtcdMember, etcd_prefix: str, **settings: Any) 
         "leader_lease_s": 2,
     }
     return ControllerConfig(**{**base, **settings})
+
+
+@dataclass(frozen=True)
+class WorkloadProcess:
+    environ: list[bytes]  # NAME=VALUE entries
+    cmdline: bytes
+
+
+def workload_processes(state_dir: Path) -> list[WorkloadProcess]:
+    """Live processes started by the agents of the cluster kept under `state_dir`, read from
+    /proc: their AIWO_OWNER names an agent of this cluster (other clusters on this machine may
+    run workloads of the same names). Zombies do not count."""
+    owner = f"@{state_dir / 'agents'}/".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "stat").read_text().split()[2] == "Z":
+                continue
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if any(v.startswith(b"AIWO_OWNER=") and owner in v for v in environ):
+            found.append(WorkloadProcess(environ, cmdline))
+    return found

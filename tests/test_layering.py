@@ -53,18 +53,24 @@ RULES: tuple[Rule, ...] = (
     Rule(name="controlplane_imports_no_nodeagent", package="controlplane", deny=("nodeagent",)),
     Rule(name="gpumodel_imports_only_numpy", package="gpumodel", only=("gpumodel", "numpy")),
     Rule(
-        # The pure core: time and randomness come in as arguments, nothing talks to the world.
+        # The pure core: time and randomness come in as arguments, nothing talks to the world
+        # (tests/optimizer/autoscale/test_purity.py also checks its sources for clocks).
         name="optimizer_is_pure",
         package="controlplane.optimizer",
-        deny=("grpc", "aetcd", "asyncio", "controlplane"),
+        deny=("grpc", "aetcd", "etcd3", "asyncio", "controlplane", "nodeagent", "sdk"),
         # The bare `controlplane` package (its __init__) is loaded as the optimizer's parent.
         allow=("controlplane.optimizer",),
-        expect=("controlplane.optimizer.optimize", "controlplane.optimizer.runtime"),
+        expect=(
+            "controlplane.optimizer.optimize",
+            "controlplane.optimizer.runtime",
+            "controlplane.optimizer.autoscale.plan",
+        ),
     ),
     Rule(
         name="gateway_imports_no_controlplane_or_nodeagent",
         package="gateway",
-        deny=("controlplane", "nodeagent"),
+        deny=("controlplane", "nodeagent", "bench"),
+        expect=("gateway.proxy", "gateway.main"),
     ),
 )
 

@@ -32,6 +32,7 @@ from bench.autoscale.run import (
     simulate,
     size_static,
 )
+from bench.options import parse_names, parse_seeds
 from gpumodel.serving import PRESETS
 
 POLICY_NAMES = ("static", "hpa", "kpa", "oracle", "aiwo")
@@ -60,29 +61,6 @@ class Job:
 
 _state: dict[int, tuple[Scenario, Sizing]] = {}
 _aiwo: dict[str, Any] = {}
-
-
-def parse_seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    except ValueError:
-        raise click.BadParameter(f"expected e.g. 0-4 or 0,3, got {text!r}") from None
-    if not seeds:
-        raise click.BadParameter("no seeds")
-    return seeds
-
-
-def parse_policies(text: str) -> list[str]:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in names if p not in POLICY_NAMES]
-    if unknown or not names:
-        raise click.BadParameter(
-            f"unknown policy {', '.join(unknown) or '(none)'}; known: {', '.join(POLICY_NAMES)}"
-        )
-    return names
 
 
 def make_policy(name: str, sc: Scenario, sizing: Sizing) -> Policy:
@@ -222,7 +200,7 @@ def autoscale(
 ) -> None:  # fmt: skip
     """SLO attainment, GPU-hours and energy of static, HPA, KPA, the oracle and aiwo."""
     started = time.perf_counter()
-    policies = parse_policies(policies_text)
+    policies = parse_names(policies_text, POLICY_NAMES)
     err = Console(stderr=True)
     seeds = parse_seeds(seeds_text)
     if servegen_dir is not None and trace_csv is not None:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 
+import uvloop
 from aiohttp import web
 
 
@@ -56,12 +57,7 @@ def main() -> None:
     parser.add_argument("--tpot-ms", type=float, default=5.0)
     parser.add_argument("--max-tokens", type=int, default=16)
     args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
+    uvloop.install()
     web.run_app(
         make_app(args.ttft_ms, args.tpot_ms, args.max_tokens),
         host=args.host,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sdk._settings import layered_settings
 
 
 class ConfigError(ValueError):
@@ -154,25 +154,6 @@ def _check_address(name: str, value: str) -> None:
         raise ConfigError(f"{name}: expected HOST:PORT, got {value!r}")
 
 
-def _coerce(name: str, raw: Any, current: Any) -> Any:
-    try:
-        if isinstance(current, tuple):
-            if isinstance(raw, str):
-                return tuple(part.strip() for part in raw.split(",") if part.strip())
-            return tuple(str(part) for part in raw)
-        if isinstance(current, bool):
-            if isinstance(raw, str):
-                return raw.lower() in ("1", "true", "yes", "on")
-            return bool(raw)
-        if isinstance(current, int):
-            return int(raw)
-        if isinstance(current, float):
-            return float(raw)
-        return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: cannot use {raw!r} ({exc})") from None
-
-
 def load_config(
     toml_path: str | Path | None = None,
     environ: dict[str, str] | None = None,
@@ -180,28 +161,6 @@ def load_config(
     env_prefix: str = "AIWO_CONTROLLER_",
 ) -> ControllerConfig:
     """Merge the layers. Unknown keys in the file or flags are errors, named."""
-    config = ControllerConfig()
-    known = {f.name for f in fields(ControllerConfig)}
-    changes: dict[str, Any] = {}
-    if toml_path:
-        try:
-            data = tomllib.loads(Path(toml_path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"config file {toml_path}: {exc}") from None
-        section = data.get("controller", data)
-        for key, value in section.items():
-            if key not in known:
-                raise ConfigError(f"config file {toml_path}: unknown setting {key!r}")
-            changes[key] = _coerce(key, value, getattr(config, key))
-    env = os.environ if environ is None else environ
-    for name in known:
-        raw = env.get(env_prefix + name.upper())
-        if raw is not None:
-            changes[name] = _coerce(env_prefix + name.upper(), raw, getattr(config, name))
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key not in known:
-            raise ConfigError(f"unknown setting {key!r}")
-        changes[key] = _coerce(key, value, getattr(config, key))
-    return replace(config, **changes).validate()
+    return layered_settings(
+        ControllerConfig(), "controller", env_prefix, toml_path, environ, overrides, ConfigError
+    ).validate()

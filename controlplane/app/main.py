@@ -7,18 +7,12 @@ import asyncio
 import click
 
 from controlplane.app.config import ConfigError, ControllerConfig, load_config
-from sdk._process import run_process, stop_event
+from sdk._process import run_process, settings_options, stop_event
 from sdk._systemd import notify_systemd
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    envvar="AIWO_CONFIG",
-    help="TOML file ([controller] table).",
-)
+@settings_options("controller", config_envvar="AIWO_CONFIG")
 @click.option("--listen", help="gRPC address HOST:PORT (port 0 = any free port).")
 @click.option("--etcd-endpoints", help="Comma-separated etcd client endpoints HOST:PORT.")
 @click.option("--etcd-prefix", help="Key prefix in etcd (default /aiwo/v1).")
@@ -44,8 +38,6 @@ from sdk._systemd import notify_systemd
     help="Reports a stream may send per telemetry interval before the excess is dropped (4).",
 )
 @click.option("--leader-lease-s", type=int, help="Leader lease TTL (failover takes about this).")
-@click.option("--log-format", type=click.Choice(["console", "json"]))
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--ready-file", help="Write {address, metrics, pid} as JSON here once serving.")
 @click.option("--tls-cert", help="The controller's certificate (PEM); enables mutual TLS.")
 @click.option("--tls-key", help="Its private key (PEM).")

@@ -49,6 +49,7 @@ from controlplane.rpc.workload import WorkloadService
 from controlplane.view.cluster import ClusterState
 from controlplane.view.sessions import Sessions
 from controlplane.view.telemetry import TelemetryStore
+from sdk._tasks import cancel_and_wait
 from sdk.pb.aiwo.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -325,11 +326,7 @@ class Controller:
             # Each loop returns when leadership is lost; then the others stop too.
             await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in loops:
-                task.cancel()
-            for task in loops:
-                with contextlib.suppress(BaseException):
-                    await task
+            await cancel_and_wait(loops)
 
     async def _set_serving(self, serving: bool) -> None:
         status = (
@@ -358,11 +355,7 @@ class Controller:
         self._stopped = True
         with contextlib.suppress(Exception):
             await self._set_serving(False)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.events.stop()
         with contextlib.suppress(Exception):
             await self.elector.resign()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import structlog
 
 from controlplane.etcd.store import EtcdStore
+from sdk._tasks import cancel_and_wait
 from sdk.pb.aiwo.v1 import types_pb2
 
 log = structlog.get_logger("aiwo.leader")
@@ -52,10 +52,7 @@ class Elector:
             keeper = asyncio.create_task(self._keep_alive(), name="leader-keepalive")
             leading = asyncio.create_task(lead(), name="leading")
             await asyncio.wait({keeper, leading}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (keeper, leading):
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            await cancel_and_wait((keeper, leading))
             self.store.epoch = 0
             self.leader_address = ""  # not us any more; who leads now is asked of etcd
             log.warning("leadership_ended", controller=self.controller_id, epoch=epoch)

@@ -26,10 +26,10 @@ from sdk import (
     Gpu,
     Node,
     NodeState,
-    SloHints,
     Workload,
     WorkloadPhase,
 )
+from sdk.cli._services_render import targets_text
 
 # Piped without COLUMNS (a log file, `| grep`): wide enough that a row never wraps; rich
 # would assume 80. A table is only as wide as its cells, so this is a ceiling, not padding.
@@ -331,20 +331,6 @@ def explanation_json(explanation: Explanation) -> str:
     if explanation.service is not None:
         data["workload"] = None
     return json.dumps(data, indent=2)
-
-
-def targets_text(slo: SloHints) -> str:
-    """ "TTFT 2000 ms, TPOT 100 ms" (the targets set); "-" for none."""
-    targets = [
-        f"{label} {value:g} ms"
-        for label, value in (
-            ("TTFT", slo.ttft_ms),
-            ("TPOT", slo.tpot_ms),
-            ("p99", slo.p99_latency_ms),
-        )
-        if value
-    ]
-    return ", ".join(targets) or "-"
 
 
 def explain_view(explanation: Explanation) -> RenderableType:

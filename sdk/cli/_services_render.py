@@ -12,8 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sdk import Event, Replica, ReplicaState, Service
-from sdk.cli._render import targets_text
+from sdk import Event, Replica, ReplicaState, Service, SloHints
 
 _STATE_STYLE = {
     ReplicaState.READY: "green",
@@ -117,9 +116,24 @@ def replicas_table(replicas: Sequence[Replica], now: float) -> Table:
     return table
 
 
+def targets_text(slo: SloHints) -> str:
+    """ "TTFT 2000 ms, TPOT 100 ms" (the targets set); "-" for none."""
+    targets = [
+        f"{label} {value:g} ms"
+        for label, value in (
+            ("TTFT", slo.ttft_ms),
+            ("TPOT", slo.tpot_ms),
+            ("p99", slo.p99_latency_ms),
+        )
+        if value
+    ]
+    return ", ".join(targets) or "-"
+
+
 def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableType:
     now = time.time()
     template = service.spec.template
+    slo = template.slo
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
     fields.add_column(overflow="fold")
@@ -133,7 +147,7 @@ def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableTy
         ("Endpoints", ", ".join(service.endpoints) or "-"),
         ("Crash loop", str(service.crash_looping)),
         ("Failed", f"{service.replicas_failed} (replaced: not ready in time)"),
-        ("SLO", targets_text(template.slo)),
+        ("SLO", targets_text(slo)),
         ("Demand", _demand_line(service)),
         ("Health", service.spec.health_path or "/healthz"),
         ("Command", command or "-"),

@@ -32,7 +32,8 @@ from sdk.cli._app import (
     output_option,
     state,
 )
-from sdk.cli._render import console, targets_text
+from sdk.cli._render import console
+from sdk.cli._services_render import targets_text
 
 
 def parse_replicas(
@@ -249,7 +250,7 @@ def scale(
     service = admin.scale_service(name, replicas, auto=auto, namespace=namespace)
     if replicas is None:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
-    else:
+    elif replicas is not None:  # always, by the check above; says so to the type checker
         click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sdk import Service, SyncAdminClient
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
+from tests.helpers import workload_processes
 
 LLM_SERVER = [sys.executable, "-m", "sdk.examples.llm_server"]
 
@@ -136,21 +137,10 @@ def wait_settled(
 def replica_processes(cluster: LocalCluster, service: str) -> Counter[str]:
     """Live processes of this cluster's agents by replica workload ("default/chat-0"), read
     from their environment (other clusters on this machine may run the same names)."""
-    owner = f"@{cluster.state_dir / 'agents'}/".encode()
     prefix = f"AIWO_WORKLOAD=default/{service}-".encode()
     found: Counter[str] = Counter()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if Path(entry, "stat").read_text().split()[2] == "Z":
-                continue
-            environ = Path(entry, "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not any(v.startswith(b"AIWO_OWNER=") and owner in v for v in environ):
-            continue
-        for variable in environ:
+    for process in workload_processes(cluster.state_dir):
+        for variable in process.environ:
             if variable.startswith(prefix):
                 found[variable.split(b"=", 1)[1].decode()] += 1
     return found

@@ -16,6 +16,7 @@ import aetcd
 from sdk import ClientConfig, LaunchSpec, NodeState, Resources, SyncAdminClient, SyncClient
 from sdk.cli.cluster import collect
 from sdk.cli.local_cluster import LocalCluster
+from tests.helpers import workload_processes
 
 T = TypeVar("T")
 
@@ -71,22 +72,10 @@ def running_copies(workload: str, cluster: LocalCluster) -> int:
     """Live processes of this cluster's agents that run `workload` (from their environment;
     other clusters on the machine may run workloads of the same name)."""
     marker = f"AIWO_WORKLOAD={workload}".encode()
-    owner = f"@{cluster.state_dir / 'agents'}/".encode()
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if Path(entry, "stat").read_text().split()[2] == "Z":
-                continue
-            env = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        owned = any(v.startswith(b"AIWO_OWNER=") and owner in v for v in env)
-        if owned and marker in env and b"time.sleep(3600)" in cmdline:
-            count += 1
-    return count
+    return sum(
+        marker in p.environ and b"time.sleep(3600)" in p.cmdline
+        for p in workload_processes(cluster.state_dir)
+    )
 
 
 async def _pending_commands(endpoints: list[str]) -> int:

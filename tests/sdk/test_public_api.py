@@ -68,8 +68,6 @@ PUBLIC = {
     "PRIORITY_CLASSES",
     "DEFAULT_PRIORITY_CLASS",
     "resolve_priority",
-    # counts in messages ("1 node", "2 nodes")
-    "plural",
     # where the controller is
     "state_dir",
     "read_cluster_file",
@@ -106,6 +104,8 @@ PUBLIC = {
     "PermissionDenied",
     "Unauthenticated",
     "PlacementTimeout",
+    # text: counts in messages ("1 node", "2 nodes")
+    "plural",
 }
 
 

@@ -3,9 +3,11 @@
 Sources of the defaults (docs/autoscaling.md has the long form):
 - stable_window_s 60, panic_window_s 6, panic_threshold 2.0: Knative's KPA defaults
   (stable-window 60 s, panic-window-percentage 10 %, panic-threshold-percentage 200 %).
-- scale_down_stabilization_s 300, tolerance 0.1: Kubernetes HPA's defaults
-  (--horizontal-pod-autoscaler-downscale-stabilization 5m, --horizontal-pod-autoscaler-tolerance
-  0.1).
+- tolerance 0.1: Kubernetes HPA's default (--horizontal-pod-autoscaler-tolerance 0.1).
+- scale_down_stabilization_s 180: shorter than HPA's 5 m
+  (--horizontal-pod-autoscaler-downscale-stabilization) so that a service is back to its
+  minimum within 5 minutes of quiet (issue 10's live goal: the 60 s stable window plus this);
+  on ServeGen m-small it also holds panic-grown replicas for less (BENCHMARKS.md).
 - max_scale_up_rate 1000, max_scale_down_rate 2: Knative's max-scale-up-rate and
   max-scale-down-rate.
 - prior_cold_start_s 60: model load plus engine start of a 7-13 B model from local disk
@@ -51,7 +53,9 @@ class AutoscaleConfig:
     learn_creep_per_s: relative growth per second of the estimate while replicas run near it
         with slack (p99 <= slack_ratio x target): how capacity that was never tested is found.
     learn_cut: relative cut of the estimate when the SLO broke at or below it.
-    learn_cut_cooldown_s: least time (s) between two cuts (one burst is one lesson).
+    learn_cut_cooldown_s: least time (s) between two cuts: one burst is one lesson (a burst of
+        heavier requests at a steady rate lasts minutes; cutting every few seconds through it
+        left the estimate far below what replicas carry once it has passed).
     learn_skip_bursts: an SLO breach while the panic window's demand is above what the ready
         replicas carry at the estimate (or within 15 s after) is no news about capacity: no cut.
         Off by default: it saves GPU-hours on bursty traces at some attainment (BENCHMARKS.md).
@@ -64,19 +68,29 @@ class AutoscaleConfig:
     cold_start_margin_s: added to the learned load time: replicas are planned for demand at
         now + load time + this.
     cold_start_alpha: weight of the newest load time in the learned mean.
-    prediction: whether seasonality and trend raise the planned demand (off: reactive only).
+    prediction: whether seasonality, trend and the learned burst headroom raise the planned
+        demand (off: reactive only).
     season_alpha: weight of the newest day (week) in the per-minute profiles.
     season_clip: once a minute bin has 3 days, a new day enters clipped to [1/x, x] times it:
         one odd day moves the profile by at most season_alpha x (season_clip - 1).
     season_ratio_cap: the seasonal forecast is at most this x the current demand.
     trend_bucket_s: the trend is fitted on buckets of this many seconds.
     trend_alpha, trend_beta: Holt's level and trend smoothing per bucket.
+    burst_quantile: the standing burst headroom (burst.py) is this quantile of the learned
+        growth of the panic window's demand over the stable demand one planning horizon
+        earlier, per hour of day, weighted by requests (0 = no headroom).
+    burst_day_decay: each day boundary, the growth histograms' weights are multiplied by this
+        (a burst pattern that stops fades within days).
+    burst_headroom_max: the headroom never exceeds this factor.
+    gap_hold_s: a zero-demand gap (no arrivals for a panic window) holds the replicas the
+        demand before it needed, for as long as the longest gap this service has resumed
+        from (learned), times 2, and at most this (s); 0 = never hold.
     """
 
     stable_window_s: float = 60.0
     panic_window_s: float = 6.0
     panic_threshold: float = 2.0
-    scale_down_stabilization_s: float = 300.0
+    scale_down_stabilization_s: float = 180.0
     panic_release_s: float = 0.0
     flap_backoff_max: int = 2
     tolerance: float = 0.1
@@ -87,7 +101,7 @@ class AutoscaleConfig:
     learn_raise: float = 0.05
     learn_creep_per_s: float = 0.01
     learn_cut: float = 0.1
-    learn_cut_cooldown_s: float = 10.0
+    learn_cut_cooldown_s: float = 120.0
     learn_skip_bursts: bool = False
     learn_min_load: float = 0.5
     slack_ratio: float = 0.8
@@ -102,6 +116,10 @@ class AutoscaleConfig:
     trend_bucket_s: float = 10.0
     trend_alpha: float = 0.2
     trend_beta: float = 0.05
+    burst_quantile: float = 0.99
+    burst_day_decay: float = 0.7
+    burst_headroom_max: float = 4.0
+    gap_hold_s: float = 7200.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -140,6 +158,10 @@ class AutoscaleConfig:
         _range("trend_bucket_s", self.trend_bucket_s, 1.0, 600.0)
         _range("trend_alpha", self.trend_alpha, 0.0, 1.0, open_lo=True)
         _range("trend_beta", self.trend_beta, 0.0, 1.0)
+        _range("burst_quantile", self.burst_quantile, 0.0, 1.0, open_hi=True)
+        _range("burst_day_decay", self.burst_day_decay, 0.0, 1.0)
+        _range("burst_headroom_max", self.burst_headroom_max, 1.0, 100.0)
+        _range("gap_hold_s", self.gap_hold_s, 0.0, 86_400.0)
 
 
 def _finite(name: str, value: object) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 
+from controlplane.optimizer.autoscale.burst import BurstHeadroom
 from controlplane.optimizer.autoscale.coldstart import ColdStartLearner
 from controlplane.optimizer.autoscale.config import AutoscaleConfig
 from controlplane.optimizer.autoscale.forecast import Forecaster
+from controlplane.optimizer.autoscale.gap import GapFloor
 from controlplane.optimizer.autoscale.limit import LearnedLimit
 from controlplane.optimizer.autoscale.windows import DemandWindow, SlidingMax
 
@@ -40,6 +42,7 @@ class ServiceMemory:
     """
 
     __slots__ = (
+        "burst",
         "burst_unix",
         "cold_start",
         "concurrency_limit",
@@ -47,6 +50,8 @@ class ServiceMemory:
         "flap_level",
         "flap_unix",
         "forecaster",
+        "gap",
+        "horizon_s",
         "last_change_unix",
         "last_direction",
         "last_measure",
@@ -87,6 +92,9 @@ class ServiceMemory:
         self.last_target_ms = 0.0
         self.zero_ready_unix = -math.inf
         self.burst_unix = -math.inf
+        self.burst = BurstHeadroom()
+        self.gap = GapFloor()
+        self.horizon_s = config.prior_cold_start_s + config.cold_start_margin_s
 
 
 class AutoscaleMemory:

@@ -86,13 +86,23 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
     stable, panic, forecaster = memory.stable, memory.panic, memory.forecaster
     rate_limit, concurrency_limit = memory.rate_limit, memory.concurrency_limit
     over = 1.0 + config.tolerance
+    burst, gap, horizon_s = memory.burst, memory.gap, memory.horizon_s
+    settle_s = config.stable_window_s + horizon_s
     for sample in view.traffic:
         interval_s = sample.interval_s if sample.interval_s > 0.0 else 1.0
         end = sample.time_unix
+        arrivals = sample.arrivals
         concurrency = sample.in_flight + sample.queued
-        stable.add(end, interval_s, sample.arrivals, concurrency)
-        panic.add(end, interval_s, sample.arrivals, concurrency)
-        forecaster.add(end, interval_s, sample.arrivals, config)
+        stable.add(end, interval_s, arrivals, concurrency)
+        panic.add(end, interval_s, arrivals, concurrency)
+        forecaster.add(end, interval_s, arrivals, config)
+        sustained_rps, sustained_conc = stable.read(end)
+        burst_rps, burst_conc = panic.read(end)
+        gap.add(end, interval_s, arrivals, sustained_rps)
+        # Demand resuming after a gap grows from a window still filling: no lesson about
+        # bursts (the gap floor covers a resumption).
+        if end - gap.resumed_unix > settle_s:
+            burst.add(end, interval_s, arrivals, sustained_rps, burst_rps, horizon_s, config)
         # The gateway's TTFT includes time held for want of a replica: samples with requests
         # held, or within _HELD_SETTLE_S of a time with no ready replica, say nothing about
         # what a replica sustains.
@@ -110,10 +120,8 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
             # is no news about the estimate.
             # Known short in a burst too: the panic window's demand above that, or was within
             # _BURST_SETTLE_S (the queue a burst leaves keeps TTFT high while it drains).
-            sustained_rps, sustained_conc = stable.read(end)
             in_burst = False
             if config.learn_skip_bursts:
-                burst_rps, burst_conc = panic.read(end)
                 if (
                     burst_rps > serving * rate_limit.value * over
                     or burst_conc > serving * concurrency_limit.value * over
@@ -121,12 +129,13 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                     memory.burst_unix = end
                 in_burst = end - memory.burst_unix < _BURST_SETTLE_S
             rate_limit.observe(
-                sample.arrivals / interval_s / serving,
+                arrivals / interval_s / serving,
                 ratio,
                 interval_s,
                 end,
                 config,
                 in_burst or sustained_rps > serving * rate_limit.value * over,
+                sustained_rps / serving,
             )
             concurrency_limit.observe(
                 sample.in_flight / serving,
@@ -135,6 +144,7 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
                 end,
                 config,
                 in_burst or sustained_conc > serving * concurrency_limit.value * over,
+                sustained_conc / serving,
             )
 
 
@@ -160,9 +170,17 @@ def _plan_service(
     per_replica_conc = memory.concurrency_limit.value if has_slo else config.target_concurrency
     cold_start_s = memory.cold_start.estimate_s(now)
     horizon_s = cold_start_s + config.cold_start_margin_s
+    memory.horizon_s = horizon_s
     forecast_rps = memory.forecaster.forecast(rate_rps, now, horizon_s, config)
     growth = forecast_rps / rate_rps if rate_rps > 0.0 else 1.0
-    need_rate = forecast_rps / per_replica_rps if has_slo else 0.0
+    headroom = memory.burst.headroom(now, horizon_s, config)
+    gap_s = memory.gap.gap_s(now)
+    floor_rps = 0.0
+    if gap_s > 0.0:
+        profile_rps, seen = memory.forecaster.day.read(int(now // 60.0))
+        floor_rps = memory.gap.floor_rps(now, profile_rps if seen >= 3 else 0.0, config)
+    planned_rps = max(forecast_rps, rate_rps * headroom, floor_rps * headroom)
+    need_rate = planned_rps / per_replica_rps if has_slo else 0.0
     need_conc = concurrency * growth / per_replica_conc
     need = max(need_rate, need_conc)
     panic_need = max(
@@ -175,7 +193,14 @@ def _plan_service(
     panicking = now < memory.panic_until_unix
 
     rec_up = _ceil(need)
-    rec_down = _ceil(need / (1.0 - config.tolerance))
+    band = 1.0 - config.tolerance
+    if memory.last_direction > 0 and has_slo:
+        # A scale-in that turns back a scale-up must outlast one cut of the learned capacity:
+        # the fewer replicas are a test of it, and a breach at the new count cuts it by
+        # learn_cut; were the band no wider than that cut, the cut alone would scale up again
+        # within seconds (two changes of direction inside one stabilization window).
+        band *= 1.0 - config.learn_cut
+    rec_down = _ceil(need / band)
     base_window_s = config.scale_down_stabilization_s
     window_s = memory.recommendations.window_s
     if memory.flap_level and now - memory.flap_unix > 3.0 * window_s:
@@ -277,6 +302,18 @@ def _plan_service(
                 f"{num(forecast_rps)} req/s predicted in {num(horizon_s)} s; "
                 f"{num(per_replica_rps)} req/s per replica"
             )
+            if planned_rps > forecast_rps:
+                if floor_rps * headroom >= planned_rps:
+                    why += (
+                        f"; zero-demand gap of {num(gap_s)} s: holding for its "
+                        f"{num(floor_rps)} req/s before it (it resumed after up to "
+                        f"{num(memory.gap.longest_resumed_s)} s)"
+                    )
+                why += (
+                    f"; burst headroom x{num(headroom)} ({num(planned_rps)} req/s): "
+                    f"{num(100.0 * config.burst_quantile)}th percentile of demand growth "
+                    f"within {num(horizon_s)} s at this hour"
+                )
         else:
             why = (
                 f"{num(concurrency * growth)} in flight predicted in {num(horizon_s)} s; "
@@ -304,6 +341,9 @@ def _plan_service(
             "starting": starting,
             "rate_rps": rate_rps,
             "forecast_rps": forecast_rps,
+            "planned_rps": planned_rps,
+            "headroom": headroom,
+            "gap_floor_rps": floor_rps,
             "horizon_s": horizon_s,
             "cold_start_s": cold_start_s,
             "concurrency": concurrency,

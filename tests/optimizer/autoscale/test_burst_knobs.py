@@ -1,5 +1,9 @@
 """The two opt-in burst knobs: panic_release_s (release panic-grown replicas once the burst has
-passed) and learn_skip_bursts (a breach in a burst is no lesson about capacity)."""
+passed) and learn_skip_bursts (a breach in a burst is no lesson about capacity).
+
+The learned burst headroom is off here (burst_quantile=0): one 6x burst would otherwise be
+learned as this service's standing headroom, and these tests are about the knobs alone
+(test_burst_gap.py has the headroom's)."""
 
 from __future__ import annotations
 
@@ -19,14 +23,21 @@ def _burst_then_calm(config: AutoscaleConfig) -> tuple[int, int, World]:
 
 
 def test_panic_release_off_by_default_holds_panic_grown_replicas_through_the_window() -> None:
-    config = AutoscaleConfig(prior_rate_per_replica_rps=10.0)
+    config = AutoscaleConfig(
+        prior_rate_per_replica_rps=10.0, burst_quantile=0.0, scale_down_stabilization_s=300.0
+    )
     peak, after, _ = _burst_then_calm(config)
     assert peak >= 12
     assert after >= 12  # the 300 s stabilization window still holds them
 
 
 def test_panic_release_gives_back_panic_grown_replicas_once_the_burst_passed() -> None:
-    config = AutoscaleConfig(prior_rate_per_replica_rps=10.0, panic_release_s=60.0)
+    config = AutoscaleConfig(
+        prior_rate_per_replica_rps=10.0,
+        panic_release_s=60.0,
+        burst_quantile=0.0,
+        scale_down_stabilization_s=300.0,
+    )
     peak, after, world = _burst_then_calm(config)
     assert peak >= 12
     assert after <= 4  # back to what 20 req/s needs, long before the 300 s window ends
@@ -35,7 +46,12 @@ def test_panic_release_gives_back_panic_grown_replicas_once_the_burst_passed() -
 
 
 def test_panic_release_never_scales_in_while_the_panic_lasts() -> None:
-    config = AutoscaleConfig(prior_rate_per_replica_rps=10.0, panic_release_s=60.0)
+    config = AutoscaleConfig(
+        prior_rate_per_replica_rps=10.0,
+        panic_release_s=60.0,
+        burst_quantile=0.0,
+        scale_down_stabilization_s=300.0,
+    )
     world = World(rate=lambda t: 120.0 if t > 600 else 20.0, config=config).start_with(3)
     world.run(600)
     burst = world.run(300)  # the burst does not pass: nothing is released

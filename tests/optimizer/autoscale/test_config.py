@@ -12,13 +12,15 @@ from controlplane.optimizer.errors import ConfigError
 
 def test_defaults_are_valid_and_sourced() -> None:
     config = AutoscaleConfig()
-    # Knative KPA: stable 60 s, panic 6 s (10 %), panic at 200 %; HPA: 300 s, 10 %.
+    # Knative KPA: stable 60 s, panic 6 s (10 %), panic at 200 %; HPA's tolerance 10 %; a
+    # stabilization window that brings a quiet service back within 5 minutes (60 + 180 s).
     assert (config.stable_window_s, config.panic_window_s, config.panic_threshold) == (
         60.0,
         6.0,
         2.0,
     )
-    assert (config.scale_down_stabilization_s, config.tolerance) == (300.0, 0.1)
+    assert (config.scale_down_stabilization_s, config.tolerance) == (180.0, 0.1)
+    assert config.stable_window_s + config.scale_down_stabilization_s < 300.0
 
 
 @pytest.mark.parametrize(

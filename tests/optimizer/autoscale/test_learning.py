@@ -40,7 +40,10 @@ def test_capacity_at_the_slo_is_learned_from_a_conservative_prior(
     breaches, served = world.breaches, world.served
     tail = world.run(1800)
     learned = float(tail[-1].fields["per_replica_rps"])
-    assert 0.6 * capacity_rps <= learned <= 1.1 * capacity_rps
+    # Up to 15 % over: one cut per learn_cut_cooldown_s (120 s) lets the estimate ride above
+    # the true figure while the burst headroom keeps the load per replica below it (no breach
+    # then tells it otherwise); the misses below are what that costs.
+    assert 0.6 * capacity_rps <= learned <= 1.15 * capacity_rps
     assert max(d.current for d in tail) <= math.ceil(1.6 * rate_rps / capacity_rps)
     assert (world.breaches - breaches) / (world.served - served) < 0.002
 
@@ -110,7 +113,7 @@ def test_replicas_rise_before_a_learned_daily_ramp() -> None:
     at: dict[bool, dict[int, int]] = {}
     missed: dict[bool, float] = {}
     for prediction in (True, False):
-        config = AutoscaleConfig(prediction=prediction)
+        config = AutoscaleConfig(prediction=prediction)  # off: no seasonality, trend or headroom
         world = World(rate=daily, capacity_rps=10.0, load_s=60.0, step_s=10.0, config=config)
         world.start_with(3).run(3 * DAY_S + RAMP_S - 1800.0)
         breaches, served = world.breaches, world.served
@@ -163,3 +166,27 @@ def test_time_held_at_zero_does_not_count_against_capacity() -> None:
                      float(t), config)  # fmt: skip
     assert d.fields["per_replica_rps"] == "10"
     assert "TTFT p99 45 s > 2 s" in d.reason  # still reported
+
+
+@pytest.mark.parametrize(
+    ("cut_first", "sustained", "grows"),
+    [
+        (True, 3.5, False),  # past what a cut left: one interval's peak is not evidence
+        (True, 7.0, True),  # ... the sustained load near the estimate is
+        (False, 3.5, True),  # no cut yet: peaks may lift a prior (how it finds capacity)
+    ],
+)
+def test_creep_past_what_a_cut_left_needs_the_sustained_load_near_the_estimate(
+    cut_first: bool, sustained: float, grows: bool
+) -> None:
+    config = AutoscaleConfig()
+    limit = LearnedLimit(10.0)
+    if cut_first:
+        limit.observe(9.5, 1.5, 1.0, 100.0, config)
+        assert limit.value == pytest.approx(9.0)
+    before = limit.value
+    # An hour on (the bound has relaxed to 9.9): seconds at 7 req/s per replica with slack,
+    # on replicas whose stable window averages `sustained`.
+    for t in range(3700, 4300):
+        limit.observe(7.0, 0.2, 1.0, float(t), config, sustained=sustained)
+    assert (limit.value > before * 1.01) is grows, limit.value

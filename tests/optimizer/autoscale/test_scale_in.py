@@ -73,7 +73,7 @@ def test_scale_in_waits_out_the_stabilization_window_then_frees_a_node() -> None
         d = plan_one(service(replicas, (sample(t, 4, ttft_ms=1900.0),)), memory, t, config)
     assert d.desired == 4
     quiet_from = t
-    # Quiet: demand for one replica (two with the 10 % tolerance). Nothing is removed for 300 s.
+    # Quiet: demand for one replica (two with the 10 % tolerance). Nothing goes within the window.
     removed: list[tuple[float, str]] = []
     while t < quiet_from + 900.0:
         t += 1.0
