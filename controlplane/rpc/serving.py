@@ -25,13 +25,13 @@ from controlplane.rpc.common import (
     found,
     validate,
 )
+from controlplane.rpc.service_update import scale_flags, update_summary, updated_service_spec
 from controlplane.rpc.validation import (
     ValidationError,
     check_create_service,
     check_name,
     check_service_ref,
     check_update_service,
-    updated_service_spec,
 )
 from controlplane.view.cluster import ClusterState
 from controlplane.view.demand import DEMAND_WINDOW_S, demand_of
@@ -120,11 +120,19 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             )
         if existing.spec == spec:
             return service_view(existing)  # idempotent
+        flags = scale_flags(existing.spec, spec)
+        if flags is not None:
+            # Only the range or the targets differ: those change in place, no re-create.
+            ref = f"{existing.name} -n {existing.namespace}"
+            advice = f"change it in place with `aiwo scale {ref} {flags}`"
+        else:
+            # Nothing else of a service's spec changes in place: say what to do instead.
+            advice = (
+                f"to change it, delete it first (`aiwo deregister {existing.name} -n"
+                f" {existing.namespace}`) and create it again"
+            )
         await context.abort(
-            grpc.StatusCode.ALREADY_EXISTS,
-            # There is no update of a service's spec: say what to do instead.
-            f"service {key} exists with a different spec; to change it, delete it first"
-            f" (`aiwo deregister {existing.name} -n {existing.namespace}`) and create it again",
+            grpc.StatusCode.ALREADY_EXISTS, f"service {key} exists with a different spec; {advice}"
         )
         raise AssertionError("unreachable")
 
@@ -246,8 +254,8 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
                 await context.abort(
                     grpc.StatusCode.FAILED_PRECONDITION,
                     f"{field}: service {key} is pinned at {current.pinned}, outside {lo}..{hi};"
-                    f" pin it within (`aiwo scale {request.name} --replicas N`) or unpin it"
-                    " (`--auto`) first",
+                    f" pin it within (`aiwo scale {request.name} -n {request.namespace}"
+                    " --replicas N`) or unpin it (`--auto`) first",
                 )
             updated = serving_pb2.Service()
             updated.CopyFrom(current)
@@ -267,12 +275,10 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
                 return service_view(current)
             if await self._rewrite(context, key, current, updated, last=attempt == 2):
                 break
-        slo = spec.template.slo
         self.decisions.events.emit(
             "service_updated",
             f"service/{key}",
-            f"{key}: replicas {lo}-{hi}, desired {updated.desired}; SLO targets ttft"
-            f" {slo.ttft_ms:g} ms, tpot {slo.tpot_ms:g} ms, p99 {slo.p99_latency_ms:g} ms",
+            f"{key}: {update_summary(current, updated)}",
             now,
             min_replicas=lo,
             max_replicas=hi,

@@ -417,7 +417,8 @@ SERVICE_UPDATES = ("min_replicas", "max_replicas", *SERVICE_TARGETS)
 
 
 def check_update_service(req: serving_pb2.UpdateServiceRequest) -> None:
-    """Each field on its own; `updated_service_spec` checks them against the stored spec."""
+    """Each field on its own; rpc/service_update.updated_service_spec checks them against the
+    stored spec."""
     check_service_ref(req.name, req.namespace)
     if not any(req.HasField(name) for name in SERVICE_UPDATES):
         raise ValidationError(
@@ -432,33 +433,6 @@ def check_update_service(req: serving_pb2.UpdateServiceRequest) -> None:
             _check_range(name, getattr(req, name), 0, MAX_LATENCY_MS)
     if req.expected_generation < 0:
         raise ValidationError("expected_generation", f"must be >= 0, got {req.expected_generation}")
-
-
-def updated_service_spec(
-    current: serving_pb2.ServiceSpec, req: serving_pb2.UpdateServiceRequest
-) -> serving_pb2.ServiceSpec:
-    """The stored spec with the request's fields applied; min above max is refused naming the
-    field the request set (min_replicas when it set both)."""
-    spec = serving_pb2.ServiceSpec()
-    spec.CopyFrom(current)
-    if req.HasField("min_replicas"):
-        spec.min_replicas = req.min_replicas
-    if req.HasField("max_replicas"):
-        spec.max_replicas = req.max_replicas
-    for name in SERVICE_TARGETS:
-        if req.HasField(name):
-            setattr(spec.template.slo, name, getattr(req, name))
-    if spec.min_replicas > spec.max_replicas:
-        if req.HasField("min_replicas"):
-            raise ValidationError(
-                "min_replicas",
-                f"must be at most max_replicas ({spec.max_replicas}), got {spec.min_replicas}",
-            )
-        raise ValidationError(
-            "max_replicas",
-            f"must be at least min_replicas ({spec.min_replicas}), got {spec.max_replicas}",
-        )
-    return spec
 
 
 MAX_GATEWAY_NAME_CHARS = 128

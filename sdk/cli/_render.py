@@ -28,8 +28,8 @@ from sdk import (
     NodeState,
     Workload,
     WorkloadPhase,
+    targets_text,
 )
-from sdk.cli._services_render import targets_text
 
 # Piped without COLUMNS (a log file, `| grep`): wide enough that a row never wraps; rich
 # would assume 80. A table is only as wide as its cells, so this is a ceiling, not padding.

@@ -20,6 +20,7 @@ from sdk import (
     plural,
     read_cluster_file,
     resolve_priority,
+    targets_text,
 )
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
@@ -33,7 +34,6 @@ from sdk.cli._app import (
     state,
 )
 from sdk.cli._render import console
-from sdk.cli._services_render import targets_text
 
 
 def parse_replicas(
@@ -64,7 +64,8 @@ def gateway_address() -> str | None:
 )  # fmt: skip
 @namespace_option
 @click.option("--gpus", default=0, type=click.IntRange(min=0), help="Whole GPUs per replica.")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU per replica, 1..1000.")
+@click.option("--milli-gpu", type=click.IntRange(1, 1000),
+              help="Share of one GPU per replica, 1..1000.")  # fmt: skip
 @click.option("--ttft-ms", default=0.0, type=float, help="Time to first token, p99 (ms).")
 @click.option("--tpot-ms", default=0.0, type=float, help="Mean time per output token (ms).")
 @click.option("--p99-ms", default=0.0, type=float, help="End-to-end p99 latency (ms).")
@@ -86,7 +87,7 @@ def serve(
     replica_range: tuple[int, int],
     namespace: str | None,
     gpus: int,
-    milli_gpu: int,
+    milli_gpu: int | None,
     ttft_ms: float,
     tpot_ms: float,
     p99_ms: float,
@@ -121,7 +122,7 @@ def serve(
         command,
         min_replicas=low,
         max_replicas=high,
-        env=key_values(env),
+        env=key_values(env, "--env"),
         working_dir=workdir,
         priority=priority,
         resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),
@@ -228,6 +229,14 @@ def scale(
             "--replicas/--auto and --min/--max/--ttft-ms/--tpot-ms/--p99-ms are separate"
             " changes: run one `aiwo scale` for each"
         )
+    if not updating and not pinning:
+        raise click.UsageError(
+            "give --replicas N or --auto, or what to change: --min, --max, --ttft-ms,"
+            " --tpot-ms, --p99-ms"
+        )
+    if replicas is not None and auto:
+        raise click.UsageError("give either --replicas N or --auto")
+    # Every usage error above is found before connecting: a stopped controller must not hide it.
     admin = state().admin()
     if updating:
         service = admin.update_service(
@@ -240,13 +249,6 @@ def scale(
             f"{service.spec.max_replicas}, desired {service.desired}; SLO targets {targets}"
         )
         return
-    if replicas is None and not auto:
-        raise click.UsageError(
-            "give --replicas N or --auto, or what to change: --min, --max, --ttft-ms,"
-            " --tpot-ms, --p99-ms"
-        )
-    if replicas is not None and auto:
-        raise click.UsageError("give either --replicas N or --auto")
     service = admin.scale_service(name, replicas, auto=auto, namespace=namespace)
     if replicas is None:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")

@@ -99,7 +99,7 @@ def register(
         ),
         variants=[_variant(v) for v in variants],
         service=service,
-        labels=key_values(labels),
+        labels=key_values(labels, "--label"),
     )
     show_registered(handle, wait=wait, timeout=timeout, output=output, placed="placed on")
 
@@ -188,7 +188,7 @@ def update(
         priority=priority,
         resources=dataclasses.replace(resources, **resource_changes) if resource_changes else None,
         slo=dataclasses.replace(slo, **slo_changes) if slo_changes else None,
-        labels=key_values(labels) if labels else None,
+        labels=key_values(labels, "--label") if labels else None,
     )
     if output == "json":
         click.echo(render.to_json(workload))

@@ -144,7 +144,14 @@ def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalCont
     try:
         again = against(plane, "serve", "respec", "--replicas", "0-2", *command)
         assert again.returncode == 0, again.stderr  # the same spec: a no-op
-        other = against(plane, "serve", "respec", "--replicas", "0-3", *command)
+        # Only the range differs: `aiwo scale` changes it in place, and the message says how.
+        ranged = against(plane, "serve", "respec", "--replicas", "0-3", *command)
+        assert ranged.returncode == 1
+        assert one_line(ranged) == (
+            "aiwo: service default/respec exists with a different spec; change it in place"
+            " with `aiwo scale respec -n default --max 3`"
+        )
+        other = against(plane, "serve", "respec", "--replicas", "0-2", "--", "python", "x.py")
         assert other.returncode == 1
         assert one_line(other) == (
             "aiwo: service default/respec exists with a different spec; to change it, delete it"

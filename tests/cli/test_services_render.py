@@ -72,6 +72,15 @@ def test_a_service_never_scaled_has_no_last_scale() -> None:
     assert render.scaling_text(chat(pinned=2)) == "pinned 2"
 
 
+def test_a_service_being_deleted_says_so_instead_of_its_pin() -> None:
+    # `aiwo deregister` left it draining: "pinned 2" or "auto" would read as still scaled.
+    gone = chat(pinned=2, deleting=True, desired=0)
+    assert render.scaling_text(gone) == "deleting"
+    assert render.service_json(gone)["deleting"] is True
+    assert "deleting" in rendered(render.services_table([gone], namespaces=False))[2]
+    assert render.service_json(chat())["deleting"] is False
+
+
 def test_tables_fit_80_columns_one_row_per_line() -> None:
     listing = rendered(render.services_table([chat(), chat(name="embed")], namespaces=True))
     assert all(len(line) <= 80 for line in listing)

@@ -46,7 +46,12 @@ async def test_bounds_and_targets_change_and_the_driver_follows(
     replica = controller.state.workloads.get("default/chat-1")
     assert replica is not None and replica.spec.slo.ttft_ms == 1500
     events = controller.state.events_for("service/default/chat", 50)
-    assert any(e.kind == "service_updated" and "replicas 2-5" in e.message for e in events)
+    # The event says what moved, from what to what; "-" for no target, as the CLI prints.
+    messages = [e.message for e in events if e.kind == "service_updated"]
+    assert messages == [
+        "default/chat: replicas 1-3 -> 2-5, desired 1 -> 2;"
+        " SLO targets TTFT 2000 ms -> TTFT 1500 ms"
+    ]
 
     # Only what is given changes; the same values again write nothing (no second event).
     def updates() -> int:
@@ -145,3 +150,43 @@ async def test_an_unknown_service_is_not_found(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await serving.UpdateService(update(max_replicas=2))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_re_create_that_differs_only_in_range_or_targets_names_the_scale_command(
+    serving: serving_pb2_grpc.ServingServiceStub,
+) -> None:
+    # A new user runs `aiwo serve` again with another --replicas: the answer must say how to
+    # change it in place now that `aiwo scale --min/--max` exists, not "delete it first".
+    await serving.CreateService(create("chat", service_spec(1, 3, ttft_ms=2000), "team-a"))
+    with pytest.raises(grpc.aio.AioRpcError) as ranged:
+        await serving.CreateService(create("chat", service_spec(1, 4, tpot_ms=50), "team-a"))
+    assert ranged.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert ranged.value.details() == (
+        "service team-a/chat exists with a different spec; change it in place with"
+        " `aiwo scale chat -n team-a --max 4 --ttft-ms 0 --tpot-ms 50`"
+    )
+    other = service_spec(1, 3, ttft_ms=2000)
+    other.template.launch.command[:] = ["python", "-m", "other"]
+    with pytest.raises(grpc.aio.AioRpcError) as commanded:
+        await serving.CreateService(create("chat", other, "team-a"))
+    assert commanded.value.details() == (
+        "service team-a/chat exists with a different spec; to change it, delete it first"
+        " (`aiwo deregister chat -n team-a`) and create it again"
+    )
+    got = await serving.GetService(serving_pb2.GetServiceRequest(name="chat", namespace="team-a"))
+    assert got.spec == service_spec(1, 3, ttft_ms=2000)  # neither refusal changed it
+
+
+async def test_the_pinned_refusal_gives_a_command_that_works_in_its_namespace(
+    serving: serving_pb2_grpc.ServingServiceStub,
+) -> None:
+    await serving.CreateService(create("web", service_spec(1, 2), "team-a"))
+    await serving.ScaleService(
+        serving_pb2.ScaleServiceRequest(name="web", namespace="team-a", replicas=2)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as pinned:
+        await serving.UpdateService(
+            serving_pb2.UpdateServiceRequest(name="web", namespace="team-a", max_replicas=1)
+        )
+    assert pinned.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "(`aiwo scale web -n team-a --replicas N`)" in pinned.value.details()
