@@ -209,28 +209,49 @@ def latency_text(workload: Workload) -> str:
     return f"{seen}/{target:g}" if target else seen
 
 
+# Columns of one short word, never broken ("runni/ng"); at 80 columns the others (PRIORITY,
+# PLACEMENT, P99/SLO, MESSAGE) wrap at their spaces instead.
+_UNBROKEN_COLUMNS = frozenset({"NAMESPACE", "NAME", "PHASE", "GPU", "VARIANT", "AGE"})
+
+
 def workloads_table(workloads: Sequence[Workload], *, namespaces: bool) -> Table:
+    now = time.time()
+    rows: list[dict[str, RenderableType]] = []
+    for w in workloads:
+        cls = w.spec.priority_class
+        row: dict[str, RenderableType] = {
+            "NAMESPACE": w.namespace,
+            "NAME": w.name,
+            "PRIORITY": f"{w.priority} ({cls})" if cls else str(w.priority),
+            "PHASE": Text(str(w.phase), style=_PHASE_STYLE.get(w.phase, "")),
+            "PLACEMENT": placement_text(w),
+            "GPU": share_text(w),
+            "VARIANT": w.variant or "-",
+            "P99/SLO (ms)": latency_text(w),
+            "AGE": age(w.created_unix, now),
+            "MESSAGE": w.message,
+        }
+        rows.append(row)
     columns = ["NAME", "PRIORITY", "PHASE", "PLACEMENT", "GPU", "VARIANT", "P99/SLO (ms)", "AGE"]
     if namespaces:
         columns.insert(0, "NAMESPACE")
-    table = _table(*columns, "MESSAGE")
-    now = time.time()
-    for w in workloads:
-        cls = w.spec.priority_class
-        row: list[RenderableType] = [
-            w.name,
-            f"{w.priority} ({cls})" if cls else str(w.priority),
-            Text(str(w.phase), style=_PHASE_STYLE.get(w.phase, "")),
-            placement_text(w),
-            share_text(w),
-            w.variant or "-",
-            latency_text(w),
-            age(w.created_unix, now),
-            w.message,
-        ]
-        if namespaces:
-            row.insert(0, w.namespace)
-        table.add_row(*row)
+    # A column that says "-" on every row only takes width from MESSAGE (-o json keeps all).
+    columns = [
+        c for c in columns if c not in ("VARIANT", "P99/SLO (ms)") or any(r[c] != "-" for r in rows)
+    ]
+    columns.append("MESSAGE")
+    # Two spaces between columns, not three: ten columns need the room at 80.
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold",
+        padding=(0, 1, 0, 0),
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in _UNBROKEN_COLUMNS)
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
     return table
 
 

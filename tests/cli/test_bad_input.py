@@ -193,3 +193,13 @@ def test_usage_errors_are_one_line_naming_the_option(args: tuple[str, ...], line
     result = run("--controller", "127.0.0.1:1", *args)
     assert result.returncode == 2
     assert one_line(result) == line
+
+
+def test_an_empty_listing_says_so_instead_of_a_bare_header(plane: LocalControlPlane) -> None:
+    # At 80 columns the header row alone folded into "NAMESPA/CE  PRIORI/TY ...".
+    for listing, noun in (("workloads", "workloads"), ("services", "services")):
+        result = against(plane, listing, "-n", "nobody-here")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"no {noun} in namespace nobody-here\n"
+        as_json = against(plane, listing, "-n", "nobody-here", "-o", "json")
+        assert json.loads(as_json.stdout) == []
