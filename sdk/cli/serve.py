@@ -186,7 +186,14 @@ def describe_service(name: str, namespace: str | None, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(render.service_json(service), indent=2))
         return
-    events = admin.list_events(f"service/{service.namespace}/{service.name}", 10)
+    # ListEvents takes a prefix: "service/default/chat" is also the start of ".../chatbot",
+    # and an earlier service of this name (deleted, created again) left its events too.
+    name_of = f"service/{service.namespace}/{service.name}"
+    events = [
+        e
+        for e in admin.list_events(name_of, 100)
+        if e.object == name_of and e.time_unix >= service.created_unix
+    ][:10]
     console().print(render.service_view(service, events))
 
 

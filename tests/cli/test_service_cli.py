@@ -240,3 +240,27 @@ def test_scale_changes_a_live_services_range_and_targets(plane: LocalControlPlan
         assert one_line(missing).startswith("aiwo: service default/nosuch")
     finally:
         against(plane, "deregister", "ranged")
+
+
+def test_describe_of_a_service_created_again_shows_only_its_own_events(
+    plane: LocalControlPlane,
+) -> None:
+    # Before: the old service's events (deleted, drained) and those of "reborn-2", whose name
+    # begins with this one's, were listed as this service's.
+    wait_for_node(plane)
+    command = ["--", "python", "-m", "sdk.examples.llm_server"]
+    assert against(plane, "serve", "reborn", "--replicas", "0-1", *command).returncode == 0
+    assert against(plane, "serve", "reborn-2", "--replicas", "0-1", *command).returncode == 0
+    try:
+        assert against(plane, "deregister", "reborn").returncode == 0
+        wait_for(lambda: against(plane, "describe", "service", "reborn").returncode == 1, 60,
+                 "not gone")  # fmt: skip
+        assert against(plane, "serve", "reborn", "--replicas", "0-2", *command).returncode == 0
+        shown = against(plane, "describe", "service", "reborn")
+        assert shown.returncode == 0, shown.stderr
+        assert "replicas 0-2" in shown.stdout  # its service_created event
+        for other in ("replicas 0-1", "service_deleted", "service_deleting", "reborn-2"):
+            assert other not in shown.stdout, other
+    finally:
+        against(plane, "deregister", "reborn")
+        against(plane, "deregister", "reborn-2")
