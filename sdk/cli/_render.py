@@ -255,11 +255,14 @@ def workloads_table(workloads: Sequence[Workload], *, namespaces: bool) -> Table
     return table
 
 
-def events_table(events: Iterable[Event]) -> Table:
-    table = _table("AGE", "KIND", "OBJECT", "MESSAGE")
+def events_table(events: Iterable[Event], *, objects: bool = True) -> Table:
+    """`objects=False` under one object's own view (describe, explain): the column would
+    repeat its name on every row and take a third of 80 columns from MESSAGE."""
+    table = _table("AGE", "KIND", *(["OBJECT"] if objects else []), "MESSAGE")
     now = time.time()
     for event in events:
-        table.add_row(age(event.time_unix, now), event.kind, event.object, event.message)
+        cells = [event.object] if objects else []
+        table.add_row(age(event.time_unix, now), event.kind, *cells, event.message)
     return table
 
 
@@ -301,7 +304,8 @@ def describe_view(description: Description) -> RenderableType:
     if description.gpus:
         parts.extend([Text("\nGPUs", style="bold"), gpus_table(description.gpus)])
     if description.events:
-        parts.extend([Text("\nEvents", style="bold"), events_table(description.events)])
+        events = events_table(description.events, objects=False)
+        parts.extend([Text("\nEvents", style="bold"), events])
     return Group(*parts)
 
 
@@ -379,5 +383,6 @@ def explain_view(explanation: Explanation) -> RenderableType:
             table.add_row(candidate.node, f"{candidate.score:.3f}", gpus)
         parts.append(table)
     if explanation.events:
-        parts.extend([Text("\nEvents", style="bold"), events_table(explanation.events)])
+        events = events_table(explanation.events, objects=False)
+        parts.extend([Text("\nEvents", style="bold"), events])
     return Group(*parts)

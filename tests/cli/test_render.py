@@ -181,3 +181,15 @@ def test_workloads_fit_80_columns_without_breaking_a_header_or_short_cell() -> N
     alone = text_of(render.workloads_table([replica], namespaces=False)).splitlines()[0]
     assert "VARIANT" not in alone and "P99/SLO" not in alone
     assert "P99/SLO (ms)" in text_of(render.workloads_table([WORKLOAD], namespaces=False))
+
+
+def test_one_objects_view_lists_its_events_without_an_object_column() -> None:
+    event = Event("e1", kind="service_scaled", object="service/default/chat",
+                  message="default/chat: pinned to 3 replicas", time_unix=1.0)  # fmt: skip
+    explained = text_of(render.explain_view(Explanation(WORKLOAD, "placed", events=(event,))))
+    assert "OBJECT" not in explained and "service/default/chat" not in explained
+    assert "default/chat: pinned to 3 replicas" in explained
+    described = text_of(render.describe_view(Description(node=NODE, events=(event,))))
+    assert "OBJECT" not in described
+    listing = text_of(render.events_table([event]))  # `aiwo events`: many objects
+    assert "OBJECT" in listing and "service/default/chat" in listing
