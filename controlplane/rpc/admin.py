@@ -242,7 +242,8 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 events=self.state.events_of(f"service/{key}", 50, service.created_unix),
                 service=service_explanation(service, blocked, reason),
             )
-        workload = await found(context, self.state.workload_view(key), f"workload {key}")
+        what = f"service or workload {key}"  # explain takes either: say both were looked for
+        workload = await found(context, self.state.workload_view(key), what)
         result = explain(build_snapshot(self.state), key, self.optimizer_config)
         return admin_pb2.Explanation(
             workload=workload,

@@ -158,10 +158,12 @@ def _demand_line(service: Service) -> str:
     d = service.demand
     if not d.window_s:
         return "- (no gateway has reported)"
+    # 0 is "nothing measured" (no request answered in the window), not a 0 ms latency.
+    ttft = f"{d.ttft_p99_ms:.0f} ms" if d.ttft_p99_ms else "-"
+    gap = f"{d.chunk_gap_p99_ms:.0f} ms" if d.chunk_gap_p99_ms else "-"
     return (
         f"{d.arrivals_per_s:.1f} req/s, {d.in_flight} in flight, {d.queued} held;"
-        f" p99 TTFT {d.ttft_p99_ms:.0f} ms, gap {d.chunk_gap_p99_ms:.0f} ms"
-        f" (last {d.window_s:.0f} s)"
+        f" p99 TTFT {ttft}, gap {gap} (last {d.window_s:.0f} s)"
     )
 
 

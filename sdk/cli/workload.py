@@ -9,9 +9,16 @@ from typing import Any, TypeVar
 
 import click
 
-from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
+from sdk import (
+    ModelVariant,
+    NotFound,
+    Resources,
+    SloHints,
+    SyncWorkloadHandle,
+    resolve_priority,
+)
 from sdk.cli import _render as render
-from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
+from sdk.cli._app import CliError, Seconds, key_values, namespace_option, output_option, state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,7 +141,11 @@ def deregister(name: str, namespace: str | None) -> None:
     if deregister_service(name, namespace):
         return
     handle = state().client().get_handle(name, namespace=namespace)
-    handle.deregister()
+    try:
+        handle.deregister()
+    except NotFound:
+        # Neither was found: "workload ... not found" would hide that a service was looked for.
+        raise CliError(f"service or workload {handle.key} not found") from None
     click.echo(f"workload {handle.key} deregistered")
 
 

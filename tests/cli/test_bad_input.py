@@ -203,3 +203,14 @@ def test_an_empty_listing_says_so_instead_of_a_bare_header(plane: LocalControlPl
         assert result.stdout == f"no {noun} in namespace nobody-here\n"
         as_json = against(plane, listing, "-n", "nobody-here", "-o", "json")
         assert json.loads(as_json.stdout) == []
+
+
+@pytest.mark.parametrize("command", ["deregister", "explain"])
+def test_a_name_that_is_neither_a_service_nor_a_workload_says_both(
+    plane: LocalControlPlane, command: str
+) -> None:
+    # Both commands take either; "workload default/nosuch not found" read as if services
+    # had not been looked at.
+    result = against(plane, command, "nosuch")
+    assert result.returncode == 1
+    assert one_line(result) == "aiwo: service or workload default/nosuch not found"

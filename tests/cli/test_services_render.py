@@ -105,6 +105,16 @@ def test_top_shows_replicas_demand_and_slo_in_80_columns() -> None:
     assert render.service_json(busy)["demand"]["arrivals_per_s"] == 9.8
 
 
+def test_describe_shows_no_latency_where_nothing_was_measured() -> None:
+    # Before: "p99 TTFT 0 ms, gap 0 ms" for a service no request had reached yet.
+    quiet = chat(demand=ServiceDemand(window_s=10))
+    view = "\n".join(rendered(render.service_view(quiet)))
+    assert "0.0 req/s, 0 in flight, 0 held; p99 TTFT -, gap - (last 10 s)" in view
+    busy = chat(demand=ServiceDemand(window_s=10, arrivals_per_s=2, ttft_p99_ms=31.6,
+                                     chunk_gap_p99_ms=7))  # fmt: skip
+    assert "p99 TTFT 32 ms, gap 7 ms" in "\n".join(rendered(render.service_view(busy)))
+
+
 def test_names_stay_whole_in_80_columns_other_cells_wrap_first() -> None:
     # Before: `aiwo services -A` cut "team-research" into "team-researc" / "h" while
     # "2→4 42s ago" sat whole beside it.
