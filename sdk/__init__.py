@@ -48,7 +48,7 @@ from sdk._serving import (
 )
 from sdk._sync import SyncAdminClient, SyncAttachSession, SyncClient, SyncWorkloadHandle
 from sdk._target import read_cluster_file, resolve_target, resolve_target_with_source, state_dir
-from sdk._text import plural
+from sdk._text import plural, targets_text
 from sdk._tls import read_token_file
 from sdk._tokens import (
     ROLES,
@@ -213,6 +213,7 @@ __all__ = [
     "resolve_target_with_source",
     "revoke_certificate",
     "state_dir",
+    "targets_text",
     "write_pem",
     "write_secret",
     "write_tokens_file",

@@ -241,6 +241,37 @@ class AdminClient(ConnectionClient):
         )
         return convert.from_pb(Service, reply)
 
+    async def update_service(
+        self,
+        name: str,
+        *,
+        min_replicas: int | None = None,
+        max_replicas: int | None = None,
+        ttft_ms: float | None = None,
+        tpot_ms: float | None = None,
+        p99_latency_ms: float | None = None,
+        expected_generation: int = 0,
+        namespace: str | None = None,
+    ) -> Service:
+        """Change a live service's replica bounds and SLO targets (ms, 0 = none): only the
+        ones given, all or none. A bad value raises `InvalidArgument` naming the field;
+        desired moves into the new range at once and the autoscaler steers by the new
+        targets from its next pass. `expected_generation` (nonzero): only if unchanged since."""
+        request = serving_pb2.UpdateServiceRequest(
+            name=name,
+            namespace=self._namespace(namespace),
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            ttft_ms=ttft_ms,
+            tpot_ms=tpot_ms,
+            p99_latency_ms=p99_latency_ms,
+            expected_generation=expected_generation,
+        )
+        reply: serving_pb2.Service = await self._connection.call(
+            self._serving.UpdateService, request
+        )
+        return convert.from_pb(Service, reply)
+
     async def delete_service(self, name: str, namespace: str | None = None) -> None:
         """Drain every replica (out of the gateway first, then stopped once its requests
         are done) and remove the service."""

@@ -261,4 +261,5 @@ class SyncAdminClient(Blocking[AdminClient]):
     get_service = blocking(AdminClient.get_service)
     list_services = blocking(AdminClient.list_services)
     scale_service = blocking(AdminClient.scale_service)
+    update_service = blocking(AdminClient.update_service)
     delete_service = blocking(AdminClient.delete_service)

@@ -120,6 +120,7 @@ RULES: dict[str, Rule] = {
     _WORKLOAD + "Attach": Rule(WORKLOADS_ATTACH, Scope.HELLO),
     _SERVING + "CreateService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
     _SERVING + "ScaleService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
+    _SERVING + "UpdateService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
     _SERVING + "DeleteService": Rule(WORKLOADS_WRITE, Scope.NAMESPACE, True, _SERVICE_OBJECT),
     _SERVING + "GetService": Rule(WORKLOADS_READ, Scope.NAMESPACE),
     _SERVING + "ListServices": Rule(WORKLOADS_READ, Scope.LIST),

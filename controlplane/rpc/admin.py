@@ -204,7 +204,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.DescribeResponse(
                 node=view,
                 gpus=self.state.gpu_views(request.name),
-                events=self.state.events_for(f"node/{request.name}", 50),
+                events=self.state.events_of(f"node/{request.name}", 50),
             )
         if request.kind == "workload":
             namespace = request.namespace or "default"
@@ -218,7 +218,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             return admin_pb2.DescribeResponse(
                 workload=workload,
                 gpus=gpus,
-                events=self.state.events_for(f"workload/{key}", 50),
+                events=self.state.events_of(f"workload/{key}", 50, workload.created_unix),
             )
         await context.abort(
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -239,10 +239,11 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             reason = self.state.scale_reason.get(key, "")
             return admin_pb2.Explanation(
                 summary=explain_service(service, blocked, reason),
-                events=self.state.events_for(f"service/{key}", 50),
+                events=self.state.events_of(f"service/{key}", 50, service.created_unix),
                 service=service_explanation(service, blocked, reason),
             )
-        workload = await found(context, self.state.workload_view(key), f"workload {key}")
+        what = f"service or workload {key}"  # explain takes either: say both were looked for
+        workload = await found(context, self.state.workload_view(key), what)
         result = explain(build_snapshot(self.state), key, self.optimizer_config)
         return admin_pb2.Explanation(
             workload=workload,
@@ -254,7 +255,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 admin_pb2.Candidate(node=c.node, score=c.score, gpus=list(c.gpus))
                 for c in result.candidates
             ],
-            events=self.state.events_for(f"workload/{key}", 50),
+            events=self.state.events_of(f"workload/{key}", 50, workload.created_unix),
         )
 
     async def ClusterInfo(

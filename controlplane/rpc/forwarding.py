@@ -34,6 +34,7 @@ FORWARDED_UNARY = frozenset(
         "/aiwo.v1.AdminService/Drain",
         "/aiwo.v1.ServingService/CreateService",
         "/aiwo.v1.ServingService/ScaleService",
+        "/aiwo.v1.ServingService/UpdateService",
         "/aiwo.v1.ServingService/DeleteService",
         # A read, but only the leader holds the agents' streams the logs come through.
         "/aiwo.v1.AdminService/Logs",

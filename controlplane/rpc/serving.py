@@ -17,11 +17,21 @@ import structlog
 from controlplane.leader.decisions import Batch, Conflict, Decisions
 from controlplane.leader.serving import stage_service
 from controlplane.optimizer import can_ever_fit
-from controlplane.rpc.common import Leadership, abort_store_error, commit_attempt, found, validate
+from controlplane.rpc.common import (
+    Leadership,
+    abort_invalid,
+    abort_store_error,
+    commit_attempt,
+    found,
+    validate,
+)
+from controlplane.rpc.service_update import scale_flags, update_summary, updated_service_spec
 from controlplane.rpc.validation import (
+    ValidationError,
     check_create_service,
     check_name,
     check_service_ref,
+    check_update_service,
 )
 from controlplane.view.cluster import ClusterState
 from controlplane.view.demand import DEMAND_WINDOW_S, demand_of
@@ -110,11 +120,19 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             )
         if existing.spec == spec:
             return service_view(existing)  # idempotent
+        flags = scale_flags(existing.spec, spec)
+        if flags is not None:
+            # Only the range or the targets differ: those change in place, no re-create.
+            ref = f"{existing.name} -n {existing.namespace}"
+            advice = f"change it in place with `aiwo scale {ref} {flags}`"
+        else:
+            # Nothing else of a service's spec changes in place: say what to do instead.
+            advice = (
+                f"to change it, delete it first (`aiwo deregister {existing.name} -n"
+                f" {existing.namespace}`) and create it again"
+            )
         await context.abort(
-            grpc.StatusCode.ALREADY_EXISTS,
-            # There is no update of a service's spec: say what to do instead.
-            f"service {key} exists with a different spec; to change it, delete it first"
-            f" (`aiwo deregister {existing.name} -n {existing.namespace}`) and create it again",
+            grpc.StatusCode.ALREADY_EXISTS, f"service {key} exists with a different spec; {advice}"
         )
         raise AssertionError("unreachable")
 
@@ -200,6 +218,70 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
             f"{key}: {message}",
             now,
             pinned=updated.pinned if updated.HasField("pinned") else "auto",
+            desired=updated.desired,
+        )
+        self.on_change.set()
+        return service_view(updated)
+
+    async def UpdateService(
+        self, request: serving_pb2.UpdateServiceRequest, context: grpc.aio.ServicerContext
+    ) -> serving_pb2.Service:
+        """New bounds and SLO targets for a live service, in one write: the autoscaler steers
+        by them from its next pass; desired moves into the new range at once."""
+        await validate(context, lambda: check_update_service(request))
+        await self.leadership.require(context)
+        key = f"{request.namespace}/{request.name}"
+        for attempt in range(3):
+            current = await found(context, self.state.services.get(key), f"service {key}")
+            if current.deleting:
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION, f"service {key} is being deleted"
+                )
+            wanted = request.expected_generation
+            if wanted and wanted != current.generation:
+                await context.abort(
+                    grpc.StatusCode.ABORTED,
+                    f"expected_generation: service {key} is at generation {current.generation},"
+                    f" not {wanted}",
+                )
+            try:
+                spec = updated_service_spec(current.spec, request)
+            except ValidationError as exc:
+                await abort_invalid(context, exc)
+            lo, hi = spec.min_replicas, spec.max_replicas
+            if current.HasField("pinned") and not lo <= current.pinned <= hi:
+                field = "min_replicas" if current.pinned < lo else "max_replicas"
+                await context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"{field}: service {key} is pinned at {current.pinned}, outside {lo}..{hi};"
+                    f" pin it within (`aiwo scale {request.name} -n {request.namespace}"
+                    " --replicas N`) or unpin it (`--auto`) first",
+                )
+            updated = serving_pb2.Service()
+            updated.CopyFrom(current)
+            updated.spec.CopyFrom(spec)
+            updated.desired = max(lo, min(hi, current.desired))
+            now = time.time()
+            if updated.desired != current.desired:
+                updated.last_scale.CopyFrom(
+                    serving_pb2.ScaleRecord(
+                        time_unix=now,
+                        from_replicas=current.desired,
+                        to_replicas=updated.desired,
+                        reason=f"replica range changed to {lo}-{hi}",
+                    )
+                )
+            if updated == current:
+                return service_view(current)
+            if await self._rewrite(context, key, current, updated, last=attempt == 2):
+                break
+        self.decisions.events.emit(
+            "service_updated",
+            f"service/{key}",
+            f"{key}: {update_summary(current, updated)}",
+            now,
+            min_replicas=lo,
+            max_replicas=hi,
             desired=updated.desired,
         )
         self.on_change.set()

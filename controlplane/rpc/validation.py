@@ -412,6 +412,29 @@ def check_create_service(req: serving_pb2.CreateServiceRequest) -> None:
     check_service_spec(req.name, req.spec)
 
 
+SERVICE_TARGETS = ("ttft_ms", "tpot_ms", "p99_latency_ms")  # UpdateService's SLO fields
+SERVICE_UPDATES = ("min_replicas", "max_replicas", *SERVICE_TARGETS)
+
+
+def check_update_service(req: serving_pb2.UpdateServiceRequest) -> None:
+    """Each field on its own; rpc/service_update.updated_service_spec checks them against the
+    stored spec."""
+    check_service_ref(req.name, req.namespace)
+    if not any(req.HasField(name) for name in SERVICE_UPDATES):
+        raise ValidationError(
+            "update", f"nothing to change: set at least one of {', '.join(SERVICE_UPDATES)}"
+        )
+    if req.HasField("min_replicas"):
+        _check_range("min_replicas", req.min_replicas, 0, MAX_REPLICAS)
+    if req.HasField("max_replicas"):
+        _check_range("max_replicas", req.max_replicas, 1, MAX_REPLICAS)
+    for name in SERVICE_TARGETS:
+        if req.HasField(name):
+            _check_range(name, getattr(req, name), 0, MAX_LATENCY_MS)
+    if req.expected_generation < 0:
+        raise ValidationError("expected_generation", f"must be >= 0, got {req.expected_generation}")
+
+
 MAX_GATEWAY_NAME_CHARS = 128
 MAX_SERVICES_PER_REPORT = 10_000
 MAX_REPLICAS_PER_REPORT = 4 * MAX_REPLICAS  # draining ones included

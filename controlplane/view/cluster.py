@@ -224,3 +224,16 @@ class ClusterState:
                 if len(chosen) >= limit:
                     break
         return chosen
+
+    def events_of(self, name: str, limit: int, since_unix: float = 0.0) -> list[types_pb2.Event]:
+        """Newest first, of the object `name` ("service/default/chat") alone: not of another
+        whose name it begins ("service/default/chatbot", "node/node-10"), nor of an earlier
+        object of that name (a service deleted and created again) when `since_unix` is its
+        creation."""
+        chosen = []
+        for _, event in sorted(self.events.items(), key=lambda kv: kv[0], reverse=True):
+            if event.object == name and event.time_unix >= since_unix:
+                chosen.append(event)
+                if len(chosen) >= limit:
+                    break
+        return chosen

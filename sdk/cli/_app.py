@@ -29,12 +29,30 @@ class CliError(click.ClickException):
         click.echo(f"aiwo: {self.format_message()}", err=True, file=file)
 
 
+class UsageLine(click.ClickException):
+    """A usage error in one line on stderr, exit status 2 (click's own form is the usage
+    synopsis, a hint and the error: three lines, the one that matters last)."""
+
+    exit_code = 2
+
+    def __init__(self, error: click.UsageError) -> None:
+        super().__init__(error.format_message())
+        self.command_path = error.ctx.command_path if error.ctx else "aiwo"
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        line = f"{self.command_path}: {self.format_message()} (see `{self.command_path} --help`)"
+        click.echo(line, err=True, file=file)
+
+
 class AiwoGroup(click.Group):
-    """Turns SDK errors raised by any command into `CliError` (no traceback)."""
+    """Turns SDK errors raised by any command into `CliError` (no traceback), and usage
+    errors into one line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            raise UsageLine(error) from None
         except ControllerUnavailable as error:
             message = str(error)
             cli_state = ctx.find_object(CliState)
@@ -75,14 +93,14 @@ def state(ctx: click.Context | None = None) -> CliState:
     return obj
 
 
-def key_values(texts: Iterable[str]) -> dict[str, str]:
+def key_values(texts: Iterable[str], option: str) -> dict[str, str]:
     """Repeated KEY=VALUE options (--env, --label) as a mapping; a malformed one is a usage
-    error that names it."""
+    error that names it and its option."""
     pairs: dict[str, str] = {}
     for text in texts:
         key, sep, value = text.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{text!r}: expected KEY=VALUE")
+            raise click.BadParameter(f"{text!r}: expected KEY=VALUE", param_hint=f"'{option}'")
         pairs[key] = value
     return pairs
 

@@ -28,8 +28,8 @@ from sdk import (
     NodeState,
     Workload,
     WorkloadPhase,
+    targets_text,
 )
-from sdk.cli._services_render import targets_text
 
 # Piped without COLUMNS (a log file, `| grep`): wide enough that a row never wraps; rich
 # would assume 80. A table is only as wide as its cells, so this is a ceiling, not padding.
@@ -209,36 +209,60 @@ def latency_text(workload: Workload) -> str:
     return f"{seen}/{target:g}" if target else seen
 
 
+# Columns of one short word, never broken ("runni/ng"); at 80 columns the others (PRIORITY,
+# PLACEMENT, P99/SLO, MESSAGE) wrap at their spaces instead.
+_UNBROKEN_COLUMNS = frozenset({"NAMESPACE", "NAME", "PHASE", "GPU", "VARIANT", "AGE"})
+
+
 def workloads_table(workloads: Sequence[Workload], *, namespaces: bool) -> Table:
+    now = time.time()
+    rows: list[dict[str, RenderableType]] = []
+    for w in workloads:
+        cls = w.spec.priority_class
+        row: dict[str, RenderableType] = {
+            "NAMESPACE": w.namespace,
+            "NAME": w.name,
+            "PRIORITY": f"{w.priority} ({cls})" if cls else str(w.priority),
+            "PHASE": Text(str(w.phase), style=_PHASE_STYLE.get(w.phase, "")),
+            "PLACEMENT": placement_text(w),
+            "GPU": share_text(w),
+            "VARIANT": w.variant or "-",
+            "P99/SLO (ms)": latency_text(w),
+            "AGE": age(w.created_unix, now),
+            "MESSAGE": w.message,
+        }
+        rows.append(row)
     columns = ["NAME", "PRIORITY", "PHASE", "PLACEMENT", "GPU", "VARIANT", "P99/SLO (ms)", "AGE"]
     if namespaces:
         columns.insert(0, "NAMESPACE")
-    table = _table(*columns, "MESSAGE")
-    now = time.time()
-    for w in workloads:
-        cls = w.spec.priority_class
-        row: list[RenderableType] = [
-            w.name,
-            f"{w.priority} ({cls})" if cls else str(w.priority),
-            Text(str(w.phase), style=_PHASE_STYLE.get(w.phase, "")),
-            placement_text(w),
-            share_text(w),
-            w.variant or "-",
-            latency_text(w),
-            age(w.created_unix, now),
-            w.message,
-        ]
-        if namespaces:
-            row.insert(0, w.namespace)
-        table.add_row(*row)
+    # A column that says "-" on every row only takes width from MESSAGE (-o json keeps all).
+    columns = [
+        c for c in columns if c not in ("VARIANT", "P99/SLO (ms)") or any(r[c] != "-" for r in rows)
+    ]
+    columns.append("MESSAGE")
+    # Two spaces between columns, not three: ten columns need the room at 80.
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        header_style="bold",
+        padding=(0, 1, 0, 0),
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in _UNBROKEN_COLUMNS)
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
     return table
 
 
-def events_table(events: Iterable[Event]) -> Table:
-    table = _table("AGE", "KIND", "OBJECT", "MESSAGE")
+def events_table(events: Iterable[Event], *, objects: bool = True) -> Table:
+    """`objects=False` under one object's own view (describe, explain): the column would
+    repeat its name on every row and take a third of 80 columns from MESSAGE."""
+    table = _table("AGE", "KIND", *(["OBJECT"] if objects else []), "MESSAGE")
     now = time.time()
     for event in events:
-        table.add_row(age(event.time_unix, now), event.kind, event.object, event.message)
+        cells = [event.object] if objects else []
+        table.add_row(age(event.time_unix, now), event.kind, *cells, event.message)
     return table
 
 
@@ -280,7 +304,8 @@ def describe_view(description: Description) -> RenderableType:
     if description.gpus:
         parts.extend([Text("\nGPUs", style="bold"), gpus_table(description.gpus)])
     if description.events:
-        parts.extend([Text("\nEvents", style="bold"), events_table(description.events)])
+        events = events_table(description.events, objects=False)
+        parts.extend([Text("\nEvents", style="bold"), events])
     return Group(*parts)
 
 
@@ -358,5 +383,6 @@ def explain_view(explanation: Explanation) -> RenderableType:
             table.add_row(candidate.node, f"{candidate.score:.3f}", gpus)
         parts.append(table)
     if explanation.events:
-        parts.extend([Text("\nEvents", style="bold"), events_table(explanation.events)])
+        events = events_table(explanation.events, objects=False)
+        parts.extend([Text("\nEvents", style="bold"), events])
     return Group(*parts)

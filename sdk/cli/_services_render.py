@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from sdk import Event, Replica, ReplicaState, Service, SloHints
+from sdk import Event, Replica, ReplicaState, Service, targets_text
 
 _STATE_STYLE = {
     ReplicaState.READY: "green",
@@ -45,6 +45,8 @@ def _table(*columns: str) -> Table:
 
 
 def scaling_text(service: Service) -> str:
+    if service.deleting:  # its replicas drain; neither a pin nor the autoscaler counts now
+        return "deleting"
     return "auto" if service.pinned is None else f"pinned {service.pinned}"
 
 
@@ -116,20 +118,6 @@ def replicas_table(replicas: Sequence[Replica], now: float) -> Table:
     return table
 
 
-def targets_text(slo: SloHints) -> str:
-    """ "TTFT 2000 ms, TPOT 100 ms" (the targets set); "-" for none."""
-    targets = [
-        f"{label} {value:g} ms"
-        for label, value in (
-            ("TTFT", slo.ttft_ms),
-            ("TPOT", slo.tpot_ms),
-            ("p99", slo.p99_latency_ms),
-        )
-        if value
-    ]
-    return ", ".join(targets) or "-"
-
-
 def service_view(service: Service, events: Sequence[Event] = ()) -> RenderableType:
     now = time.time()
     template = service.spec.template
@@ -170,10 +158,12 @@ def _demand_line(service: Service) -> str:
     d = service.demand
     if not d.window_s:
         return "- (no gateway has reported)"
+    # 0 is "nothing measured" (no request answered in the window), not a 0 ms latency.
+    ttft = f"{d.ttft_p99_ms:.0f} ms" if d.ttft_p99_ms else "-"
+    gap = f"{d.chunk_gap_p99_ms:.0f} ms" if d.chunk_gap_p99_ms else "-"
     return (
         f"{d.arrivals_per_s:.1f} req/s, {d.in_flight} in flight, {d.queued} held;"
-        f" p99 TTFT {d.ttft_p99_ms:.0f} ms, gap {d.chunk_gap_p99_ms:.0f} ms"
-        f" (last {d.window_s:.0f} s)"
+        f" p99 TTFT {ttft}, gap {gap} (last {d.window_s:.0f} s)"
     )
 
 
@@ -199,6 +189,7 @@ def service_json(service: Service) -> dict[str, Any]:
         "min": service.spec.min_replicas,
         "max": service.spec.max_replicas,
         "pinned": service.pinned,
+        "deleting": service.deleting,
         "endpoints": service.endpoints,
         "last_scale": (
             None

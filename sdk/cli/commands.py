@@ -40,6 +40,9 @@ def workloads(namespace: str | None, all_namespaces: bool, output: str) -> None:
     """List workloads (of the default namespace unless -n or -A)."""
     ns = listed_namespace(namespace, all_namespaces)  # refused before connecting
     items = state().admin().list_workloads(ns)
+    if not items and output == "table":  # a bare header row reads as a broken table
+        click.echo("no workloads" + ("" if all_namespaces else f" in namespace {ns}"))
+        return
     _emit(items, output, render.workloads_table(items, namespaces=all_namespaces))
 
 

@@ -56,7 +56,7 @@ def run(
     resolve_priority(priority)  # a typo is reported without a round trip
     launch = LaunchSpec(
         command=command,
-        env=key_values(env),
+        env=key_values(env, "--env"),
         working_dir=workdir,
         restart_policy=_RESTART[restart],
     )

@@ -20,6 +20,7 @@ from sdk import (
     plural,
     read_cluster_file,
     resolve_priority,
+    targets_text,
 )
 from sdk.cli import _services_render as render
 from sdk.cli._app import (
@@ -63,7 +64,8 @@ def gateway_address() -> str | None:
 )  # fmt: skip
 @namespace_option
 @click.option("--gpus", default=0, type=click.IntRange(min=0), help="Whole GPUs per replica.")
-@click.option("--milli-gpu", default=0, type=int, help="Share of one GPU per replica, 1..1000.")
+@click.option("--milli-gpu", type=click.IntRange(1, 1000),
+              help="Share of one GPU per replica, 1..1000.")  # fmt: skip
 @click.option("--ttft-ms", default=0.0, type=float, help="Time to first token, p99 (ms).")
 @click.option("--tpot-ms", default=0.0, type=float, help="Mean time per output token (ms).")
 @click.option("--p99-ms", default=0.0, type=float, help="End-to-end p99 latency (ms).")
@@ -85,7 +87,7 @@ def serve(
     replica_range: tuple[int, int],
     namespace: str | None,
     gpus: int,
-    milli_gpu: int,
+    milli_gpu: int | None,
     ttft_ms: float,
     tpot_ms: float,
     p99_ms: float,
@@ -120,7 +122,7 @@ def serve(
         command,
         min_replicas=low,
         max_replicas=high,
-        env=key_values(env),
+        env=key_values(env, "--env"),
         working_dir=workdir,
         priority=priority,
         resources=Resources(gpus=1, milli_gpu=milli_gpu) if milli_gpu else Resources(gpus=gpus),
@@ -184,7 +186,14 @@ def describe_service(name: str, namespace: str | None, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(render.service_json(service), indent=2))
         return
-    events = admin.list_events(f"service/{service.namespace}/{service.name}", 10)
+    # ListEvents takes a prefix: "service/default/chat" is also the start of ".../chatbot",
+    # and an earlier service of this name (deleted, created again) left its events too.
+    name_of = f"service/{service.namespace}/{service.name}"
+    events = [
+        e
+        for e in admin.list_events(name_of, 100)
+        if e.object == name_of and e.time_unix >= service.created_unix
+    ][:10]
     console().print(render.service_view(service, events))
 
 
@@ -193,12 +202,62 @@ def describe_service(name: str, namespace: str | None, output: str) -> None:
 @namespace_option
 @click.option("--replicas", type=click.IntRange(min=0), help="Pin this many (within MIN-MAX).")
 @click.option("--auto", is_flag=True, help="Hand the count back to the autoscaler.")
-def scale(name: str, namespace: str | None, replicas: int | None, auto: bool) -> None:
-    """Pin a service's replica count (--replicas N) until --auto."""
-    if (replicas is None) == (not auto):
+@click.option("--min", "min_replicas", type=int, help="New lower bound (0: scale to zero).")
+@click.option("--max", "max_replicas", type=int, help="New upper bound (1..64).")
+@click.option("--ttft-ms", type=float, help="New p99 time-to-first-token target (0: none).")
+@click.option("--tpot-ms", type=float, help="New time-per-output-token target (0: none).")
+@click.option("--p99-ms", type=float, help="New end-to-end p99 latency target (0: none).")
+def scale(
+    name: str,
+    namespace: str | None,
+    replicas: int | None,
+    auto: bool,
+    min_replicas: int | None,
+    max_replicas: int | None,
+    ttft_ms: float | None,
+    tpot_ms: float | None,
+    p99_ms: float | None,
+) -> None:
+    """Pin a service's replica count (--replicas N) until --auto, or change what the
+    autoscaler works within: --min/--max (the replica range) and the SLO targets it
+    scales for (--ttft-ms, --tpot-ms, --p99-ms). Only the options given change, all or
+    none.
+
+    \b
+    Example:
+        aiwo scale chat --min 2 --max 8 --ttft-ms 1500
+    """
+    changes = (min_replicas, max_replicas, ttft_ms, tpot_ms, p99_ms)
+    updating = any(value is not None for value in changes)
+    pinning = replicas is not None or auto
+    if updating and pinning:
+        # Two calls, the second of which may fail, would leave half a change behind.
+        raise click.UsageError(
+            "--replicas/--auto and --min/--max/--ttft-ms/--tpot-ms/--p99-ms are separate"
+            " changes: run one `aiwo scale` for each"
+        )
+    if not updating and not pinning:
+        raise click.UsageError(
+            "give --replicas N or --auto, or what to change: --min, --max, --ttft-ms,"
+            " --tpot-ms, --p99-ms"
+        )
+    if replicas is not None and auto:
         raise click.UsageError("give either --replicas N or --auto")
-    service = state().admin().scale_service(name, replicas, auto=auto, namespace=namespace)
-    if auto:
+    # Every usage error above is found before connecting: a stopped controller must not hide it.
+    admin = state().admin()
+    if updating:
+        service = admin.update_service(
+            name, min_replicas=min_replicas, max_replicas=max_replicas, ttft_ms=ttft_ms,
+            tpot_ms=tpot_ms, p99_latency_ms=p99_ms, namespace=namespace,
+        )  # fmt: skip
+        targets = targets_text(service.spec.template.slo)
+        click.echo(
+            f"service {service.key}: replicas {service.spec.min_replicas}-"
+            f"{service.spec.max_replicas}, desired {service.desired}; SLO targets {targets}"
+        )
+        return
+    service = admin.scale_service(name, replicas, auto=auto, namespace=namespace)
+    if replicas is None:
         click.echo(f"service {service.key} autoscaled (desired {service.desired})")
     elif replicas is not None:  # always, by the check above; says so to the type checker
         click.echo(f"service {service.key} pinned at {plural(replicas, 'replica')}")

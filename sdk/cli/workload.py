@@ -9,9 +9,16 @@ from typing import Any, TypeVar
 
 import click
 
-from sdk import ModelVariant, Resources, SloHints, SyncWorkloadHandle, resolve_priority
+from sdk import (
+    ModelVariant,
+    NotFound,
+    Resources,
+    SloHints,
+    SyncWorkloadHandle,
+    resolve_priority,
+)
 from sdk.cli import _render as render
-from sdk.cli._app import Seconds, key_values, namespace_option, output_option, state
+from sdk.cli._app import CliError, Seconds, key_values, namespace_option, output_option, state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,7 +106,7 @@ def register(
         ),
         variants=[_variant(v) for v in variants],
         service=service,
-        labels=key_values(labels),
+        labels=key_values(labels, "--label"),
     )
     show_registered(handle, wait=wait, timeout=timeout, output=output, placed="placed on")
 
@@ -134,7 +141,11 @@ def deregister(name: str, namespace: str | None) -> None:
     if deregister_service(name, namespace):
         return
     handle = state().client().get_handle(name, namespace=namespace)
-    handle.deregister()
+    try:
+        handle.deregister()
+    except NotFound:
+        # Neither was found: "workload ... not found" would hide that a service was looked for.
+        raise CliError(f"service or workload {handle.key} not found") from None
     click.echo(f"workload {handle.key} deregistered")
 
 
@@ -188,7 +199,7 @@ def update(
         priority=priority,
         resources=dataclasses.replace(resources, **resource_changes) if resource_changes else None,
         slo=dataclasses.replace(slo, **slo_changes) if slo_changes else None,
-        labels=key_values(labels) if labels else None,
+        labels=key_values(labels, "--label") if labels else None,
     )
     if output == "json":
         click.echo(render.to_json(workload))

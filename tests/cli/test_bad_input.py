@@ -124,14 +124,14 @@ def test_a_malformed_env_is_refused_before_any_call(command: list[str]) -> None:
     # connection was tried first.
     result = run("--controller", "127.0.0.1:1", *command, "--", "true")
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("expected KEY=VALUE")
+    assert "': expected KEY=VALUE (see `aiwo " in one_line(result)
 
 
 @pytest.mark.parametrize("listing", ["workloads", "migrations", "services"])
 def test_a_listing_takes_a_namespace_or_all_not_both(listing: str) -> None:
     result = run("--controller", "127.0.0.1:1", listing, "-n", "team-a", "-A")
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("use either -n or -A")
+    assert one_line(result) == f"aiwo {listing}: use either -n or -A (see `aiwo {listing} --help`)"
 
 
 @pytest.mark.parametrize(
@@ -163,3 +163,54 @@ def test_up_refuses_a_duration_that_is_not_a_number(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Invalid value for '--duration'" in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        # No change asked for: said before connecting, so a stopped controller cannot hide it.
+        (("scale", "chat"),
+         "aiwo scale: give --replicas N or --auto, or what to change: --min, --max, --ttft-ms,"
+         " --tpot-ms, --p99-ms (see `aiwo scale --help`)"),
+        (("scale", "chat", "--replicas", "2", "--max", "3"),
+         "aiwo scale: --replicas/--auto and --min/--max/--ttft-ms/--tpot-ms/--p99-ms are"
+         " separate changes: run one `aiwo scale` for each (see `aiwo scale --help`)"),
+        (("scale", "chat", "--max", "abc"),
+         "aiwo scale: Invalid value for '--max': 'abc' is not a valid integer."
+         " (see `aiwo scale --help`)"),
+        # --help says 1..1000: 0 was taken as "no share" and the replica got no GPU.
+        (("serve", "x", "--replicas", "1-3", "--milli-gpu", "0", "--", "python", "s.py"),
+         "aiwo serve: Invalid value for '--milli-gpu': 0 is not in the range 1<=x<=1000."
+         " (see `aiwo serve --help`)"),
+        (("serve", "x", "--replicas", "1-3", "--env", "FOO", "--", "python", "s.py"),
+         "aiwo serve: Invalid value for '--env': 'FOO': expected KEY=VALUE"
+         " (see `aiwo serve --help`)"),
+        (("serve", "x", "--replicas", "1-3"),
+         "aiwo serve: Missing argument '-- COMMAND [ARGS]...'. (see `aiwo serve --help`)"),
+    ],
+)  # fmt: skip
+def test_usage_errors_are_one_line_naming_the_option(args: tuple[str, ...], line: str) -> None:
+    result = run("--controller", "127.0.0.1:1", *args)
+    assert result.returncode == 2
+    assert one_line(result) == line
+
+
+def test_an_empty_listing_says_so_instead_of_a_bare_header(plane: LocalControlPlane) -> None:
+    # At 80 columns the header row alone folded into "NAMESPA/CE  PRIORI/TY ...".
+    for listing, noun in (("workloads", "workloads"), ("services", "services")):
+        result = against(plane, listing, "-n", "nobody-here")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"no {noun} in namespace nobody-here\n"
+        as_json = against(plane, listing, "-n", "nobody-here", "-o", "json")
+        assert json.loads(as_json.stdout) == []
+
+
+@pytest.mark.parametrize("command", ["deregister", "explain"])
+def test_a_name_that_is_neither_a_service_nor_a_workload_says_both(
+    plane: LocalControlPlane, command: str
+) -> None:
+    # Both commands take either; "workload default/nosuch not found" read as if services
+    # had not been looked at.
+    result = against(plane, command, "nosuch")
+    assert result.returncode == 1
+    assert one_line(result) == "aiwo: service or workload default/nosuch not found"

@@ -150,3 +150,46 @@ def test_a_workloads_gpu_share_in_the_tables_and_in_top(
     workload: Workload, short: str, long: str
 ) -> None:
     assert (render.share_text(workload), top_view.share(workload)) == (short, long)
+
+
+def test_workloads_fit_80_columns_without_breaking_a_header_or_short_cell() -> None:
+    # At COLUMNS=80 every column was squeezed: "PRIORIT / Y", "runni / ng", "(norma / l)".
+    replica = Workload(
+        "chat-0",
+        spec=WorkloadSpec(priority_class="normal", priority=500),
+        phase=WorkloadPhase.RUNNING,
+        node="node-2",
+        priority=500,
+        message="default: best of 2 feasible nodes (score 150)",
+    )
+    variant = Workload("chat-1", spec=replica.spec, phase=WorkloadPhase.RUNNING, variant="int8")
+    # Every column but NAMESPACE (ten with it do not fit 80 with any width left to MESSAGE),
+    # and NAMESPACE without VARIANT.
+    for namespaces, listed in ((False, [replica, WORKLOAD, variant]), (True, [replica, WORKLOAD])):
+        console = Console(width=80, record=True, color_system=None)
+        console.print(render.workloads_table(listed, namespaces=namespaces))
+        lines = console.export_text().splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        words = " ".join(lines[:3]).split()  # the header, "P99/SLO (ms)" may take two lines
+        for column in ("NAME", "PRIORITY", "PHASE", "PLACEMENT", "GPU", "AGE", "MESSAGE"):
+            assert column in words
+        assert ("NAMESPACE" in words) == namespaces
+        row = " ".join(lines).split()
+        for cell in ("chat-0", "500", "(normal)", "running", "node-2", "node-1[3]", "72.5/100"):
+            assert cell in row
+    # A column with "-" on every row is left out of the table (json keeps every field).
+    alone = text_of(render.workloads_table([replica], namespaces=False)).splitlines()[0]
+    assert "VARIANT" not in alone and "P99/SLO" not in alone
+    assert "P99/SLO (ms)" in text_of(render.workloads_table([WORKLOAD], namespaces=False))
+
+
+def test_one_objects_view_lists_its_events_without_an_object_column() -> None:
+    event = Event("e1", kind="service_scaled", object="service/default/chat",
+                  message="default/chat: pinned to 3 replicas", time_unix=1.0)  # fmt: skip
+    explained = text_of(render.explain_view(Explanation(WORKLOAD, "placed", events=(event,))))
+    assert "OBJECT" not in explained and "service/default/chat" not in explained
+    assert "default/chat: pinned to 3 replicas" in explained
+    described = text_of(render.describe_view(Description(node=NODE, events=(event,))))
+    assert "OBJECT" not in described
+    listing = text_of(render.events_table([event]))  # `aiwo events`: many objects
+    assert "OBJECT" in listing and "service/default/chat" in listing

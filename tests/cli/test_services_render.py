@@ -72,6 +72,15 @@ def test_a_service_never_scaled_has_no_last_scale() -> None:
     assert render.scaling_text(chat(pinned=2)) == "pinned 2"
 
 
+def test_a_service_being_deleted_says_so_instead_of_its_pin() -> None:
+    # `aiwo deregister` left it draining: "pinned 2" or "auto" would read as still scaled.
+    gone = chat(pinned=2, deleting=True, desired=0)
+    assert render.scaling_text(gone) == "deleting"
+    assert render.service_json(gone)["deleting"] is True
+    assert "deleting" in rendered(render.services_table([gone], namespaces=False))[2]
+    assert render.service_json(chat())["deleting"] is False
+
+
 def test_tables_fit_80_columns_one_row_per_line() -> None:
     listing = rendered(render.services_table([chat(), chat(name="embed")], namespaces=True))
     assert all(len(line) <= 80 for line in listing)
@@ -94,6 +103,16 @@ def test_top_shows_replicas_demand_and_slo_in_80_columns() -> None:
     view = "\n".join(rendered(render.service_view(busy)))
     assert "9.8 req/s, 7 in flight" in view
     assert render.service_json(busy)["demand"]["arrivals_per_s"] == 9.8
+
+
+def test_describe_shows_no_latency_where_nothing_was_measured() -> None:
+    # Before: "p99 TTFT 0 ms, gap 0 ms" for a service no request had reached yet.
+    quiet = chat(demand=ServiceDemand(window_s=10))
+    view = "\n".join(rendered(render.service_view(quiet)))
+    assert "0.0 req/s, 0 in flight, 0 held; p99 TTFT -, gap - (last 10 s)" in view
+    busy = chat(demand=ServiceDemand(window_s=10, arrivals_per_s=2, ttft_p99_ms=31.6,
+                                     chunk_gap_p99_ms=7))  # fmt: skip
+    assert "p99 TTFT 32 ms, gap 7 ms" in "\n".join(rendered(render.service_view(busy)))
 
 
 def test_names_stay_whole_in_80_columns_other_cells_wrap_first() -> None:

@@ -34,6 +34,12 @@ async def test_create_get_list_scale_and_delete_a_service(cluster: Cluster) -> N
     with pytest.raises(ValueError, match="not both or neither"):
         await admin.scale_service("chat", 1, auto=True)
 
+    updated = await admin.update_service("chat", min_replicas=1, ttft_ms=1500)
+    assert (updated.spec.min_replicas, updated.spec.max_replicas) == (1, 3)
+    assert updated.spec.template.slo.ttft_ms == 1500 and updated.desired == 1
+    with pytest.raises(InvalidArgument, match="min_replicas: must be at most max_replicas"):
+        await admin.update_service("chat", min_replicas=3, max_replicas=2)
+    assert (await admin.get_service("chat")).spec.max_replicas == 3  # nothing half-written
     await admin.delete_service("chat")
 
     async def gone() -> bool:

@@ -104,8 +104,9 @@ PUBLIC = {
     "PermissionDenied",
     "Unauthenticated",
     "PlacementTimeout",
-    # text
+    # text: counts in messages ("1 node", "2 nodes"), SLO targets ("TTFT 500 ms")
     "plural",
+    "targets_text",
 }
 
 

@@ -113,6 +113,10 @@ def _samples(namespace: str) -> list[Sample]:
             serving_pb2.ScaleServiceRequest(name="missing", namespace=namespace, replicas=1),
         ),
         Sample(
+            serving + "UpdateService",
+            serving_pb2.UpdateServiceRequest(name="missing", namespace=namespace, max_replicas=2),
+        ),
+        Sample(
             serving + "DeleteService",
             serving_pb2.DeleteServiceRequest(name="missing", namespace=namespace),
         ),

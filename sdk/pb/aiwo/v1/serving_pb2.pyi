@@ -171,6 +171,26 @@ class ScaleServiceRequest(_message.Message):
     auto: bool
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., replicas: _Optional[int] = ..., auto: _Optional[bool] = ...) -> None: ...
 
+class UpdateServiceRequest(_message.Message):
+    __slots__ = ("name", "namespace", "min_replicas", "max_replicas", "ttft_ms", "tpot_ms", "p99_latency_ms", "expected_generation")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    TTFT_MS_FIELD_NUMBER: _ClassVar[int]
+    TPOT_MS_FIELD_NUMBER: _ClassVar[int]
+    P99_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    namespace: str
+    min_replicas: int
+    max_replicas: int
+    ttft_ms: float
+    tpot_ms: float
+    p99_latency_ms: float
+    expected_generation: int
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., ttft_ms: _Optional[float] = ..., tpot_ms: _Optional[float] = ..., p99_latency_ms: _Optional[float] = ..., expected_generation: _Optional[int] = ...) -> None: ...
+
 class DeleteServiceRequest(_message.Message):
     __slots__ = ("name", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -54,6 +54,11 @@ class ServingServiceStub:
                 request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.ScaleServiceRequest.SerializeToString,
                 response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.FromString,
                 _registered_method=True)
+        self.UpdateService = channel.unary_unary(
+                '/aiwo.v1.ServingService/UpdateService',
+                request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.UpdateServiceRequest.SerializeToString,
+                response_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.FromString,
+                _registered_method=True)
         self.DeleteService = channel.unary_unary(
                 '/aiwo.v1.ServingService/DeleteService',
                 request_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.DeleteServiceRequest.SerializeToString,
@@ -91,6 +96,14 @@ class ServingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateService(self, request, context):
+        """Change a live service's replica bounds and SLO targets (what the autoscaler steers by):
+        only the fields set change, all or none; INVALID_ARGUMENT names a bad one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteService(self, request, context):
         """Drain every replica, then remove the service.
         """
@@ -119,6 +132,11 @@ def add_ServingServiceServicer_to_server(servicer, server):
             'ScaleService': grpc.unary_unary_rpc_method_handler(
                     servicer.ScaleService,
                     request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.ScaleServiceRequest.FromString,
+                    response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.SerializeToString,
+            ),
+            'UpdateService': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateService,
+                    request_deserializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.UpdateServiceRequest.FromString,
                     response_serializer=sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.SerializeToString,
             ),
             'DeleteService': grpc.unary_unary_rpc_method_handler(
@@ -234,6 +252,33 @@ class ServingService:
             target,
             '/aiwo.v1.ServingService/ScaleService',
             sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.ScaleServiceRequest.SerializeToString,
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aiwo.v1.ServingService/UpdateService',
+            sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.UpdateServiceRequest.SerializeToString,
             sdk_dot_pb_dot_aiwo_dot_v1_dot_serving__pb2.Service.FromString,
             options,
             channel_credentials,
