@@ -85,6 +85,9 @@ class AutoscaleConfig:
     gap_hold_s: a zero-demand gap (no arrivals for a panic window) holds the replicas the
         demand before it needed, for as long as the longest gap this service has resumed
         from (learned), times 2, and at most this (s); 0 = never hold.
+    gap_flow_share: a gap is also held while it is no longer than this share of the time
+        demand flowed without a gap before it (0 = off): the first gap of a service with no
+        gap history, after hours of demand, is more likely an interruption than an end.
     """
 
     stable_window_s: float = 60.0
@@ -120,6 +123,7 @@ class AutoscaleConfig:
     burst_day_decay: float = 0.7
     burst_headroom_max: float = 4.0
     gap_hold_s: float = 7200.0
+    gap_flow_share: float = 0.25
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -162,6 +166,7 @@ class AutoscaleConfig:
         _range("burst_day_decay", self.burst_day_decay, 0.0, 1.0)
         _range("burst_headroom_max", self.burst_headroom_max, 1.0, 100.0)
         _range("gap_hold_s", self.gap_hold_s, 0.0, 86_400.0)
+        _range("gap_flow_share", self.gap_flow_share, 0.0, 10.0)
 
 
 def _finite(name: str, value: object) -> None:

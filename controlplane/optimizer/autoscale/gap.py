@@ -7,7 +7,11 @@ the service had when demand last flowed (`level_rps`), as long as history says i
 
 - the gap is no longer than twice the longest gap this service has resumed from (learned;
   that figure shrinks 10 % a day, so a service that stopped having gaps stops being held), or
-- the day profile is established here and expects at least a quarter of that level now;
+- the day profile is established here and expects at least a quarter of that level now, or
+- the gap is no longer than `gap_flow_share` of the time demand had flowed without a gap
+  before it (a service whose demand ran for hours is more likely interrupted than stopped:
+  this holds the first gap of a service with no gap history, which the other two cannot;
+  a short load test followed by quiet is held for seconds only);
 
 and never past `gap_hold_s`. A gap shorter than the panic window is not a gap (the windows
 carry it). Past the hold, the stabilization window scales in as for any fall in demand.
@@ -22,13 +26,23 @@ _DAY_DECAY = 0.9  # the longest resumed gap shrinks 10 % a day (gaps that stoppe
 
 
 class GapFloor:
-    __slots__ = ("_day", "gap_start_unix", "level_rps", "longest_resumed_s", "resumed_unix")
+    __slots__ = (
+        "_day",
+        "flow_start_unix",
+        "flowed_s",
+        "gap_start_unix",
+        "level_rps",
+        "longest_resumed_s",
+        "resumed_unix",
+    )
 
     def __init__(self) -> None:
         self.level_rps = 0.0  # the stable rate at the last sample with arrivals
         self.gap_start_unix = -1.0  # -1: no gap now
         self.longest_resumed_s = 0.0
-        self.resumed_unix = -1e18  # when demand last resumed after a gap (or first arrived)
+        self.resumed_unix = -1e18  # when demand last resumed after a gap
+        self.flow_start_unix = -1.0  # start of the current run of demand (-1: none yet)
+        self.flowed_s = 0.0  # how long demand flowed before the running gap began
         self._day = -1
 
     def add(self, end_unix: float, interval_s: float, arrivals: int, stable_rps: float) -> None:
@@ -42,9 +56,14 @@ class GapFloor:
                     self.longest_resumed_s = length
                 self.gap_start_unix = -1.0
                 self.resumed_unix = end_unix
+                self.flow_start_unix = end_unix - interval_s
+            elif self.flow_start_unix < 0.0:
+                self.flow_start_unix = end_unix - interval_s  # the first demand ever
             self.level_rps = stable_rps
         elif self.gap_start_unix < 0.0:
             self.gap_start_unix = end_unix - interval_s
+            start = self.flow_start_unix
+            self.flowed_s = self.gap_start_unix - start if start >= 0.0 else 0.0
         day = int(end_unix // 86_400.0)
         if day != self._day:
             if self._day >= 0:
@@ -64,6 +83,10 @@ class GapFloor:
         if length < config.panic_window_s or length > config.gap_hold_s:
             return 0.0
         level = self.level_rps
-        if length <= 2.0 * self.longest_resumed_s or profile_rps >= _PROFILE_SHARE * level:
+        if (
+            length <= 2.0 * self.longest_resumed_s
+            or profile_rps >= _PROFILE_SHARE * level
+            or length <= config.gap_flow_share * self.flowed_s
+        ):
             return level
         return 0.0
