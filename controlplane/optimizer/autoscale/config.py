@@ -79,6 +79,9 @@ class AutoscaleConfig:
     burst_quantile: the standing burst headroom (burst.py) is this quantile of the learned
         growth of the panic window's demand over the stable demand one planning horizon
         earlier, per hour of day, weighted by requests (0 = no headroom).
+    burst_from_stable: learn the headroom from the stable window's growth over the horizon
+        instead of the panic window's (opt-in: the learned capacity per replica already
+        covers the seconds-scale noise that the 6 s window adds to every ratio).
     burst_day_decay: each day boundary, the growth histograms' weights are multiplied by this
         (a burst pattern that stops fades within days).
     burst_headroom_max: the headroom never exceeds this factor.
@@ -120,6 +123,7 @@ class AutoscaleConfig:
     trend_alpha: float = 0.2
     trend_beta: float = 0.05
     burst_quantile: float = 0.99
+    burst_from_stable: bool = False
     burst_day_decay: float = 0.7
     burst_headroom_max: float = 4.0
     gap_hold_s: float = 7200.0

@@ -102,7 +102,10 @@ def _learn(view: ServiceView, memory: ServiceMemory, ready: int, config: Autosca
         # Demand resuming after a gap grows from a window still filling: no lesson about
         # bursts (the gap floor covers a resumption).
         if end - gap.resumed_unix > settle_s:
-            burst.add(end, interval_s, arrivals, sustained_rps, burst_rps, horizon_s, config)
+            # burst_from_stable: growth of the stable rate only (the learned capacity already
+            # answers the seconds-scale noise the panic window carries).
+            grown_rps = sustained_rps if config.burst_from_stable else burst_rps
+            burst.add(end, interval_s, arrivals, sustained_rps, grown_rps, horizon_s, config)
         # The gateway's TTFT includes time held for want of a replica: samples with requests
         # held, or within _HELD_SETTLE_S of a time with no ready replica, say nothing about
         # what a replica sustains.
