@@ -93,10 +93,13 @@ def test_the_documented_node_examples_work_as_written(plane: LocalControlPlane) 
         assert result.returncode == 0 and not result.stderr, result.stderr
         outputs.append(result.stdout)
     assert "name: 'node-1'" in outputs[0]
-    assert outputs[1].splitlines() == ["default/chat: desired 1", "pinned at 2"]
+    assert outputs[1].splitlines() == ["default/chat: desired 1", "pinned at 2", "range 1-3"]
     with SyncAdminClient.connect(plane.address) as admin:
         service = admin.get_service("chat", "default")
-        assert (service.spec.min_replicas, service.spec.max_replicas, service.pinned) == (1, 4, 2)
+        # The update changed only what it named: max and TTFT; min, TPOT and the pin stay.
+        assert (service.spec.min_replicas, service.spec.max_replicas, service.pinned) == (1, 3, 2)
+        slo = service.spec.template.slo
+        assert slo is not None and (slo.ttft_ms, slo.tpot_ms) == (1500.0, 100.0)
         assert service.spec.template.launch is not None
         assert service.spec.template.launch.command == ("python", "-m", "sdk.examples.llm_server")
         admin.delete_service("chat", "default")
