@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -114,14 +114,16 @@ def optimize(
         demand = Demand.of(w.request, w.service)
         fr, choice, where = None, None, ""
         if config.isolate_latency and demand.shared and demand.service:
-            fr, choice, where = _on_own_gpu(state, demand, policy, filters, rng, config)
+            tiers = _own_gpu_tiers(state)
+            fr, choice, where = _first_tier(tiers, state, demand, policy, filters, rng, config)
             # A GPU held by lower-priority work beats a latency neighbour: batch work can be
             # throttled or placed again, a neighbour serving its own SLO cannot.
             lone = state.gpu_latency == 0
             if choice is None and config.preemption and evict(w, demand, lone, _ISOLATE_WHY):
                 continue
             if choice is None:
-                fr, choice, where = _fewest_neighbours(state, demand, policy, filters, rng, config)
+                tiers = _fewest_neighbour_tiers(state)
+                fr, choice, where = _first_tier(tiers, state, demand, policy, filters, rng, config)
         if choice is None:
             fr, choice = decide(state, demand, policy, filters, rng, top=config.candidates)
         assert fr is not None
@@ -149,7 +151,26 @@ def optimize(
     return Plan(tuple(placements), tuple(unschedulable), tuple(preemptions), tuple(notes))
 
 
-def _on_own_gpu(
+def _own_gpu_tiers(state: CapacityArrays) -> Iterator[tuple[str, np.ndarray]]:
+    """Where a replica of a service looks first, on free capacity: an idle GPU, then a GPU no
+    other replica uses (a share next to batch work)."""
+    present = state.gpu_present
+    yield "an idle GPU", present & (state.gpu_free >= MILLI_PER_GPU)
+    yield "a GPU no other replica uses", present & (state.gpu_latency == 0)
+
+
+def _fewest_neighbour_tiers(state: CapacityArrays) -> Iterator[tuple[str, np.ndarray]]:
+    """The last resort: a GPU shared with other replicas, the fewest of them (k = 1, 2, ...);
+    the caller's unrestricted pass covers the most crowded GPUs."""
+    for k in range(1, int(state.gpu_latency.max(initial=0))):
+        yield (
+            f"a GPU shared with {k} other replica(s), the fewest",
+            state.gpu_present & (state.gpu_latency <= k),
+        )
+
+
+def _first_tier(
+    tiers: Iterator[tuple[str, np.ndarray]],
     state: CapacityArrays,
     demand: Demand,
     policy: Policy,
@@ -157,36 +178,11 @@ def _on_own_gpu(
     rng: np.random.Generator,
     config: OptimizerConfig,
 ) -> tuple[FilterResult | None, Choice | None, str]:
-    """Where a replica of a service looks first, on free capacity: an idle GPU, then a GPU no
-    other replica uses (a share next to batch work)."""
-    present = state.gpu_present
-    tiers = (
-        ("an idle GPU", present & (state.gpu_free >= MILLI_PER_GPU)),
-        ("a GPU no other replica uses", present & (state.gpu_latency == 0)),
-    )
+    """The policy's choice within the first tier (a GPU mask) that has one."""
     for where, mask in tiers:
         fr, choice = decide(state, demand, policy, filters, rng, config.candidates, True, mask)
         if choice is not None:
             return fr, choice, where
-    return None, None, ""
-
-
-def _fewest_neighbours(
-    state: CapacityArrays,
-    demand: Demand,
-    policy: Policy,
-    filters: Sequence[Filter],
-    rng: np.random.Generator,
-    config: OptimizerConfig,
-) -> tuple[FilterResult | None, Choice | None, str]:
-    """The last resort: a GPU shared with other replicas, the fewest of them (k = 1, 2, ...);
-    the caller's unrestricted pass covers the most crowded GPUs."""
-    most = int(state.gpu_latency.max(initial=0))
-    for k in range(1, most):
-        mask = state.gpu_present & (state.gpu_latency <= k)
-        fr, choice = decide(state, demand, policy, filters, rng, config.candidates, True, mask)
-        if choice is not None:
-            return fr, choice, f"a GPU shared with {k} other replica(s), the fewest"
     return None, None, ""
 
 
