@@ -175,11 +175,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         await self.leadership.require(context)
         key = f"{request.namespace}/{request.name}"
         for attempt in range(3):
-            current = await found(context, self.state.services.get(key), f"service {key}")
-            if current.deleting:
-                await context.abort(
-                    grpc.StatusCode.FAILED_PRECONDITION, f"service {key} is being deleted"
-                )
+            current = await self._live_service(context, key)
             spec = current.spec
             if target == "replicas":
                 lo, hi = spec.min_replicas, spec.max_replicas
@@ -232,11 +228,7 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         await self.leadership.require(context)
         key = f"{request.namespace}/{request.name}"
         for attempt in range(3):
-            current = await found(context, self.state.services.get(key), f"service {key}")
-            if current.deleting:
-                await context.abort(
-                    grpc.StatusCode.FAILED_PRECONDITION, f"service {key} is being deleted"
-                )
+            current = await self._live_service(context, key)
             wanted = request.expected_generation
             if wanted and wanted != current.generation:
                 await context.abort(
@@ -311,6 +303,18 @@ class ServingService(serving_pb2_grpc.ServingServiceServicer):
         )
         self.on_change.set()
         return serving_pb2.DeleteServiceResponse()
+
+    async def _live_service(
+        self, context: grpc.aio.ServicerContext, key: str
+    ) -> serving_pb2.Service:
+        """The stored service, for a change to it: NOT_FOUND when there is none,
+        FAILED_PRECONDITION while it is being deleted."""
+        current = await found(context, self.state.services.get(key), f"service {key}")
+        if current.deleting:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, f"service {key} is being deleted"
+            )
+        return current
 
     async def _rewrite(
         self,
