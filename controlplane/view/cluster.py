@@ -216,23 +216,23 @@ class ClusterState:
         return view
 
     def events_for(self, object_prefix: str, limit: int) -> list[types_pb2.Event]:
-        """Newest first. Keys sort by time, so sorting keys sorts events."""
-        chosen = []
-        for _, event in sorted(self.events.items(), key=lambda kv: kv[0], reverse=True):
-            if not object_prefix or event.object.startswith(object_prefix):
-                chosen.append(event)
-                if len(chosen) >= limit:
-                    break
-        return chosen
+        """Newest first, of every object whose name begins `object_prefix` ("" = all)."""
+        return self._newest_events(limit, lambda e: e.object.startswith(object_prefix))
 
     def events_of(self, name: str, limit: int, since_unix: float = 0.0) -> list[types_pb2.Event]:
         """Newest first, of the object `name` ("service/default/chat") alone: not of another
         whose name it begins ("service/default/chatbot", "node/node-10"), nor of an earlier
         object of that name (a service deleted and created again) when `since_unix` is its
         creation."""
+        return self._newest_events(limit, lambda e: e.object == name and e.time_unix >= since_unix)
+
+    def _newest_events(
+        self, limit: int, keep: Callable[[types_pb2.Event], bool]
+    ) -> list[types_pb2.Event]:
+        """Keys sort by time, so sorting keys sorts events."""
         chosen = []
         for _, event in sorted(self.events.items(), key=lambda kv: kv[0], reverse=True):
-            if event.object == name and event.time_unix >= since_unix:
+            if keep(event):
                 chosen.append(event)
                 if len(chosen) >= limit:
                     break
