@@ -2,7 +2,8 @@
 
 Every simulated node does what `aiwo-agent` does on the wire: Register, then one Connect
 stream (hello, wait for `aiwo-accepted`, telemetry every period, acks for the commands it
-receives), and reconnects with jittered exponential backoff, following `aiwo-leader` and
+receives, and the power limits and clock locks it is told to set show in its next reports, as
+a real GPU's would), and reconnects with jittered exponential backoff, following `aiwo-leader` and
 retrying within a second on `aiwo-electing`. Each node has its own channel, so its own TCP
 connection, as a real machine would.
 
@@ -69,6 +70,9 @@ class Counters:
     codes: dict[str, int] = field(default_factory=dict)  # refusals by status code
 
 
+DEFAULT_LIMIT_W = 700.0
+
+
 def node_info(name: str, gpus: int) -> types_pb2.NodeInfo:
     return types_pb2.NodeInfo(
         name=name,
@@ -78,7 +82,8 @@ def node_info(name: str, gpus: int) -> types_pb2.NodeInfo:
         gpus=[
             types_pb2.GpuInfo(
                 index=i, uuid=f"GPU-{name}-{i}", model="H100", memory_total_mib=81559,
-                power_limit_min_w=200, power_limit_max_w=700, power_limit_default_w=700,
+                power_limit_min_w=200, power_limit_max_w=DEFAULT_LIMIT_W,
+                power_limit_default_w=DEFAULT_LIMIT_W,
                 idle_power_w=70, max_sm_clock_mhz=1980,
             )
             for i in range(gpus)
@@ -93,7 +98,8 @@ def report(gpus: int, rng: random.Random, garbage: bool = False) -> node_pb2.Age
     samples = [
         types_pb2.GpuSample(
             index=i, utilization_pct=rng.uniform(0, 100), memory_used_mib=rng.randrange(80_000),
-            power_w=rng.uniform(70, 700), power_limit_w=700, temperature_c=rng.uniform(30, 85),
+            power_w=rng.uniform(70, 700), power_limit_w=DEFAULT_LIMIT_W,
+            temperature_c=rng.uniform(30, 85),
             sm_clock_mhz=1980,
         )
         for i in range(gpus)
@@ -115,6 +121,8 @@ class Node:
         self.rng = random.Random(f"{spec.seed}:{name}")
         self.target = spec.targets[self.rng.randrange(len(spec.targets))]
         self.info = node_info(name, spec.gpus_per_node)
+        # What its GPUs report: the sample sent every period, with the settings applied.
+        self.message = report(spec.gpus_per_node, self.rng)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = BACKOFF_INITIAL_S
@@ -203,7 +211,7 @@ class Node:
     async def _send(self, call: Any, stop: asyncio.Event, reader: asyncio.Task[None]) -> None:
         period = self.spec.period_s
         gpus = self.spec.gpus_per_node
-        message = report(gpus, self.rng)
+        message = self.message
         if self.role == "flood":
             while not stop.is_set() and not reader.done():
                 message.telemetry.time_unix = time.time()
@@ -236,11 +244,36 @@ class Node:
             kind = message.WhichOneof("body")
             if kind == "command":
                 self.counters.commands += 1
+                apply_setting(self.message.telemetry, message.command)
                 ack = types_pb2.CommandAck(command_id=message.command.id, ok=True)
                 await call.write(node_pb2.AgentMessage(ack=ack))
                 self.counters.acks_sent += 1
         # The controller ended the stream: read its status so a refusal is seen.
         await call
+
+
+def apply_setting(telemetry: node_pb2.TelemetryReport, command: types_pb2.Command) -> None:
+    """A GPU setting command as the node's later reports show it: the limit in force, the
+    clock locks held (what nodeagent reports after applying them)."""
+    action = command.WhichOneof("action")
+    if action in ("set_power_limit", "reset_power_limit", "lock_clocks", "reset_clocks"):
+        body = getattr(command, action)
+        if not 0 <= body.gpu_index < len(telemetry.gpus):
+            return
+    if action == "set_power_limit":
+        telemetry.gpus[body.gpu_index].power_limit_w = body.watts
+    elif action == "reset_power_limit":
+        telemetry.gpus[body.gpu_index].power_limit_w = DEFAULT_LIMIT_W
+    elif action in ("lock_clocks", "reset_clocks"):
+        locks = [c for c in telemetry.clock_locks if c.gpu_index != body.gpu_index]
+        if action == "lock_clocks":
+            locks.append(
+                node_pb2.ClockLock(
+                    gpu_index=body.gpu_index, min_mhz=body.min_mhz, max_mhz=body.max_mhz
+                )
+            )
+        del telemetry.clock_locks[:]
+        telemetry.clock_locks.extend(sorted(locks, key=lambda c: c.gpu_index))
 
 
 async def _sleep_or_stop(

@@ -5,14 +5,16 @@
 3. per GPU, the guard's power-cap rung or the energy pass (gpu_power.py, energy.py);
 4. model variants under capacity pressure (variants.py).
 
-Then the rate bound: at most `max_actions_per_minute` actions over any 60 s, the most urgent
-first (SLO relief, lifting caps an SLO needs, capacity, undoing, energy). A proposal that does
-not fit is not taken and its memory update is not made, so the next pass proposes it again.
+Then the rate bound: at most `max_actions_per_minute` actions over any 60 s, or
+`max_actions_per_gpu_minute` per GPU on a fleet where that is more, the most urgent first
+(SLO relief, lifting caps an SLO needs, capacity, undoing, energy). A proposal that does not
+fit is not taken and its memory update is not made, so the next pass proposes it again.
 Pure: no I/O, no clock, no randomness; the same inputs give the same plan.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controlplane.optimizer.runtime.actions import RuntimeAction
@@ -45,7 +47,7 @@ def plan_runtime(
     verdicts = judge_all(snapshot, config)
     _track_slack(verdicts, b, now)
     track_pressure(snapshot, b, now)
-    budget = config.max_actions_per_minute - len(b.action_times)
+    budget = action_bound(config, len(snapshot.gpus)) - len(b.action_times)
     taken: list[RuntimeAction] = []
     deferred = 0
 
@@ -67,13 +69,19 @@ def plan_runtime(
     notes += variant_notes
     if deferred:
         notes.append(
-            f"{deferred} proposal(s) deferred: {config.max_actions_per_minute} "
+            f"{deferred} proposal(s) deferred: {action_bound(config, len(snapshot.gpus))} "
             "actions per minute reached"
         )
     plan = RuntimePlan(
         tuple(taken), tuple(verdicts[k] for k in sorted(verdicts)), deferred, tuple(notes)
     )
     return plan, b.freeze()
+
+
+def action_bound(config: RuntimeConfig, gpus: int) -> int:
+    """Actions allowed over any 60 s: the fixed bound, or more on a fleet large enough that
+    the per-GPU bound says so."""
+    return max(config.max_actions_per_minute, math.ceil(config.max_actions_per_gpu_minute * gpus))
 
 
 def _track_slack(verdicts: dict[str, SloVerdict], b: MemoryBuilder, now: float) -> None:

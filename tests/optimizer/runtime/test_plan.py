@@ -49,6 +49,16 @@ def test_rate_bound_defers_the_rest_and_slo_relief_goes_first() -> None:
     assert {action_target(a) for a in later.actions} == {"gpu/n1/4", "gpu/n1/5"}
 
 
+@pytest.mark.parametrize(("per_gpu", "taken"), [(0.1, 300), (0.0, 120), (0.01, 120)])
+def test_rate_bound_grows_with_the_fleet(per_gpu: float, taken: int) -> None:
+    """3,000 idle GPUs: a fixed 120 a minute would take 25 minutes to cap them all."""
+    s = snap(*(gpu(f"n{i // 8}", i % 8) for i in range(3000)))
+    plan = Loop(RuntimeConfig(max_actions_per_gpu_minute=per_gpu)).step(s)
+    assert len(plan.actions) == taken
+    assert plan.deferred == 3000 - taken
+    assert any(f"{taken} actions per minute" in n for n in plan.notes)
+
+
 @pytest.mark.parametrize("p99", [150.0, 80.0, 50.0, None])
 def test_steady_load_changes_nothing_more_than_once_a_minute(p99: float | None) -> None:
     """Whatever the (constant) p99, no GPU cap and no workload throttle flaps."""

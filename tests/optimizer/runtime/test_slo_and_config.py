@@ -42,6 +42,8 @@ def test_verdicts(p99: float | None, state: SloState) -> None:
         ({"relax_after_s": math.nan}, "relax_after_s"),
         ({"max_actions_per_minute": 0}, "max_actions_per_minute"),
         ({"max_actions_per_minute": True}, "max_actions_per_minute"),
+        ({"max_actions_per_gpu_minute": -0.1}, "max_actions_per_gpu_minute"),
+        ({"max_actions_per_gpu_minute": math.inf}, "max_actions_per_gpu_minute"),
         ({"ladder": ("throttle", "reboot")}, "ladder"),
         ({"ladder": ("throttle", "throttle")}, "ladder"),
         ({"ladder": ["throttle"]}, "ladder"),
