@@ -32,7 +32,7 @@ from pathlib import Path
 import click
 import grpc
 
-from bench.options import output_option
+from bench.options import leader_lease_option, output_option
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, types_pb2
 
@@ -269,13 +269,7 @@ def run(settings: Settings) -> dict[str, object]:
 )
 @click.option("--controllers", type=click.IntRange(min=2), default=2, show_default=True)
 @click.option("--etcd-members", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option(
-    "--leader-lease-s",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="The controller's default.",
-)
+@leader_lease_option
 @click.option(
     "--node-grace-s",
     type=click.FloatRange(min=0.5),

@@ -1,5 +1,5 @@
-"""What the `aiwo bench` commands share: the seed list, the output and worker options, the
-progress bar."""
+"""What the `aiwo bench` commands share: the seed list, the output, worker and leader-lease
+options, the progress bar."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from controlplane.app.config import ControllerConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +55,17 @@ def workers_option(what: str) -> Callable[[F], F]:
         show_default=True,
         help=f"processes over {what} jobs",
     )
+
+
+def leader_lease_option(f: F) -> F:
+    """`--leader-lease-s N`: the benched controllers' leader lease (the controller's default)."""
+    return click.option(
+        "--leader-lease-s",
+        type=click.IntRange(min=1),
+        default=ControllerConfig().leader_lease_s,
+        show_default=True,
+        help="The controllers' leader lease (default: the controller's).",
+    )(f)
 
 
 def progress_bar(console: Console) -> Progress:

@@ -30,7 +30,9 @@ class Pod:
         return self.demand.gpu_milli_total
 
 
-def _rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV trace with their line numbers, once its header has every column in
+    `required`; what cannot be read is a TraceError naming the file."""
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
@@ -42,6 +44,8 @@ def _rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]
             return [(reader.line_num, row) for row in reader]
     except OSError as e:
         raise TraceError(path, 0, "-", f"cannot read: {e.strerror}") from e
+    except csv.Error as e:
+        raise TraceError(path, 0, "-", f"not CSV: {e}") from e
 
 
 def _int(path: Path, line: int, row: dict[str, str], column: str) -> int:
@@ -57,7 +61,7 @@ def _int(path: Path, line: int, row: dict[str, str], column: str) -> int:
 
 def read_nodes(path: Path) -> list[NodeView]:
     nodes = []
-    for line, row in _rows(path, NODE_COLUMNS):
+    for line, row in read_rows(path, NODE_COLUMNS):
         n_gpu = _int(path, line, row, "gpu")
         model = (row.get("model") or "").strip()
         gpus = tuple(GpuView(j, model, 0) for j in range(n_gpu))  # the trace has no GPU memory
@@ -74,7 +78,7 @@ def read_nodes(path: Path) -> list[NodeView]:
 
 def read_pods(path: Path) -> list[Pod]:
     pods = []
-    for line, row in _rows(path, POD_COLUMNS):
+    for line, row in read_rows(path, POD_COLUMNS):
         spec = (row.get("gpu_spec") or "").strip()
         request = Request(
             gpus=_int(path, line, row, "num_gpu"),

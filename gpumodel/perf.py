@@ -307,15 +307,19 @@ def decode_clock_ratio_under_cap(cap_w: float, demand_w: float, idle_w: float) -
     return MIN_CLOCK_RATIO if x <= MIN_CLOCK_RATIO**3 else min(1.0, x ** (1.0 / 3.0))
 
 
-def phase_speed(
-    phase: Phase,
-    cap_w: float,
-    clock_ratio_value: float,
-    demand_w: float,
-    idle_w: float,
-    curve_p0_w: float,
-    curve_alpha: float,
-) -> float:
+@dataclass(frozen=True, slots=True)
+class PhasePower:
+    """What a phase's speed and power under a cap or a clock lock depend on: its uncapped
+    demand (phase_demand_w), the board's idle power, and the GPU's fitted Zeus curve (P0 in
+    watts, alpha; prefill uses PREFILL_CURVE_ALPHA instead)."""
+
+    demand_w: float
+    idle_w: float
+    curve_p0_w: float
+    curve_alpha: float
+
+
+def phase_speed(phase: Phase, cap_w: float, clock_ratio_value: float, power: PhasePower) -> float:
     """Work done per second relative to uncapped and unlocked, in [0, 1].
 
     decode: the effective clock is the lower of the lock and the clock the cap allows; speed is
@@ -323,52 +327,39 @@ def phase_speed(
     prefill / training: compute-bound, speed = lock ratio x the Zeus curve of the locked demand
     (prefill with PREFILL_CURVE_ALPHA, training with the GPU's fitted alpha).
     """
+    p = power
     r_lock = min(1.0, max(MIN_CLOCK_RATIO, clock_ratio_value))
     if phase == "decode":
-        floor_w = decode_power_w(MIN_CLOCK_RATIO, demand_w, idle_w)
-        r = min(r_lock, decode_clock_ratio_under_cap(cap_w, demand_w, idle_w))
+        floor_w = decode_power_w(MIN_CLOCK_RATIO, p.demand_w, p.idle_w)
+        r = min(r_lock, decode_clock_ratio_under_cap(cap_w, p.demand_w, p.idle_w))
         speed = 1.0 / decode_time_factor(r)
         if cap_w < floor_w:
             speed *= max(0.0, cap_w) / floor_w
         return speed
-    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else curve_alpha
-    locked = clock_locked_demand_power_w(demand_w, r_lock, curve_p0_w, alpha)
-    return r_lock * throughput_factor(cap_w, locked, curve_p0_w, alpha)
+    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else p.curve_alpha
+    locked = clock_locked_demand_power_w(p.demand_w, r_lock, p.curve_p0_w, alpha)
+    return r_lock * throughput_factor(cap_w, locked, p.curve_p0_w, alpha)
 
 
-def phase_power_w(
-    phase: Phase,
-    cap_w: float,
-    clock_ratio_value: float,
-    demand_w: float,
-    idle_w: float,
-    curve_p0_w: float,
-    curve_alpha: float,
-) -> float:
+def phase_power_w(phase: Phase, cap_w: float, clock_ratio_value: float, power: PhasePower) -> float:
     """Busy board power of a phase under a cap and a clock lock (never above the cap)."""
+    p = power
     r_lock = min(1.0, max(MIN_CLOCK_RATIO, clock_ratio_value))
     if phase == "decode":
-        return min(cap_w, decode_power_w(r_lock, demand_w, idle_w))
-    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else curve_alpha
-    return min(cap_w, clock_locked_demand_power_w(demand_w, r_lock, curve_p0_w, alpha))
+        return min(cap_w, decode_power_w(r_lock, p.demand_w, p.idle_w))
+    alpha = PREFILL_CURVE_ALPHA if phase == "prefill" else p.curve_alpha
+    return min(cap_w, clock_locked_demand_power_w(p.demand_w, r_lock, p.curve_p0_w, alpha))
 
 
 def phase_energy_per_work(
-    phase: Phase,
-    cap_w: float,
-    clock_ratio_value: float,
-    demand_w: float,
-    idle_w: float,
-    curve_p0_w: float,
-    curve_alpha: float,
+    phase: Phase, cap_w: float, clock_ratio_value: float, power: PhasePower
 ) -> float:
     """Energy per unit of work relative to uncapped and unlocked (power / speed, normalised)."""
-    args = (demand_w, idle_w, curve_p0_w, curve_alpha)
-    speed = phase_speed(phase, cap_w, clock_ratio_value, *args)
+    speed = phase_speed(phase, cap_w, clock_ratio_value, power)
     if speed <= 0.0:
         return math.inf
-    base = phase_power_w(phase, math.inf, 1.0, *args) / phase_speed(phase, math.inf, 1.0, *args)
-    return phase_power_w(phase, cap_w, clock_ratio_value, *args) / speed / base
+    base = phase_power_w(phase, math.inf, 1.0, power) / phase_speed(phase, math.inf, 1.0, power)
+    return phase_power_w(phase, cap_w, clock_ratio_value, power) / speed / base
 
 
 def best_decode_clock_ratio(demand_w: float, idle_w: float, max_slowdown: float) -> float:

@@ -87,9 +87,9 @@ class ReplicaModel:
         cap_w = setting.cap_fraction * base.max_power_limit_w
         r = setting.sm_clock_ratio
         idle = base.held_idle_power_w
-        pre = (base.prefill_power_w, idle, base.curve_p0_w, perf.PREFILL_CURVE_ALPHA)
-        prefill_speed = perf.phase_speed("prefill", cap_w, r, *pre)
-        prefill_w = perf.phase_power_w("prefill", cap_w, r, *pre)
+        pre = perf.PhasePower(base.prefill_power_w, idle, base.curve_p0_w, perf.PREFILL_CURVE_ALPHA)
+        prefill_speed = perf.phase_speed("prefill", cap_w, r, pre)
+        prefill_w = perf.phase_power_w("prefill", cap_w, r, pre)
         worst_w = max(p for _, p in base.decode_power_points)
         r_decode = min(r, perf.decode_clock_ratio_under_cap(cap_w, worst_w, idle))
         factor = perf.decode_time_factor(r_decode)

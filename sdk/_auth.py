@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Self
 
 from sdk import _convert as convert
 from sdk._channel import Connection, ConnectionClient
-from sdk._config import ClientConfig
 from sdk._sync import Blocking, blocking
 from sdk.pb.aiwo.v1 import auth_pb2, auth_pb2_grpc
 
@@ -98,9 +96,7 @@ class SyncAuthClient(Blocking[AuthClient]):
     """`AuthClient` for code without asyncio (the `aiwo tokens` commands); its methods are
     the async ones, derived (`blocking`)."""
 
-    @classmethod
-    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
-        return cls._open(lambda: AuthClient.connect(target, config=config))
+    _client = AuthClient
 
     create_token = blocking(AuthClient.create_token)
     list_tokens = blocking(AuthClient.list_tokens)

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sdk._types import Node, _freeze
+from sdk._types import Node, _Frozen
 
 
 class MigrationPhase(enum.StrEnum):
@@ -36,7 +36,7 @@ class MigrationStep:
 
 
 @dataclass(frozen=True)
-class Migration:
+class Migration(_Frozen):
     """One workload's latest migration, as the controller drives it."""
 
     workload: str = ""  # "namespace/name"
@@ -65,24 +65,18 @@ class Migration:
     history: Sequence[MigrationStep] = ()
     placed_unix: float = 0.0  # the placement the migration holds
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
     @property
     def done(self) -> bool:
         return self.phase.is_done
 
 
 @dataclass(frozen=True)
-class DrainResult:
+class DrainResult(_Frozen):
     """`drain`: the cordoned node, the migrations under way, and what cannot move (why)."""
 
     node: Node | None = None
     migrations: Sequence[Migration] = ()
     skipped: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
 
 @dataclass(frozen=True)

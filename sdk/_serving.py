@@ -23,7 +23,7 @@ from sdk._types import (
     RestartPolicy,
     SloHints,
     WorkloadSpec,
-    _freeze,
+    _Frozen,
 )
 
 DEFAULT_HEALTH_PATH = "/healthz"
@@ -92,7 +92,7 @@ class ServiceDemand:
 
 
 @dataclass(frozen=True)
-class Service:
+class Service(_Frozen):
     """A service as the controller reports it."""
 
     name: str
@@ -113,9 +113,6 @@ class Service:
     replace_after_unix: float = 0.0
     failure_streak: int = 0
     demand: ServiceDemand = field(default_factory=ServiceDemand)
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
     @property
     def key(self) -> str:

@@ -123,13 +123,18 @@ def blocking(
 
 class Blocking(OnLoop[C]):
     """A sync client derived from the async client C: it owns a loop thread, runs C there,
-    and closes both. Its methods are C's, made blocking by `blocking`."""
+    and closes both. Its methods are C's, made blocking by `blocking`; a subclass names C
+    in `_client`."""
+
+    _client: type[C]
 
     @classmethod
-    def _open(cls, connect: Callable[[], Coroutine[Any, Any, C]]) -> Self:
+    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
+        """Connect to the controller at `target` (else $AIWO_CONTROLLER, else the cluster
+        `aiwo up` recorded). Raises `ControllerUnavailable` if it is not there."""
         runner = _LoopThread()
         try:
-            return cls(runner, runner.run(connect()))
+            return cls(runner, runner.run(cls._client.connect(target, config=config)))
         except BaseException:
             runner.stop()
             raise
@@ -216,9 +221,7 @@ class SyncWorkloadHandle(OnLoop[WorkloadHandle]):
 class SyncClient(Blocking[Client]):
     """`Client` for code without asyncio: `SyncClient.connect()`; same methods, blocking."""
 
-    @classmethod
-    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
-        return cls._open(lambda: Client.connect(target, config=config))
+    _client = Client
 
     get = blocking(Client.get)
     register = blocking(Client.register, SyncWorkloadHandle)
@@ -237,9 +240,7 @@ class SyncAdminClient(Blocking[AdminClient]):
     """`AdminClient` for code without asyncio (the `aiwo` CLI uses this). Each method is the
     async one, derived (`blocking`): same parameters, same result, blocking."""
 
-    @classmethod
-    def connect(cls, target: str | None = None, *, config: ClientConfig | None = None) -> Self:
-        return cls._open(lambda: AdminClient.connect(target, config=config))
+    _client = AdminClient
 
     list_nodes = blocking(AdminClient.list_nodes)
     get_node = blocking(AdminClient.get_node)

@@ -32,6 +32,13 @@ def _freeze(obj: Any) -> None:
             object.__setattr__(obj, f.name, dict(value))
 
 
+class _Frozen:
+    """Base of the frozen dataclasses with sequence or mapping fields: `_freeze` on init."""
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
 # ---------------------------------------------------------------- enums
 
 
@@ -95,7 +102,7 @@ class GpuBackend:
 
 
 @dataclass(frozen=True)
-class GpuInfo:
+class GpuInfo(_Frozen):
     index: int = 0
     uuid: str = ""
     model: str = ""
@@ -107,12 +114,9 @@ class GpuInfo:
     max_sm_clock_mhz: int = 0
     nvlink_peers: Sequence[int] = ()
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(_Frozen):
     """What an agent reported about its machine when it registered."""
 
     name: str = ""
@@ -124,9 +128,6 @@ class NodeInfo:
     capabilities: Sequence[str] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     agent_version: str = ""
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class Node:
 
 
 @dataclass(frozen=True)
-class Gpu:
+class Gpu(_Frozen):
     """One GPU with its latest telemetry (zeros until the first sample)."""
 
     node: str
@@ -171,15 +172,12 @@ class Gpu:
     health_reason: str = ""
     throttles: Sequence[str] = ()  # thermal / power-brake throttles in force
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 # ---------------------------------------------------------------- workloads
 
 
 @dataclass(frozen=True)
-class Resources:
+class Resources(_Frozen):
     """What a workload needs.
 
     `gpus` whole GPUs; or `gpus=1, milli_gpu=250` for a quarter of one GPU
@@ -193,9 +191,6 @@ class Resources:
     gpu_models: Sequence[str] = ()
     cpu_milli: int = 0
     memory_mib: int = 0
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
 
 @dataclass(frozen=True)
@@ -220,7 +215,7 @@ class ModelVariant:
 
 
 @dataclass(frozen=True)
-class LaunchSpec:
+class LaunchSpec(_Frozen):
     """For workloads the node agent starts itself."""
 
     command: Sequence[str] = ()
@@ -232,12 +227,9 @@ class LaunchSpec:
     serve: bool = False
     health_path: str = ""
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class WorkloadSpec:
+class WorkloadSpec(_Frozen):
     """The desired state of a workload. Build it with `Client.register(...)` keywords."""
 
     priority_class: str = ""  # e.g. "high"; wins over `priority` when set
@@ -249,12 +241,9 @@ class WorkloadSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     service: str = ""  # replicas of one service are spread across nodes
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class Placement:
+class Placement(_Frozen):
     """Where a workload runs: a node, GPU indices on it, and the share of each GPU."""
 
     node: str
@@ -262,12 +251,9 @@ class Placement:
     milli_gpu: int = 0
     variant: str = ""
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class Workload:
+class Workload(_Frozen):
     """A workload as stored and reported by the controller."""
 
     name: str
@@ -288,9 +274,6 @@ class Workload:
     energy_j: float = 0.0
     slo_status: str = ""  # "slack", "breach", "hold", "unknown (...)"; "" = no SLO
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -306,7 +289,7 @@ class Workload:
 
 
 @dataclass(frozen=True)
-class Event:
+class Event(_Frozen):
     """One decision or state change, with the reason people read."""
 
     id: str
@@ -316,12 +299,9 @@ class Event:
     message: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class Directive:
+class Directive(_Frozen):
     """An instruction from the controller to the application.
 
     Which fields matter depends on `kind`: `factor` for THROTTLE (fraction of normal load
@@ -341,21 +321,15 @@ class Directive:
     time_unix: float = 0.0
     milli_gpu: int = 0  # PLACEMENT / MIGRATE: share of each GPU
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 # ---------------------------------------------------------------- admin views
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(_Frozen):
     node: str
     score: float = 0.0
     gpus: Sequence[int] = ()
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
 
 @dataclass(frozen=True)
@@ -381,7 +355,7 @@ class ServiceExplanation:
 
 
 @dataclass(frozen=True)
-class Explanation:
+class Explanation(_Frozen):
     """Why a workload is (or is not) where it is; for a service (`service` set, `workload`
     empty), why it has the replicas it has."""
 
@@ -394,21 +368,15 @@ class Explanation:
     events: Sequence[Event] = ()
     service: ServiceExplanation | None = None
 
-    def __post_init__(self) -> None:
-        _freeze(self)
-
 
 @dataclass(frozen=True)
-class Description:
+class Description(_Frozen):
     """`describe`: one node or one workload, with its GPUs and recent events."""
 
     node: Node | None = None
     workload: Workload | None = None
     gpus: Sequence[Gpu] = ()
     events: Sequence[Event] = ()
-
-    def __post_init__(self) -> None:
-        _freeze(self)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -97,6 +98,13 @@ async def started(controller: Controller) -> AsyncIterator[Controller]:
         yield controller
     finally:
         await controller.stop(0)
+
+
+def run_module(module: str, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` to its end, its output captured as text (no check)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def etcd_binary() -> str:

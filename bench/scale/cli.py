@@ -18,7 +18,7 @@ import math
 
 import click
 
-from bench.options import output_option
+from bench.options import leader_lease_option, output_option
 from bench.scale.run import Settings, run
 
 
@@ -66,13 +66,7 @@ from bench.scale.run import Settings, run
     default=0,
     help="Placed workloads in the timed in-process optimizer pass (0: as registered).",
 )
-@click.option(
-    "--leader-lease-s",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="The controllers' leader lease (the controller's default is 3 s).",
-)
+@leader_lease_option
 @output_option
 def scale(
     nodes: int,

@@ -6,7 +6,7 @@ reconciler's placement pass):
 1. Per service, a `ServiceView`: its replicas (a pending one counts as starting), the traffic
    samples of the seconds since the last call (arrivals, completed, in flight, the p99 of the
    TPOTs finished that second as the chunk-gap measure against the TPOT target), `room` (how
-   many more replicas fit on free capacity: `optimizer.room.room_for`) and
+   many more replicas fit on free capacity: `optimizer.room.replica_room`) and
    `room_by_preemption` (how many more once lower-priority work is preempted: the same
    function with `free_below_priority`).
 2. `plan_scale` (controlplane/optimizer/autoscale) decides each service's count: replicas to
@@ -44,7 +44,7 @@ from controlplane.optimizer.autoscale import (
     plan_scale,
 )
 from controlplane.optimizer.optimize import optimize
-from controlplane.optimizer.room import room_for
+from controlplane.optimizer.room import replica_room
 from controlplane.optimizer.types import (
     Assignment,
     GpuView,
@@ -113,23 +113,15 @@ class Scaler:
     def _view(self, cluster: Cluster, snapshot: Snapshot, svc: Service, now: float) -> ServiceView:
         s = self.scenario
         active = [r for r in svc.replicas if r.state != "draining"]
-        headroom = s.service_max_replicas - len(active)
-        room = by_preemption = 0
-        if headroom > 0:  # as CorePlanner.view (controlplane/leader/autoscale_input.py)
-            request = Request(gpus=1, milli_gpu=svc.milli)
-            unplaced = sum(1 for r in active if not r.placed)
-            free = room_for(snapshot, request, svc.key, headroom + unplaced, self.optimizer)
-            room = max(0, free - unplaced)
-            if self.optimizer.preemption and room < headroom:
-                freed = room_for(
-                    snapshot,
-                    request,
-                    svc.key,
-                    headroom + unplaced,
-                    self.optimizer,
-                    free_below_priority=s.service_priority,
-                )
-                by_preemption = max(0, freed - unplaced - room)
+        room, by_preemption = replica_room(  # as CorePlanner.view does in the controller
+            snapshot,
+            Request(gpus=1, milli_gpu=svc.milli),
+            svc.key,
+            s.service_max_replicas - len(active),
+            sum(1 for r in active if not r.placed),
+            self.optimizer,
+            s.service_priority,
+        )
         return ServiceView(
             key=svc.key,
             min_replicas=1,

@@ -6,7 +6,6 @@ trace). A malformed row names the file, the line (the header is line 1) and the 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bench.trace import TraceError
+from bench.trace import TraceError, read_rows
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 # Bounds on one request [E]: far above any model's context window, so only garbage fails.
@@ -66,25 +65,11 @@ def read_llm_trace(path: Path) -> LlmTrace:
     times: list[float] = []
     prompts: list[int] = []
     outputs: list[int] = []
-    try:
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            for column in COLUMNS:
-                if column not in header:
-                    raise TraceError(path, 1, column, "missing column")
-            for row in reader:
-                line = reader.line_num
-                times.append(_timestamp(path, line, row.get("TIMESTAMP") or ""))
-                prompts.append(_tokens(path, line, "ContextTokens", row.get("ContextTokens"), 0))
-                # At least one generated token: a request that generates nothing has no latency.
-                outputs.append(
-                    _tokens(path, line, "GeneratedTokens", row.get("GeneratedTokens"), 1)
-                )
-    except OSError as e:
-        raise TraceError(path, 0, "-", f"cannot read: {e.strerror}") from e
-    except csv.Error as e:
-        raise TraceError(path, 0, "-", f"not CSV: {e}") from e
+    for line, row in read_rows(path, COLUMNS):
+        times.append(_timestamp(path, line, row.get("TIMESTAMP") or ""))
+        prompts.append(_tokens(path, line, "ContextTokens", row.get("ContextTokens"), 0))
+        # At least one generated token: a request that generates nothing has no latency.
+        outputs.append(_tokens(path, line, "GeneratedTokens", row.get("GeneratedTokens"), 1))
     if not times:
         raise TraceError(path, 2, "TIMESTAMP", "no requests")
     t = np.asarray(times, dtype=np.float64)

@@ -30,7 +30,7 @@ from controlplane.optimizer.autoscale import (
     TrafficSample,
     plan_scale,
 )
-from controlplane.optimizer.room import room_for
+from controlplane.optimizer.room import replica_room
 from controlplane.optimizer.types import Snapshot
 from controlplane.rpc.validation import resolve_priority
 from controlplane.view.cluster import ClusterState
@@ -111,29 +111,19 @@ class CorePlanner:
         if samples:
             self.cursors[key] = samples[-1].seq
         active = [r for r in service.replicas if r.state != DRAINING]
-        headroom = spec.max_replicas - len(active)
-        room = by_preemption = 0
-        if headroom > 0:
-            request = request_of(spec.template.resources)
-            unplaced = sum(
+        room, by_preemption = replica_room(
+            snapshot,
+            request_of(spec.template.resources),
+            service.name,
+            spec.max_replicas - len(active),
+            sum(
                 1
                 for r in active
                 if state.placements.get(f"{service.namespace}/{r.workload}") is None
-            )
-            free = room_for(
-                snapshot, request, service.name, headroom + unplaced, self.optimizer_config
-            )
-            room = max(0, free - unplaced)
-            if self.optimizer_config.preemption and room < headroom:
-                freed = room_for(
-                    snapshot,
-                    request,
-                    service.name,
-                    headroom + unplaced,
-                    self.optimizer_config,
-                    free_below_priority=resolve_priority(spec.template),
-                )
-                by_preemption = max(0, freed - unplaced - room)
+            ),
+            self.optimizer_config,
+            resolve_priority(spec.template),
+        )
         return ServiceView(
             key=key,
             min_replicas=spec.min_replicas,

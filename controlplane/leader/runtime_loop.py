@@ -326,28 +326,20 @@ class RuntimeLoop:
         if command is not None:
             node, fields = command
             d.stage_command(batch, node, now, command_id="", **fields)
-        elif isinstance(action, DirectiveThrottle):
-            d.stage_directive(
-                batch,
-                action.workload,
-                now,
-                kind=types_pb2.DIRECTIVE_KIND_THROTTLE,
-                factor=action.factor,
-                reason=action.reason.message,
-            )
-        elif isinstance(action, DirectiveUnthrottle):
-            d.stage_directive(
-                batch,
-                action.workload,
-                now,
-                kind=types_pb2.DIRECTIVE_KIND_UNTHROTTLE,
-                reason=action.reason.message,
-            )
         elif isinstance(action, SwitchVariant):
             return self._stage_variant(batch, action, now)
         elif isinstance(action, Migrate):
             return self._stage_migrate(batch, action, now)
+        else:
+            self._tell_app(batch, action, now)
         return True
+
+    def _tell_app(self, batch: Batch, action: RuntimeAction, now: float) -> None:
+        """Stage the directive with which the workload's app carries out `action`."""
+        directive = app_directive(action)
+        if directive is not None:
+            workload, fields = directive
+            self.decisions.stage_directive(batch, workload, now, directive_id="", **fields)
 
     def _stage_variant(self, batch: Batch, action: SwitchVariant, now: float) -> bool:
         """Record the variant and its share in the placement; the app is told to switch."""
@@ -370,14 +362,7 @@ class RuntimeLoop:
         record.milli_gpu = milli
         self.decisions.stage_workload(batch, action.workload, updated)
         self.decisions.stage_placement(batch, action.workload, record)
-        self.decisions.stage_directive(
-            batch,
-            action.workload,
-            now,
-            kind=types_pb2.DIRECTIVE_KIND_SWITCH_VARIANT,
-            variant=action.variant,
-            reason=action.reason.message,
-        )
+        self._tell_app(batch, action, now)
         return True
 
     def _room(self, placement: types_pb2.PlacementRecord, extra_milli: int) -> bool:
@@ -394,18 +379,7 @@ class RuntimeLoop:
         placement = self.state.placements.get(action.workload)
         if placement is None:
             return False
-        target_node, target_gpus = ("", [])
-        if action.target is not None:
-            target_node, target_gpus = action.target[0], [action.target[1]]
-        self.decisions.stage_directive(
-            batch,
-            action.workload,
-            now,
-            kind=types_pb2.DIRECTIVE_KIND_MIGRATE,
-            node=target_node,
-            gpus=target_gpus,
-            reason=action.reason.message,
-        )
+        self._tell_app(batch, action, now)
         self.decisions.unplace(
             batch, action.workload, placement, f"migrating: {action.reason.message}", now
         )
@@ -416,6 +390,26 @@ def _object_of(action: RuntimeAction) -> str:
     if isinstance(action, (SetPowerCap, ResetPowerCap, LockClocks, ResetClocks)):
         return f"node/{action.node}"
     return f"workload/{action.workload}"
+
+
+def app_directive(action: RuntimeAction) -> tuple[str, dict[str, object]] | None:
+    """The workload and the directive fields with which its app carries out a workload-level
+    action (None for actions the agent carries out)."""
+    if isinstance(action, DirectiveThrottle):
+        fields: dict[str, object] = {
+            "kind": types_pb2.DIRECTIVE_KIND_THROTTLE,
+            "factor": action.factor,
+        }
+    elif isinstance(action, DirectiveUnthrottle):
+        fields = {"kind": types_pb2.DIRECTIVE_KIND_UNTHROTTLE}
+    elif isinstance(action, SwitchVariant):
+        fields = {"kind": types_pb2.DIRECTIVE_KIND_SWITCH_VARIANT, "variant": action.variant}
+    elif isinstance(action, Migrate):
+        node, gpus = ("", []) if action.target is None else (action.target[0], [action.target[1]])
+        fields = {"kind": types_pb2.DIRECTIVE_KIND_MIGRATE, "node": node, "gpus": gpus}
+    else:
+        return None
+    return action.workload, {**fields, "reason": action.reason.message}
 
 
 def agent_command(action: RuntimeAction) -> tuple[str, dict[str, object]] | None:

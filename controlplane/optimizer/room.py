@@ -51,3 +51,28 @@ def room_for(
         state.allocate(choice.node, choice.gpus, demand)
         placed += 1
     return placed
+
+
+def replica_room(
+    snapshot: Snapshot,
+    request: Request,
+    service: str,
+    headroom: int,
+    unplaced: int,
+    config: OptimizerConfig,
+    priority: int,
+) -> tuple[int, int]:
+    """A service's (room, room_by_preemption) for the autoscaler: how many more replicas fit
+    on free capacity, and how many more once work below `priority` is preempted; at most
+    `headroom` (max_replicas less the active ones). Its `unplaced` (pending) replicas take
+    their places first, so they count against both."""
+    if headroom <= 0:
+        return 0, 0
+    free = room_for(snapshot, request, service, headroom + unplaced, config)
+    room = max(0, free - unplaced)
+    if not config.preemption or room >= headroom:
+        return room, 0
+    freed = room_for(
+        snapshot, request, service, headroom + unplaced, config, free_below_priority=priority
+    )
+    return room, max(0, freed - unplaced - room)

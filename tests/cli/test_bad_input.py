@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_cli import wait_for_node
+from tests.helpers import run_module
 from tests.sdk.processes import LocalControlPlane
 
 AIWO = [sys.executable, "-m", "sdk.cli.main"]
 
 
 def run(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AIWO, *args], capture_output=True, text=True, timeout=timeout_s)
+    return run_module("sdk.cli.main", *args, timeout_s=timeout_s)
 
 
 def against(plane: LocalControlPlane, *args: str) -> subprocess.CompletedProcess[str]:

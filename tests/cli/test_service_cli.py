@@ -4,11 +4,13 @@ processes: the module's `plane` and `python -m sdk.cli.main`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -22,6 +24,20 @@ from tests.e2e.cluster_helpers import wait_for
 from tests.sdk.processes import LocalControlPlane
 
 ROOT = Path(__file__).resolve().parents[2]
+LLM_SERVER = ("--", "python", "-m", "sdk.examples.llm_server")
+
+
+@contextlib.contextmanager
+def served(plane: LocalControlPlane, name: str, *flags: str) -> Iterator[None]:
+    """`aiwo serve NAME FLAGS -- python -m sdk.examples.llm_server` once a node is up; the
+    service is deregistered after the block."""
+    wait_for_node(plane)
+    created = against(plane, "serve", name, *flags, *LLM_SERVER)
+    assert created.returncode == 0, created.stderr
+    try:
+        yield
+    finally:
+        against(plane, "deregister", name)
 
 
 def documented_commands(doc: str, heading: str) -> list[list[str]]:
@@ -91,11 +107,7 @@ def test_the_documented_service_commands_work_as_written(plane: LocalControlPlan
 
 
 def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPlane) -> None:
-    wait_for_node(plane)
-    created = against(plane, "serve", "explained", "--replicas", "0-2", "--ttft-ms", "2000",
-                      "--", "python", "-m", "sdk.examples.llm_server")  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    try:
+    with served(plane, "explained", "--replicas", "0-2", "--ttft-ms", "2000"):
         explained = against(plane, "explain", "explained")
         assert explained.returncode == 0, explained.stderr
         assert explained.stdout.startswith("service default/explained has 0 replicas")
@@ -126,8 +138,6 @@ def test_explain_of_a_service_says_why_it_has_its_replicas(plane: LocalControlPl
         assert pin.stdout == "service default/explained pinned at 1 replica\n", pin.stderr
         pinned = json.loads(against(plane, "explain", "explained", "-o", "json").stdout)
         assert pinned["service"]["pinned"] == 1 and pinned["service"]["desired"] == 1
-    finally:
-        against(plane, "deregister", "explained")
 
 
 def test_the_serve_help_example_stays_whole_in_80_columns() -> None:
@@ -142,18 +152,15 @@ def test_the_serve_help_example_stays_whole_in_80_columns() -> None:
     # A line cut by the help's wrapping (not a `\` continuation) would not paste as one command.
     assert all(line.endswith(" \\") for line in lines[:-1]), lines
     command = shlex.split(example.group(1).replace("\\\n", " "))
-    assert command[-4:] == ["--", "python", "-m", "sdk.examples.llm_server"], command
+    assert tuple(command[-4:]) == LLM_SERVER, command
 
 
 def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalControlPlane) -> None:
-    wait_for_node(plane)
-    command = ["--", "python", "-m", "sdk.examples.llm_server"]
-    assert against(plane, "serve", "respec", "--replicas", "0-2", *command).returncode == 0
-    try:
-        again = against(plane, "serve", "respec", "--replicas", "0-2", *command)
+    with served(plane, "respec", "--replicas", "0-2"):
+        again = against(plane, "serve", "respec", "--replicas", "0-2", *LLM_SERVER)
         assert again.returncode == 0, again.stderr  # the same spec: a no-op
         # Only the range differs: `aiwo scale` changes it in place, and the message says how.
-        ranged = against(plane, "serve", "respec", "--replicas", "0-3", *command)
+        ranged = against(plane, "serve", "respec", "--replicas", "0-3", *LLM_SERVER)
         assert ranged.returncode == 1
         assert one_line(ranged) == (
             "aiwo: service default/respec exists with a different spec; change it in place"
@@ -165,18 +172,12 @@ def test_serving_a_name_again_with_another_spec_says_what_to_do(plane: LocalCont
             "aiwo: service default/respec exists with a different spec; to change it, delete it"
             " first (`aiwo deregister respec -n default`) and create it again"
         )
-    finally:
-        against(plane, "deregister", "respec")
 
 
 def test_a_replica_is_not_deregistered_behind_its_service(plane: LocalControlPlane) -> None:
     # Before: `aiwo deregister chat-0` said "deregistered", the replica was stopped without a
     # drain (its requests cut), and the service started chat-1 in its place at once.
-    wait_for_node(plane)
-    created = against(plane, "serve", "guarded", "--replicas", "1", "--", "python", "-m",
-                      "sdk.examples.llm_server")  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    try:
+    with served(plane, "guarded", "--replicas", "1"):
         wait_for(lambda: describe(plane, "guarded")["replica_list"], 30, "no replica created")
         refused = against(plane, "deregister", "guarded-0")
         assert refused.returncode == 1
@@ -187,8 +188,6 @@ def test_a_replica_is_not_deregistered_behind_its_service(plane: LocalControlPla
         replicas = describe(plane, "guarded")["replica_list"]
         assert isinstance(replicas, list)
         assert [r["workload"] for r in replicas] == ["guarded-0"]
-    finally:
-        against(plane, "deregister", "guarded")
 
 
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -215,11 +214,7 @@ def test_every_help_fits_80_columns_with_its_examples_whole() -> None:
 
 
 def test_scale_changes_a_live_services_range_and_targets(plane: LocalControlPlane) -> None:
-    wait_for_node(plane)
-    created = against(plane, "serve", "ranged", "--replicas", "0-2", "--ttft-ms", "2000",
-                      "--", "python", "-m", "sdk.examples.llm_server")  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    try:
+    with served(plane, "ranged", "--replicas", "0-2", "--ttft-ms", "2000"):
         changed = against(plane, "scale", "ranged", "--max", "3", "--tpot-ms", "80")
         assert changed.returncode == 0, changed.stderr
         assert changed.stdout == (
@@ -246,8 +241,6 @@ def test_scale_changes_a_live_services_range_and_targets(plane: LocalControlPlan
         missing = against(plane, "scale", "nosuch", "--max", "2")
         assert missing.returncode == 1
         assert one_line(missing).startswith("aiwo: service default/nosuch")
-    finally:
-        against(plane, "deregister", "ranged")
 
 
 def test_describe_of_a_service_created_again_shows_only_its_own_events(
@@ -256,14 +249,13 @@ def test_describe_of_a_service_created_again_shows_only_its_own_events(
     # Before: the old service's events (deleted, drained) and those of "reborn-2", whose name
     # begins with this one's, were listed as this service's.
     wait_for_node(plane)
-    command = ["--", "python", "-m", "sdk.examples.llm_server"]
-    assert against(plane, "serve", "reborn", "--replicas", "0-1", *command).returncode == 0
-    assert against(plane, "serve", "reborn-2", "--replicas", "0-1", *command).returncode == 0
+    assert against(plane, "serve", "reborn", "--replicas", "0-1", *LLM_SERVER).returncode == 0
+    assert against(plane, "serve", "reborn-2", "--replicas", "0-1", *LLM_SERVER).returncode == 0
     try:
         assert against(plane, "deregister", "reborn").returncode == 0
         wait_for(lambda: against(plane, "describe", "service", "reborn").returncode == 1, 60,
                  "not gone")  # fmt: skip
-        assert against(plane, "serve", "reborn", "--replicas", "0-2", *command).returncode == 0
+        assert against(plane, "serve", "reborn", "--replicas", "0-2", *LLM_SERVER).returncode == 0
         shown = against(plane, "describe", "service", "reborn")
         assert shown.returncode == 0, shown.stderr
         assert "replicas 0-2" in shown.stdout  # its service_created event

@@ -18,6 +18,7 @@ from controlplane.rpc.admission import FLOOD_DROPS_BEFORE_END, StreamAdmission, 
 from controlplane.view.cluster import Liveness
 from sdk._metadata import accepted, retry_after_s
 from sdk.pb.aiwo.v1 import node_pb2, node_pb2_grpc, types_pb2
+from tests.controlplane.conftest import Stubs
 from tests.helpers import assert_eventually, started
 
 
@@ -92,6 +93,13 @@ async def _connect(stub: node_pb2_grpc.NodeServiceStub, name: str):  # type: ign
     return call
 
 
+async def _admitted(stub: node_pb2_grpc.NodeServiceStub, name: str):  # type: ignore[no-untyped-def]
+    """`name`'s stream, once the controller has accepted it."""
+    call = await _connect(stub, name)
+    assert accepted(await call.initial_metadata())
+    return call
+
+
 @pytest.fixture
 async def paced(controller_config: ControllerConfig):  # type: ignore[no-untyped-def]
     config = replace(controller_config, agent_reconnect_burst=2, agent_reconnect_interval_s=60)
@@ -103,49 +111,41 @@ async def test_tight_reconnects_are_refused_with_a_time_to_retry(paced: Controll
     async with grpc.aio.insecure_channel(paced.address) as channel:
         stub = node_pb2_grpc.NodeServiceStub(channel)
         for _ in range(2):
-            call = await _connect(stub, "looper")
-            assert accepted(await call.initial_metadata())
+            call = await _admitted(stub, "looper")
             call.cancel()
         call = await _connect(stub, "looper")
         assert await call.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         wait_s = retry_after_s(await call.trailing_metadata())
         assert wait_s is not None and 0 < wait_s <= 60
         # Another node is admitted meanwhile, and its reports are stored.
-        good = await _connect(stub, "steady")
-        assert accepted(await good.initial_metadata())
+        good = await _admitted(stub, "steady")
         await good.write(_report(123.0))
         await assert_eventually(lambda: _power(paced, "steady") == 123.0)
         good.cancel()
 
 
 async def test_garbage_ends_the_stream_with_invalid_argument_and_stores_nothing(
-    controller: Controller,
+    controller: Controller, stubs: Stubs
 ) -> None:
-    async with grpc.aio.insecure_channel(controller.address) as channel:
-        stub = node_pb2_grpc.NodeServiceStub(channel)
-        call = await _connect(stub, "garbage")
-        assert accepted(await call.initial_metadata())
-        await call.write(_report(float("nan")))
-        assert await _ended(call) == grpc.StatusCode.INVALID_ARGUMENT
-        assert "telemetry.gpus[0].power_w" in (await call.details() or "")
-        assert _power(controller, "garbage") is None
+    call = await _admitted(stubs.node, "garbage")
+    await call.write(_report(float("nan")))
+    assert await _ended(call) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "telemetry.gpus[0].power_w" in (await call.details() or "")
+    assert _power(controller, "garbage") is None
 
 
 async def test_a_flooding_stream_is_ended_and_its_excess_not_stored(
-    controller: Controller,
+    controller: Controller, stubs: Stubs
 ) -> None:
-    async with grpc.aio.insecure_channel(controller.address) as channel:
-        stub = node_pb2_grpc.NodeServiceStub(channel)
-        call = await _connect(stub, "flood")
-        assert accepted(await call.initial_metadata())
-        with contextlib.suppress(grpc.aio.AioRpcError):  # writes fail once it is ended
-            for i in range(100_000):
-                await call.write(_report(float(i % 500)))
-        assert await _ended(call) == grpc.StatusCode.RESOURCE_EXHAUSTED
-        series = controller.state.telemetry.get("flood")
-        assert series is not None
-        # Only the stream's budget was stored, not what it sent.
-        assert series.count < 100
+    call = await _admitted(stubs.node, "flood")
+    with contextlib.suppress(grpc.aio.AioRpcError):  # writes fail once it is ended
+        for i in range(100_000):
+            await call.write(_report(float(i % 500)))
+    assert await _ended(call) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    series = controller.state.telemetry.get("flood")
+    assert series is not None
+    # Only the stream's budget was stored, not what it sent.
+    assert series.count < 100
 
 
 async def _ended(call) -> grpc.StatusCode:  # type: ignore[no-untyped-def]

@@ -1,11 +1,11 @@
-"""Which agent command carries out each runtime action: a table, no etcd, no streams."""
+"""Which agent command or app directive carries out each runtime action: tables, no etcd."""
 
 from __future__ import annotations
 
 import pytest
 from google.protobuf.message import Message
 
-from controlplane.leader.runtime_loop import agent_command
+from controlplane.leader.runtime_loop import agent_command, app_directive
 from controlplane.optimizer import runtime as rt
 from sdk.pb.aiwo.v1 import types_pb2
 
@@ -48,3 +48,37 @@ def test_agent_command(
     action: rt.RuntimeAction, expected: tuple[str, dict[str, Message]] | None
 ) -> None:
     assert agent_command(action) == expected
+
+
+D = types_pb2
+DIRECTIVES: list[tuple[rt.RuntimeAction, tuple[str, dict[str, object]] | None]] = [
+    (
+        rt.DirectiveThrottle(W, 0.5, WHY),
+        (W, {"kind": D.DIRECTIVE_KIND_THROTTLE, "factor": 0.5, "reason": "a test"}),
+    ),
+    (
+        rt.DirectiveUnthrottle(W, WHY),
+        (W, {"kind": D.DIRECTIVE_KIND_UNTHROTTLE, "reason": "a test"}),
+    ),
+    (
+        rt.SwitchVariant(W, "int8", WHY),
+        (W, {"kind": D.DIRECTIVE_KIND_SWITCH_VARIANT, "variant": "int8", "reason": "a test"}),
+    ),
+    (
+        rt.Migrate(W, ("n1", 0), WHY, target=("n2", 3)),
+        (W, {"kind": D.DIRECTIVE_KIND_MIGRATE, "node": "n2", "gpus": [3], "reason": "a test"}),
+    ),
+    (  # no target: the placement core decides where
+        rt.Migrate(W, ("n1", 0), WHY),
+        (W, {"kind": D.DIRECTIVE_KIND_MIGRATE, "node": "", "gpus": [], "reason": "a test"}),
+    ),
+    # The agent carries a node-level action out, not the app.
+    (rt.ResetClocks("n1", 0, WHY), None),
+]
+
+
+@pytest.mark.parametrize(("action", "expected"), DIRECTIVES)
+def test_app_directive(
+    action: rt.RuntimeAction, expected: tuple[str, dict[str, object]] | None
+) -> None:
+    assert app_directive(action) == expected

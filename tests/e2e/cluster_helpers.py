@@ -49,11 +49,19 @@ def local_cluster(
         agent_args=agent_args,
         default_ports=False,
     )  # fmt: skip
+    with running_cluster(spec, registered=nodes) as cluster:
+        yield cluster
+
+
+@contextmanager
+def running_cluster(spec: ClusterSpec, registered: int = 0) -> Iterator[LocalCluster]:
+    """The cluster of `spec`, started, once `registered` agents have registered; stopped after."""
     cluster = LocalCluster(spec)
     cluster.start()
     try:
-        with SyncAdminClient.connect(cluster.controller_address) as admin:
-            wait_for(lambda: len(admin.list_nodes()) == nodes, 30, "agents not registered")
+        if registered:
+            with SyncAdminClient.connect(cluster.controller_address) as admin:
+                wait_for(lambda: len(admin.list_nodes()) >= registered, 30, "agents not registered")
         yield cluster
     finally:
         cluster.stop(grace_s=3)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sdk import Service, SyncAdminClient
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
+from tests.e2e.cluster_helpers import running_cluster
 from tests.helpers import workload_processes
 
 LLM_SERVER = [sys.executable, "-m", "sdk.examples.llm_server"]
@@ -33,17 +34,8 @@ def serving_cluster(
                          "--leader-lease-s", "2"),
         agent_args=agent_args, default_ports=False, gateway=True,
     )  # fmt: skip
-    cluster = LocalCluster(spec)
-    cluster.start()
-    try:
-        with SyncAdminClient.connect(cluster.controller_address) as admin:
-            deadline = time.monotonic() + 30
-            while len(admin.list_nodes()) < nodes:
-                assert time.monotonic() < deadline, "agents not registered"
-                time.sleep(0.1)
+    with running_cluster(spec, registered=nodes) as cluster:
         yield cluster
-    finally:
-        cluster.stop(grace_s=3)
 
 
 def request(

@@ -20,7 +20,7 @@ from sdk.cli.local_cluster import ClusterSpec, LocalCluster
 from sdk.cli.secure import GATEWAY_NAME, SERVER_NAME, LocalCredentials
 from sdk.pb.aiwo.v1 import admin_pb2, admin_pb2_grpc, node_pb2, node_pb2_grpc
 from tests.controlplane.agentsim import node_info
-from tests.e2e.cluster_helpers import cli, wait_for
+from tests.e2e.cluster_helpers import cli, running_cluster, wait_for
 from tests.e2e.serving_helpers import LLM_SERVER, request, service_url, wait_settled
 
 
@@ -32,12 +32,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         credentials=LocalCredentials.prepare(state, ["node-1"]),
         default_ports=False, gateway=True,
     )  # fmt: skip
-    running = LocalCluster(spec)
-    running.start()
-    try:
+    with running_cluster(spec) as running:
         yield running
-    finally:
-        running.stop(grace_s=3)
 
 
 def _credentials(cluster: LocalCluster) -> LocalCredentials:

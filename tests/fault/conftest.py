@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from sdk.cli.local_cluster import ClusterSpec, LocalCluster
+from tests.e2e.cluster_helpers import running_cluster
 
 NODE_GRACE_S = 3
 EVICTION_GRACE_S = 8
@@ -30,9 +31,5 @@ def ha_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         agent_args=("--fence-after-s", str(NODE_GRACE_S + EVICTION_GRACE_S + 2)),
         default_ports=False,
     )  # fmt: skip
-    cluster = LocalCluster(spec)
-    cluster.start()
-    try:
+    with running_cluster(spec) as cluster:
         yield cluster
-    finally:
-        cluster.stop(grace_s=3)

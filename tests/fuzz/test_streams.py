@@ -135,16 +135,10 @@ async def test_agent_stream(
     first = data.draw(_agent_first(), label="first")
     rest = data.draw(st.lists(_agent_rest(command_ids), max_size=6), label="rest")
     before = await snapshot(seeded)
-    code, details = await run_stream(
-        seeded.address, CONNECT, node_pb2.ControllerMessage, [first, *rest]
+    refused, after, changed = await _streamed(
+        seeded, CONNECT, node_pb2.ControllerMessage, "NodeService/Connect", [first, *rest], before
     )
-    check_status(code, details, "NodeService/Connect", [first, *rest])
-    event(code.name)
-    after = await snapshot(seeded)
-    changed = diff(before, after)
-    if _refused_at_hello(code, details):
-        assert not changed, f"refused ({code.name}: {details}) but changed {changed}"
-    else:
+    if not refused:
         # Accepted, or refused mid-stream: the messages before the bad one took effect, and
         # only what an agent's messages may change has changed.
         acked = {m.ack.command_id for m in rest if m.WhichOneof("body") == "ack"}
@@ -161,6 +155,27 @@ async def test_agent_stream(
         ]
         assert not unexpected, f"the stream changed {unexpected}"
     await assert_alive(seeded, channel)
+
+
+async def _streamed(
+    seeded: Controller,
+    path: str,
+    response: type[Message],
+    method: str,
+    messages: Sequence[Message],
+    before: dict[str, bytes],
+) -> tuple[bool, dict[str, bytes], list[str]]:
+    """Send `messages` down the stream: (refused at its hello, the store after, what changed).
+    The status is checked; a stream refused at its hello changed nothing."""
+    code, details = await run_stream(seeded.address, path, response, messages)
+    check_status(code, details, method, messages)
+    event(code.name)
+    after = await snapshot(seeded)
+    changed = diff(before, after)
+    refused = _refused_at_hello(code, details)
+    if refused:
+        assert not changed, f"refused ({code.name}: {details}) but changed {changed}"
+    return refused, after, changed
 
 
 def _refused_at_hello(code: grpc.StatusCode, details: str) -> bool:
@@ -211,14 +226,10 @@ async def test_app_stream(
     first = data.draw(_app_first(), label="first")
     rest = data.draw(st.lists(_app_rest(), max_size=6), label="rest")
     before = await snapshot(seeded)
-    code, details = await run_stream(seeded.address, ATTACH, types_pb2.Directive, [first, *rest])
-    check_status(code, details, "WorkloadService/Attach", [first, *rest])
-    event(code.name)
-    after = await snapshot(seeded)
-    changed = diff(before, after)
-    if _refused_at_hello(code, details):
-        assert not changed, f"refused ({code.name}: {details}) but changed {changed}"
-    else:  # only the decision log: failed directive acks are recorded
+    refused, after, changed = await _streamed(
+        seeded, ATTACH, types_pb2.Directive, "WorkloadService/Attach", [first, *rest], before
+    )
+    if not refused:  # only the decision log: failed directive acks are recorded
         assert all(c[1:].startswith(seeded.keys.events) for c in changed), changed
         assert all(kind == "directive_failed" for kind, _ in new_events(seeded, before, after))
     await assert_alive(seeded, channel)

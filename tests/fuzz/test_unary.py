@@ -50,9 +50,7 @@ async def test_unary_rpc(
     before = await snapshot(seeded)
     code, details = await call_unary(channel, method, request)
     event(code.name)
-    if code != grpc.StatusCode.OK:
-        changed = diff(before, await snapshot(seeded))
-        assert not changed, f"{method} refused ({code.name}: {details}) but changed {changed}"
+    await _unchanged_if_refused(seeded, before, method, code, details)
     await assert_alive(seeded, channel)
 
 
@@ -89,7 +87,18 @@ async def test_server_streaming_rpc(
         code, details = await call.code(), await call.details()
         check_status(code, details or "", method, request)
         event(code.name)
-        if code != grpc.StatusCode.OK:
-            changed = diff(before, await snapshot(seeded))
-            assert not changed, f"{method} refused ({code.name}: {details}) but changed {changed}"
+        await _unchanged_if_refused(seeded, before, method, code, details)
     await assert_alive(seeded, channel)
+
+
+async def _unchanged_if_refused(
+    seeded: Controller,
+    before: dict[str, bytes],
+    method: Method,
+    code: grpc.StatusCode,
+    details: str | None,
+) -> None:
+    """A refused call wrote nothing: the store is as it was before the call."""
+    if code != grpc.StatusCode.OK:
+        changed = diff(before, await snapshot(seeded))
+        assert not changed, f"{method} refused ({code.name}: {details}) but changed {changed}"

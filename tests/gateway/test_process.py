@@ -17,7 +17,7 @@ import pytest
 from sdk import _pki
 from tests.gateway.conftest import ReplicaFactory
 from tests.gateway.harness import FakeController
-from tests.helpers import assert_eventually, free_port
+from tests.helpers import assert_eventually, free_port, run_module
 
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
@@ -101,12 +101,7 @@ async def test_the_process_serves_stops_on_sigterm_and_relearns_after_restart(
 
 
 def test_bad_flags_are_one_line_errors() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.main", "--listen", "nowhere", "--controller", "x:1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_module("gateway.main", "--listen", "nowhere", "--controller", "x:1")
     assert result.returncode == 2
     assert result.stderr.strip() == "aiwo-gateway: listen: expected HOST:PORT, got 'nowhere'"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from nodeagent.agent import Agent
 from nodeagent.config import ConfigError, load_config
 from nodeagent.gpu import make_backend
+from tests.helpers import run_module
 
 
 @pytest.mark.parametrize("controller", ["", " , ", "localhost", "host:", ":7070", "h:99999", "h:x"])
@@ -25,12 +24,7 @@ def test_several_controllers_are_accepted() -> None:
 
 
 def test_the_agent_says_what_is_wrong_in_one_line() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "nodeagent.main", "--controller", "", "--backend", "sim"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_module("nodeagent.main", "--controller", "", "--backend", "sim")
     assert proc.returncode != 0
     assert "controller: expected HOST:PORT" in proc.stderr
     assert "Traceback" not in proc.stderr

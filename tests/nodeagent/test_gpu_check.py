@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pynvml
@@ -13,6 +11,7 @@ from nodeagent.gpu.base import BackendStatus
 from nodeagent.gpu.check import EXIT_NO_GPU, EXIT_OK, EXIT_STEP_FAILED, main, run_check
 from nodeagent.gpu.nvml import NvmlBackend
 from nodeagent.gpu.sim import SimulatedGpuBackend
+from tests.helpers import run_module
 from tests.nodeagent.test_gpu_nvml import FakeNvml, hgx
 
 
@@ -88,12 +87,7 @@ def test_main_on_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_entry_point_exit_status() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "nodeagent.gpu.check", "--no-actuate", "--interval", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_module("nodeagent.gpu.check", "--no-actuate", "--interval", "0")
     assert proc.returncode in (EXIT_OK, EXIT_NO_GPU), proc.stderr
     assert proc.stderr == ""
 

@@ -22,9 +22,29 @@ def proc_text(rows: dict[str, tuple[int, int, int, int, int, int, int, int]]) ->
     return "".join(lines)
 
 
+def rx(rx_bytes: int, rx_packets: int) -> tuple[int, int, int, int, int, int, int, int]:
+    """A proc_text row that only received."""
+    return (rx_bytes, rx_packets, 0, 0, 0, 0, 0, 0)
+
+
+class Host:
+    """A fake /proc/net/dev and InfiniBand tree, and the sampler that reads them."""
+
+    def __init__(self, root: Path) -> None:
+        self.dev, self.ib = root / "net_dev", root / "infiniband"
+        self.sampler = NetSampler(self.dev, self.ib)
+
+    def at(
+        self, now: float, rows: dict[str, tuple[int, int, int, int, int, int, int, int]]
+    ) -> list[NetSample]:
+        """Write `rows` as /proc/net/dev, then sample at `now`."""
+        self.dev.write_text(proc_text(rows))
+        return self.sampler.sample(now)
+
+
 @pytest.fixture
-def paths(tmp_path: Path) -> tuple[Path, Path]:
-    return tmp_path / "net_dev", tmp_path / "infiniband"
+def host(tmp_path: Path) -> Host:
+    return Host(tmp_path)
 
 
 def test_parse_real_format_including_glued_names() -> None:
@@ -39,39 +59,24 @@ def test_parse_real_format_including_glued_names() -> None:
     assert got["enp1s0f0"].rx_bytes == 4294967296
 
 
-def test_rates_between_two_samples(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
-    dev.write_text(proc_text({"eth0": (1000, 10, 0, 0, 500, 5, 0, 0)}))
-    assert sampler.sample(100.0) == []  # baseline
-    dev.write_text(proc_text({"eth0": (5000, 30, 2, 1, 2500, 9, 0, 3)}))
-    assert sampler.sample(102.0) == [
+def test_rates_between_two_samples(host: Host) -> None:
+    assert host.at(100.0, {"eth0": (1000, 10, 0, 0, 500, 5, 0, 0)}) == []  # baseline
+    assert host.at(102.0, {"eth0": (5000, 30, 2, 1, 2500, 9, 0, 3)}) == [
         NetSample(
             "eth0", 2000.0, 1000.0, 10.0, 2.0, rx_errors=2, tx_errors=0, rx_drops=1, tx_drops=3
         )
     ]
 
 
-def test_new_interface_waits_for_a_baseline_and_gone_one_disappears(
-    paths: tuple[Path, Path],
-) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
-    dev.write_text(proc_text({"eth0": (0, 0, 0, 0, 0, 0, 0, 0)}))
-    sampler.sample(0.0)
-    dev.write_text(proc_text({"eth1": (100, 1, 0, 0, 0, 0, 0, 0)}))
-    assert sampler.sample(1.0) == []
-    dev.write_text(proc_text({"eth1": (300, 3, 0, 0, 0, 0, 0, 0)}))
-    assert [s.interface for s in sampler.sample(2.0)] == ["eth1"]
+def test_new_interface_waits_for_a_baseline_and_gone_one_disappears(host: Host) -> None:
+    host.at(0.0, {"eth0": rx(0, 0)})
+    assert host.at(1.0, {"eth1": rx(100, 1)}) == []
+    assert [s.interface for s in host.at(2.0, {"eth1": rx(300, 3)})] == ["eth1"]
 
 
-def test_counter_reset_counts_from_zero(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
-    dev.write_text(proc_text({"eth0": (10_000_000, 1000, 0, 0, 0, 0, 0, 0)}))
-    sampler.sample(0.0)
-    dev.write_text(proc_text({"eth0": (4000, 4, 0, 0, 0, 0, 0, 0)}))  # interface re-created
-    (s,) = sampler.sample(2.0)
+def test_counter_reset_counts_from_zero(host: Host) -> None:
+    host.at(0.0, {"eth0": rx(10_000_000, 1000)})
+    (s,) = host.at(2.0, {"eth0": rx(4000, 4)})  # interface re-created
     assert s.rx_bytes_per_s == 2000.0 and s.rx_packets_per_s == 2.0
 
 
@@ -82,32 +87,22 @@ def test_32bit_wrap_is_not_a_reset() -> None:
     assert counter_delta(2**40, 100) == 100  # 64-bit counters never "wrap" at 2^32
 
 
-def test_time_not_advancing_keeps_the_baseline(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
-    dev.write_text(proc_text({"eth0": (0, 0, 0, 0, 0, 0, 0, 0)}))
-    sampler.sample(5.0)
-    dev.write_text(proc_text({"eth0": (100, 1, 0, 0, 0, 0, 0, 0)}))
-    assert sampler.sample(5.0) == []
-    (s,) = sampler.sample(6.0)
+def test_time_not_advancing_keeps_the_baseline(host: Host) -> None:
+    host.at(5.0, {"eth0": rx(0, 0)})
+    assert host.at(5.0, {"eth0": rx(100, 1)}) == []
+    (s,) = host.sampler.sample(6.0)
     assert s.rx_bytes_per_s == 100.0
 
 
-def test_clock_stepping_back_restarts_the_baseline(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
-    dev.write_text(proc_text({"eth0": (0, 0, 0, 0, 0, 0, 0, 0)}))
-    sampler.sample(1000.0)
-    dev.write_text(proc_text({"eth0": (500, 5, 0, 0, 0, 0, 0, 0)}))
-    assert sampler.sample(10.0) == []  # wall clock stepped back by 990 s
-    dev.write_text(proc_text({"eth0": (700, 7, 0, 0, 0, 0, 0, 0)}))
-    (s,) = sampler.sample(12.0)
+def test_clock_stepping_back_restarts_the_baseline(host: Host) -> None:
+    host.at(1000.0, {"eth0": rx(0, 0)})
+    assert host.at(10.0, {"eth0": rx(500, 5)}) == []  # wall clock stepped back by 990 s
+    (s,) = host.at(12.0, {"eth0": rx(700, 7)})
     assert s.rx_bytes_per_s == 100.0  # measured from the new baseline, not stalled
 
 
-def test_missing_proc_file_is_reported_not_raised(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    sampler = NetSampler(dev, ib)
+def test_missing_proc_file_is_reported_not_raised(host: Host) -> None:
+    sampler = host.sampler
     assert sampler.sample(0.0) == [] and sampler.sample(1.0) == []
     assert "No such file" in sampler.last_error
 
@@ -119,10 +114,9 @@ def write_ib_port(root: Path, device: str, port: int, **counters: int) -> None:
         (d / name).write_text(f"{value}\n")
 
 
-def test_infiniband_counters_in_4_byte_words(paths: tuple[Path, Path]) -> None:
-    dev, ib = paths
-    dev.write_text(proc_text({}))
-    sampler = NetSampler(dev, ib)
+def test_infiniband_counters_in_4_byte_words(host: Host) -> None:
+    ib, sampler = host.ib, host.sampler
+    host.dev.write_text(proc_text({}))
     base = dict(port_rcv_data=1000, port_xmit_data=2000, port_rcv_packets=10, port_xmit_packets=20)
     write_ib_port(ib, "mlx5_0", 1, **base, port_rcv_errors=1, port_xmit_discards=2)
     sampler.sample(0.0)

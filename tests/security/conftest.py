@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -65,6 +65,15 @@ def secure_config(etcd: EtcdMember, etcd_prefix: str, credentials: Credentials) 
 async def secure_controller(secure_config: ControllerConfig) -> AsyncIterator[Controller]:
     async with started(Controller(secure_config)) as ctl:
         yield ctl
+
+
+@pytest.fixture
+async def secure_follower(secure_controller: Controller) -> AsyncIterator[Controller]:
+    """A second replica of `secure_controller` (same etcd, TLS and tokens, its own port)."""
+    async with started(
+        Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
+    ) as follower:
+        yield follower
 
 
 class Stubs(ControllerStubs):

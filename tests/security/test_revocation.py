@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,7 @@ from sdk.pb.aiwo.v1 import (
     workload_pb2_grpc,
 )
 from tests.controlplane.agentsim import node_info
-from tests.helpers import EtcdMember, assert_eventually, make_controller_config
+from tests.helpers import EtcdMember, assert_eventually, make_controller_config, run_module
 
 
 @pytest.fixture
@@ -192,13 +191,7 @@ def test_tls_crl_needs_tls() -> None:
 
 
 def _aiwo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sdk.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("sdk.cli.main", *args)
 
 
 def test_cli_revokes_by_node_name_and_names_what_is_wrong(pki: PkiLayout) -> None:

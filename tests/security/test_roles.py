@@ -9,6 +9,7 @@ PERMISSION_DENIED or UNAUTHENTICATED — and the matrix can run in any order.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -54,6 +55,11 @@ def _samples(namespace: str) -> list[Sample]:
     admin, workload = "/aiwo.v1.AdminService/", "/aiwo.v1.WorkloadService/"
     serving = "/aiwo.v1.ServingService/"
     bad_spec = types_pb2.WorkloadSpec(resources=types_pb2.Resources(gpus=-1))
+
+    def missing(method: str, request: Callable[..., Message]) -> Sample:
+        """A call about a workload or service that is not there, in `namespace`."""
+        return Sample(method, request(name="missing", namespace=namespace))
+
     return [
         Sample(admin + "ListNodes", admin_pb2.ListNodesRequest()),
         Sample(admin + "GetNode", admin_pb2.GetNodeRequest(name="no-such-node")),
@@ -69,32 +75,21 @@ def _samples(namespace: str) -> list[Sample]:
             admin + "Describe",
             admin_pb2.DescribeRequest(kind="workload", name="missing", namespace=namespace),
         ),
-        Sample(admin + "Explain", admin_pb2.ExplainRequest(name="missing", namespace=namespace)),
+        missing(admin + "Explain", admin_pb2.ExplainRequest),
         Sample(admin + "ClusterInfo", admin_pb2.ClusterInfoRequest()),
-        Sample(admin + "Migrate", admin_pb2.MigrateRequest(name="missing", namespace=namespace)),
-        Sample(
-            admin + "GetMigration",
-            admin_pb2.GetMigrationRequest(name="missing", namespace=namespace),
-        ),
+        missing(admin + "Migrate", admin_pb2.MigrateRequest),
+        missing(admin + "GetMigration", admin_pb2.GetMigrationRequest),
         Sample(admin + "ListMigrations", admin_pb2.ListMigrationsRequest(namespace=namespace)),
         Sample(admin + "ListMigrations", admin_pb2.ListMigrationsRequest()),
         Sample(admin + "Drain", admin_pb2.DrainRequest(name="no-such-node")),
-        Sample(admin + "Logs", admin_pb2.LogsRequest(name="missing", namespace=namespace)),
+        missing(admin + "Logs", admin_pb2.LogsRequest),
         Sample(
             workload + "Register",
             workload_pb2.RegisterWorkloadRequest(name="w", namespace=namespace, spec=bad_spec),
         ),
-        Sample(
-            workload + "Update",
-            workload_pb2.UpdateWorkloadRequest(name="missing", namespace=namespace),
-        ),
-        Sample(
-            workload + "Deregister",
-            workload_pb2.DeregisterWorkloadRequest(name="missing", namespace=namespace),
-        ),
-        Sample(
-            workload + "Get", workload_pb2.GetWorkloadRequest(name="missing", namespace=namespace)
-        ),
+        missing(workload + "Update", workload_pb2.UpdateWorkloadRequest),
+        missing(workload + "Deregister", workload_pb2.DeregisterWorkloadRequest),
+        missing(workload + "Get", workload_pb2.GetWorkloadRequest),
         Sample(
             workload + "Attach",
             workload_pb2.AppMessage(
@@ -116,14 +111,8 @@ def _samples(namespace: str) -> list[Sample]:
             serving + "UpdateService",
             serving_pb2.UpdateServiceRequest(name="missing", namespace=namespace, max_replicas=2),
         ),
-        Sample(
-            serving + "DeleteService",
-            serving_pb2.DeleteServiceRequest(name="missing", namespace=namespace),
-        ),
-        Sample(
-            serving + "GetService",
-            serving_pb2.GetServiceRequest(name="missing", namespace=namespace),
-        ),
+        missing(serving + "DeleteService", serving_pb2.DeleteServiceRequest),
+        missing(serving + "GetService", serving_pb2.GetServiceRequest),
         Sample(serving + "ListServices", serving_pb2.ListServicesRequest(namespace=namespace)),
         Sample(serving + "ListServices", serving_pb2.ListServicesRequest()),
         Sample(

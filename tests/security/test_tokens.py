@@ -88,26 +88,23 @@ async def test_a_revoked_token_is_refused(secure_stubs: Stubs, credentials: Cred
 
 
 async def test_a_revocation_reaches_every_replica(
-    secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
+    secure_follower: Controller, secure_stubs: Stubs, credentials: Credentials
 ) -> None:
-    async with started(
-        Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
-    ) as follower:
-        token = await _mint(secure_stubs, credentials.admin_token, "viewer")
-        async with tls_channel(follower.address, credentials) as channel:
-            other = Stubs(channel)
-            await assert_eventually(
-                lambda: _list_nodes_code(other, token), message="follower accepts the token"
-            )
-            await secure_stubs.auth.RevokeToken(
-                auth_pb2.RevokeTokenRequest(id=_tokens.token_id_of(token)),
-                metadata=bearer(credentials.admin_token),
-            )
+    token = await _mint(secure_stubs, credentials.admin_token, "viewer")
+    async with tls_channel(secure_follower.address, credentials) as channel:
+        other = Stubs(channel)
+        await assert_eventually(
+            lambda: _list_nodes_code(other, token), message="follower accepts the token"
+        )
+        await secure_stubs.auth.RevokeToken(
+            auth_pb2.RevokeTokenRequest(id=_tokens.token_id_of(token)),
+            metadata=bearer(credentials.admin_token),
+        )
 
-            async def refused() -> bool:
-                return await _list_nodes_code(other, token) == grpc.StatusCode.UNAUTHENTICATED
+        async def refused() -> bool:
+            return await _list_nodes_code(other, token) == grpc.StatusCode.UNAUTHENTICATED
 
-            await assert_eventually(refused, message="follower refuses the revoked token")
+        await assert_eventually(refused, message="follower refuses the revoked token")
 
 
 async def test_an_expired_file_token_is_refused(
@@ -190,23 +187,23 @@ async def test_minting_and_revoking_are_audited_without_the_token(
 
 
 async def test_a_follower_forwards_writes_over_tls_with_the_caller_s_token(
-    secure_controller: Controller, secure_stubs: Stubs, credentials: Credentials
+    secure_controller: Controller,
+    secure_follower: Controller,
+    secure_stubs: Stubs,
+    credentials: Credentials,
 ) -> None:
-    async with started(
-        Controller(replace(secure_controller.config, listen="127.0.0.1:0"))
-    ) as follower:
-        viewer = await _mint(secure_stubs, credentials.admin_token, "viewer")
-        request = workload_pb2.RegisterWorkloadRequest(
-            name="web", namespace="default", spec=types_pb2.WorkloadSpec()
+    viewer = await _mint(secure_stubs, credentials.admin_token, "viewer")
+    request = workload_pb2.RegisterWorkloadRequest(
+        name="web", namespace="default", spec=types_pb2.WorkloadSpec()
+    )
+    async with tls_channel(secure_follower.address, credentials) as channel:
+        other = Stubs(channel)
+        # The leader checks the forwarded token: a viewer may not register.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await other.workload.Register(request, metadata=bearer(viewer), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        reply = await other.workload.Register(
+            request, metadata=bearer(credentials.admin_token), timeout=10
         )
-        async with tls_channel(follower.address, credentials) as channel:
-            other = Stubs(channel)
-            # The leader checks the forwarded token: a viewer may not register.
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await other.workload.Register(request, metadata=bearer(viewer), timeout=10)
-            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-            reply = await other.workload.Register(
-                request, metadata=bearer(credentials.admin_token), timeout=10
-            )
-        assert reply.name == "web"
-        assert secure_controller.state.workloads.get("default/web") is not None
+    assert reply.name == "web"
+    assert secure_controller.state.workloads.get("default/web") is not None

@@ -10,26 +10,25 @@ import numpy as np
 from controlplane.optimizer.capacity import CapacityArrays
 from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters.base import Filter, GpuMask, PerGpu
-from controlplane.optimizer.filters.cpu import Cpu
 from controlplane.optimizer.filters.gpu_count import GpuCount
 from controlplane.optimizer.filters.gpu_health import GpuHealthy
 from controlplane.optimizer.filters.gpu_memory import GpuMemory
 from controlplane.optimizer.filters.gpu_model import GpuModel
 from controlplane.optimizer.filters.gpu_share import GpuShare
-from controlplane.optimizer.filters.memory import Memory
-from controlplane.optimizer.filters.node_condition import NodeNotCordoned, NodeReady
+from controlplane.optimizer.filters.node_condition import node_not_cordoned, node_ready
+from controlplane.optimizer.filters.node_free import cpu, memory
 
 # name -> factory. Order matters: a node rejected by several filters is counted under the
 # first, so conditions come first, then what could never change by waiting (count, model),
 # then what frees up as work finishes.
 FILTERS: dict[str, Callable[[], Filter]] = {
-    "node_ready": NodeReady,
-    "node_not_cordoned": NodeNotCordoned,
+    "node_ready": node_ready,
+    "node_not_cordoned": node_not_cordoned,
     "gpu_count": GpuCount,
     "gpu_healthy": GpuHealthy,
     "gpu_model": GpuModel,
-    "cpu": Cpu,
-    "memory": Memory,
+    "cpu": cpu,
+    "memory": memory,
     "gpu_share": GpuShare,
     "gpu_memory": GpuMemory,
 }

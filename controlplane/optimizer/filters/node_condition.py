@@ -1,6 +1,8 @@
-"""Nodes that are not ready or are cordoned take no new work."""
+"""Nodes that are not ready or are cordoned take no new work: one rule, two conditions."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -9,27 +11,29 @@ from controlplane.optimizer.demand import Demand
 from controlplane.optimizer.filters.base import GpuMask
 
 
-class NodeReady:
-    name = "node_ready"
-    reason = "node not ready"
-    condition = True
-    load = False
+class NodeCondition:
+    """The node must be in a condition (`holds`, per node), whatever the workload asks."""
+
+    condition = True  # an empty healthy node always passes
+    load = False  # no finishing work changes it
+
+    def __init__(
+        self, name: str, reason: str, holds: Callable[[CapacityArrays], np.ndarray]
+    ) -> None:
+        self.name = name
+        self.reason = reason
+        self._holds = holds
 
     def applies(self, demand: Demand) -> bool:
         return True
 
     def passes(self, state: CapacityArrays, demand: Demand, gpus: GpuMask) -> np.ndarray:
-        return state.ready
+        return self._holds(state)
 
 
-class NodeNotCordoned:
-    name = "node_not_cordoned"
-    reason = "node cordoned"
-    condition = True
-    load = False
+def node_ready() -> NodeCondition:
+    return NodeCondition("node_ready", "node not ready", lambda s: s.ready)
 
-    def applies(self, demand: Demand) -> bool:
-        return True
 
-    def passes(self, state: CapacityArrays, demand: Demand, gpus: GpuMask) -> np.ndarray:
-        return ~state.cordoned
+def node_not_cordoned() -> NodeCondition:
+    return NodeCondition("node_not_cordoned", "node cordoned", lambda s: ~s.cordoned)

@@ -236,7 +236,10 @@ def _decode_clock(
     mhz = max(1, math.ceil(ratio * gpu.max_sm_clock_mhz - 1e-9))  # never below the ratio
     slowdown = perf.decode_time_factor(ratio)
     saved = 1.0 - perf.phase_energy_per_work(
-        "decode", curve.max_limit_w, ratio, decode_w, curve.idle_w, curve.p0_w, curve.alpha
+        "decode",
+        curve.max_limit_w,
+        ratio,
+        perf.PhasePower(decode_w, curve.idle_w, curve.p0_w, curve.alpha),
     )
     here = f"{gpu.node}/{gpu.index}"
     return EnergyDecision(

@@ -183,9 +183,7 @@ def _escalate(
             f"{rung} on neighbour {key} (priority {x.workload.priority}) on "
             f"{_gpus((shared.key,))}, rung {level}",
             (
-                ("p99_ms", round(worst.p99_ms or 0.0, 3)),
-                ("target_ms", worst.target_ms),
-                ("ratio", round(worst.ratio or 0.0, 4)),
+                *worst.fields,
                 ("rung", rung),
                 ("level", level),
                 ("protects", worst.workload),
@@ -237,9 +235,7 @@ def _relax(
         f"slack for {now - since:.0f} s ({best.workload} p99 {best.p99_ms:.1f} ms vs target "
         f"{best.target_ms:g} ms): {rung} on {key} undone, rung {len(relief.rungs) - 1} left",
         (
-            ("p99_ms", round(best.p99_ms or 0.0, 3)),
-            ("target_ms", best.target_ms),
-            ("ratio", round(best.ratio or 0.0, 4)),
+            *best.fields,
             ("rung", rung),
             ("level", len(relief.rungs) - 1),
             ("slack_s", round(now - since, 1)),

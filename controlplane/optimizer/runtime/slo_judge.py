@@ -37,6 +37,15 @@ class SloVerdict:
         """p99 / target, or None without a fresh p99."""
         return None if self.p99_ms is None else self.p99_ms / self.target_ms
 
+    @property
+    def fields(self) -> tuple[tuple[str, float], ...]:
+        """The verdict's numbers as a Reason's fields: p99, target and their ratio."""
+        return (
+            ("p99_ms", round(self.p99_ms or 0.0, 3)),
+            ("target_ms", self.target_ms),
+            ("ratio", round(self.ratio or 0.0, 4)),
+        )
+
 
 def judge(w: RuntimeWorkload, config: RuntimeConfig) -> SloVerdict:
     target = w.p99_target_ms

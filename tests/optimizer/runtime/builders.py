@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Protocol, TypeVar
 
 from controlplane.optimizer.runtime import (
     ResetPowerCap,
+    RuntimeAction,
     RuntimeGpu,
     RuntimeMemory,
     RuntimeSnapshot,
@@ -101,3 +104,31 @@ class Loop:
         for _ in range(int(seconds / period)):
             plans.append(self.step(s, period))
         return plans
+
+
+class _OnGpu(Protocol):
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def gpu(self) -> int: ...
+
+
+A = TypeVar("A", bound=_OnGpu)
+T = TypeVar("T")
+
+
+def gpu_settings(
+    actions: Iterable[RuntimeAction],
+    set_type: type[A],
+    reset_type: type[_OnGpu],
+    value: Callable[[A], T],
+) -> list[tuple[str, T | None]]:
+    """One GPU setting's actions in order, as ("node/gpu", value): None where it is reset."""
+    out: list[tuple[str, T | None]] = []
+    for a in actions:
+        if isinstance(a, set_type):
+            out.append((f"{a.node}/{a.gpu}", value(a)))
+        elif isinstance(a, reset_type):
+            out.append((f"{a.node}/{a.gpu}", None))
+    return out

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from controlplane.optimizer.runtime import LockClocks, ResetClocks, RuntimeConfig, SetPowerCap
 from gpumodel import perf
-from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
+from tests.optimizer.runtime.builders import Loop, gpu, gpu_settings, job, ls, snap, with_p99
 
 
 def locks(plans) -> list[tuple[str, int | None]]:  # type: ignore[no-untyped-def]
-    out: list[tuple[str, int | None]] = []
-    for p in plans:
-        for a in p.actions:
-            if isinstance(a, LockClocks):
-                out.append((f"{a.node}/{a.gpu}", a.max_mhz))
-            elif isinstance(a, ResetClocks):
-                out.append((f"{a.node}/{a.gpu}", None))
-    return out
+    return [
+        lock
+        for p in plans
+        for lock in gpu_settings(p.actions, LockClocks, ResetClocks, lambda a: a.max_mhz)
+    ]
 
 
 def test_decode_only_gpu_gets_a_clock_lock_within_the_slowdown_bound() -> None:

@@ -8,17 +8,11 @@ import pytest
 
 from controlplane.optimizer.runtime import ResetPowerCap, RuntimeConfig, SetPowerCap
 from gpumodel import perf
-from tests.optimizer.runtime.builders import Loop, gpu, job, ls, snap, with_p99
+from tests.optimizer.runtime.builders import Loop, gpu, gpu_settings, job, ls, snap, with_p99
 
 
 def caps(plan) -> list[tuple[str, float | None]]:  # type: ignore[no-untyped-def]
-    out: list[tuple[str, float | None]] = []
-    for a in plan.actions:
-        if isinstance(a, SetPowerCap):
-            out.append((f"{a.node}/{a.gpu}", a.watts))
-        elif isinstance(a, ResetPowerCap):
-            out.append((f"{a.node}/{a.gpu}", None))
-    return out
+    return gpu_settings(plan.actions, SetPowerCap, ResetPowerCap, lambda a: a.watts)
 
 
 def settle(loop: Loop, s, seconds: float = 900.0) -> list:  # type: ignore[no-untyped-def]
